@@ -1,0 +1,240 @@
+"""NATS JetStream: one stream per producing service, durable pull consumers per subscriber.
+
+- Publishing sets `Nats-Msg-Id` to the event id, so a relay that publishes a row twice (it
+  crashed before marking it) is deduplicated by the stream.
+- A consumer acks only after its handler committed. A handler that raises is redelivered with
+  backoff; after `max_deliver` attempts the message goes to the dead-letter stream
+  (`dlq.<consumer>`) with the error in its headers, and is acked so the others keep flowing.
+- The connection is made in the background and kept: a service starts (and takes writes into
+  its outbox) while the broker is down, and reports itself unhealthy until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
+
+from flashsale.kit.envelope import Envelope, stream_name
+from flashsale.kit.errors import BrokerUnavailable
+from flashsale.kit.telemetry import metrics
+
+log = structlog.get_logger(__name__)
+
+DLQ_STREAM = "DLQ"
+DEDUPE_WINDOW_S = 120.0
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """`consumer` (a durable name, e.g. "inventory") reads `event_types` from `producer`'s stream."""
+
+    consumer: str
+    producer: str
+    event_types: Sequence[str]
+    handler: Handler
+    max_deliver: int = 5
+    ack_wait_s: float = 30.0
+
+
+class Bus:
+    def __init__(self, url: str, *, name: str) -> None:
+        self.url = url
+        self.name = name
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._connected = asyncio.Event()
+        self._known_streams: set[str] = set()
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def connect(self, *, attempts: int | None = None) -> None:
+        """Connect, retrying every half second; `attempts=None` retries forever."""
+        tried = 0
+        while True:
+            try:
+                self._nc = await nats.connect(
+                    self.url,
+                    name=self.name,
+                    connect_timeout=2,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    allow_reconnect=True,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnect,
+                    reconnected_cb=self._on_reconnect,
+                )
+                self._js = self._nc.jetstream(timeout=5)
+                self._connected.set()
+                return
+            except (OSError, nats.errors.Error, TimeoutError) as exc:
+                tried += 1
+                if attempts is not None and tried >= attempts:
+                    raise BrokerUnavailable(f"cannot reach {self.url}: {exc}") from exc
+                await asyncio.sleep(0.5)
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("nats_error", error=str(exc))
+
+    async def _on_disconnect(self) -> None:
+        self._connected.clear()
+        log.warning("nats_disconnected", url=self.url)
+
+    async def _on_reconnect(self) -> None:
+        self._connected.set()
+        log.info("nats_reconnected", url=self.url)
+
+    @property
+    def is_connected(self) -> bool:
+        return self._nc is not None and self._nc.is_connected
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    def _jetstream(self) -> JetStreamContext:
+        if self._js is None or not self.is_connected:
+            raise BrokerUnavailable(f"not connected to {self.url}")
+        return self._js
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.drain()
+            self._nc = None
+            self._js = None
+
+    # -- streams --------------------------------------------------------------------------
+
+    async def ensure_stream(self, producer: str) -> str:
+        """Create `producer`'s event stream if missing (idempotent; producers and consumers call it)."""
+        name = stream_name(producer)
+        if name not in self._known_streams:
+            await self._add_stream(name, [f"{producer}.>"])
+            self._known_streams.add(name)
+        return name
+
+    async def _add_stream(self, name: str, subjects: list[str]) -> None:
+        js = self._jetstream()
+        try:
+            await js.add_stream(
+                name=name,
+                subjects=subjects,
+                storage=StorageType.FILE,
+                duplicate_window=DEDUPE_WINDOW_S,
+            )
+        except nats.js.errors.BadRequestError:
+            # Exists with another config (e.g. an operator changed limits): keep theirs.
+            await js.stream_info(name)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish_batch(self, producer: str, messages: Sequence[tuple[str, str, bytes]]) -> None:
+        """Publish `(subject, event_id, payload)` in order; returns when every one is stored.
+
+        The messages go out back to back on one connection, so the stream stores them in the
+        order given, and we wait for all acks at the end instead of one round trip each.
+        """
+        if not messages:
+            return
+        stream = await self.ensure_stream(producer)
+        js = self._jetstream()
+        try:
+            pending = [
+                await js.publish_async(subject, payload, stream=stream, headers={"Nats-Msg-Id": event_id})
+                for subject, event_id, payload in messages
+            ]
+            await asyncio.wait_for(asyncio.gather(*pending), timeout=10)
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise BrokerUnavailable(f"publish failed: {exc}") from exc
+
+    async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        js = self._jetstream()
+        await js.publish(subject, payload, headers=headers)
+
+    # -- consuming ------------------------------------------------------------------------
+
+    async def run_subscription(self, sub: Subscription, stop: asyncio.Event) -> None:
+        """Pull and handle messages for `sub` until `stop` is set; survives broker outages."""
+        while not stop.is_set():
+            try:
+                await self.wait_connected()
+                psub = await self._pull_subscription(sub)
+                await self._pull_loop(sub, psub, stop)
+            except (nats.errors.Error, BrokerUnavailable, TimeoutError) as exc:
+                log.warning("subscription_interrupted", consumer=sub.consumer, error=str(exc))
+                await asyncio.sleep(0.5)
+
+    async def _pull_subscription(self, sub: Subscription) -> JetStreamContext.PullSubscription:
+        stream = await self.ensure_stream(sub.producer)
+        await self._add_stream(DLQ_STREAM, ["dlq.>"])
+        subjects = [f"{sub.producer}.{t}" for t in sub.event_types]
+        config = ConsumerConfig(
+            durable_name=sub.consumer,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=sub.max_deliver + 1,  # the last delivery only moves it to the DLQ
+            ack_wait=sub.ack_wait_s,
+            filter_subjects=subjects,
+            max_ack_pending=1000,
+        )
+        return await self._jetstream().pull_subscribe(
+            subjects[0], durable=sub.consumer, stream=stream, config=config
+        )
+
+    async def _pull_loop(
+        self, sub: Subscription, psub: JetStreamContext.PullSubscription, stop: asyncio.Event
+    ) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await psub.fetch(batch=100, timeout=0.5)
+            except TimeoutError:
+                continue
+            for msg in msgs:
+                await self._deliver(sub, msg)
+
+    async def _deliver(self, sub: Subscription, msg: Msg) -> None:
+        attempt = msg.metadata.num_delivered
+        try:
+            envelope = Envelope.from_bytes(msg.data)
+        except ValueError as exc:
+            await self._dead_letter(sub, msg, f"undecodable: {exc}")
+            return
+        if attempt > sub.max_deliver:
+            await self._dead_letter(sub, msg, "gave up after repeated failures")
+            return
+        try:
+            await sub.handler(envelope)
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+            metrics.redeliveries.labels(sub.consumer, envelope.type).inc()
+            log.warning(
+                "handler_failed", consumer=sub.consumer, type=envelope.type, id=envelope.id,
+                attempt=attempt, error=repr(exc),
+            )
+            if attempt >= sub.max_deliver:
+                await self._dead_letter(sub, msg, repr(exc))
+            else:
+                await msg.nak(delay=min(0.2 * 2 ** (attempt - 1), 5.0))
+            return
+        await msg.ack()
+
+    async def _dead_letter(self, sub: Subscription, msg: Msg, error: str) -> None:
+        headers = {
+            "Flashsale-Error": error[:500],
+            "Flashsale-Original-Subject": msg.subject,
+            "Flashsale-Consumer": sub.consumer,
+        }
+        await self.publish_raw(f"dlq.{sub.consumer}", msg.data, headers)
+        metrics.dead_letters.labels(sub.consumer).inc()
+        log.error("dead_lettered", consumer=sub.consumer, subject=msg.subject, error=error)
+        await msg.ack()

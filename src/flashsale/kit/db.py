@@ -1,0 +1,177 @@
+"""A service's own database: SQLite (WAL) by default, PostgreSQL by URL.
+
+Every service gets a database of its own. `service_database_url` turns the one URL an operator
+gives (`--database postgresql://user@host/`) into a per-service URL; `Database.connect` creates
+the PostgreSQL database when it is missing.
+
+Write transactions on SQLite start with `BEGIN IMMEDIATE`, so a transaction that will write takes
+the write lock up front instead of failing with SQLITE_BUSY half way (the deferred default lets
+two readers both decide to write). Reads use plain deferred transactions and never block writers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+_BEGIN_OPTION = "flashsale_begin"
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def service_database_url(base: str, service: str, data_dir: Path | None = None) -> str:
+    """The URL of `service`'s own database, derived from the operator's base URL.
+
+    - empty base: `sqlite:///<data_dir>/<service>.db`
+    - `sqlite:///some/dir/`: a file per service in that directory
+    - `postgresql://user@host/` → database `flashsale_<service>`;
+      `postgresql://user@host/prefix` → database `prefix_<service>`
+    """
+    if not base:
+        if data_dir is None:
+            raise ValueError("a data directory is needed for the default SQLite databases")
+        return f"sqlite:///{(data_dir / f'{service}.db').resolve()}"
+    url = make_url(base)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or ".")
+        if not path.suffix:
+            path = path / f"{service}.db"
+        return f"sqlite:///{path.resolve()}"
+    if url.get_backend_name() == "postgresql":
+        prefix = url.database or "flashsale"
+        name = re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{service}".lower())
+        return url.set(database=name).render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL {base!r}: use sqlite:/// or postgresql://")
+
+
+def _async_url(url: str) -> sa.URL:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+async def ensure_postgres_database(url: str) -> None:
+    """Create the database named in `url` if it does not exist (two processes may race: fine)."""
+    import asyncpg  # local: only PostgreSQL deployments need the driver loaded
+
+    parsed = make_url(url)
+    name = parsed.database
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another instance won the race
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def drop_postgres_database(url: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class Database:
+    """One service's database: an async engine plus the transaction helpers the stores use."""
+
+    def __init__(self, engine: AsyncEngine, url: str) -> None:
+        self.engine = engine
+        self.url = url
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        # On SQLite only one writer can hold the lock; queueing our own writers here is cheaper
+        # than letting them spin on SQLITE_BUSY. Other processes still meet the busy timeout.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._after_write: list[Callable[[], None]] = []
+
+    @classmethod
+    async def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+        async_url = _async_url(url)
+        if async_url.get_backend_name() == "sqlite":
+            Path(async_url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(
+                async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=pool_size
+            )
+            _configure_sqlite(engine)
+        else:
+            await ensure_postgres_database(url)
+            engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
+        return cls(engine, url)
+
+    def after_write(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after every committed write transaction (e.g. to wake the relay)."""
+        self._after_write.append(callback)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: commits on exit, rolls back on error."""
+        if self._write_lock is not None:
+            async with self._write_lock, self._begin(immediate=True) as conn:
+                yield conn
+        else:
+            async with self._begin(immediate=False) as conn:
+                yield conn
+        for callback in self._after_write:
+            callback()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (never takes SQLite's write lock)."""
+        async with self._begin(immediate=False) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            if immediate:
+                await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - health reports any failure as "down"
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL, a busy timeout, and our own BEGIN (recipe from SQLAlchemy's aiosqlite docs)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a hold acknowledged with 200 survives a power cut, not just a process crash.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())

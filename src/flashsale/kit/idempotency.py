@@ -1,0 +1,126 @@
+"""Idempotency-Key for POST endpoints (the semantics CONTRACT §3 writes down).
+
+- first request with a key: runs; its answer is stored under (scope, key) with a hash of the body;
+- same key, same body, finished: the stored answer again, nothing runs;
+- same key, other body: 422 `idempotency_key_reused`;
+- same key while the first is still running: 409 `request_in_progress`.
+
+A request that dies mid-way (process killed) leaves its key locked only until `LOCK_S` runs
+out; then the next request with that key runs again (the work below it must itself be safe to
+repeat: holds are idempotent per order id, payments per order). A 5xx answer is not stored, so
+the client can retry after an outage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.kit.problems import Problem
+from flashsale.kit.schema import idempotency_keys
+
+LOCK_S = 60
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: object
+
+
+def request_hash(body: bytes) -> str:
+    """Hash of the body's meaning: the same JSON with other whitespace or key order is the same."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        canonical = body
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def run(
+        self, scope: str, key: str, body: bytes, work: Callable[[], Awaitable[Answer]]
+    ) -> Answer:
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise Problem(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
+                          f"the key must be 1..{MAX_KEY_LENGTH} characters")
+        digest = request_hash(body)
+        stored = await self._claim(scope, key, digest)
+        if stored is not None:
+            return stored
+        try:
+            answer = await work()
+        except Problem as problem:  # a refusal (409 out_of_stock, 402 declined) is an answer too
+            answer = Answer(problem.status, problem.body())
+        except BaseException:
+            await self._release(scope, key)
+            raise
+        if answer.status >= 500:
+            await self._release(scope, key)
+        else:
+            await self._complete(scope, key, answer)
+        return answer
+
+    async def _claim(self, scope: str, key: str, digest: str) -> Answer | None:
+        """Take the key (None: go ahead) or return what an earlier request with it answered."""
+        now = self.clock.now_ms()
+        row_values = dict(scope=scope, key=key, request_hash=digest, state="in_progress",
+                          locked_until_ms=now + LOCK_S * 1000, created_at_ms=now)
+        try:
+            async with self.db.transaction() as conn:
+                row = (await conn.execute(
+                    sa.select(idempotency_keys).where(
+                        idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+                    )
+                )).first()
+                if row is None:
+                    await conn.execute(idempotency_keys.insert().values(**row_values))
+                    return None
+                if row.request_hash != digest:
+                    raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                                  "this key was used with a different request body")
+                if row.state == "done":
+                    return Answer(row.status_code, orjson.loads(row.body))
+                if row.locked_until_ms > now:
+                    raise Problem(409, "request_in_progress", "Request in progress",
+                                  "a request with this Idempotency-Key is still running")
+                await conn.execute(  # the earlier holder died: take over
+                    idempotency_keys.update()
+                    .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+                    .values(locked_until_ms=row_values["locked_until_ms"])
+                )
+                return None
+        except IntegrityError:
+            # Another instance inserted the same key between our read and insert.
+            raise Problem(409, "request_in_progress", "Request in progress",
+                          "a request with this Idempotency-Key is still running") from None
+
+    async def _complete(self, scope: str, key: str, answer: Answer) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                idempotency_keys.update()
+                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+                .values(state="done", status_code=answer.status, body=orjson.dumps(answer.body).decode())
+            )
+
+    async def _release(self, scope: str, key: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                idempotency_keys.delete().where(
+                    idempotency_keys.c.scope == scope,
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.state == "in_progress",
+                )
+            )

@@ -1,0 +1,70 @@
+"""The inbox: exactly-once effects from at-least-once delivery.
+
+A consumer records `(consumer, message_id)` in the same transaction as its effect. If the row is
+already there the message was handled before (a redelivery, or the same event published twice):
+the effect is skipped and the message acked. Two concurrent deliveries of one message serialise
+on the primary key; the loser finds the row and does nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.clock import Clock, ms_from_iso
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.schema import inbox
+from flashsale.kit.telemetry import metrics
+
+Effect = Callable[[AsyncConnection, Envelope], Awaitable[None]]
+
+
+async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_ms: int) -> bool:
+    """Record the message as handled; False if it already was (inside the caller's transaction)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    result = await conn.execute(
+        insert(inbox)
+        .values(consumer=consumer, message_id=message_id, processed_at_ms=now_ms)
+        .on_conflict_do_nothing()
+    )
+    return bool(result.rowcount == 1)
+
+
+async def apply_once(
+    db: Database, consumer: str, envelope: Envelope, effect: Effect, clock: Clock
+) -> bool:
+    """Run `effect` and record the message in one transaction, unless it was handled already."""
+    try:
+        async with db.transaction() as conn:
+            if not await record_txn(conn, consumer, envelope.id, clock.now_ms()):
+                metrics.consumed.labels(consumer, envelope.type, "duplicate").inc()
+                return False
+            await effect(conn, envelope)
+    except IntegrityError:
+        # A concurrent delivery of the same message won the race for the inbox row.
+        if await was_handled(db, consumer, envelope.id):
+            metrics.consumed.labels(consumer, envelope.type, "duplicate").inc()
+            return False
+        raise
+    metrics.consumed.labels(consumer, envelope.type, "applied").inc()
+    lag_s = max(0.0, time.time() - ms_from_iso(envelope.time) / 1000)
+    metrics.propagation.labels(consumer, envelope.type).observe(lag_s)
+    return True
+
+
+async def was_handled(db: Database, consumer: str, message_id: str) -> bool:
+    async with db.read() as conn:
+        found = await conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(inbox)
+            .where(inbox.c.consumer == consumer, inbox.c.message_id == message_id)
+        )
+    return bool(found)

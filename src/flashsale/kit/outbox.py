@@ -1,0 +1,150 @@
+"""Transactional outbox: an event is a row written in the caller's transaction; a relay publishes.
+
+Ordering. The relay publishes rows in `position` order. Two transactions that change the same
+aggregate are serialised by the aggregate's row lock, and each writes its outbox row after that
+change, so the later one also draws the later position: per-aggregate order is commit order.
+
+One relay per database. Several instances of a service share one database; a lease row decides
+which of them relays, so events are never published out of order by two relays racing. If the
+holder dies, its lease runs out and another instance takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.bus import Bus
+from flashsale.kit.clock import Clock, ms_from_iso
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope, nats_subject
+from flashsale.kit.errors import BrokerUnavailable
+from flashsale.kit.schema import outbox, relay_lease
+from flashsale.kit.telemetry import metrics
+
+log = structlog.get_logger(__name__)
+
+LEASE_S = 5.0
+
+
+async def append_txn(conn: AsyncConnection, producer: str, envelope: Envelope, *, aggregate_id: str) -> None:
+    """Add `envelope` to the outbox inside the caller's transaction."""
+    await conn.execute(
+        outbox.insert().values(
+            event_id=envelope.id,
+            subject=nats_subject(producer, envelope.type),
+            aggregate_id=aggregate_id,
+            envelope=envelope.to_bytes().decode(),
+            created_at_ms=_ms_from_envelope(envelope),
+        )
+    )
+
+
+def _ms_from_envelope(envelope: Envelope) -> int:
+    return ms_from_iso(envelope.time)
+
+
+class Relay:
+    """Publishes committed outbox rows to the bus, in order, at least once."""
+
+    def __init__(
+        self, db: Database, bus: Bus, producer: str, clock: Clock, *,
+        poll_interval_s: float = 0.25, batch_size: int = 500,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.producer = producer
+        self.clock = clock
+        self.poll_interval_s = poll_interval_s
+        self.batch_size = batch_size
+        self.holder = f"{producer}-{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """Something was committed: look at the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                published = await self.relay_once()
+            except BrokerUnavailable as exc:
+                log.warning("relay_waiting_for_broker", error=str(exc))
+                published = 0
+                await asyncio.sleep(0.5)
+            except Exception:
+                log.exception("relay_failed")
+                published = 0
+                await asyncio.sleep(0.5)
+            if published < self.batch_size:
+                await self._sleep(stop)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+
+    async def relay_once(self) -> int:
+        """Publish one batch if we hold the lease; returns how many rows were published."""
+        if not self.bus.is_connected or not await self._hold_lease():
+            return 0
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(outbox.c.position, outbox.c.event_id, outbox.c.subject, outbox.c.envelope)
+                    .where(outbox.c.published_at_ms.is_(None))
+                    .order_by(outbox.c.position)
+                    .limit(self.batch_size)
+                )
+            ).all()
+        if rows:
+            await self.bus.publish_batch(
+                self.producer, [(r.subject, r.event_id, r.envelope.encode()) for r in rows]
+            )
+            await self._mark_published([r.position for r in rows])
+            metrics.published.inc(len(rows))
+        await self._record_lag()
+        return len(rows)
+
+    async def _mark_published(self, positions: list[int]) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.position.in_(positions))
+                .values(published_at_ms=self.clock.now_ms())
+            )
+
+    async def _hold_lease(self) -> bool:
+        now = self.clock.now_ms()
+        until = now + int(LEASE_S * 1000)
+        async with self.db.transaction() as conn:
+            taken = await conn.execute(
+                relay_lease.update()
+                .where(relay_lease.c.name == "relay")
+                .where(sa.or_(relay_lease.c.holder == self.holder, relay_lease.c.expires_at_ms < now))
+                .values(holder=self.holder, expires_at_ms=until)
+            )
+            return bool(taken.rowcount == 1)
+
+    async def _record_lag(self) -> None:
+        backlog, oldest = await outbox_backlog(self.db)
+        metrics.outbox_backlog.set(backlog)
+        metrics.outbox_lag.set(0 if oldest is None else max(0, self.clock.now_ms() - oldest) / 1000)
+
+
+async def outbox_backlog(db: Database) -> tuple[int, int | None]:
+    """(rows not yet published, creation time of the oldest of them in epoch ms)."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at_ms)).where(
+                    outbox.c.published_at_ms.is_(None)
+                )
+            )
+        ).one()
+    return int(row[0]), row[1]

@@ -1,0 +1,95 @@
+"""RFC 9457 problem details, with the extra member `code` that clients switch on.
+
+Routes raise `Problem`; the handlers installed by `install_problem_handlers` turn it, request
+validation errors and malformed JSON into `application/problem+json`. Nothing a client sends
+can produce a 5xx: an unexpected exception is logged and answered as a generic 500 problem,
+which is a bug to fix, never an expected path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flashsale.kit.errors import DependencyUnavailable
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_TYPE_BASE = "https://flashsale.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    def __init__(self, status: int, code: str, title: str, detail: str = "", **extra: Any) -> None:
+        super().__init__(f"{status} {code}: {detail or title}")
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_TYPE_BASE + self.code.replace("_", "-"),
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+        }
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        body.update(self.extra)
+        return body
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
+    return JSONResponse(problem.body(instance), status_code=problem.status, media_type=MEDIA_TYPE)
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    errors = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return Problem(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON")
+    return Problem(422, "invalid_request", "Invalid request", "the request does not match the schema", errors=errors)
+
+
+_HTTP_CODES = {
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(_validation_problem(exc), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
+        return problem_response(Problem(exc.status_code, code, title, str(exc.detail)), request.url.path)
+
+    @app.exception_handler(DependencyUnavailable)
+    async def _dependency(request: Request, exc: DependencyUnavailable) -> JSONResponse:
+        problem = Problem(503, f"{exc.dependency}_unavailable", "Dependency unavailable", exc.reason)
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", path=request.url.path)
+        return problem_response(Problem(500, "internal_error", "Internal error"), request.url.path)

@@ -1,0 +1,183 @@
+"""What every service process has: its database, the bus, the outbox relay, health and metrics.
+
+A service's `app.py` builds a `ServiceRuntime` and a FastAPI app with `service_app`; the runtime
+starts in the app's lifespan (migrations, broker connection, relay, subscriptions, background
+loops) and stops cleanly with it. Nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flashsale.kit.bus import Bus, Subscription
+from flashsale.kit.clock import Clock, SystemClock
+from flashsale.kit.db import Database
+from flashsale.kit.migrations import upgrade
+from flashsale.kit.outbox import Relay
+from flashsale.kit.problems import Problem, install_problem_handlers
+from flashsale.kit.settings import ServiceSettings
+from flashsale.kit.telemetry import configure_logging, metrics
+
+log = structlog.get_logger(__name__)
+
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self, name: str, settings: ServiceSettings, migrations: Path, clock: Clock | None = None
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.migrations = migrations
+        self.clock: Clock = clock or SystemClock()
+        self.stop = asyncio.Event()
+        self._db: Database | None = None
+        self._bus: Bus | None = None
+        self._relay: Relay | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def db(self) -> Database:
+        assert self._db is not None, "runtime not started"
+        return self._db
+
+    @property
+    def bus(self) -> Bus:
+        assert self._bus is not None, "runtime not started"
+        return self._bus
+
+    async def start(self) -> None:
+        configure_logging(self.name, self.settings.instance, self.settings.log_level)
+        self._db = await Database.connect(self.settings.database_url)
+        await upgrade(self._db, self.migrations)
+        self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
+        self._relay = Relay(self._db, self._bus, self.name, self.clock,
+                            poll_interval_s=self.settings.relay_poll_interval_s)
+        self._db.after_write(self._relay.notify)
+        self.spawn(self._connect_bus)
+        self.spawn(self._relay.run)
+
+    async def _connect_bus(self, stop: asyncio.Event) -> None:
+        await self.bus.connect()
+
+    def subscribe(self, subscription: Subscription) -> None:
+        self.spawn(lambda stop: self.bus.run_subscription(subscription, stop))
+
+    def spawn(self, loop: Loop) -> None:
+        """Run a background loop until the service stops; it is given the stop event."""
+        self._tasks.append(asyncio.create_task(loop(self.stop)))
+
+    async def close(self) -> None:
+        self.stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._bus is not None:
+            await self._bus.close()
+        if self._db is not None:
+            await self._db.dispose()
+
+    async def healthy(self) -> dict[str, bool]:
+        return {
+            "database": self._db is not None and await self._db.ping(),
+            "broker": self._bus is not None and self._bus.is_connected,
+        }
+
+
+def service_app(
+    name: str, runtime: ServiceRuntime,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    """A FastAPI app with problem handlers, request metrics, /health and /metrics."""
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(title=f"Flashsale {name}", lifespan=_lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetrics)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> JSONResponse:
+        parts = await runtime.healthy()
+        ok = all(parts.values())
+        body = {"status": "ok" if ok else "unavailable", "service": name, "checks": parts}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def require_admin(request: Request) -> None:
+    """FastAPI dependency: `Authorization: Bearer <admin token>` or 401/403."""
+    token = request.app.state.runtime.settings.admin_token
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise Problem(401, "unauthorized", "Authentication required", "send Authorization: Bearer <admin token>")
+    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+        raise Problem(403, "forbidden", "Forbidden", "the admin token is not valid")
+
+
+class RequestMetrics:
+    """Pure ASGI middleware (cheaper than BaseHTTPMiddleware on the hot path): latency per route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            metrics.requests.labels(template, scope["method"], str(status[0])).observe(
+                time.perf_counter() - started
+            )
+
+
+def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> None:
+    """Serve the app on uvicorn (uvloop, httptools), as every service process does."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,28 @@
+"""Settings every service reads from its environment (FLASHSALE_*), via pydantic-settings.
+
+`flashsale up` sets these for each process it starts; a deployment sets them however it likes.
+"""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLASHSALE_", extra="ignore")
+
+    instance: str = "1"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    broker_url: str = "nats://127.0.0.1:4222"
+    admin_token: str = ""
+    log_level: str = "WARNING"
+    relay_poll_interval_s: float = 0.25
+    # Comma-separated base URLs of the services this one calls.
+    inventory_urls: str = ""
+    payments_urls: str = ""
+    hold_ttl: int = 600
+
+    def urls(self, field: str) -> list[str]:
+        return [u.strip() for u in str(getattr(self, field)).split(",") if u.strip()]

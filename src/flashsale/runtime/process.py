@@ -1,0 +1,87 @@
+"""One service instance as a real OS process: `python -m flashsale.services.<name>`.
+
+Used by `flashsale up`, the demo and the tests alike, so every test of a service talks to the
+same process a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+@dataclass
+class ServiceProcess:
+    service: str
+    port: int
+    env: dict[str, str]
+    log_file: Path | None = None
+    host: str = "127.0.0.1"
+    popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def start(self) -> ServiceProcess:
+        env = {**os.environ, **self.env, "FLASHSALE_PORT": str(self.port), "FLASHSALE_HOST": self.host}
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", f"flashsale.services.{self.service}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        return self
+
+    def is_running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def is_healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_healthy(self, timeout_s: float = 30.0) -> ServiceProcess:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.is_running():
+                raise RuntimeError(f"{self.service} on :{self.port} exited with {self.popen and self.popen.returncode}"
+                                   f"{self._log_tail()}")
+            if self.is_healthy():
+                return self
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.service} on :{self.port} not healthy after {timeout_s}s{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        if self.log_file and self.log_file.exists():
+            return "\n--- log tail ---\n" + "\n".join(self.log_file.read_text(errors="replace").splitlines()[-30:])
+        return ""
+
+    def kill(self) -> None:
+        """SIGKILL: the crash a test wants (no shutdown hooks run)."""
+        if self.is_running():
+            assert self.popen is not None
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(10)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if not self.is_running():
+            return
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()

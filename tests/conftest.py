@@ -1,0 +1,117 @@
+"""Shared fixtures: a real NATS JetStream server, real databases, real service processes.
+
+Databases are parametrised over SQLite and PostgreSQL. PostgreSQL tests skip with a visible
+reason when no server answers at FLASHSALE_TEST_POSTGRES (default postgresql://postgres@127.0.0.1/),
+and fail instead when CI=true: there a missing PostgreSQL is a broken build, not a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flashsale.kit.db import drop_postgres_database, service_database_url
+from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
+from flashsale.runtime.process import ServiceProcess
+
+POSTGRES_URL = os.environ.get("FLASHSALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_reachable() -> bool:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_postgres() -> None:
+    if _postgres_reachable():
+        return
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required in CI but {POSTGRES_URL} does not answer")
+    pytest.skip(
+        f"PostgreSQL not reachable at {POSTGRES_URL} (set FLASHSALE_TEST_POSTGRES); CI=true makes this a failure"
+    )
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A NATS JetStream server of our own, on a free port, for the whole test session."""
+    data_dir = tmp_path_factory.mktemp("nats")
+    port = free_port()
+    proc = start_nats(data_dir, port, data_dir / "nats.log")
+    try:
+        wait_for_port(port)
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A base database URL (one database per service is derived from it), fresh for each test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/db/"
+        return
+    require_postgres()
+    prefix = f"fs_test_{uuid.uuid4().hex[:10]}"
+    yield POSTGRES_URL.rstrip("/") + "/" + prefix
+    for service in ("inventory", "orders", "payments"):
+        asyncio.run(drop_postgres_database(service_database_url(POSTGRES_URL.rstrip("/") + "/" + prefix, service)))
+
+
+@pytest.fixture
+def admin_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class ServiceLauncher:
+    """Starts service processes for one test and stops them all at its end."""
+
+    def __init__(self, tmp_path: Path, database_base: str, nats_url: str, admin_token: str) -> None:
+        self.tmp_path = tmp_path
+        self.database_base = database_base
+        self.nats_url = nats_url
+        self.admin_token = admin_token
+        self.processes: list[ServiceProcess] = []
+
+    def start(self, service: str, *, instance: str = "1", **env: str) -> ServiceProcess:
+        settings = {
+            "FLASHSALE_DATABASE_URL": service_database_url(self.database_base, service),
+            "FLASHSALE_BROKER_URL": self.nats_url,
+            "FLASHSALE_ADMIN_TOKEN": self.admin_token,
+            "FLASHSALE_INSTANCE": instance,
+            "FLASHSALE_LOG_LEVEL": "INFO",
+        }
+        for key, value in env.items():
+            name = key.upper()
+            settings[name if name.startswith("FLASHSALE_") else f"FLASHSALE_{name}"] = value
+        proc = ServiceProcess(service, free_port(), settings, log_file=self.tmp_path / f"{service}-{instance}.log")
+        self.processes.append(proc.start())
+        return proc.wait_healthy()
+
+    def stop_all(self) -> None:
+        for proc in self.processes:
+            proc.stop()
+
+
+@pytest.fixture
+def services(tmp_path: Path, database_base: str, nats_url: str, admin_token: str) -> Iterator[ServiceLauncher]:
+    launcher = ServiceLauncher(tmp_path, database_base, nats_url, admin_token)
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
