@@ -41,12 +41,18 @@ jetstream {{
     return config
 
 
-def start_nats(data_dir: Path, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+def start_nats(
+    data_dir: Path, port: int, log_file: Path | None = None, *, own_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start the server. `own_session` keeps a terminal's Ctrl-C from reaching it directly, so a
+    supervisor can stop it last, after the services that publish to it."""
     config = write_config(data_dir, port)
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - child owns it
-    return subprocess.Popen(
-        [nats_server_binary(), "-c", str(config)], stdout=out, stderr=subprocess.STDOUT
-    )
+    command = [nats_server_binary(), "-c", str(config)]
+    if log_file is None:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                start_new_session=own_session)
+    with open(log_file, "ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=own_session)
 
 
 def wait_for_port(port: int, timeout_s: float = 10.0, host: str = "127.0.0.1") -> None:

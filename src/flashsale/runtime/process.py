@@ -36,11 +36,14 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         env = {**os.environ, **self.env, "FLASHSALE_PORT": str(self.port), "FLASHSALE_HOST": self.host}
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", f"flashsale.services.{self.service}"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        command = [sys.executable, "-m", f"flashsale.services.{self.service}"]
+        if self.log_file is None:
+            self.popen = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+            return self
+        with open(self.log_file, "ab") as out:  # the child keeps its own copy of the descriptor
+            self.popen = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
         return self
 
     def is_running(self) -> bool:

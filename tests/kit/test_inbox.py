@@ -1,0 +1,72 @@
+"""The inbox turns at-least-once delivery into exactly-once effects."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.inbox import apply_once
+from flashsale.kit.schema import outbox
+
+pytestmark = pytest.mark.service
+
+
+async def _count_effects(db: Database, marker: str) -> int:
+    async with db.read() as conn:
+        return int(await conn.scalar(
+            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.aggregate_id == marker)
+        ) or 0)
+
+
+def _effect(marker: str):  # type: ignore[no-untyped-def]
+    """An effect we can count: one outbox row per application, tagged with `marker`."""
+    async def effect(conn: AsyncConnection, envelope: Envelope) -> None:
+        await conn.execute(outbox.insert().values(
+            event_id=str(uuid.uuid4()), subject="effects", aggregate_id=marker, envelope="{}", created_at_ms=0,
+        ))
+    return effect
+
+
+def _message() -> Envelope:
+    return Envelope.new(source="orders", type="OrderConfirmed", subject="o-1", data={}, now_ms=SystemClock().now_ms())
+
+
+async def test_the_same_message_twice_changes_state_once(kit_db: Database) -> None:
+    marker, message = uuid.uuid4().hex, _message()
+
+    first = await apply_once(kit_db, "inventory", message, _effect(marker), SystemClock())
+    second = await apply_once(kit_db, "inventory", message, _effect(marker), SystemClock())
+
+    assert (first, second) == (True, False)
+    assert await _count_effects(kit_db, marker) == 1
+
+
+async def test_concurrent_deliveries_of_one_message_change_state_once(kit_db: Database) -> None:
+    marker, message = uuid.uuid4().hex, _message()
+
+    outcomes = await asyncio.gather(
+        *(apply_once(kit_db, "inventory", message, _effect(marker), SystemClock()) for _ in range(8))
+    )
+
+    assert sorted(outcomes) == [False] * 7 + [True]
+    assert await _count_effects(kit_db, marker) == 1
+
+
+async def test_a_failed_effect_leaves_the_message_unhandled(kit_db: Database) -> None:
+    marker, message = uuid.uuid4().hex, _message()
+
+    async def failing(conn: AsyncConnection, envelope: Envelope) -> None:
+        await _effect(marker)(conn, envelope)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await apply_once(kit_db, "inventory", message, failing, SystemClock())
+    assert await apply_once(kit_db, "inventory", message, _effect(marker), SystemClock())
+    assert await _count_effects(kit_db, marker) == 1

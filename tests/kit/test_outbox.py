@@ -1,0 +1,157 @@
+"""The outbox publishes what committed, in order, at least once, and nothing that rolled back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import nats
+import pytest
+import sqlalchemy as sa
+
+from flashsale.kit.bus import Bus
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import Relay, append_txn, outbox_backlog
+from flashsale.kit.schema import outbox
+
+pytestmark = pytest.mark.service
+
+
+def _event(producer: str, n: int, aggregate: str) -> Envelope:
+    return Envelope.new(source=producer, type="ThingHappened", subject=aggregate,
+                        data={"n": n}, now_ms=SystemClock().now_ms())
+
+
+async def _collect(nats_url: str, subject: str, want: int, timeout_s: float = 15.0) -> list[Envelope]:
+    """Read the stream from the start until `want` events arrived or the deadline passed."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    got: list[Envelope] = []
+    try:
+        sub = await js.subscribe(subject, ordered_consumer=True)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while len(got) < want and asyncio.get_running_loop().time() < deadline:
+            try:
+                msg = await sub.next_msg(timeout=0.5)
+            except nats.errors.TimeoutError:
+                continue
+            got.append(Envelope.from_bytes(msg.data))
+    finally:
+        await nc.close()
+    return got
+
+
+async def _relay_until_empty(db: Database, bus: Bus, producer: str) -> None:
+    relay = Relay(db, bus, producer, SystemClock())
+    for _ in range(100):
+        await relay.relay_once()
+        if (await outbox_backlog(db))[0] == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the relay did not drain the outbox")
+
+
+async def test_committed_events_are_published_in_commit_order(kit_db: Database, bus: Bus, nats_url: str) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    for n in range(20):
+        async with kit_db.transaction() as conn:
+            await append_txn(conn, producer, _event(producer, n, "agg-1"), aggregate_id="agg-1")
+
+    await _relay_until_empty(kit_db, bus, producer)
+
+    got = await _collect(nats_url, f"{producer}.>", want=20)
+    assert [e.data["n"] for e in got] == list(range(20))
+
+
+async def test_nothing_is_published_for_a_rolled_back_transaction(kit_db: Database, bus: Bus, nats_url: str) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RuntimeError):
+        async with kit_db.transaction() as conn:
+            await append_txn(conn, producer, _event(producer, 0, "a"), aggregate_id="a")
+            raise RuntimeError("the business rule failed after the event was written")
+    async with kit_db.transaction() as conn:
+        await append_txn(conn, producer, _event(producer, 1, "a"), aggregate_id="a")
+
+    await _relay_until_empty(kit_db, bus, producer)
+
+    got = await _collect(nats_url, f"{producer}.>", want=2, timeout_s=2.0)
+    assert [e.data["n"] for e in got] == [1]
+
+
+async def test_a_row_published_twice_reaches_the_stream_once(kit_db: Database, bus: Bus, nats_url: str) -> None:
+    """A relay that dies after publishing but before marking re-publishes; Nats-Msg-Id dedupes."""
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    async with kit_db.transaction() as conn:
+        await append_txn(conn, producer, _event(producer, 7, "a"), aggregate_id="a")
+    await _relay_until_empty(kit_db, bus, producer)
+    async with kit_db.transaction() as conn:  # as if the mark had never committed
+        await conn.execute(sa.update(outbox).values(published_at_ms=None))
+
+    await _relay_until_empty(kit_db, bus, producer)
+
+    got = await _collect(nats_url, f"{producer}.>", want=2, timeout_s=2.0)
+    assert [e.data["n"] for e in got] == [7]
+
+
+async def test_only_the_lease_holder_relays(kit_db: Database, bus: Bus) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    first, second = Relay(kit_db, bus, producer, SystemClock()), Relay(kit_db, bus, producer, SystemClock())
+    async with kit_db.transaction() as conn:
+        await append_txn(conn, producer, _event(producer, 1, "a"), aggregate_id="a")
+
+    assert await first.relay_once() == 1
+    async with kit_db.transaction() as conn:
+        await append_txn(conn, producer, _event(producer, 2, "a"), aggregate_id="a")
+    assert await second.relay_once() == 0  # the first still holds the lease
+    assert await first.relay_once() == 1
+
+
+_WRITER = """
+import asyncio, sys
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import append_txn
+
+async def main(url, producer, count):
+    db = await Database.connect(url)
+    for n in range(count):
+        async with db.transaction() as conn:
+            event = Envelope.new(source=producer, type="ThingHappened", subject="a", data={"n": n},
+                                 now_ms=SystemClock().now_ms())
+            await append_txn(conn, producer, event, aggregate_id="a")
+    print("committed", flush=True)
+    await asyncio.sleep(3600)  # the broker is unreachable here; the test kills us
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+async def test_rows_committed_before_a_sigkill_are_published_after_restart(
+    kit_db: Database, bus: Bus, nats_url: str
+) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, kit_db.url, producer, "5"],
+        stdout=subprocess.PIPE, env={**os.environ},
+    )
+    try:
+        assert writer.stdout is not None
+        line = await asyncio.to_thread(writer.stdout.readline)
+        assert line.strip() == b"committed"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+        if writer.stdout is not None:
+            writer.stdout.close()
+
+    await _relay_until_empty(kit_db, bus, producer)  # the restarted process's relay
+
+    got = await _collect(nats_url, f"{producer}.>", want=5)
+    assert [e.data["n"] for e in got] == list(range(5))
