@@ -10,6 +10,11 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
+@app.callback()
+def _commands() -> None:
+    """Keeps every command a subcommand (`flashsale up`), however many there are."""
+
+
 @app.command()
 def up(
     data_dir: Annotated[Path, typer.Option(help="Where databases, broker files and services.json live")] = Path(
@@ -30,5 +35,49 @@ def up(
     )
 
 
+@app.command()
+def demo(
+    buyers: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+    stock: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100,
+    orders_instances: Annotated[int, typer.Option(min=1, max=16)] = 2,
+) -> None:
+    """Run the whole house in a temporary directory, replay the last-PS5 story, play a sale, audit it."""
+    from flashsale.sale.commands import demo as run_demo
+
+    raise typer.Exit(run_demo(buyers, stock, orders_instances))
+
+
+@app.command()
+def sale(
+    services: Annotated[Path, typer.Option(help="DIR/services.json of a running house")],
+    buyers: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+    stock: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100,
+    product: Annotated[str | None, typer.Option(help="Product id (default: a fresh one)")] = None,
+) -> None:
+    """Play a flash sale against a running house and audit it."""
+    from flashsale.sale.commands import sale as run_sale
+
+    raise typer.Exit(run_sale(services, buyers, stock, product))
+
+
+@app.command()
+def check(
+    services: Annotated[Path, typer.Option(help="DIR/services.json of a running house")],
+    wait: Annotated[float, typer.Option(min=0, help="Seconds to let in-flight events settle")] = 15.0,
+) -> None:
+    """Audit a running house through its APIs; exit 0 only when it is consistent."""
+    from flashsale.sale.commands import check as run_check
+
+    raise typer.Exit(run_check(services, wait))
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
+
+
+if __name__ == "__main__":
+    main()

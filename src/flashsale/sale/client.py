@@ -1,0 +1,113 @@
+"""The house seen from outside: its public HTTP APIs, and nothing else (no database access)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from flashsale.runtime.services_file import ServicesFile
+
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    seconds: float
+
+
+class HouseClient:
+    def __init__(self, services: ServicesFile, *, max_connections: int = 256, timeout_s: float = 30.0) -> None:
+        self.services = services
+        self._orders = services.urls["orders"]
+        self._round_robin = itertools.cycle(range(len(self._orders)))
+        self._inventory = services.url("inventory")
+        self._admin = {"Authorization": f"Bearer {services.admin_token}"}
+        self._http = httpx.AsyncClient(
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        )
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def orders_instances(self) -> int:
+        return len(self._orders)
+
+    async def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
+        started = time.perf_counter()
+        response = await self._http.request(method, url, **kwargs)
+        seconds = time.perf_counter() - started
+        body = response.json() if response.content else {}
+        return Answer(response.status_code, body, seconds)
+
+    # -- inventory --------------------------------------------------------------------------
+
+    async def receive(self, product_id: str, quantity: int) -> Answer:
+        return await self._call("POST", f"{self._inventory}/inventory/{product_id}/receive",
+                                json={"quantity": quantity}, headers=self._admin)
+
+    async def stock(self, product_id: str) -> Answer:
+        return await self._call("GET", f"{self._inventory}/inventory/{product_id}")
+
+    async def reservation(self, reservation_id: str) -> Answer:
+        return await self._call("GET", f"{self._inventory}/inventory/reservations/{reservation_id}")
+
+    async def reserve(self, product_id: str, quantity: int = 1) -> Answer:
+        return await self._call("POST", f"{self._inventory}/inventory/reserve",
+                                json={"productId": product_id, "quantity": quantity})
+
+    async def inventory_metrics(self) -> str:
+        response = await self._http.get(f"{self._inventory}/metrics")
+        return response.text
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def orders_url(self, instance: int | None = None) -> str:
+        return self._orders[next(self._round_robin) if instance is None else instance % len(self._orders)]
+
+    async def create_order(
+        self, customer_id: str, product_id: str, quantity: int = 1, *,
+        instance: int | None = None, idempotency_key: str | None = None,
+    ) -> Answer:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = {"customerId": customer_id, "items": [{"productId": product_id, "quantity": quantity}]}
+        return await self._call("POST", f"{self.orders_url(instance)}/orders", json=body, headers=headers)
+
+    async def pay(self, order_id: str, token: str, *, instance: int | None = None) -> Answer:
+        return await self._call("POST", f"{self.orders_url(instance)}/orders/{order_id}/pay",
+                                json={"paymentToken": token})
+
+    async def order(self, order_id: str) -> Answer:
+        return await self._call("GET", f"{self.orders_url()}/orders/{order_id}")
+
+    # -- admin listings (what the auditor walks) --------------------------------------------
+
+    async def _pages(self, url: str, key: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        after: str | None = None
+        while True:
+            query = {**params, "limit": str(PAGE), **({"after": after} if after else {})}
+            answer = await self._call("GET", url, params=query, headers=self._admin)
+            if answer.status != 200:
+                raise RuntimeError(f"GET {url} answered {answer.status}: {answer.body}")
+            for row in answer.body[key]:
+                yield row
+            after = answer.body.get("next")
+            if not after:
+                return
+
+    async def all_products(self) -> list[dict[str, Any]]:
+        return [p async for p in self._pages(f"{self._inventory}/inventory", "products", {})]
+
+    async def all_reservations(self) -> list[dict[str, Any]]:
+        return [r async for r in self._pages(f"{self._inventory}/inventory/reservations", "reservations", {})]
+
+    async def all_orders(self) -> list[dict[str, Any]]:
+        return [o async for o in self._pages(f"{self.orders_url(0)}/orders", "orders", {})]

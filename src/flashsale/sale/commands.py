@@ -1,0 +1,152 @@
+"""`flashsale demo`, `flashsale sale` and `flashsale check`: the load generator's entry points."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from flashsale.runtime.nats_server import port_in_use
+from flashsale.runtime.services_file import ServicesFile, load_services
+from flashsale.sale.audit import AuditReport
+from flashsale.sale.client import HouseClient
+from flashsale.sale.load import SalePlan, SaleResult, run_sale
+from flashsale.sale.report import print_audit, print_sale_report, print_timeline
+from flashsale.sale.settle import audit_until_consistent, time_to_consistency, wait_until_settled
+from flashsale.sale.stats import histogram_percentile
+from flashsale.sale.story import replay_last_ps5
+
+DEMO_HOLD_TTL_S = 5  # short, so abandoned holds expire while the demo watches
+
+
+def free_port_base() -> int:
+    """A port base P with P+1..P+20 and P+90 free (what `up` will bind)."""
+    for base in range(20000, 60000, 100):
+        if not any(port_in_use(base + offset) for offset in [*range(1, 21), 90]):
+            return base
+    raise RuntimeError("no free port range found")
+
+
+@contextlib.contextmanager
+def running_house(data_dir: Path, orders_instances: int, hold_ttl: int, console: Console) -> Iterator[ServicesFile]:
+    """`flashsale up` as a child process, until the block ends (then SIGTERM, as an operator would)."""
+    command = [sys.executable, "-m", "flashsale.cli", "up", "--data-dir", str(data_dir),
+               "--port-base", str(free_port_base()), "--orders-instances", str(orders_instances),
+               "--hold-ttl", str(hold_ttl)]
+    log = data_dir / "up.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        up = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield _wait_for_services(data_dir / "services.json", up, log, console)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(30)
+        except subprocess.TimeoutExpired:
+            up.kill()
+
+
+def _wait_for_services(path: Path, up: subprocess.Popen[bytes], log: Path, console: Console) -> ServicesFile:
+    deadline = time.monotonic() + 120
+    with console.status("starting the services (flashsale up)…"):
+        while not path.exists():
+            if up.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"flashsale up failed:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+    return load_services(path)
+
+
+async def _play(client: HouseClient, plan: SalePlan, console: Console) -> SaleResult:
+    await client.receive(plan.product_id, plan.stock)
+    with Progress(TextColumn("[bold]buyers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        task = progress.add_task("sale", total=plan.buyers)
+        return await run_sale(client, plan, lambda: progress.advance(task))
+
+
+async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console, *, settle_pending: bool,
+                           settle_timeout_s: float) -> AuditReport:
+    result = await _play(client, plan, console)
+    with console.status("waiting for the house to go quiet…"):
+        settled = await wait_until_settled(client, result.order_ids, include_pending=settle_pending,
+                                           timeout_s=settle_timeout_s)
+        audit = await audit_until_consistent(client, timeout_s=30)
+        consistency = await time_to_consistency(client, result.order_ids)
+        metrics = await client.inventory_metrics()
+    labels = {"route": "/inventory/reserve", "method": "POST"}
+    p50 = histogram_percentile(metrics, "http_request_duration_seconds", labels, 50)
+    p99 = histogram_percentile(metrics, "http_request_duration_seconds", labels, 99)
+    print_sale_report(console, result, settled, audit, consistency, p50, p99)
+    if result.unexpected:
+        audit.violations.append(f"{len(result.unexpected)} unexpected answers during the sale")
+    return audit
+
+
+async def _demo(services: ServicesFile, buyers: int, stock: int, console: Console) -> bool:
+    client = HouseClient(services)
+    try:
+        timeline, story_ok = await replay_last_ps5(client)
+        print_timeline(console, timeline)
+        plan = SalePlan(product_id=f"PS5-SALE-{uuid.uuid4().hex[:6]}", buyers=buyers, stock=stock)
+        console.print(f"\n[bold]Flash sale:[/] {buyers} buyers, {stock} units, "
+                      f"{client.orders_instances} order-service instances")
+        audit = await _sale_and_report(client, plan, console, settle_pending=True,
+                                       settle_timeout_s=DEMO_HOLD_TTL_S + 60)
+        return story_ok and audit.ok
+    finally:
+        await client.close()
+
+
+def demo(buyers: int, stock: int, orders_instances: int) -> int:
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="flashsale-demo-") as tmp, \
+            running_house(Path(tmp), orders_instances, DEMO_HOLD_TTL_S, console) as services:
+        ok = asyncio.run(_demo(services, buyers, stock, console))
+    return 0 if ok else 1
+
+
+def sale(services_path: Path, buyers: int, stock: int, product: str | None) -> int:
+    console = Console()
+    services = load_services(services_path)
+    plan = SalePlan(product_id=product or f"SALE-{uuid.uuid4().hex[:6]}", buyers=buyers, stock=stock)
+
+    async def run() -> bool:
+        client = HouseClient(services)
+        try:
+            return (await _sale_and_report(client, plan, console, settle_pending=False, settle_timeout_s=60)).ok
+        finally:
+            await client.close()
+
+    return 0 if asyncio.run(run()) else 1
+
+
+def check(services_path: Path, wait_s: float) -> int:
+    console = Console()
+    services = load_services(services_path)
+
+    async def run() -> AuditReport:
+        client = HouseClient(services)
+        try:
+            return await audit_until_consistent(client, timeout_s=wait_s)
+        finally:
+            await client.close()
+
+    report = asyncio.run(run())
+    print_audit(console, report)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(demo(int(os.environ.get("BUYERS", "2000")), 100, 2))

@@ -1,0 +1,93 @@
+"""The flash sale as a load: N buyers race for S units of one product through the order service.
+
+Each buyer asks for one unit (POST /orders, spread over the order-service instances). A buyer who
+gets an order then pays with an approving card, a declined one, or walks away (abandons the hold,
+which expires by its TTL). Everything is measured from the client side; the audit then checks the
+outcome through the APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flashsale.sale.client import HouseClient
+
+
+@dataclass(frozen=True)
+class SalePlan:
+    product_id: str
+    buyers: int
+    stock: int
+    decline_rate: float = 0.1
+    abandon_rate: float = 0.1
+    concurrency: int = 128
+    seed: int = 7
+
+
+@dataclass
+class SaleResult:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    order_latency: list[float] = field(default_factory=list)
+    pay_latency: list[float] = field(default_factory=list)
+    order_ids: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+
+def _choose_payment(rng: random.Random, plan: SalePlan) -> str | None:
+    roll = rng.random()
+    if roll < plan.abandon_rate:
+        return None
+    if roll < plan.abandon_rate + plan.decline_rate:
+        return "tok_declined"
+    return "tok_ok"
+
+
+async def _buyer(client: HouseClient, plan: SalePlan, n: int, token: str | None, result: SaleResult) -> None:
+    created = await client.create_order(f"buyer-{n}", plan.product_id, instance=n,
+                                        idempotency_key=str(uuid.uuid4()))
+    if created.status == 409:
+        result.outcomes["refused"] += 1
+        return
+    if created.status != 201:
+        result.unexpected.append(f"POST /orders -> {created.status} {created.body}")
+        return
+    result.order_latency.append(created.seconds)
+    result.outcomes["created"] += 1
+    order_id = created.body["orderId"]
+    result.order_ids.append(order_id)
+    if token is None:
+        result.outcomes["abandoned"] += 1
+        return
+    paid = await client.pay(order_id, token, instance=n + 1)  # pay through the other instance
+    result.pay_latency.append(paid.seconds)
+    expected = {"tok_ok": (200, "paid"), "tok_declined": (402, "declined")}[token]
+    if paid.status == expected[0]:
+        result.outcomes[expected[1]] += 1
+    else:
+        result.unexpected.append(f"POST /orders/{order_id}/pay ({token}) -> {paid.status} {paid.body}")
+
+
+async def run_sale(
+    client: HouseClient, plan: SalePlan, on_progress: Callable[[], None] = lambda: None
+) -> SaleResult:
+    """Play the sale; stock must already be received. Returns what the buyers saw."""
+    rng = random.Random(plan.seed)
+    tokens = [_choose_payment(rng, plan) for _ in range(plan.buyers)]
+    result = SaleResult()
+    gate = asyncio.Semaphore(plan.concurrency)
+
+    async def one(n: int) -> None:
+        async with gate:
+            try:
+                await _buyer(client, plan, n, tokens[n], result)
+            except Exception as exc:  # noqa: BLE001 - a failed request is a finding, not a crash
+                result.unexpected.append(f"buyer {n}: {exc!r}")
+            on_progress()
+
+    await asyncio.gather(*(one(n) for n in range(plan.buyers)))
+    return result
