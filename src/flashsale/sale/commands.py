@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from flashsale.runtime.nats_server import port_in_use
+from flashsale.runtime.config import find_free_port_base
 from flashsale.runtime.services_file import ServicesFile, load_services
 from flashsale.sale.audit import AuditReport
 from flashsale.sale.client import HouseClient
@@ -30,19 +30,11 @@ from flashsale.sale.story import replay_last_ps5
 DEMO_HOLD_TTL_S = 5  # short, so abandoned holds expire while the demo watches
 
 
-def free_port_base() -> int:
-    """A port base P with P+1..P+20 and P+90 free (what `up` will bind)."""
-    for base in range(20000, 60000, 100):
-        if not any(port_in_use(base + offset) for offset in [*range(1, 21), 90]):
-            return base
-    raise RuntimeError("no free port range found")
-
-
 @contextlib.contextmanager
 def running_house(data_dir: Path, orders_instances: int, hold_ttl: int, console: Console) -> Iterator[ServicesFile]:
     """`flashsale up` as a child process, until the block ends (then SIGTERM, as an operator would)."""
     command = [sys.executable, "-m", "flashsale.cli", "up", "--data-dir", str(data_dir),
-               "--port-base", str(free_port_base()), "--orders-instances", str(orders_instances),
+               "--port-base", str(find_free_port_base(orders_instances)), "--orders-instances", str(orders_instances),
                "--hold-ttl", str(hold_ttl)]
     log = data_dir / "up.log"
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,137 @@
+"""What `flashsale up` is asked to run, and where everything listens (CONTRACT §1).
+
+Ports are a fixed layout above a base `P`: inventory on P+1, the order instances on P+2 up to
+P+1+N, payments on the next one, and the embedded broker on P+90, far enough above the services
+that adding instances never collides with it (and never the standard 4222 a system NATS holds).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flashsale.kit.db import service_database_url
+from flashsale.runtime.nats_server import port_in_use
+
+ADMIN_TOKEN_ENV = "FLASHSALE_ADMIN_TOKEN"
+ADMIN_TOKEN_FILE = "admin-token"
+BROKER_OFFSET = 90
+MAX_PORT = 65535
+
+
+@dataclass(frozen=True)
+class UpConfig:
+    data_dir: Path
+    port_base: int = 8000
+    orders_instances: int = 2
+    database: str = ""
+    broker: str = ""
+    hold_ttl: int = 600
+    # None: FLASHSALE_ADMIN_TOKEN, else the token kept in the data directory, else a new one.
+    admin_token: str | None = None
+    log_level: str = field(default_factory=lambda: os.environ.get("FLASHSALE_LOG_LEVEL", "INFO"))
+    startup_timeout_s: float = 60.0
+    stop_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One process the house runs and the port it owns: `orders` instance 2 on 8003."""
+
+    service: str
+    instance: int
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}-{self.instance}"
+
+
+@dataclass(frozen=True)
+class PortLayout:
+    services: tuple[Slot, ...]
+    broker_port: int | None
+
+    def all_ports(self) -> list[tuple[str, int]]:
+        """Every port the house will bind, with the name of its owner."""
+        owned = [(slot.name, slot.port) for slot in self.services]
+        if self.broker_port is not None:
+            owned.append(("nats", self.broker_port))
+        return owned
+
+    def busy_ports(self) -> list[tuple[str, int]]:
+        return [(owner, port) for owner, port in self.all_ports() if port_in_use(port)]
+
+    def urls(self, service: str, host: str = "127.0.0.1") -> list[str]:
+        return [f"http://{host}:{slot.port}" for slot in self.services if slot.service == service]
+
+
+def port_layout(port_base: int, orders_instances: int, *, embedded_broker: bool = True) -> PortLayout:
+    """The ports of every process, in start order: inventory, payments, then the order instances."""
+    if orders_instances < 1:
+        raise ValueError("at least one order instance is needed")
+    payments_port = port_base + 2 + orders_instances
+    if payments_port >= port_base + BROKER_OFFSET:
+        raise ValueError(f"{orders_instances} order instances do not fit below the broker port")
+    if port_base < 1 or port_base + BROKER_OFFSET > MAX_PORT:
+        raise ValueError(f"port base {port_base} leaves no room for the house (1..{MAX_PORT - BROKER_OFFSET})")
+    orders = [Slot("orders", n, port_base + 1 + n) for n in range(1, orders_instances + 1)]
+    slots = (Slot("inventory", 1, port_base + 1), Slot("payments", 1, payments_port), *orders)
+    return PortLayout(slots, port_base + BROKER_OFFSET if embedded_broker else None)
+
+
+def find_free_port_base(orders_instances: int = 2, *, low: int = 10000, high: int = 32000,
+                        attempts: int = 200) -> int:
+    """A base whose whole layout is free right now, for tests and the demo (not a reservation).
+
+    The default range stays below Linux's ephemeral ports (32768 up), which outgoing connections
+    take at random and would make a port that looked free busy a moment later.
+    """
+    for _ in range(attempts):
+        base = random.randrange(low, high, 100)
+        if not port_layout(base, orders_instances).busy_ports():
+            return base
+    raise RuntimeError(f"no free port range found between {low} and {high}")
+
+
+def resolve_admin_token(data_dir: Path, given: str | None = None) -> str:
+    """The admin token: given, else from the environment, else the one kept in the data directory.
+
+    A generated token is kept (mode 0600) so that `up` restarted on the same directory keeps the
+    token that scripts and services.json readers already know.
+    """
+    if given:
+        return given
+    from_env = os.environ.get(ADMIN_TOKEN_ENV, "")
+    if from_env:
+        return from_env
+    kept = data_dir / ADMIN_TOKEN_FILE
+    if kept.exists():
+        token = kept.read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(24)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+def service_env(slot: Slot, config: UpConfig, layout: PortLayout, broker_url: str, admin_token: str) -> dict[str, str]:
+    """The FLASHSALE_* settings of one instance (port and host are set by ServiceProcess)."""
+    data_dir = config.data_dir.resolve()
+    return {
+        "FLASHSALE_DATABASE_URL": service_database_url(config.database, slot.service, data_dir),
+        "FLASHSALE_BROKER_URL": broker_url,
+        "FLASHSALE_ADMIN_TOKEN": admin_token,
+        "FLASHSALE_INSTANCE": str(slot.instance),
+        "FLASHSALE_HOLD_TTL": str(config.hold_ttl),
+        "FLASHSALE_LOG_LEVEL": config.log_level,
+        # Every service learns where the others are; only those that call them read it.
+        "FLASHSALE_INVENTORY_URLS": ",".join(layout.urls("inventory")),
+        "FLASHSALE_PAYMENTS_URLS": ",".join(layout.urls("payments")),
+    }
