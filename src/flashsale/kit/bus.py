@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 DLQ_STREAM = "DLQ"
 DEDUPE_WINDOW_S = 120.0
+DRAIN_TIMEOUT_S = 2.0
 Handler = Callable[[Envelope], Awaitable[None]]
 
 
@@ -109,8 +110,13 @@ class Bus:
 
     async def close(self) -> None:
         if self._nc is not None:
+            # Bounded: a pull subscription whose fetch was cancelled mid-way leaves an item its
+            # drain waits for forever, and a service must stop within its shutdown grace.
             with contextlib.suppress(Exception):
-                await self._nc.drain()
+                await asyncio.wait_for(self._nc.drain(), timeout=DRAIN_TIMEOUT_S)
+            if not self._nc.is_closed:
+                with contextlib.suppress(Exception):
+                    await self._nc.close()
             self._nc = None
             self._js = None
 
@@ -170,7 +176,13 @@ class Bus:
             try:
                 await self.wait_connected()
                 psub = await self._pull_subscription(sub)
-                await self._pull_loop(sub, psub, stop)
+                try:
+                    await self._pull_loop(sub, psub, stop)
+                finally:
+                    # A fetch cut short (stop, cancel) leaves its reply queued in the inbox, and
+                    # drain() at shutdown would wait for it until drain_timeout (30 s): drop it.
+                    with contextlib.suppress(Exception):
+                        await psub.unsubscribe()
             except (nats.errors.Error, BrokerUnavailable, TimeoutError) as exc:
                 log.warning("subscription_interrupted", consumer=sub.consumer, error=str(exc))
                 await asyncio.sleep(0.5)

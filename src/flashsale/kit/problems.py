@@ -63,6 +63,7 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
 
 
 _HTTP_CODES = {
+    400: ("malformed_request", "Malformed request"),
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     413: ("payload_too_large", "Payload too large"),

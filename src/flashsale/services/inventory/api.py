@@ -1,0 +1,167 @@
+"""The inventory's HTTP API (CONTRACT §2): parse, call one store operation, map the answer.
+
+Route order matters: `/inventory/reservations...` is declared before `/inventory/{productId}`,
+so a GET of a reservation is never read as a product id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from flashsale.contracts.api import (
+    ID_PATTERN,
+    AdjustStock,
+    ApiModel,
+    Item,
+    ReceiveStock,
+    ReservationView,
+    ReserveStock,
+    StockView,
+)
+from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.problems import Problem, problem_response
+from flashsale.kit.service import require_admin
+from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus
+from flashsale.services.inventory.errors import (
+    AlreadyConfirmed,
+    InsufficientAvailable,
+    InventoryError,
+    OrderAlreadyReserved,
+    OutOfStock,
+    UnknownProduct,
+    UnknownReservation,
+)
+from flashsale.services.inventory.store import InventoryStore, ProductStock
+
+MAX_PAGE = 1000
+
+
+class StockPage(ApiModel):
+    """Admin listing for the auditor: `next` is the `after` of the following page, or null."""
+
+    products: list[StockView]
+    next: str | None
+
+
+class ReservationPage(ApiModel):
+    reservations: list[ReservationView]
+    next: str | None
+
+
+def _store(request: Request) -> InventoryStore:
+    store: InventoryStore = request.app.state.store
+    return store
+
+
+Store = Annotated[InventoryStore, Depends(_store)]
+ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
+ReservationId = Annotated[str, Path(alias="reservationId", max_length=100)]
+After = Annotated[str | None, Query(max_length=100)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+ADMIN = [Depends(require_admin)]
+
+router = APIRouter(prefix="/inventory", tags=["inventory"])
+
+
+@router.post("/reserve", response_model=ReservationView)
+async def reserve(body: ReserveStock, store: Store) -> ReservationView:
+    lines = [Line(item.product_id, item.quantity) for item in body.lines()]
+    reservation = await store.reserve(
+        lines, order_id=body.order_id, customer_id=body.customer_id, ttl_s=body.ttl_seconds
+    )
+    return reservation_view(reservation)
+
+
+@router.get("/reservations", response_model=ReservationPage, dependencies=ADMIN)
+async def list_reservations(
+    store: Store, status: ReservationStatus | None = None, after: After = None, limit: Limit = 100
+) -> ReservationPage:
+    page = await store.reservations(status=status, after=after, limit=limit)
+    return ReservationPage(reservations=[reservation_view(r) for r in page.items], next=page.next)
+
+
+@router.get("/reservations/{reservationId}", response_model=ReservationView)
+async def get_reservation(reservation_id: ReservationId, store: Store) -> ReservationView:
+    return reservation_view(await store.reservation(reservation_id))
+
+
+@router.post("/reservations/{reservationId}/release", response_model=ReservationView)
+async def release_reservation(reservation_id: ReservationId, store: Store) -> ReservationView:
+    return reservation_view(await store.release(reservation_id))
+
+
+@router.get("", response_model=StockPage, dependencies=ADMIN)
+async def list_stock(store: Store, after: After = None, limit: Limit = 100) -> StockPage:
+    page = await store.products(after=after, limit=limit)
+    return StockPage(products=[stock_view(s) for s in page.items], next=page.next)
+
+
+@router.get("/{productId}", response_model=StockView)
+async def get_stock(product_id: ProductId, store: Store) -> StockView:
+    return stock_view(await store.stock_of(product_id))
+
+
+@router.post("/{productId}/receive", response_model=StockView, dependencies=ADMIN)
+async def receive_stock(product_id: ProductId, body: ReceiveStock, store: Store) -> StockView:
+    return stock_view(await store.receive(product_id, body.quantity))
+
+
+@router.post("/{productId}/adjust", response_model=StockView, dependencies=ADMIN)
+async def adjust_stock(product_id: ProductId, body: AdjustStock, store: Store) -> StockView:
+    return stock_view(await store.adjust(product_id, body.delta, body.reason))
+
+
+# -- answers --------------------------------------------------------------------------------
+
+
+def stock_view(stock: ProductStock) -> StockView:
+    level = stock.level
+    return StockView(
+        product_id=stock.product_id, available=level.available, reserved=level.reserved,
+        sold=level.sold, received=level.received, written_off=level.written_off,
+    )
+
+
+def reservation_view(reservation: Reservation) -> ReservationView:
+    confirmed = reservation.confirmed_at_ms
+    return ReservationView(
+        reservation_id=reservation.reservation_id,
+        status=reservation.status.value,
+        items=[Item(product_id=line.product_id, quantity=line.quantity) for line in reservation.lines],
+        expires_at=iso_from_ms(reservation.expires_at_ms),
+        order_id=reservation.order_id,
+        confirmed_at=None if confirmed is None else iso_from_ms(confirmed),
+    )
+
+
+def _problem(error: InventoryError) -> Problem:
+    detail = str(error)
+    match error:
+        case OutOfStock():
+            return Problem(409, "out_of_stock", "Out of stock", detail, productId=error.product_id)
+        case UnknownProduct():
+            return Problem(404, "unknown_product", "Unknown product", detail, productId=error.product_id)
+        case InsufficientAvailable():
+            return Problem(409, "insufficient_available", "Not enough available stock", detail)
+        case UnknownReservation():
+            return Problem(404, "unknown_reservation", "Unknown reservation", detail)
+        case AlreadyConfirmed():
+            return Problem(409, "already_confirmed", "Reservation already confirmed", detail)
+        case OrderAlreadyReserved():
+            return Problem(
+                409, "order_already_reserved", "Order already holds other items", detail,
+                reservationId=error.reservation_id,
+            )
+    return Problem(409, "inventory_conflict", "Inventory conflict", detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`."""
+
+    @app.exception_handler(InventoryError)
+    async def _inventory_error(request: Request, exc: InventoryError) -> JSONResponse:
+        return problem_response(_problem(exc), request.url.path)
+

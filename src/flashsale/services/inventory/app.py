@@ -1,0 +1,41 @@
+"""The composition root: `create_app()` wires the inventory service; nothing is built at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.services.inventory.api import install_error_handlers, router
+from flashsale.services.inventory.consumers import order_events
+from flashsale.services.inventory.settings import InventorySettings
+from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.sweeper import expiry_sweeper
+
+NAME = "inventory"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: InventorySettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or InventorySettings()
+    runtime = ServiceRuntime(NAME, settings, MIGRATIONS, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The runtime has started (database migrated, relay running) when this runs.
+        store = InventoryStore(runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl)
+        app.state.store = store
+        runtime.subscribe(order_events(store))
+        runtime.spawn(
+            expiry_sweeper(store, interval_s=settings.sweep_interval_s, batch_size=settings.sweep_batch_size)
+        )
+        yield
+
+    app = service_app(NAME, runtime, lifespan)
+    app.include_router(router)
+    install_error_handlers(app)
+    return app

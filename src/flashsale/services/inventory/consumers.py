@@ -1,0 +1,65 @@
+"""The order service's facts, turned into stock moves exactly once.
+
+Routing is an explicit map from event type to handler. Each handler runs inside the inbox
+transaction (`kit.inbox.apply_once`), so a redelivered or twice-published event changes nothing
+the second time, and the events it causes are written to the outbox in that same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.contracts.events import OrderCancelled, OrderConfirmed
+from flashsale.kit.bus import Subscription
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.inbox import apply_once
+from flashsale.services.inventory import metrics
+from flashsale.services.inventory.store import InventoryStore
+
+log = structlog.get_logger(__name__)
+
+CONSUMER = "inventory"
+Changes = list[tuple[str, int]]
+Handler = Callable[[InventoryStore, AsyncConnection, Envelope], Awaitable[Changes]]
+
+
+async def deduct_confirmed_order(store: InventoryStore, conn: AsyncConnection, envelope: Envelope) -> Changes:
+    fact = OrderConfirmed.model_validate(envelope.data)
+    return await store.confirm_order_txn(conn, fact.order_id, fact.reservation_id, envelope)
+
+
+async def restore_cancelled_order(store: InventoryStore, conn: AsyncConnection, envelope: Envelope) -> Changes:
+    fact = OrderCancelled.model_validate(envelope.data)
+    if fact.reservation_id is None:  # cancelled before any stock was held
+        return []
+    return await store.cancel_order_txn(conn, fact.order_id, fact.reservation_id, envelope)
+
+
+ORDER_HANDLERS: dict[str, Handler] = {
+    "OrderConfirmed": deduct_confirmed_order,
+    "OrderCancelled": restore_cancelled_order,
+}
+
+
+def order_events(store: InventoryStore) -> Subscription:
+    """The inventory's durable subscription to the order service's stream."""
+
+    async def handle(envelope: Envelope) -> None:
+        handler = ORDER_HANDLERS.get(envelope.type)
+        if handler is None:
+            log.warning("unexpected_event", type=envelope.type, id=envelope.id)
+            return
+        changes: Changes = []
+
+        async def effect(conn: AsyncConnection, env: Envelope) -> None:
+            changes.extend(await handler(store, conn, env))
+
+        if await apply_once(store.db, CONSUMER, envelope, effect, store.clock):
+            metrics.record_available(changes)
+
+    return Subscription(
+        consumer=CONSUMER, producer="orders", event_types=list(ORDER_HANDLERS), handler=handle
+    )

@@ -1,0 +1,1 @@
+"""The inventory database's migration history (Alembic), applied when the service starts."""

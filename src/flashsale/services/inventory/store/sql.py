@@ -1,0 +1,273 @@
+"""The statements behind the store's operations, each inside the caller's transaction.
+
+Stock never moves by read-then-write: each move is one conditional UPDATE
+(`... SET available = available - :q ... WHERE available >= :q`) whose returned row says whether
+it happened, so two buyers racing for the last unit cannot both get it, whatever the isolation
+level. Transactions that move stock of several products lock the rows in product-id order
+(`domain.in_lock_order`); those that also change a reservation lock that row first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import append_txn
+from flashsale.services.inventory import events
+from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus, StockLevel, in_lock_order
+from flashsale.services.inventory.errors import OrderAlreadyReserved, OutOfStock, UnknownProduct
+from flashsale.services.inventory.store.tables import reservation_items, reservations, stock
+
+
+@dataclass(frozen=True)
+class ProductStock:
+    product_id: str
+    level: StockLevel
+
+
+class Refused(Exception):
+    """A line could not be moved; raised inside a transaction to roll it back."""
+
+    def __init__(self, line: Line) -> None:
+        super().__init__(line.product_id)
+        self.line = line
+
+
+class AlreadyHeld(Exception):
+    """The order already holds this stock; raised to roll back the second attempt's moves."""
+
+    def __init__(self, reservation: Reservation) -> None:
+        super().__init__(reservation.reservation_id)
+        self.reservation = reservation
+
+
+async def announce(conn: AsyncConnection, envelope: Envelope) -> None:
+    await append_txn(conn, events.PRODUCER, envelope, aggregate_id=envelope.subject)
+
+
+async def move(
+    conn: AsyncConnection, product_id: str, quantity: int, source: str, target: str
+) -> ProductStock | None:
+    """Move `quantity` units from column `source` to `target` in one conditional UPDATE.
+
+    The move happens only if `source` holds enough; None means it did not (or there is no such
+    product). The new row comes back in the same statement, no second read.
+    """
+    src, dst = stock.c[source], stock.c[target]
+    row = (
+        await conn.execute(
+            stock.update()
+            .where(stock.c.product_id == product_id, src >= quantity)
+            .values({src: src - quantity, dst: dst + quantity})
+            .returning(*stock.c)
+        )
+    ).first()
+    return None if row is None else stock_from(row)
+
+
+async def add_units(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock | None:
+    """More units of a known product: available and received grow together."""
+    row = (
+        await conn.execute(
+            stock.update()
+            .where(stock.c.product_id == product_id)
+            .values(available=stock.c.available + quantity, received=stock.c.received + quantity)
+            .returning(*stock.c)
+        )
+    ).first()
+    return None if row is None else stock_from(row)
+
+
+async def hold_all_txn(conn: AsyncConnection, wanted: Reservation) -> list[tuple[str, int]]:
+    """Hold every line, in lock order, or raise (the caller's transaction then rolls back)."""
+    levels = []
+    for line in wanted.lines:
+        moved = await move(conn, line.product_id, line.quantity, "available", "reserved")
+        if moved is None:
+            raise await refusal_txn(conn, line, wanted)
+        levels.append((line.product_id, moved.level.available))
+    return levels
+
+
+async def refusal_txn(conn: AsyncConnection, line: Line, wanted: Reservation) -> Exception:
+    """Why a hold failed, asked in the same transaction (a refusal is the common answer in a sale).
+
+    A retried reserve of an order that already holds its stock is not refused: it gets that hold.
+    """
+    if wanted.order_id is not None:
+        existing = await load_reservation(conn, reservations.c.order_id == wanted.order_id)
+        if existing is not None:
+            return AlreadyHeld(same_hold(existing, wanted.lines))
+    products = sorted({item.product_id for item in wanted.lines})
+    known = set((await conn.scalars(sa.select(stock.c.product_id).where(stock.c.product_id.in_(products)))).all())
+    missing = [p for p in products if p not in known]
+    return UnknownProduct(missing[0]) if missing else OutOfStock(line.product_id, line.quantity)
+
+
+async def must_move(conn: AsyncConnection, line: Line, source: str, target: str) -> tuple[str, int]:
+    """A move the reservation's state guarantees; failing means the books are wrong: roll back."""
+    moved = await move(conn, line.product_id, line.quantity, source, target)
+    if moved is None:
+        raise RuntimeError(f"cannot move {line.quantity} of {line.product_id!r} from {source} to {target}")
+    return line.product_id, moved.level.available
+
+
+async def retake_txn(conn: AsyncConnection, lines: Sequence[Line]) -> list[tuple[str, int]] | None:
+    """Sell every line straight from available, or none (a savepoint undoes a partial retake)."""
+    try:
+        async with conn.begin_nested():
+            levels = []
+            for line in in_lock_order(lines):
+                moved = await move(conn, line.product_id, line.quantity, "available", "sold")
+                if moved is None:
+                    raise Refused(line)
+                levels.append((line.product_id, moved.level.available))
+    except Refused:
+        return None
+    return levels
+
+
+async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock:
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    insert = dialect_insert(stock).values(
+        product_id=product_id, available=quantity, reserved=0, sold=0, received=quantity, written_off=0
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[stock.c.product_id],
+        set_={
+            "available": stock.c.available + insert.excluded.available,
+            "received": stock.c.received + insert.excluded.received,
+        },
+    ).returning(*stock.c)
+    return stock_from((await conn.execute(upsert)).one())
+
+
+async def stock_exists(conn: AsyncConnection, product_id: str) -> bool:
+    found = await conn.scalar(sa.select(stock.c.product_id).where(stock.c.product_id == product_id))
+    return found is not None
+
+
+async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation, now: int) -> None:
+    await conn.execute(
+        reservations.insert().values(
+            reservation_id=reservation.reservation_id,
+            order_id=reservation.order_id,
+            customer_id=reservation.customer_id,
+            status=reservation.status.value,
+            created_at_ms=now,
+            expires_at_ms=reservation.expires_at_ms,
+            updated_at_ms=now,
+        )
+    )
+    await conn.execute(
+        reservation_items.insert(),
+        [
+            {"reservation_id": reservation.reservation_id, "product_id": line.product_id,
+             "quantity": line.quantity}
+            for line in reservation.lines
+        ],
+    )
+
+
+async def end_hold_txn(
+    conn: AsyncConnection, reservation: Reservation, status: ReservationStatus, now: int
+) -> tuple[Reservation, list[tuple[str, int]]]:
+    """A held reservation ends without a sale: its units go back to available."""
+    levels = [await must_move(conn, line, "reserved", "available") for line in reservation.lines]
+    ended = replace(reservation, status=status)
+    await save_status_txn(conn, ended, now)
+    return ended, levels
+
+
+async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: int) -> None:
+    await conn.execute(
+        reservations.update()
+        .where(reservations.c.reservation_id == reservation.reservation_id)
+        .values(
+            status=reservation.status.value,
+            order_id=reservation.order_id,
+            confirmed_at_ms=reservation.confirmed_at_ms,
+            updated_at_ms=now,
+        )
+    )
+
+
+async def reject_txn(
+    conn: AsyncConnection, reservation_id: str, order_id: str, now: int, cause: Envelope
+) -> None:
+    # The order side refunds on this reason; an unknown hold cannot be deducted either.
+    await announce(conn, events.reservation_rejected(reservation_id, order_id, "stock_unavailable", now, cause))
+
+
+async def lock_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
+    """Load a reservation and lock its row until the transaction ends (SQLite: the write lock)."""
+    return await load_reservation(conn, reservations.c.reservation_id == reservation_id, lock=True)
+
+
+async def load_reservation(
+    conn: AsyncConnection, condition: sa.ColumnElement[bool], *, lock: bool = False
+) -> Reservation | None:
+    query = sa.select(reservations).where(condition)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    lines = await lines_of(conn, [row.reservation_id])
+    return reservation_from(row, lines[row.reservation_id])
+
+
+async def lines_of(conn: AsyncConnection, reservation_ids: list[str]) -> dict[str, list[Line]]:
+    lines: dict[str, list[Line]] = defaultdict(list)
+    if not reservation_ids:
+        return lines
+    rows = await conn.execute(
+        sa.select(reservation_items)
+        .where(reservation_items.c.reservation_id.in_(reservation_ids))
+        .order_by(reservation_items.c.reservation_id, reservation_items.c.product_id)
+    )
+    for row in rows:
+        lines[row.reservation_id].append(Line(row.product_id, row.quantity))
+    return lines
+
+
+# -- rows to domain -----------------------------------------------------------------------
+
+
+def stock_from(row: sa.Row[Any]) -> ProductStock:
+    level = StockLevel(
+        available=row.available, reserved=row.reserved, sold=row.sold,
+        received=row.received, written_off=row.written_off,
+    )
+    return ProductStock(row.product_id, level)
+
+
+def reservation_from(row: sa.Row[Any], lines: Iterable[Line]) -> Reservation:
+    return Reservation(
+        reservation_id=row.reservation_id,
+        status=ReservationStatus(row.status),
+        lines=tuple(lines),
+        expires_at_ms=row.expires_at_ms,
+        order_id=row.order_id,
+        customer_id=row.customer_id,
+        confirmed_at_ms=row.confirmed_at_ms,
+    )
+
+
+def belongs_to(reservation: Reservation, order_id: str) -> bool:
+    """A hold taken without an order id may be claimed by the order that confirms it."""
+    return reservation.order_id is None or reservation.order_id == order_id
+
+
+def same_hold(existing: Reservation, lines: Iterable[Line]) -> Reservation:
+    if not existing.same_lines(lines):
+        assert existing.order_id is not None
+        raise OrderAlreadyReserved(existing.order_id, existing.reservation_id)
+    return existing

@@ -1,0 +1,169 @@
+"""Helpers for the inventory service tests: a small HTTP client, polling, events on the bus."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+import nats
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from prometheus_client.parser import text_string_to_metric_families
+
+from flashsale.kit.bus import Bus
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.envelope import Envelope
+
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(probe: Callable[[], T | None], *, timeout_s: float = 15.0, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class InventoryClient:
+    def __init__(self, url: str, admin_token: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=10.0)
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
+
+    def receive(self, product_id: str, quantity: int) -> dict[str, Any]:
+        answer = self.http.post(f"/inventory/{product_id}/receive", json={"quantity": quantity}, headers=self.admin)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def new_product(self, quantity: int) -> str:
+        product_id = unique("p")
+        self.receive(product_id, quantity)
+        return product_id
+
+    def reserve(self, body: dict[str, Any]) -> httpx.Response:
+        return self.http.post("/inventory/reserve", json=body)
+
+    def hold(self, product_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
+        answer = self.reserve({"productId": product_id, "quantity": quantity, **extra})
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def stock(self, product_id: str) -> dict[str, Any]:
+        answer = self.http.get(f"/inventory/{product_id}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def counts(self, product_id: str) -> tuple[int, int, int]:
+        """(available, reserved, sold)"""
+        stock = self.stock(product_id)
+        return stock["available"], stock["reserved"], stock["sold"]
+
+    def reservation(self, reservation_id: str) -> dict[str, Any]:
+        answer = self.http.get(f"/inventory/reservations/{reservation_id}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def release(self, reservation_id: str) -> httpx.Response:
+        return self.http.post(f"/inventory/reservations/{reservation_id}/release")
+
+    def wait_status(self, reservation_id: str, status: str, timeout_s: float = 15.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            view = self.reservation(reservation_id)
+            return view if view["status"] == status else None
+
+        return wait_for(probe, timeout_s=timeout_s, what=f"reservation {reservation_id} to be {status}")
+
+    def metric(self, name: str, **labels: str) -> float:
+        text = self.http.get("/metrics").text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    return float(sample.value)
+        return 0.0
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def order_event(event_type: str, data: dict[str, Any]) -> Envelope:
+    return Envelope.new(
+        source="/flashsale/orders", type=event_type, subject=str(data["orderId"]), data=data,
+        now_ms=SystemClock().now_ms(),
+    )
+
+
+async def _publish(nats_url: str, envelopes: list[Envelope], *, concurrently: bool) -> None:
+    """Publish each envelope on orders.<Type>; every publish gets its own Nats-Msg-Id, so the
+    stream stores repeats of one envelope as separate messages (a redelivery in all but name)."""
+    bus = Bus(nats_url, name=unique("test-publisher"))
+    await bus.connect(attempts=20)
+    try:
+        await bus.ensure_stream("orders")
+        publishes = [
+            bus.publish_raw(f"orders.{e.type}", e.to_bytes(), {"Nats-Msg-Id": uuid.uuid4().hex})
+            for e in envelopes
+        ]
+        if concurrently:
+            await asyncio.gather(*publishes)
+        else:
+            for publish in publishes:
+                await publish
+    finally:
+        await bus.close()
+
+
+def publish(nats_url: str, *envelopes: Envelope, concurrently: bool = False) -> None:
+    asyncio.run(_publish(nats_url, list(envelopes), concurrently=concurrently))
+
+
+async def _inventory_events(nats_url: str, reservation_id: str, wanted: set[str], timeout_s: float) -> set[str]:
+    """Read the INVENTORY stream from its start until every `wanted` type for the reservation is seen."""
+    nc = await nats.connect(nats_url)
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + timeout_s
+        sub = await _subscribe_from_start(nc.jetstream(), deadline)
+        while not wanted <= seen and time.monotonic() < deadline:
+            try:
+                messages = await sub.fetch(batch=200, timeout=0.5)
+            except TimeoutError:
+                continue
+            for message in messages:
+                envelope = Envelope.from_bytes(message.data)
+                if envelope.data.get("reservationId") == reservation_id:
+                    seen.add(envelope.type)
+                await message.ack()
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    return seen
+
+
+async def _subscribe_from_start(js: JetStreamContext, deadline: float) -> JetStreamContext.PullSubscription:
+    # The stream appears with the relay's first publish; until then there is nothing to read.
+    while True:
+        try:
+            config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+            return await js.pull_subscribe("inventory.>", stream="INVENTORY", config=config)
+        except nats.js.errors.NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+def inventory_events(nats_url: str, reservation_id: str, wanted: set[str], timeout_s: float = 15.0) -> set[str]:
+    return asyncio.run(_inventory_events(nats_url, reservation_id, wanted, timeout_s))

@@ -1,0 +1,164 @@
+"""The inventory hears the order service's facts on the bus and announces its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from inventory_support import (
+    InventoryClient,
+    inventory_events,
+    order_event,
+    publish,
+    unique,
+    wait_for,
+)
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+def inventory(services) -> Iterator[InventoryClient]:
+    client = InventoryClient(services.start("inventory").url, services.admin_token)
+    yield client
+    client.close()
+
+
+def confirmed(order_id: str, reservation_id: str) -> dict[str, str]:
+    return {"orderId": order_id, "reservationId": reservation_id}
+
+
+def cancelled(order_id: str, reservation_id: str) -> dict[str, str]:
+    return {"orderId": order_id, "reservationId": reservation_id, "reason": "customer_cancelled"}
+
+
+def test_a_paid_order_turns_its_hold_into_a_sale(inventory: InventoryClient, nats_url: str) -> None:
+    product, order_id = inventory.new_product(3), unique("order")
+    hold = inventory.hold(product, 2, orderId=order_id)
+
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"])))
+
+    view = inventory.wait_status(hold["reservationId"], "CONFIRMED")
+    assert view["confirmedAt"] is not None
+    assert inventory.counts(product) == (1, 0, 2)
+    sold = inventory.release(hold["reservationId"])
+    assert (sold.status_code, sold.json()["code"]) == (409, "already_confirmed")
+    assert inventory.counts(product) == (1, 0, 2)
+
+
+def test_a_subscriber_sees_the_hold_and_its_confirmation(inventory: InventoryClient, nats_url: str) -> None:
+    product, order_id = inventory.new_product(1), unique("order")
+    hold = inventory.hold(product, 1, orderId=order_id)
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"])))
+
+    wanted = {"StockReserved", "ReservationConfirmed"}
+    assert inventory_events(nats_url, hold["reservationId"], wanted) >= wanted
+
+
+def test_a_confirmation_published_twice_deducts_once(inventory: InventoryClient, nats_url: str) -> None:
+    product, order_id = inventory.new_product(5), unique("order")
+    hold = inventory.hold(product, 2, orderId=order_id)
+    event = order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"]))
+
+    publish(nats_url, event, event)  # one envelope id, two stream messages
+
+    inventory.wait_status(hold["reservationId"], "CONFIRMED")
+    labels = {"consumer": "inventory", "type": "OrderConfirmed", "outcome": "duplicate"}
+    wait_for(lambda: inventory.metric("events_consumed_total", **labels), what="the second copy to be handled")
+    assert inventory.counts(product) == (3, 0, 2)
+
+
+@pytest.fixture
+def two_instances(services) -> Iterator[tuple[InventoryClient, InventoryClient]]:
+    """Two instances sharing one database and one durable consumer, as in production."""
+    clients = [
+        InventoryClient(services.start("inventory", instance=n).url, services.admin_token) for n in ("1", "2")
+    ]
+    yield clients[0], clients[1]
+    for client in clients:
+        client.close()
+
+
+def test_a_confirmation_delivered_twice_deducts_once(
+    two_instances: tuple[InventoryClient, InventoryClient], nats_url: str
+) -> None:
+    # The instances split the stream's messages, so the two copies can be handled at the same
+    # moment by different processes: only the inbox keeps the effect single.
+    first, second = two_instances
+    product, order_id = first.new_product(5), unique("order")
+    hold = first.hold(product, 2, orderId=order_id)
+    event = order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"]))
+
+    publish(nats_url, event, event, concurrently=True)
+
+    first.wait_status(hold["reservationId"], "CONFIRMED")
+
+    def duplicates_seen() -> float:
+        labels = {"consumer": "inventory", "type": "OrderConfirmed", "outcome": "duplicate"}
+        return sum(c.metric("events_consumed_total", **labels) for c in (first, second))
+
+    wait_for(duplicates_seen, what="the second copy to be handled")
+    assert first.counts(product) == (3, 0, 2)
+    assert second.stock(product)["sold"] == 2
+
+
+def test_a_cancelled_order_frees_its_hold(inventory: InventoryClient, nats_url: str) -> None:
+    product, order_id = inventory.new_product(2), unique("order")
+    hold = inventory.hold(product, 2, orderId=order_id)
+
+    publish(nats_url, order_event("OrderCancelled", cancelled(order_id, hold["reservationId"])))
+
+    inventory.wait_status(hold["reservationId"], "RELEASED")
+    assert inventory.counts(product) == (2, 0, 0)
+
+
+def test_a_paid_order_cancelled_later_returns_its_sold_units(inventory: InventoryClient, nats_url: str) -> None:
+    product, order_id = inventory.new_product(2), unique("order")
+    hold = inventory.hold(product, 1, orderId=order_id)
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"])))
+    inventory.wait_status(hold["reservationId"], "CONFIRMED")
+
+    publish(nats_url, order_event("OrderCancelled", cancelled(order_id, hold["reservationId"])))
+
+    inventory.wait_status(hold["reservationId"], "RELEASED")
+    assert inventory.counts(product) == (2, 0, 0)
+
+
+def test_a_payment_after_expiry_sells_units_still_available(inventory: InventoryClient, nats_url: str) -> None:
+    product, order_id = inventory.new_product(2), unique("order")
+    hold = inventory.hold(product, 1, orderId=order_id, ttlSeconds=1)
+    inventory.wait_status(hold["reservationId"], "EXPIRED")
+
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"])))
+
+    inventory.wait_status(hold["reservationId"], "CONFIRMED")
+    assert inventory.counts(product) == (1, 0, 1)
+
+
+def test_a_payment_after_the_units_went_to_someone_else_is_rejected_and_sells_nothing(
+    inventory: InventoryClient, nats_url: str
+) -> None:
+    # "a-..." sorts first, so its unit is retaken before "b-..." fails: the retake must be undone.
+    spare, scarce = unique("a"), unique("b")
+    inventory.receive(spare, 2)
+    inventory.receive(scarce, 1)
+    order_id = unique("order")
+    lines = [{"productId": spare, "quantity": 1}, {"productId": scarce, "quantity": 1}]
+    late = inventory.reserve({"items": lines, "orderId": order_id, "ttlSeconds": 1}).json()
+    inventory.wait_status(late["reservationId"], "EXPIRED")
+    inventory.hold(scarce, 1)  # another buyer takes the last unit
+
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, late["reservationId"])))
+
+    assert inventory_events(nats_url, late["reservationId"], {"ReservationRejected"}) == {
+        "StockReserved", "ReservationExpired", "ReservationRejected",
+    }
+    assert inventory.reservation(late["reservationId"])["status"] == "EXPIRED"
+    assert inventory.counts(spare) == (2, 0, 0)
+    assert inventory.counts(scarce) == (0, 1, 0)
+
+
+def test_a_payment_for_an_unknown_hold_is_rejected(inventory: InventoryClient, nats_url: str) -> None:
+    reservation_id = unique("missing")
+    publish(nats_url, order_event("OrderConfirmed", confirmed(unique("order"), reservation_id)))
+    assert inventory_events(nats_url, reservation_id, {"ReservationRejected"}) == {"ReservationRejected"}

@@ -1,0 +1,281 @@
+"""The stock and hold rules of the inventory, without a database."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+
+from flashsale.services.inventory.domain import (
+    Line,
+    OnOrderCancelled,
+    OnOrderConfirmed,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+    hold_all,
+    in_lock_order,
+    is_due,
+    may_release,
+    on_order_cancelled,
+    on_order_confirmed,
+)
+from flashsale.services.inventory.errors import (
+    AlreadyConfirmed,
+    InsufficientAvailable,
+    InvalidQuantity,
+    OutOfStock,
+    UnknownProduct,
+)
+
+pytestmark = pytest.mark.unit
+
+HELD, CONFIRMED, RELEASED, EXPIRED = (
+    ReservationStatus.HELD, ReservationStatus.CONFIRMED, ReservationStatus.RELEASED, ReservationStatus.EXPIRED,
+)
+
+
+def test_a_hold_moves_units_from_available_to_reserved() -> None:
+    level = StockLevel().receive(5).hold(2)
+    assert (level.available, level.reserved, level.sold) == (3, 2, 0)
+    assert level.is_consistent()
+
+
+def test_the_last_unit_can_be_held_once() -> None:
+    level = StockLevel().receive(1).hold(1)
+    with pytest.raises(OutOfStock):
+        level.hold(1)
+
+
+def test_releasing_a_hold_gives_its_units_back() -> None:
+    level = StockLevel().receive(5).hold(2).release(2)
+    assert (level.available, level.reserved) == (5, 0)
+
+
+def test_confirming_a_hold_turns_it_into_a_sale() -> None:
+    level = StockLevel().receive(5).hold(2).confirm(2)
+    assert (level.available, level.reserved, level.sold) == (3, 0, 2)
+    assert level.is_consistent()
+
+
+def test_a_late_confirmation_retakes_only_units_still_available() -> None:
+    level = StockLevel().receive(2).hold(2).release(2).hold(1)
+    assert level.retake(1).sold == 1
+    with pytest.raises(OutOfStock):
+        level.retake(2)
+
+
+def test_cancelling_a_paid_order_returns_its_sold_units() -> None:
+    level = StockLevel().receive(3).hold(2).confirm(2).return_sold(2)
+    assert (level.available, level.sold) == (3, 0)
+
+
+def test_only_available_units_can_be_written_off() -> None:
+    level = StockLevel().receive(3).hold(2)
+    assert level.write_off(1).written_off == 1
+    with pytest.raises(InsufficientAvailable):
+        level.write_off(2)
+
+
+def test_an_adjustment_receives_or_writes_off() -> None:
+    level = StockLevel().receive(3)
+    assert level.adjust(2).received == 5
+    assert level.adjust(-2).available == 1
+
+
+@pytest.mark.parametrize("quantity", [0, -1])
+def test_quantities_must_be_positive(quantity: int) -> None:
+    with pytest.raises(InvalidQuantity):
+        StockLevel().receive(5).hold(quantity)
+
+
+def test_more_than_is_held_cannot_be_confirmed_or_released() -> None:
+    level = StockLevel().receive(5).hold(1)
+    with pytest.raises(InvalidQuantity):
+        level.confirm(2)
+    with pytest.raises(InvalidQuantity):
+        level.release(2)
+
+
+def test_a_multi_item_hold_takes_every_line() -> None:
+    levels = {"A": StockLevel().receive(2), "B": StockLevel().receive(1)}
+    held = hold_all(levels, [Line("B", 1), Line("A", 2)])
+    assert held["A"].reserved == 2 and held["B"].reserved == 1
+
+
+def test_a_multi_item_hold_with_one_short_line_takes_nothing() -> None:
+    levels = {"A": StockLevel().receive(2), "B": StockLevel().receive(1)}
+    with pytest.raises(OutOfStock) as refused:
+        hold_all(levels, [Line("A", 1), Line("B", 2)])
+    assert refused.value.product_id == "B"
+    assert levels["A"].reserved == 0
+
+
+def test_a_hold_of_an_unknown_product_is_refused() -> None:
+    with pytest.raises(UnknownProduct):
+        hold_all({"A": StockLevel().receive(2)}, [Line("A", 1), Line("Z", 1)])
+
+
+def test_stock_rows_are_locked_in_product_order() -> None:
+    assert [line.product_id for line in in_lock_order([Line("b", 1), Line("a", 1), Line("c", 1)])] == ["a", "b", "c"]
+
+
+def test_a_confirmed_hold_cannot_be_released() -> None:
+    with pytest.raises(AlreadyConfirmed):
+        may_release(CONFIRMED, "r-1")
+    assert may_release(HELD, "r-1")
+    assert not may_release(RELEASED, "r-1") and not may_release(EXPIRED, "r-1")
+
+
+def test_an_order_confirmation_deducts_a_hold_once_and_retakes_an_ended_one() -> None:
+    assert on_order_confirmed(HELD) is OnOrderConfirmed.DEDUCT_HOLD
+    assert on_order_confirmed(CONFIRMED) is OnOrderConfirmed.NOTHING
+    assert on_order_confirmed(EXPIRED) is OnOrderConfirmed.RETAKE
+    assert on_order_confirmed(RELEASED) is OnOrderConfirmed.RETAKE
+
+
+def test_an_order_cancellation_frees_held_or_sold_units() -> None:
+    assert on_order_cancelled(HELD) is OnOrderCancelled.RELEASE_HOLD
+    assert on_order_cancelled(CONFIRMED) is OnOrderCancelled.RETURN_SOLD
+    assert on_order_cancelled(EXPIRED) is OnOrderCancelled.NOTHING
+    assert on_order_cancelled(RELEASED) is OnOrderCancelled.NOTHING
+
+
+def test_only_a_held_reservation_past_its_time_is_due() -> None:
+    hold = Reservation("r-1", HELD, (Line("A", 1),), expires_at_ms=1000)
+    assert is_due(hold, 1000) and not is_due(hold, 999)
+    assert not is_due(Reservation("r-2", CONFIRMED, (Line("A", 1),), expires_at_ms=0), 1000)
+
+
+def test_a_repeated_reserve_matches_its_lines_in_any_order() -> None:
+    hold = Reservation("r-1", HELD, (Line("A", 1), Line("B", 2)), expires_at_ms=0)
+    assert hold.same_lines([Line("B", 2), Line("A", 1)])
+    assert not hold.same_lines([Line("A", 1)])
+
+
+# -- every sequence of moves keeps the books balanced ------------------------------------------
+
+PRODUCTS = ["A", "B", "C"]
+quantities = st.integers(min_value=1, max_value=5)
+lines = st.dictionaries(st.sampled_from(PRODUCTS), quantities, min_size=1, max_size=3).map(
+    lambda picked: [Line(p, q) for p, q in picked.items()]
+)
+
+
+class InventoryRules(RuleBasedStateMachine):
+    """Drives the rules the way the store does, in random order, and checks the books after
+    every step: no count below zero, the balance holds, and each product's reserved and sold
+    units are exactly those of its HELD and CONFIRMED reservations."""
+
+    reservations = Bundle("reservations")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels: dict[str, StockLevel] = {p: StockLevel() for p in PRODUCTS[:2]}  # "C" stays unknown
+        self.status: dict[int, ReservationStatus] = {}
+        self.lines: dict[int, list[Line]] = {}
+
+    @rule(product=st.sampled_from(PRODUCTS), quantity=st.integers(min_value=1, max_value=10))
+    def receive(self, product: str, quantity: int) -> None:
+        self.levels[product] = self.levels.get(product, StockLevel()).receive(quantity)
+
+    @rule(target=reservations, wanted=lines)
+    def hold(self, wanted: list[Line]) -> int:
+        before = dict(self.levels)
+        try:
+            self.levels.update(hold_all(self.levels, wanted))
+        except (OutOfStock, UnknownProduct):
+            assert self.levels == before  # all or nothing
+            return -1
+        number = len(self.status)
+        self.status[number], self.lines[number] = HELD, wanted
+        return number
+
+    @rule(number=reservations)
+    def release(self, number: int) -> None:
+        if number < 0:
+            return
+        try:
+            frees = may_release(self.status[number], str(number))
+        except AlreadyConfirmed:
+            return
+        if frees:
+            self._move_all(number, StockLevel.release)
+            self.status[number] = RELEASED
+
+    @rule(number=reservations)
+    def expire(self, number: int) -> None:
+        if number >= 0 and self.status[number] is HELD:
+            self._move_all(number, StockLevel.release)
+            self.status[number] = EXPIRED
+
+    @rule(number=reservations)
+    def confirm(self, number: int) -> None:
+        if number < 0:
+            return
+        action = on_order_confirmed(self.status[number])
+        if action is OnOrderConfirmed.DEDUCT_HOLD:
+            self._move_all(number, StockLevel.confirm)
+        elif action is OnOrderConfirmed.RETAKE:
+            try:
+                self.levels.update(self._retaken(number))
+            except OutOfStock:
+                return  # rejected: nothing changes, the order side refunds
+        self.status[number] = CONFIRMED
+
+    @rule(number=consumes(reservations))
+    def cancel(self, number: int) -> None:
+        if number < 0:
+            return
+        action = on_order_cancelled(self.status[number])
+        if action is OnOrderCancelled.RELEASE_HOLD:
+            self._move_all(number, StockLevel.release)
+        elif action is OnOrderCancelled.RETURN_SOLD:
+            self._move_all(number, StockLevel.return_sold)
+        if action is not OnOrderCancelled.NOTHING:
+            self.status[number] = RELEASED
+
+    @rule(product=st.sampled_from(PRODUCTS[:2]), delta=st.integers(min_value=-10, max_value=10).filter(bool))
+    def adjust(self, product: str, delta: int) -> None:
+        try:
+            self.levels[product] = self.levels[product].adjust(delta, product)
+        except InsufficientAvailable:
+            assert -delta > self.levels[product].available
+
+    def _move_all(self, number: int, move: Callable[[StockLevel, int], StockLevel]) -> None:
+        for line in self.lines[number]:
+            self.levels[line.product_id] = move(self.levels[line.product_id], line.quantity)
+
+    def _retaken(self, number: int) -> dict[str, StockLevel]:
+        changed = {}
+        for line in in_lock_order(self.lines[number]):
+            changed[line.product_id] = self.levels[line.product_id].retake(line.quantity, line.product_id)
+        return changed
+
+    def _units(self, status: ReservationStatus) -> Counter[str]:
+        units: Counter[str] = Counter()
+        for number, current in self.status.items():
+            if current is status:
+                for line in self.lines[number]:
+                    units[line.product_id] += line.quantity
+        return units
+
+    @invariant()
+    def books_balance(self) -> None:
+        for level in self.levels.values():
+            assert level.is_consistent(), level
+
+    @invariant()
+    def reserved_and_sold_match_the_reservations(self) -> None:
+        held, sold = self._units(HELD), self._units(CONFIRMED)
+        for product, level in self.levels.items():
+            assert level.reserved == held[product]
+            assert level.sold == sold[product]
+
+
+TestInventoryRules = InventoryRules.TestCase
+TestInventoryRules.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
