@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 import uuid
 
@@ -137,19 +136,16 @@ async def test_rows_committed_before_a_sigkill_are_published_after_restart(
     kit_db: Database, bus: Bus, nats_url: str
 ) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, kit_db.url, producer, "5"],
-        stdout=subprocess.PIPE, env={**os.environ},
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _WRITER, kit_db.url, producer, "5", stdout=asyncio.subprocess.PIPE, env={**os.environ},
     )
     try:
         assert writer.stdout is not None
-        line = await asyncio.to_thread(writer.stdout.readline)
+        line = await asyncio.wait_for(writer.stdout.readline(), 60)
         assert line.strip() == b"committed"
     finally:
         writer.send_signal(signal.SIGKILL)
-        writer.wait(10)
-        if writer.stdout is not None:
-            writer.stdout.close()
+        await writer.wait()
 
     await _relay_until_empty(kit_db, bus, producer)  # the restarted process's relay
 
