@@ -1,0 +1,163 @@
+"""HTTP routes of the order service (CONTRACT §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from flashsale.contracts.api import ID_PATTERN, ApiModel, CreateOrder, Item, OrderView, PayOrder
+from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.idempotency import Answer, IdempotencyStore
+from flashsale.kit.problems import MEDIA_TYPE
+from flashsale.kit.service import require_admin
+from flashsale.services.orders import domain
+from flashsale.services.orders.checkout import Checkout
+from flashsale.services.orders.errors import RequestInProgress
+from flashsale.services.orders.store import Order, OrderStore
+
+router = APIRouter()
+
+OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+STATUS_PATTERN = "^(" + "|".join(domain.STATUSES) + ")$"
+
+
+class CustomerOrders(ApiModel):
+    orders: list[OrderView]
+
+
+class OrderPage(ApiModel):
+    orders: list[OrderView]
+    next: str | None
+
+
+def _checkout(request: Request) -> Checkout:
+    checkout: Checkout = request.app.state.checkout
+    return checkout
+
+
+def _store(request: Request) -> OrderStore:
+    store: OrderStore = request.app.state.orders
+    return store
+
+
+def _idempotency(request: Request) -> IdempotencyStore:
+    store: IdempotencyStore = request.app.state.idempotency
+    return store
+
+
+CheckoutDep = Annotated[Checkout, Depends(_checkout)]
+StoreDep = Annotated[OrderStore, Depends(_store)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
+
+
+@router.post("/orders", status_code=201, response_model=OrderView)
+async def place_order(
+    request: Request, body: CreateOrder, checkout: CheckoutDep, keys: IdempotencyDep, key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Hold the stock and create the order (201); no stock, no order (409 out_of_stock)."""
+    lines = [domain.Line(item.product_id, item.quantity) for item in body.items]
+
+    async def place() -> Answer:
+        return Answer(201, _json(await checkout.place(body.customer_id, lines)))
+
+    return await _answer_once(keys, "create-order", key, request, place)
+
+
+@router.post("/orders/{orderId}/pay", response_model=OrderView)
+async def pay_order(
+    order_id: OrderId, request: Request, body: PayOrder, checkout: CheckoutDep, keys: IdempotencyDep,
+    key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Pay a PENDING_PAYMENT order: 200 PAID, or 402 payment_declined (the order is cancelled).
+
+    Paying a PAID or COMPLETED order again answers 200 with the order as it is: payments are
+    per order, so nothing is charged twice. A CANCELLED order is 409 invalid_state, or
+    hold_expired when that is why it was cancelled.
+    """
+
+    async def pay() -> Answer:
+        return Answer(200, _json(await checkout.pay(order_id, body.payment_token)))
+
+    return await _answer_once(keys, f"pay:{order_id}", key, request, pay)
+
+
+@router.post("/orders/{orderId}/cancel")
+async def cancel_order(order_id: OrderId, checkout: CheckoutDep) -> OrderView:
+    return order_view(await checkout.cancel(order_id))
+
+
+@router.get("/orders/{orderId}")
+async def get_order(order_id: OrderId, checkout: CheckoutDep) -> OrderView:
+    return order_view(await checkout.find(order_id))
+
+
+@router.get("/orders", response_model=CustomerOrders | OrderPage)
+async def list_orders(
+    request: Request,
+    store: StoreDep,
+    customer_id: Annotated[str | None, Query(alias="customerId", pattern=ID_PATTERN)] = None,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+    after: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CustomerOrders | OrderPage:
+    """A customer's orders newest first; without customerId, every order (admin only), paged."""
+    if customer_id is not None:
+        orders = await store.of_customer(customer_id, status=status, limit=limit)
+        return CustomerOrders(orders=[order_view(o) for o in orders])
+    require_admin(request)
+    page = await store.page(status=status, after=after, limit=limit)
+    last = page[-1].order_id if len(page) == limit else None
+    return OrderPage(orders=[order_view(o) for o in page], next=last)
+
+
+class _NotYet(Exception):
+    """Carries a "still in progress" refusal past the idempotency store, which then forgets the
+    key instead of replaying "in progress" forever: a retry with that key should run again."""
+
+    def __init__(self, problem: RequestInProgress) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+async def _answer_once(
+    keys: IdempotencyStore, scope: str, key: str | None, request: Request, work: Callable[[], Awaitable[Answer]],
+) -> JSONResponse:
+    """Run `work`, or with an Idempotency-Key answer what the first request with it answered."""
+    if key is None:
+        answer = await work()
+    else:
+        async def settled_work() -> Answer:
+            try:
+                return await work()
+            except RequestInProgress as problem:
+                raise _NotYet(problem) from problem
+
+        try:
+            answer = await keys.run(scope, key, await request.body(), settled_work)
+        except _NotYet as not_yet:
+            raise not_yet.problem from None
+    media_type = MEDIA_TYPE if answer.status >= 400 else "application/json"
+    return JSONResponse(answer.body, status_code=answer.status, media_type=media_type)
+
+
+def _json(order: Order) -> dict[str, object]:
+    return order_view(order).model_dump(by_alias=True, mode="json")
+
+
+def order_view(order: Order) -> OrderView:
+    return OrderView(
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        status=order.status,
+        status_reason=order.status_reason,
+        items=[Item(product_id=line.product_id, quantity=line.quantity) for line in order.lines],
+        reservation_id=order.reservation_id,
+        expires_at=None if order.expires_at_ms is None else iso_from_ms(order.expires_at_ms),
+        created_at=iso_from_ms(order.created_at_ms),
+        updated_at=iso_from_ms(order.updated_at_ms),
+        paid_at=None if order.paid_at_ms is None else iso_from_ms(order.paid_at_ms),
+    )

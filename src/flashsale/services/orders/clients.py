@@ -1,0 +1,128 @@
+"""The order service's view of its dependencies, over HTTP (kit ServiceClient).
+
+Each client turns the other service's answers into ours: a refusal becomes one of our problems,
+anything unexpected becomes DependencyUnavailable (503), never a stray 500. Every call here is
+safe to retry: a hold is idempotent per order id, a payment and a refund are idempotent per order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from flashsale.kit.clock import ms_from_iso
+from flashsale.kit.errors import DependencyUnavailable
+from flashsale.kit.http import ServiceClient
+from flashsale.services.orders.domain import Line
+from flashsale.services.orders.errors import (
+    InvalidItems,
+    OutOfStock,
+    RequestInProgress,
+    UnknownProduct,
+)
+
+# How long a pay request waits for a payment another request has started (the slow provider
+# path takes 2 s), asking again every PAYMENT_POLL_S.
+PAYMENT_IN_PROGRESS_WAIT_S = 6.0
+PAYMENT_POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class Hold:
+    reservation_id: str
+    expires_at_ms: int
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    approved: bool
+    reason: str | None
+
+
+def _code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _unexpected(client: ServiceClient, response: httpx.Response) -> DependencyUnavailable:
+    return DependencyUnavailable(client.name, f"unexpected answer {response.status_code} {_code(response)}")
+
+
+class InventoryClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    async def reserve(self, order_id: str, customer_id: str, lines: Sequence[Line]) -> Hold:
+        body = {
+            "items": [{"productId": line.product_id, "quantity": line.quantity} for line in lines],
+            "orderId": order_id,
+            "customerId": customer_id,
+        }
+        response = await self.client.request("POST", "/inventory/reserve", json=body, idempotent=True)
+        if response.status_code == 200:
+            hold = response.json()
+            return Hold(hold["reservationId"], ms_from_iso(hold["expiresAt"]))
+        if response.status_code == 409 and _code(response) == "out_of_stock":
+            raise OutOfStock(_detail(response) or "not enough stock to hold")
+        if response.status_code == 404:
+            raise UnknownProduct(_detail(response) or "unknown product")
+        if response.status_code == 422:
+            raise InvalidItems(_detail(response) or "the inventory refused the items")
+        raise _unexpected(self.client, response)
+
+    async def release(self, reservation_id: str) -> None:
+        """Give the hold back now (idempotent). A confirmed hold is the inventory's to reverse."""
+        response = await self.client.request(
+            "POST", f"/inventory/reservations/{reservation_id}/release", idempotent=True
+        )
+        if response.status_code not in (200, 404, 409):
+            raise _unexpected(self.client, response)
+
+
+class PaymentsClient:
+    def __init__(self, client: ServiceClient, timeout_s: float) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+
+    async def charge(self, order_id: str, amount_cents: int, token: str) -> PaymentOutcome:
+        """The payment's outcome; waits a while for a charge another request has started."""
+        body = {"orderId": order_id, "amountCents": amount_cents, "paymentToken": token}
+        deadline = time.monotonic() + PAYMENT_IN_PROGRESS_WAIT_S
+        while True:
+            response = await self.client.request(
+                "POST", "/payments", json=body, idempotent=True, timeout_s=self.timeout_s
+            )
+            if response.status_code == 200:
+                payment = response.json()
+                return PaymentOutcome(payment["status"] == "APPROVED", payment.get("reason"))
+            if response.status_code != 409 or _code(response) != "payment_in_progress":
+                raise _unexpected(self.client, response)
+            if time.monotonic() >= deadline:
+                raise RequestInProgress(order_id)
+            await asyncio.sleep(PAYMENT_POLL_S)
+
+    async def refund(self, order_id: str) -> None:
+        """Give the order's money back (idempotent). Nothing captured (no payment, or a declined
+        one) means nothing to give back."""
+        response = await self.client.request(
+            "POST", f"/payments/{order_id}/refund", idempotent=True, timeout_s=self.timeout_s
+        )
+        if response.status_code == 200:
+            return
+        if (response.status_code, _code(response)) in ((404, "unknown_payment"), (409, "not_refundable")):
+            return
+        raise _unexpected(self.client, response)

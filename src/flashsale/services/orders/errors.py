@@ -1,0 +1,67 @@
+"""What the order service refuses, as problems its API answers with (RFC 9457).
+
+OrderProblem (kit Problem)
+├── UnknownOrder        404 unknown_order
+├── UnknownProduct      404 unknown_product: the inventory keeps no stock of a product asked for
+├── OutOfStock          409 out_of_stock: no hold could be had (no order was created)
+├── HoldExpired         409 hold_expired: the order's stock is no longer held for it
+├── InvalidState        409 invalid_state: the order's status does not allow the request
+├── RequestInProgress   409 request_in_progress: the order's payment is still being processed
+├── PaymentDeclined     402 payment_declined: the order is cancelled and its hold released
+└── InvalidItems        422 invalid_request: the inventory refused the items as invalid
+
+A dependency that is down, slow or broken is the kit's DependencyUnavailable (503
+`inventory_unavailable` / `payments_unavailable`).
+"""
+
+from __future__ import annotations
+
+from flashsale.kit.problems import Problem
+
+
+class OrderProblem(Problem):
+    pass
+
+
+class UnknownOrder(OrderProblem):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(404, "unknown_order", "Unknown order", f"no order {order_id}")
+
+
+class UnknownProduct(OrderProblem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(404, "unknown_product", "Unknown product", detail)
+
+
+class OutOfStock(OrderProblem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(409, "out_of_stock", "Out of stock", detail)
+
+
+class HoldExpired(OrderProblem):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(409, "hold_expired", "Hold expired",
+                         f"the stock of order {order_id} is no longer held; place a new order")
+
+
+class InvalidState(OrderProblem):
+    def __init__(self, order_id: str, status: str) -> None:
+        super().__init__(409, "invalid_state", "Invalid state", f"order {order_id} is {status}")
+
+
+class RequestInProgress(OrderProblem):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(409, "request_in_progress", "Request in progress",
+                         f"the payment of order {order_id} is still being processed")
+
+
+class PaymentDeclined(OrderProblem):
+    def __init__(self, order_id: str, reason: str | None) -> None:
+        super().__init__(402, "payment_declined", "Payment declined",
+                         f"the payment of order {order_id} was declined; the order is cancelled",
+                         reason=reason)
+
+
+class InvalidItems(OrderProblem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(422, "invalid_request", "Invalid request", detail)

@@ -1,0 +1,202 @@
+"""The order service's SQL: the only module that touches `orders` and `order_lines`.
+
+A status change is one conditional UPDATE guarded by the statuses it may come from, plus the
+event announcing it in the outbox, in one transaction. Two instances (or a request and an event
+handler) acting on one order race on that UPDATE: exactly one changes the row and announces it;
+the other sees the order as the winner left it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.contracts.events import EventData, Line, OrderCancelled, OrderCompleted, OrderConfirmed, OrderCreated
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import append_txn
+from flashsale.services.orders import domain
+
+SERVICE = "orders"
+
+metadata = sa.MetaData()
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status_reason", sa.String(40), nullable=True),
+    sa.Column("reservation_id", sa.String(100), nullable=False),
+    sa.Column("expires_at_ms", sa.BigInteger, nullable=True),
+    sa.Column("amount_cents", sa.BigInteger, nullable=False),
+    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("paid_at_ms", sa.BigInteger, nullable=True),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("product_id", sa.String(100), primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    customer_id: str
+    status: str
+    status_reason: str | None
+    reservation_id: str
+    expires_at_ms: int | None
+    amount_cents: int
+    created_at_ms: int
+    updated_at_ms: int
+    paid_at_ms: int | None
+    lines: tuple[domain.Line, ...] = ()
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The outcome of a status change: whether this call made it, and the order as it is now."""
+
+    changed: bool
+    order: Order
+
+
+class OrderStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def create(self, order: Order) -> None:
+        """The order, its lines and OrderCreated, in one transaction."""
+        async with self.db.transaction() as conn:
+            await conn.execute(orders.insert().values(**_order_row(order)))
+            await conn.execute(order_lines.insert(), [
+                {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity}
+                for line in order.lines
+            ])
+            event = OrderCreated(order_id=order.order_id, customer_id=order.customer_id,
+                                 reservation_id=order.reservation_id, items=_event_lines(order))
+            await _announce_txn(conn, order, event, order.created_at_ms, cause=None)
+
+    async def get(self, order_id: str) -> Order | None:
+        async with self.db.read() as conn:
+            return await get_txn(conn, order_id)
+
+    async def of_customer(self, customer_id: str, *, status: str | None, limit: int) -> list[Order]:
+        """A customer's orders, newest first."""
+        query = (sa.select(orders).where(orders.c.customer_id == customer_id)
+                 .order_by(orders.c.created_at_ms.desc(), orders.c.order_id.desc()).limit(limit))
+        if status is not None:
+            query = query.where(orders.c.status == status)
+        return await self._select(query)
+
+    async def page(self, *, status: str | None, after: str | None, limit: int) -> list[Order]:
+        """Every order in order-id order, `limit` at a time after `after` (for the auditor)."""
+        query = sa.select(orders).order_by(orders.c.order_id).limit(limit)
+        if status is not None:
+            query = query.where(orders.c.status == status)
+        if after is not None:
+            query = query.where(orders.c.order_id > after)
+        return await self._select(query)
+
+    async def _select(self, query: sa.Select[tuple[object, ...]]) -> list[Order]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            lines = await _lines_txn(conn, [row.order_id for row in rows])
+        return [replace(_order(row), lines=lines.get(row.order_id, ())) for row in rows]
+
+    async def move(
+        self, order_id: str, target: str, *, only_from: Sequence[str] | None = None, reason: str | None = None,
+    ) -> Moved:
+        async with self.db.transaction() as conn:
+            return await self.move_txn(conn, order_id, target, only_from=only_from, reason=reason)
+
+    async def move_txn(
+        self, conn: AsyncConnection, order_id: str, target: str, *,
+        only_from: Sequence[str] | None = None, reason: str | None = None, cause: Envelope | None = None,
+    ) -> Moved:
+        """Move the order to `target` if it is in one of `only_from` (default: every status the
+        state machine allows), announcing the change; otherwise leave it as it is."""
+        sources = [s for s in (only_from or domain.STATUSES) if domain.can_move(s, target)]
+        now = self.clock.now_ms()
+        values: dict[str, object] = {"status": target, "status_reason": reason, "updated_at_ms": now}
+        if target == domain.PAID:
+            values["paid_at_ms"] = now
+        result = await conn.execute(
+            orders.update().where(orders.c.order_id == order_id, orders.c.status.in_(sources)).values(**values)
+        )
+        order = await get_txn(conn, order_id)
+        if order is None:
+            raise LookupError(f"no order {order_id}")
+        changed = result.rowcount == 1
+        if changed:
+            await _announce_txn(conn, order, _event_of(order), now, cause=cause)
+        return Moved(changed, order)
+
+
+async def get_txn(conn: AsyncConnection, order_id: str) -> Order | None:
+    row = (await conn.execute(sa.select(orders).where(orders.c.order_id == order_id))).first()
+    if row is None:
+        return None
+    lines = await _lines_txn(conn, [order_id])
+    return replace(_order(row), lines=lines.get(order_id, ()))
+
+
+async def _lines_txn(conn: AsyncConnection, order_ids: list[str]) -> dict[str, tuple[domain.Line, ...]]:
+    if not order_ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(order_lines).where(order_lines.c.order_id.in_(order_ids)).order_by(order_lines.c.product_id)
+    )
+    found: dict[str, list[domain.Line]] = {}
+    for row in rows:
+        found.setdefault(row.order_id, []).append(domain.Line(row.product_id, row.quantity))
+    return {order_id: tuple(lines) for order_id, lines in found.items()}
+
+
+def _order(row: sa.Row[tuple[object, ...]]) -> Order:
+    return Order(**row._mapping)
+
+
+def _order_row(order: Order) -> dict[str, object]:
+    row = dict(order.__dict__)
+    del row["lines"]
+    return row
+
+
+def _event_lines(order: Order) -> list[Line]:
+    return [Line(product_id=line.product_id, quantity=line.quantity) for line in order.lines]
+
+
+def _event_of(order: Order) -> EventData:
+    """The fact a status change announces."""
+    if order.status == domain.PAID:
+        return OrderConfirmed(order_id=order.order_id, reservation_id=order.reservation_id)
+    if order.status == domain.COMPLETED:
+        return OrderCompleted(order_id=order.order_id, reservation_id=order.reservation_id)
+    if order.status == domain.CANCELLED:
+        return OrderCancelled(order_id=order.order_id, reservation_id=order.reservation_id,
+                              reason=order.status_reason or domain.CUSTOMER_CANCELLED)
+    raise ValueError(f"no event announces a move to {order.status}")
+
+
+async def _announce_txn(
+    conn: AsyncConnection, order: Order, event: EventData, now: int, *, cause: Envelope | None
+) -> None:
+    envelope = Envelope.new(
+        source=SERVICE, type=type(event).__name__, subject=order.order_id, data=event.to_data(), now_ms=now,
+        correlation_id=(cause.correlationid or cause.id) if cause else order.order_id,
+        causation_id=cause.id if cause else None,
+    )
+    await append_txn(conn, SERVICE, envelope, aggregate_id=order.order_id)

@@ -1,0 +1,143 @@
+"""Helpers for the order service tests: the three processes a checkout needs, and small clients."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from flashsale.runtime.process import ServiceProcess
+
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(probe: Callable[[], T | None], *, timeout_s: float = 20.0, what: str = "condition") -> T:
+    """Poll `probe` until it returns something truthy; fail naming `what` after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class _Http:
+    """One short-lived connection per call: nothing to close when a test ends or fails."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(self.base_url + path, timeout=30.0, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(self.base_url + path, timeout=30.0, **kwargs)
+
+
+class Inventory:
+    def __init__(self, process: ServiceProcess, admin_token: str) -> None:
+        self.process = process
+        self.http = _Http(process.url)
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
+
+    def new_product(self, quantity: int) -> str:
+        product_id = unique("p")
+        self.receive(product_id, quantity)
+        return product_id
+
+    def receive(self, product_id: str, quantity: int) -> None:
+        answer = self.http.post(f"/inventory/{product_id}/receive", json={"quantity": quantity}, headers=self.admin)
+        assert answer.status_code == 200, answer.text
+
+    def counts(self, product_id: str) -> tuple[int, int, int]:
+        """(available, reserved, sold)"""
+        stock = self.http.get(f"/inventory/{product_id}").json()
+        return stock["available"], stock["reserved"], stock["sold"]
+
+    def reservation_status(self, reservation_id: str) -> str:
+        return str(self.http.get(f"/inventory/reservations/{reservation_id}").json()["status"])
+
+
+class Orders:
+    def __init__(self, process: ServiceProcess, admin_token: str) -> None:
+        self.process = process
+        self.url = process.url
+        self.http = _Http(process.url)
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
+
+    def place(self, customer_id: str, *items: tuple[str, int], key: str | None = None) -> httpx.Response:
+        body = {"customerId": customer_id, "items": [{"productId": p, "quantity": q} for p, q in items]}
+        return self.http.post("/orders", json=body, headers=_keyed(key))
+
+    def placed(self, customer_id: str, *items: tuple[str, int]) -> dict[str, Any]:
+        answer = self.place(customer_id, *items)
+        assert answer.status_code == 201, answer.text
+        return dict(answer.json())
+
+    def pay(self, order_id: str, token: str = "tok_ok", key: str | None = None) -> httpx.Response:
+        return self.http.post(f"/orders/{order_id}/pay", json={"paymentToken": token}, headers=_keyed(key))
+
+    def cancel(self, order_id: str) -> httpx.Response:
+        return self.http.post(f"/orders/{order_id}/cancel")
+
+    def get(self, order_id: str) -> dict[str, Any]:
+        answer = self.http.get(f"/orders/{order_id}")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def of_customer(self, customer_id: str) -> list[dict[str, Any]]:
+        answer = self.http.get("/orders", params={"customerId": customer_id})
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["orders"])
+
+    def every_order(self) -> list[dict[str, Any]]:
+        answer = self.http.get("/orders", params={"limit": 1000}, headers=self.admin)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["orders"])
+
+    def wait_status(self, order_id: str, status: str, timeout_s: float = 20.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            order = self.get(order_id)
+            return order if order["status"] == status else None
+
+        return wait_for(probe, timeout_s=timeout_s, what=f"order {order_id} to be {status}")
+
+
+def _keyed(key: str | None) -> dict[str, str]:
+    return {} if key is None else {"Idempotency-Key": key}
+
+
+@dataclass
+class House:
+    inventory: Inventory
+    payments: ServiceProcess
+    orders: Orders
+
+    def payment(self, order_id: str) -> httpx.Response:
+        return httpx.get(f"{self.payments.url}/payments/{order_id}")
+
+    def ledger_kinds(self, order_id: str) -> list[str]:
+        answer = httpx.get(f"{self.payments.url}/payments/{order_id}/ledger")
+        return [entry["kind"] for entry in answer.json().get("entries", [])]
+
+
+def start_house(services: Any, *, orders_instances: int = 1, **inventory_env: str) -> tuple[House, list[Orders]]:
+    """Inventory, payments, then the order service (wired to both); returns every orders instance."""
+    inventory = services.start("inventory", **inventory_env)
+    payments = services.start("payments")
+    instances = [
+        Orders(services.start("orders", instance=str(n + 1), inventory_urls=inventory.url,
+                              payments_urls=payments.url), services.admin_token)
+        for n in range(orders_instances)
+    ]
+    return House(Inventory(inventory, services.admin_token), payments, instances[0]), instances

@@ -1,0 +1,102 @@
+"""Idempotency-Key on POST /orders and POST /orders/{id}/pay (CONTRACT §3)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from orders_support import start_house, unique
+
+pytestmark = pytest.mark.service
+
+
+def test_a_replayed_order_request_answers_the_first_answer_and_creates_one_order(services: Any) -> None:
+    house, _ = start_house(services)
+    product = house.inventory.new_product(5)
+    customer, key = unique("c"), unique("key")
+
+    first = house.orders.place(customer, (product, 1), key=key)
+    replay = house.orders.place(customer, (product, 1), key=key)
+    other_body = house.orders.place(customer, (product, 2), key=key)
+
+    assert first.status_code == replay.status_code == 201
+    assert replay.json() == first.json()
+    assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
+    assert len(house.orders.of_customer(customer)) == 1
+    assert house.inventory.counts(product) == (4, 1, 0)
+
+
+def test_a_refusal_is_an_answer_and_is_replayed_too(services: Any) -> None:
+    house, _ = start_house(services)
+    product = house.inventory.new_product(1)
+    customer, key = unique("c"), unique("key")
+
+    refused = house.orders.place(customer, (product, 2), key=key)
+    house.inventory.receive(product, 5)  # now it would succeed, but the key keeps its first answer
+    replay = house.orders.place(customer, (product, 2), key=key)
+
+    assert refused.status_code == replay.status_code == 409
+    assert replay.json() == refused.json()
+    assert house.orders.of_customer(customer) == []
+
+
+def test_a_replayed_pay_request_answers_the_first_answer_without_paying_again(services: Any) -> None:
+    house, _ = start_house(services)
+    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
+    key = unique("key")
+
+    first = house.orders.pay(order["orderId"], "tok_ok", key=key)
+    replay = house.orders.pay(order["orderId"], "tok_ok", key=key)
+    other_body = house.orders.pay(order["orderId"], "tok_declined", key=key)
+
+    assert first.status_code == replay.status_code == 200
+    assert replay.json() == first.json()
+    assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
+    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]
+
+
+def test_two_concurrent_requests_with_one_key_create_one_order(services: Any) -> None:
+    house, _ = start_house(services)
+    product = house.inventory.new_product(5)
+    customer, key = unique("c"), unique("key")
+    body = {"customerId": customer, "items": [{"productId": product, "quantity": 1}]}
+
+    async def twice() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=house.orders.url, timeout=30) as client:
+            return list(await asyncio.gather(*(
+                client.post("/orders", json=body, headers={"Idempotency-Key": key}) for _ in range(2)
+            )))
+
+    answers = sorted(asyncio.run(twice()), key=lambda r: r.status_code)
+
+    assert answers[0].status_code == 201
+    second = answers[1]
+    assert second.status_code in (201, 409), second.text
+    if second.status_code == 409:
+        assert second.json()["code"] == "request_in_progress"
+    else:
+        assert second.json() == answers[0].json()
+    assert len(house.orders.of_customer(customer)) == 1
+    assert house.inventory.counts(product) == (4, 1, 0)
+
+
+def test_two_concurrent_pays_with_one_key_charge_once(services: Any) -> None:
+    house, _ = start_house(services)
+    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
+    key = unique("key")
+
+    async def twice() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=house.orders.url, timeout=30) as client:
+            return list(await asyncio.gather(*(
+                client.post(f"/orders/{order['orderId']}/pay", json={"paymentToken": "tok_slow"},
+                            headers={"Idempotency-Key": key})
+                for _ in range(2)
+            )))
+
+    codes = sorted((r.status_code, r.json().get("code")) for r in asyncio.run(twice()))
+
+    assert codes == [(200, None), (409, "request_in_progress")]
+    assert house.orders.get(order["orderId"])["status"] in ("PAID", "COMPLETED")
+    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]

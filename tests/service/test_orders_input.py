@@ -1,0 +1,88 @@
+"""No request to the order service, however malformed, gets a 5xx; listing everything is admin-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from orders_support import start_house, unique
+
+pytestmark = pytest.mark.service
+
+BAD_ORDERS: list[object] = [
+    {},
+    {"customerId": "c-1"},
+    {"customerId": "c-1", "items": []},
+    {"customerId": "c-1", "items": [{"productId": "p", "quantity": 0}]},
+    {"customerId": "c-1", "items": [{"productId": "p", "quantity": 1001}]},
+    {"customerId": "c-1", "items": [{"productId": "p", "quantity": "1"}]},
+    {"customerId": "c-1", "items": [{"productId": "bad id", "quantity": 1}]},
+    {"customerId": "c-1", "items": [{"productId": "p", "quantity": 1}, {"productId": "p", "quantity": 2}]},
+    {"customerId": "", "items": [{"productId": "p", "quantity": 1}]},
+    {"customerId": "c-1", "items": [{"productId": "p", "quantity": 1}], "extra": True},
+    {"customerId": "c-1", "items": "PS5"},
+    [],
+    None,
+]
+
+
+def _is_problem(response: httpx.Response) -> bool:
+    return (
+        400 <= response.status_code < 500
+        and response.headers["content-type"].startswith("application/problem+json")
+        and bool(response.json().get("code"))
+    )
+
+
+def test_malformed_requests_get_a_4xx_problem_on_every_endpoint(services: Any) -> None:
+    house, _ = start_house(services)
+    url = house.orders.url
+    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))["orderId"]
+    answers = [httpx.post(f"{url}/orders", json=body) for body in BAD_ORDERS]
+    answers += [
+        httpx.post(f"{url}/orders", content=b"{nope", headers={"content-type": "application/json"}),
+        httpx.post(f"{url}/orders", json={"customerId": "c", "items": [{"productId": "p", "quantity": 1}]},
+                   headers={"Idempotency-Key": "k" * 201}),
+        httpx.post(f"{url}/orders/{order}/pay", json={}),
+        httpx.post(f"{url}/orders/{order}/pay", json={"paymentToken": ""}),
+        httpx.post(f"{url}/orders/{order}/pay", json={"paymentToken": 7}),
+        httpx.post(f"{url}/orders/{order}/pay", content=b"[", headers={"content-type": "application/json"}),
+        httpx.post(f"{url}/orders/no%20such/pay", json={"paymentToken": "tok_ok"}),
+        httpx.post(f"{url}/orders/unknown-order/pay", json={"paymentToken": "tok_ok"}),
+        httpx.post(f"{url}/orders/unknown-order/cancel"),
+        httpx.get(f"{url}/orders/unknown-order"),
+        httpx.get(f"{url}/orders/{'x' * 300}"),
+        httpx.get(f"{url}/orders", params={"customerId": "bad id"}),
+        httpx.get(f"{url}/orders", params={"customerId": "c-1", "status": "LOST"}),
+        httpx.get(f"{url}/orders", params={"customerId": "c-1", "limit": 0}),
+        httpx.get(f"{url}/orders", params={"customerId": "c-1", "limit": "many"}),
+        httpx.delete(f"{url}/orders/{order}"),
+    ]
+
+    assert [a.status_code for a in answers if not _is_problem(a)] == []
+    assert httpx.get(f"{url}/orders/unknown-order").json()["code"] == "unknown_order"
+    assert house.orders.get(order)["status"] == "PENDING_PAYMENT"  # none of that touched it
+
+
+def test_customers_see_their_orders_newest_first_and_only_an_admin_sees_every_order(services: Any) -> None:
+    house, _ = start_house(services)
+    product = house.inventory.new_product(3)
+    customer = unique("c")
+    older = house.orders.placed(customer, (product, 1))["orderId"]
+    newer = house.orders.placed(customer, (product, 1))["orderId"]
+    someone_elses = house.orders.placed(unique("c"), (product, 1))["orderId"]
+    url, admin = house.orders.url, house.orders.admin
+
+    anonymous = httpx.get(f"{url}/orders")
+    wrong = httpx.get(f"{url}/orders", headers={"Authorization": "Bearer wrong"})
+    first = httpx.get(f"{url}/orders", params={"limit": 2}, headers=admin).json()
+    rest = httpx.get(f"{url}/orders", params={"limit": 2, "after": first["next"]}, headers=admin).json()
+    paid_only = httpx.get(f"{url}/orders", params={"status": "PAID"}, headers=admin).json()
+
+    assert [o["orderId"] for o in house.orders.of_customer(customer)] == [newer, older]
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "forbidden")
+    assert [o["orderId"] for o in first["orders"] + rest["orders"]] == sorted([older, newer, someone_elses])
+    assert rest["next"] is None
+    assert paid_only == {"orders": [], "next": None}
