@@ -27,7 +27,7 @@ from flashsale.sale.settle import audit_until_consistent, time_to_consistency, w
 from flashsale.sale.stats import histogram_percentile
 from flashsale.sale.story import replay_last_ps5
 
-DEMO_HOLD_TTL_S = 5  # short, so abandoned holds expire while the demo watches
+DEMO_HOLD_TTL_S = 20  # short, so abandoned holds expire while the demo watches; long enough to pay
 
 
 @contextlib.contextmanager

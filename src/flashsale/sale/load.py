@@ -25,7 +25,7 @@ class SalePlan:
     stock: int
     decline_rate: float = 0.1
     abandon_rate: float = 0.1
-    concurrency: int = 128
+    concurrency: int = 64
     seed: int = 7
 
 
