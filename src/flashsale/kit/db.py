@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 _BEGIN_OPTION = "flashsale_begin"
+_EVENTS_WRITTEN = "flashsale_events_written"
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -100,7 +101,7 @@ class Database:
         # On SQLite only one writer can hold the lock; queueing our own writers here is cheaper
         # than letting them spin on SQLITE_BUSY. Other processes still meet the busy timeout.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._after_write: list[Callable[[], None]] = []
+        self._on_events_committed: list[Callable[[], None]] = []
 
     @classmethod
     async def connect(cls, url: str, *, pool_size: int = 10) -> Database:
@@ -116,9 +117,10 @@ class Database:
             engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
         return cls(engine, url)
 
-    def after_write(self, callback: Callable[[], None]) -> None:
-        """Call `callback` after every committed write transaction (e.g. to wake the relay)."""
-        self._after_write.append(callback)
+    def on_events_committed(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after each commit of a transaction that called `mark_events_written`
+        (the relay uses it to publish at once instead of at its next poll)."""
+        self._on_events_committed.append(callback)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -129,8 +131,11 @@ class Database:
         else:
             async with self._begin(immediate=False) as conn:
                 yield conn
-        for callback in self._after_write:
-            callback()
+
+    def _after_commit(self, wrote_events: bool) -> None:
+        if wrote_events:
+            for callback in self._on_events_committed:
+                callback()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -143,8 +148,13 @@ class Database:
         async with self.engine.connect() as conn:
             if immediate:
                 await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-            async with conn.begin():
-                yield conn
+            try:
+                async with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.info.pop(_EVENTS_WRITTEN, None)  # rolled back: nothing new to relay
+                raise
+            self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
 
     async def ping(self) -> bool:
         try:
@@ -156,6 +166,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def mark_events_written(conn: AsyncConnection) -> None:
+    """Note, inside a transaction, that it wrote events for the relay (see `on_events_committed`)."""
+    conn.info[_EVENTS_WRITTEN] = True
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import Clock, ms_from_iso
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, mark_events_written
 from flashsale.kit.envelope import Envelope, nats_subject
 from flashsale.kit.errors import BrokerUnavailable
 from flashsale.kit.schema import outbox, relay_lease
@@ -30,6 +30,7 @@ from flashsale.kit.telemetry import metrics
 log = structlog.get_logger(__name__)
 
 LEASE_S = 5.0
+LAG_EVERY_MS = 1000
 
 
 async def append_txn(conn: AsyncConnection, producer: str, envelope: Envelope, *, aggregate_id: str) -> None:
@@ -43,6 +44,7 @@ async def append_txn(conn: AsyncConnection, producer: str, envelope: Envelope, *
             created_at_ms=_ms_from_envelope(envelope),
         )
     )
+    mark_events_written(conn)
 
 
 def _ms_from_envelope(envelope: Envelope) -> int:
@@ -64,6 +66,9 @@ class Relay:
         self.batch_size = batch_size
         self.holder = f"{producer}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
+        self._lease_until_ms = 0
+        self._lease_checked_ms = 0
+        self._lag_recorded_ms = 0
 
     def notify(self) -> None:
         """Something was committed: look at the outbox now rather than at the next poll."""
@@ -108,7 +113,8 @@ class Relay:
             )
             await self._mark_published([r.position for r in rows])
             metrics.published.inc(len(rows))
-        await self._record_lag()
+        if rows or self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:
+            await self._record_lag()
         return len(rows)
 
     async def _mark_published(self, positions: list[int]) -> None:
@@ -120,8 +126,20 @@ class Relay:
             )
 
     async def _hold_lease(self) -> bool:
+        """True while we hold the lease. Renewed at half-life, so a busy relay does not pay a
+        write transaction per batch; an instance without it asks again once per poll."""
         now = self.clock.now_ms()
-        until = now + int(LEASE_S * 1000)
+        lease_ms = int(LEASE_S * 1000)
+        if now < self._lease_until_ms - lease_ms // 2:
+            return True
+        if self._lease_until_ms < now and now - self._lease_checked_ms < self.poll_interval_s * 1000:
+            return False
+        self._lease_checked_ms = now
+        held = await self._take_lease(now, now + lease_ms)
+        self._lease_until_ms = now + lease_ms if held else 0
+        return held
+
+    async def _take_lease(self, now: int, until: int) -> bool:
         async with self.db.transaction() as conn:
             taken = await conn.execute(
                 relay_lease.update()
@@ -132,6 +150,7 @@ class Relay:
             return bool(taken.rowcount == 1)
 
     async def _record_lag(self) -> None:
+        self._lag_recorded_ms = self.clock.now_ms()
         backlog, oldest = await outbox_backlog(self.db)
         metrics.outbox_backlog.set(backlog)
         metrics.outbox_lag.set(0 if oldest is None else max(0, self.clock.now_ms() - oldest) / 1000)

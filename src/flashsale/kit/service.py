@@ -67,7 +67,7 @@ class ServiceRuntime:
         self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
         self._relay = Relay(self._db, self._bus, self.name, self.clock,
                             poll_interval_s=self.settings.relay_poll_interval_s)
-        self._db.after_write(self._relay.notify)
+        self._db.on_events_committed(self._relay.notify)
         self.spawn(self._connect_bus)
         self.spawn(self._relay.run)
 
