@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import nats
@@ -18,24 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
-
-T = TypeVar("T")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_for(probe: Callable[[], T | None], *, timeout_s: float = 15.0, what: str = "condition") -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.05)
+from polling import unique, wait_for
 
 
 class InventoryClient:
