@@ -232,3 +232,18 @@ def test_up_on_a_database_server_and_an_external_broker_runs_nothing_of_its_own_
     assert json.loads((data_dir / "services.json").read_text())["broker"] == nats_url
     assert up.stop() == 0
     assert up.leftovers() == []
+
+
+def test_services_stop_by_themselves_when_up_is_killed(tmp_path: Path, start_up: Callable[..., Up]) -> None:
+    """A SIGKILLed supervisor runs no shutdown code; its services notice and stop, freeing their ports."""
+    up = start_up(tmp_path / "house", find_free_port_base(1), "--orders-instances", "1")
+    house = up.wait_until_up()
+    service_pids = [i.pid for instances in house.instances.values() for i in instances]
+
+    up.process.kill()
+    up.process.wait(STOP_S)
+
+    def all_gone() -> bool:
+        return not any(_alive(pid) for pid in service_pids)
+
+    wait_for("the orphaned services to stop", all_gone, 20.0, up.explain)

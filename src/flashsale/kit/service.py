@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
@@ -70,6 +72,17 @@ class ServiceRuntime:
         self._db.on_events_committed(self._relay.notify)
         self.spawn(self._connect_bus)
         self.spawn(self._relay.run)
+        if self.settings.parent_pid:
+            self.spawn(self._stop_when_orphaned)
+
+    async def _stop_when_orphaned(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if os.getppid() != self.settings.parent_pid:
+                log.warning("parent_gone", parent_pid=self.settings.parent_pid)
+                os.kill(os.getpid(), signal.SIGTERM)  # the server's own graceful shutdown
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
 
     async def _connect_bus(self, stop: asyncio.Event) -> None:
         await self.bus.connect()

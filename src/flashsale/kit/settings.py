@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     inventory_urls: str = ""
     payments_urls: str = ""
     hold_ttl: int = 600
+    # The process that started us (`flashsale up`, a test); when it dies without stopping us,
+    # we stop too instead of holding our port and database as an orphan. 0: run on regardless.
+    parent_pid: int = 0
 
     def urls(self, field: str) -> list[str]:
         return [u.strip() for u in str(getattr(self, field)).split(",") if u.strip()]

@@ -35,7 +35,8 @@ class ServiceProcess:
         return self.popen.pid if self.popen else None
 
     def start(self) -> ServiceProcess:
-        env = {**os.environ, **self.env, "FLASHSALE_PORT": str(self.port), "FLASHSALE_HOST": self.host}
+        env = {**os.environ, **self.env, "FLASHSALE_PORT": str(self.port), "FLASHSALE_HOST": self.host,
+               "FLASHSALE_PARENT_PID": str(os.getpid())}
         command = [sys.executable, "-m", f"flashsale.services.{self.service}"]
         if self.log_file is None:
             self.popen = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
