@@ -64,7 +64,7 @@ class ServiceClient:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(initial=0.05, max=1.0),
+                wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
                 retry=retry_if_exception_type(_RETRYABLE),
                 reraise=True,
             ):

@@ -193,4 +193,8 @@ def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> Non
     uvicorn.run(
         create_app(), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+        # Longer than any client's idle keep-alive (httpx: 5 s): when the server closes an idle
+        # connection first, a client can send on it in the same instant and see a reset instead
+        # of an answer.
+        timeout_keep_alive=30,
     )

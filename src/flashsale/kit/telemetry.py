@@ -12,6 +12,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 def configure_logging(service: str, instance: str, level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    # One line per outbound request is noise at INFO and costs time on the hot path.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

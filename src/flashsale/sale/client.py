@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from flashsale.runtime.services_file import ServicesFile
 
 PAGE = 500
+
 
 
 @dataclass(frozen=True)
@@ -20,6 +29,10 @@ class Answer:
     status: int
     body: dict[str, Any]
     seconds: float
+
+
+def _still_running(answer: Answer) -> bool:
+    return answer.status == 409 and answer.body.get("code") == "request_in_progress"
 
 
 class HouseClient:
@@ -40,6 +53,19 @@ class HouseClient:
     @property
     def orders_instances(self) -> int:
         return len(self._orders)
+
+    async def _call_idempotent(self, url: str, body: dict[str, Any], key: str | None) -> Answer:
+        """POST as a careful client does: with an Idempotency-Key, retried with that same key when
+        the connection fails or the first attempt is still running (the retry then gets its answer)."""
+        headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(6), wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_still_running),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        started = time.perf_counter()
+        answer: Answer = await retrying(self._call, "POST", url, json=body, headers=headers)
+        return Answer(answer.status, answer.body, time.perf_counter() - started)
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
         started = time.perf_counter()
@@ -77,13 +103,12 @@ class HouseClient:
         self, customer_id: str, product_id: str, quantity: int = 1, *,
         instance: int | None = None, idempotency_key: str | None = None,
     ) -> Answer:
-        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         body = {"customerId": customer_id, "items": [{"productId": product_id, "quantity": quantity}]}
-        return await self._call("POST", f"{self.orders_url(instance)}/orders", json=body, headers=headers)
+        return await self._call_idempotent(f"{self.orders_url(instance)}/orders", body, idempotency_key)
 
     async def pay(self, order_id: str, token: str, *, instance: int | None = None) -> Answer:
-        return await self._call("POST", f"{self.orders_url(instance)}/orders/{order_id}/pay",
-                                json={"paymentToken": token})
+        return await self._call_idempotent(f"{self.orders_url(instance)}/orders/{order_id}/pay",
+                                           {"paymentToken": token}, None)
 
     async def order(self, order_id: str) -> Answer:
         return await self._call("GET", f"{self.orders_url()}/orders/{order_id}")

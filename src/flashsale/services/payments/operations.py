@@ -93,7 +93,7 @@ class Payments:
 async def _with_retries(call: _ProviderCall) -> ProviderResult:
     async for attempt in AsyncRetrying(
         stop=stop_after_attempt(PROVIDER_ATTEMPTS),
-        wait=wait_exponential_jitter(initial=0.05, max=0.5),
+        wait=wait_exponential_jitter(multiplier=0.05, max=0.5),
         retry=retry_if_exception_type(ProviderError),
         reraise=True,
     ):
