@@ -71,6 +71,52 @@ def check(
     raise typer.Exit(run_check(services, wait))
 
 
+dlq = typer.Typer(no_args_is_help=True, help="Dead letters: messages a consumer gave up on.")
+app.add_typer(dlq, name="dlq")
+
+ServicesOption = Annotated[Path, typer.Option("--services", help="DIR/services.json of a running house")]
+
+
+@dlq.command("list")
+def dlq_list(services: ServicesOption = Path(".flashsale/services.json")) -> None:
+    """List dead letters: id, consumer, event, and the error that put it there."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from flashsale.kit.deadletters import list_dead_letters
+    from flashsale.runtime.services_file import load_services
+
+    letters = asyncio.run(list_dead_letters(load_services(services).broker))
+    table = Table(title=f"{len(letters)} dead letter(s)")
+    for column in ("id", "consumer", "subject", "event", "time", "error"):
+        table.add_column(column)
+    for d in letters:
+        table.add_row(str(d.id), d.consumer, d.subject, f"{d.event_type or '?'} {d.event_id or ''}",
+                      d.event_time or "", d.error)
+    Console().print(table)
+
+
+@dlq.command("replay")
+def dlq_replay(
+    dead_letter_id: Annotated[int, typer.Argument(metavar="ID", min=1)],
+    services: ServicesOption = Path(".flashsale/services.json"),
+) -> None:
+    """Publish dead letter ID again on its original subject (consumers that applied it skip it)."""
+    import asyncio
+
+    from flashsale.kit.deadletters import replay_dead_letter
+    from flashsale.runtime.services_file import load_services
+
+    try:
+        letter = asyncio.run(replay_dead_letter(load_services(services).broker, dead_letter_id))
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"replayed {letter.id}: {letter.event_type or 'undecodable'} on {letter.subject}")
+
+
 def main() -> None:
     app()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,8 @@ from inventory_support import (
     unique,
     wait_for,
 )
+
+from flashsale.kit.deadletters import list_dead_letters
 
 pytestmark = pytest.mark.service
 
@@ -162,3 +165,21 @@ def test_a_payment_for_an_unknown_hold_is_rejected(inventory: InventoryClient, n
     reservation_id = unique("missing")
     publish(nats_url, order_event("OrderConfirmed", confirmed(unique("order"), reservation_id)))
     assert inventory_events(nats_url, reservation_id, {"ReservationRejected"}) == {"ReservationRejected"}
+
+
+def test_a_poison_confirmation_is_dead_lettered_while_healthy_ones_are_applied(
+    inventory: InventoryClient, nats_url: str
+) -> None:
+    product, order_id = inventory.new_product(2), unique("order")
+    hold = inventory.hold(product, 1, orderId=order_id)
+    poison = order_event("OrderConfirmed", {"orderId": unique("order")})  # no reservationId: never valid
+
+    publish(nats_url, poison, order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"])))
+
+    inventory.wait_status(hold["reservationId"], "CONFIRMED")
+    letter = wait_for(
+        lambda: next((d for d in asyncio.run(list_dead_letters(nats_url)) if d.event_id == poison.id), None),
+        timeout_s=30, what="the poison message in the dead-letter stream",
+    )
+    assert (letter.consumer, letter.subject) == ("inventory", "orders.OrderConfirmed")
+    assert "reservationId" in letter.error
