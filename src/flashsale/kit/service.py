@@ -147,8 +147,11 @@ def service_app(
     return app
 
 
-def require_admin(request: Request) -> None:
-    """FastAPI dependency: `Authorization: Bearer <admin token>` or 401/403."""
+async def require_admin(request: Request) -> None:
+    """FastAPI dependency: `Authorization: Bearer <admin token>` or 401/403.
+
+    Dependencies here are `async def` on purpose: FastAPI runs a plain `def` dependency in its
+    thread pool, a thread hop per request on the hot path for what is a dictionary lookup."""
     token = request.app.state.runtime.settings.admin_token
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")

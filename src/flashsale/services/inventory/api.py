@@ -51,7 +51,7 @@ class ReservationPage(ApiModel):
     next: str | None
 
 
-def _store(request: Request) -> InventoryStore:
+async def _store(request: Request) -> InventoryStore:
     store: InventoryStore = request.app.state.store
     return store
 

@@ -34,17 +34,17 @@ class OrderPage(ApiModel):
     next: str | None
 
 
-def _checkout(request: Request) -> Checkout:
+async def _checkout(request: Request) -> Checkout:
     checkout: Checkout = request.app.state.checkout
     return checkout
 
 
-def _store(request: Request) -> OrderStore:
+async def _store(request: Request) -> OrderStore:
     store: OrderStore = request.app.state.orders
     return store
 
 
-def _idempotency(request: Request) -> IdempotencyStore:
+async def _idempotency(request: Request) -> IdempotencyStore:
     store: IdempotencyStore = request.app.state.idempotency
     return store
 
@@ -108,7 +108,7 @@ async def list_orders(
     if customer_id is not None:
         orders = await store.of_customer(customer_id, status=status, limit=limit)
         return CustomerOrders(orders=[order_view(o) for o in orders])
-    require_admin(request)
+    await require_admin(request)
     page = await store.page(status=status, after=after, limit=limit)
     last = page[-1].order_id if len(page) == limit else None
     return OrderPage(orders=[order_view(o) for o in page], next=last)

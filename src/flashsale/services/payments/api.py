@@ -33,7 +33,7 @@ class LedgerView(ApiModel):
     entries: list[LedgerEntryView]
 
 
-def _payments(request: Request) -> Payments:
+async def _payments(request: Request) -> Payments:
     payments: Payments = request.app.state.payments
     return payments
 
