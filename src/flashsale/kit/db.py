@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 _BEGIN_OPTION = "flashsale_begin"
 _EVENTS_WRITTEN = "flashsale_events_written"
+_SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+_POSTGRES_NOW_MS = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
@@ -155,6 +157,13 @@ class Database:
                 conn.info.pop(_EVENTS_WRITTEN, None)  # rolled back: nothing new to relay
                 raise
             self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
+
+    async def now_ms(self) -> int:
+        """The database's clock in epoch milliseconds: one clock for every instance sharing this
+        database, so their decisions about time (a hold's expiry) agree whatever their own clocks say."""
+        query = _SQLITE_NOW_MS if self.is_sqlite else _POSTGRES_NOW_MS
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(sa.text(query)) or 0)
 
     async def ping(self) -> bool:
         try:

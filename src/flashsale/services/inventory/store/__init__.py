@@ -127,8 +127,9 @@ class InventoryStore:
     async def expire_due(self, limit: int) -> int:
         """Expire up to `limit` holds whose time is up, each in its own short transaction.
 
-        Returns how many were due (a full batch means more may be waiting)."""
-        now = self.clock.now_ms()
+        Returns how many were due (a full batch means more may be waiting). The database's
+        clock decides what is due, not this process's: every instance's sweeper then agrees."""
+        now = await self.db.now_ms()
         async with self.db.read() as conn:
             due = (
                 await conn.scalars(
