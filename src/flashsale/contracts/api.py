@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
@@ -9,6 +11,11 @@ MAX_QUANTITY = 1000
 MAX_RECEIVE = 10**9
 MAX_ITEMS = 50
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
+MAX_PURCHASE_LIMIT = 1_000_000
+
+# "all": every item in full or nothing (the default); "partial": as much of each item as can be
+# had now, refused only when nothing at all can be.
+Fulfilment = Literal["all", "partial"]
 
 
 class ApiModel(BaseModel):
@@ -62,6 +69,7 @@ class ReserveStock(ApiModel):
     order_id: str | None = Field(default=None, pattern=ID_PATTERN)
     customer_id: str | None = Field(default=None, pattern=ID_PATTERN)
     ttl_seconds: int | None = Field(default=None, ge=1, le=86_400)
+    fulfilment: Fulfilment = "all"
 
     @model_validator(mode="after")
     def _one_shape(self) -> ReserveStock:
@@ -90,9 +98,21 @@ class ReservationView(ApiModel):
     confirmed_at: str | None = None
 
 
+class PurchaseLimit(ApiModel):
+    """At most `perCustomer` units of a product per customer, held or bought."""
+
+    per_customer: int = Field(ge=1, le=MAX_PURCHASE_LIMIT)
+
+
+class PurchaseLimitView(ApiModel):
+    product_id: str
+    per_customer: int | None
+
+
 class CreateOrder(ApiModel):
     customer_id: str = Field(pattern=ID_PATTERN)
     items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+    fulfilment: Fulfilment = "all"
 
     @model_validator(mode="after")
     def _unique(self) -> CreateOrder:
@@ -126,6 +146,44 @@ class AuthorisePayment(ApiModel):
 class PaymentView(ApiModel):
     payment_id: str
     order_id: str
-    status: str  # APPROVED | DECLINED | REFUNDED | PENDING
+    status: str  # PENDING | AUTHORISED | DECLINED | CAPTURED | VOIDED | REFUNDED
     amount_cents: int
     reason: str | None = None
+
+
+class ScheduleShipment(ApiModel):
+    order_id: str = Field(pattern=ID_PATTERN)
+    items: list[Item] = Field(min_length=1, max_length=MAX_ITEMS)
+
+
+class ShipmentView(ApiModel):
+    shipment_id: str
+    order_id: str
+    status: str  # SCHEDULED | CANCELLED
+    items: list[Item]
+    created_at: str
+    updated_at: str
+    reason: str | None = None
+
+
+class Shippability(ApiModel):
+    shippable: bool
+
+
+class ShippabilityView(ApiModel):
+    product_id: str
+    shippable: bool
+
+
+class NotificationView(ApiModel):
+    notification_id: str
+    customer_id: str
+    order_id: str
+    kind: str  # order_confirmed | order_completed | order_cancelled | apology
+    reason: str | None
+    message: str
+    created_at: str
+
+
+class Notifications(ApiModel):
+    notifications: list[NotificationView]

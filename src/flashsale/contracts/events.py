@@ -67,6 +67,19 @@ class ReservationConfirmed(EventData):
     confirmed_at: str
 
 
+class ReservationRevoked(EventData):
+    """Units the warehouse lost were taken back from a hold (`stage` HELD) or from a sale that
+    was already deducted (`stage` CONFIRMED), newest first (see the inventory's write-off policy).
+    The order side cancels the order, refunds what was paid and apologises to the customer."""
+
+    reservation_id: str
+    order_id: str | None
+    customer_id: str | None = None
+    items: list[Line]
+    stage: str
+    reason: str
+
+
 class ReservationRejected(EventData):
     """An order was confirmed but its stock could not be deducted (e.g. the hold had expired
     and the units were sold to someone else). The order side refunds and apologises."""
@@ -90,22 +103,69 @@ class OrderConfirmed(EventData):
 
     order_id: str
     reservation_id: str
+    customer_id: str | None = None
 
 
 class OrderCancelled(EventData):
+    """`refunded`: money the customer had paid was given back (an apology, when the reason is
+    `stock_unavailable` or `shipment_failed`)."""
+
     order_id: str
     reservation_id: str | None
     reason: str
+    customer_id: str | None = None
+    refunded: bool = False
 
 
 class OrderCompleted(EventData):
     order_id: str
     reservation_id: str
+    customer_id: str | None = None
+
+
+# -- shipping (stream SHIPPING) ------------------------------------------------------------------
+
+class ShipmentScheduled(EventData):
+    shipment_id: str
+    order_id: str
+    items: list[Line]
+
+
+class ShipmentCancelled(EventData):
+    shipment_id: str
+    order_id: str
+    reason: str
 
 
 # -- payments (stream PAYMENTS) ------------------------------------------------------------------
 
+class PaymentAuthorised(EventData):
+    """The provider holds the amount on the customer's card; nothing is taken yet."""
+
+    payment_id: str
+    order_id: str
+    amount_cents: int
+
+
+class PaymentCaptured(EventData):
+    """The authorised amount is taken: the money is ours until refunded."""
+
+    payment_id: str
+    order_id: str
+    amount_cents: int
+
+
+class PaymentVoided(EventData):
+    """An authorisation released without capture: the customer was never charged."""
+
+    payment_id: str
+    order_id: str
+    amount_cents: int
+
+
 class PaymentApproved(EventData):
+    """Superseded by PaymentAuthorised + PaymentCaptured; kept until payments emits those."""
+
     payment_id: str
     order_id: str
     amount_cents: int
