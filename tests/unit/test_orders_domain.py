@@ -13,7 +13,6 @@ from flashsale.services.orders.domain import (
     Cancel,
     Line,
     Pay,
-    Rejected,
 )
 
 pytestmark = pytest.mark.unit
@@ -97,24 +96,3 @@ def test_cancelling_releases_an_unpaid_order_and_refunds_a_paid_one() -> None:
     assert domain.cancel(PAID) is Cancel.REFUND
     assert domain.cancel(COMPLETED) is Cancel.INVALID_STATE
     assert domain.cancel(CANCELLED) is Cancel.INVALID_STATE
-
-
-def test_a_confirmed_reservation_completes_only_a_paid_order() -> None:
-    assert domain.on_reservation_confirmed(PAID) == COMPLETED
-    assert domain.on_reservation_confirmed(COMPLETED) is None
-    assert domain.on_reservation_confirmed(CANCELLED) is None
-    assert domain.on_reservation_confirmed(PENDING_PAYMENT) is None
-
-
-def test_an_expired_reservation_cancels_only_an_unpaid_order() -> None:
-    assert domain.on_reservation_expired(PENDING_PAYMENT) == CANCELLED
-    assert domain.on_reservation_expired(PAID) is None
-    assert domain.on_reservation_expired(COMPLETED) is None
-    assert domain.on_reservation_expired(CANCELLED) is None
-
-
-def test_a_rejected_reservation_refunds_a_paid_order_and_leaves_finished_ones() -> None:
-    assert domain.on_reservation_rejected(PAID) is Rejected.REFUND_AND_CANCEL
-    assert domain.on_reservation_rejected(PENDING_PAYMENT) is Rejected.CANCEL
-    assert domain.on_reservation_rejected(COMPLETED) is Rejected.IGNORE
-    assert domain.on_reservation_rejected(CANCELLED) is Rejected.IGNORE

@@ -22,17 +22,18 @@ def test_default_layout_matches_the_contract_example() -> None:
     layout = port_layout(8000, 2)
 
     assert [(slot.name, slot.port) for slot in layout.services] == [
-        ("inventory-1", 8001), ("payments-1", 8004), ("orders-1", 8002), ("orders-2", 8003),
+        ("inventory-1", 8001), ("payments-1", 8004), ("shipping-1", 8005), ("notifications-1", 8006),
+        ("orders-1", 8002), ("orders-2", 8003),
     ]
     assert layout.broker_port == 8090
 
 
-def test_payments_moves_up_with_more_order_instances_and_the_broker_stays_put() -> None:
+def test_the_single_services_move_up_with_more_order_instances_and_the_broker_stays_put() -> None:
     layout = port_layout(9000, 5)
 
     ports = {slot.name: slot.port for slot in layout.services}
     assert [ports[f"orders-{n}"] for n in range(1, 6)] == [9002, 9003, 9004, 9005, 9006]
-    assert ports["payments-1"] == 9007
+    assert (ports["payments-1"], ports["shipping-1"], ports["notifications-1"]) == (9007, 9008, 9009)
     assert layout.broker_port == 9090
 
 
@@ -83,13 +84,14 @@ def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, monkeypatc
 def test_order_instances_learn_where_inventory_and_payments_listen(tmp_path: Path) -> None:
     config = UpConfig(data_dir=tmp_path, port_base=8000, orders_instances=2, hold_ttl=30)
     layout = port_layout(8000, 2)
-    second_orders = layout.services[3]
+    second_orders = layout.services[5]
 
     env = service_env(second_orders, config, layout, "nats://127.0.0.1:8090", "secret")
 
     assert env["FLASHSALE_INSTANCE"] == "2"
     assert env["FLASHSALE_INVENTORY_URLS"] == "http://127.0.0.1:8001"
     assert env["FLASHSALE_PAYMENTS_URLS"] == "http://127.0.0.1:8004"
+    assert env["FLASHSALE_SHIPPING_URLS"] == "http://127.0.0.1:8005"
     assert env["FLASHSALE_HOLD_TTL"] == "30"
     assert env["FLASHSALE_BROKER_URL"] == "nats://127.0.0.1:8090"
     assert env["FLASHSALE_ADMIN_TOKEN"] == "secret"
@@ -107,4 +109,6 @@ def test_a_postgres_base_gives_each_service_its_own_database(tmp_path: Path) -> 
         "inventory": "postgresql://postgres@127.0.0.1/flashsale_inventory",
         "orders": "postgresql://postgres@127.0.0.1/flashsale_orders",
         "payments": "postgresql://postgres@127.0.0.1/flashsale_payments",
+        "shipping": "postgresql://postgres@127.0.0.1/flashsale_shipping",
+        "notifications": "postgresql://postgres@127.0.0.1/flashsale_notifications",
     }

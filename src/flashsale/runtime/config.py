@@ -1,7 +1,7 @@
 """What `flashsale up` is asked to run, and where everything listens (CONTRACT §1).
 
 Ports are a fixed layout above a base `P`: inventory on P+1, the order instances on P+2 up to
-P+1+N, payments on the next one, and the embedded broker on P+90, far enough above the services
+P+1+N, then payments, shipping and notifications on the next ones, and the embedded broker on P+90, far enough above the services
 that adding instances never collides with it (and never the standard 4222 a system NATS holds).
 """
 
@@ -19,6 +19,8 @@ from flashsale.runtime.nats_server import port_in_use
 ADMIN_TOKEN_ENV = "FLASHSALE_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "admin-token"
 BROKER_OFFSET = 90
+# One instance each, on the ports right after the order instances, in this order.
+SINGLE_SERVICES = ("payments", "shipping", "notifications")
 MAX_PORT = 65535
 
 
@@ -70,16 +72,17 @@ class PortLayout:
 
 
 def port_layout(port_base: int, orders_instances: int, *, embedded_broker: bool = True) -> PortLayout:
-    """The ports of every process, in start order: inventory, payments, then the order instances."""
+    """The ports of every process, in start order: the services the order instances call first."""
     if orders_instances < 1:
         raise ValueError("at least one order instance is needed")
     payments_port = port_base + 2 + orders_instances
-    if payments_port >= port_base + BROKER_OFFSET:
+    if payments_port + len(SINGLE_SERVICES) - 1 >= port_base + BROKER_OFFSET:
         raise ValueError(f"{orders_instances} order instances do not fit below the broker port")
     if port_base < 1 or port_base + BROKER_OFFSET > MAX_PORT:
         raise ValueError(f"port base {port_base} leaves no room for the house (1..{MAX_PORT - BROKER_OFFSET})")
     orders = [Slot("orders", n, port_base + 1 + n) for n in range(1, orders_instances + 1)]
-    slots = (Slot("inventory", 1, port_base + 1), Slot("payments", 1, payments_port), *orders)
+    singles = [Slot(service, 1, payments_port + n) for n, service in enumerate(SINGLE_SERVICES)]
+    slots = (Slot("inventory", 1, port_base + 1), *singles, *orders)
     return PortLayout(slots, port_base + BROKER_OFFSET if embedded_broker else None)
 
 
@@ -134,4 +137,5 @@ def service_env(slot: Slot, config: UpConfig, layout: PortLayout, broker_url: st
         # Every service learns where the others are; only those that call them read it.
         "FLASHSALE_INVENTORY_URLS": ",".join(layout.urls("inventory")),
         "FLASHSALE_PAYMENTS_URLS": ",".join(layout.urls("payments")),
+        "FLASHSALE_SHIPPING_URLS": ",".join(layout.urls("shipping")),
     }

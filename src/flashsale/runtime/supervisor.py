@@ -1,6 +1,6 @@
 """`flashsale up`: run the whole house locally and keep it running (CONTRACT §1).
 
-A `House` starts the broker (unless one is given), then inventory, payments and the order
+A `House` starts the broker (unless one is given), then inventory, payments, shipping, notifications and the order
 instances, each as its own process; when every one answers /health it writes services.json. A
 monitor thread then restarts whatever dies (with backoff, see `restart`) and rewrites the file
 with the new pid. `stop()` stops the services together and the broker last, and removes nothing

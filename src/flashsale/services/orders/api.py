@@ -14,15 +14,39 @@ from flashsale.kit.idempotency import Answer, IdempotencyStore
 from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.kit.service import require_admin
 from flashsale.services.orders import domain
+from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.checkout import Checkout
 from flashsale.services.orders.errors import RequestInProgress
-from flashsale.services.orders.store import Order, OrderStore
+from flashsale.services.orders.store import Order, OrderStore, Saga, Step
 
 router = APIRouter()
 
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 STATUS_PATTERN = "^(" + "|".join(domain.STATUSES) + ")$"
+
+
+class SagaStepView(ApiModel):
+    step: str
+    kind: str  # action | compensation
+    status: str  # STARTED | DONE | SKIPPED
+    outcome: str | None
+    detail: str | None
+    attempts: int
+    started_at: str
+    finished_at: str | None
+    error: str | None
+
+
+class SagaView(ApiModel):
+    order_id: str
+    state: str  # RUNNING | COMPENSATING | COMPLETED | COMPENSATED | NEEDS_ATTENTION
+    reason: str | None
+    attempts: int
+    last_error: str | None
+    created_at: str
+    updated_at: str
+    steps: list[SagaStepView]
 
 
 class CustomerOrders(ApiModel):
@@ -62,7 +86,7 @@ async def place_order(
     lines = [domain.Line(item.product_id, item.quantity) for item in body.items]
 
     async def place() -> Answer:
-        return Answer(201, _json(await checkout.place(body.customer_id, lines)))
+        return Answer(201, _json(await checkout.place(body.customer_id, lines, fulfilment=body.fulfilment)))
 
     return await _answer_once(keys, "create-order", key, request, place)
 
@@ -88,6 +112,19 @@ async def pay_order(
 @router.post("/orders/{orderId}/cancel")
 async def cancel_order(order_id: OrderId, checkout: CheckoutDep) -> OrderView:
     return order_view(await checkout.cancel(order_id))
+
+
+@router.get("/orders/{orderId}/saga")
+async def get_saga(order_id: OrderId, checkout: CheckoutDep) -> SagaView:
+    """The order's checkout saga: its state, and each step with its timestamps and outcome."""
+    return saga_view(await checkout.find_saga(order_id))
+
+
+@router.post("/orders/{orderId}/saga/retry")
+async def retry_saga(order_id: OrderId, request: Request, checkout: CheckoutDep) -> SagaView:
+    """Admin: send a saga parked as NEEDS_ATTENTION back to work (409 invalid_state otherwise)."""
+    await require_admin(request)
+    return saga_view(await checkout.retry_saga(order_id))
 
 
 @router.get("/orders/{orderId}")
@@ -160,4 +197,22 @@ def order_view(order: Order) -> OrderView:
         created_at=iso_from_ms(order.created_at_ms),
         updated_at=iso_from_ms(order.updated_at_ms),
         paid_at=None if order.paid_at_ms is None else iso_from_ms(order.paid_at_ms),
+    )
+
+
+def saga_view(saga: Saga) -> SagaView:
+    steps = sorted(saga.steps.values(), key=lambda step: plan.STEPS.index(step.name))
+    return SagaView(
+        order_id=saga.order_id, state=saga.state, reason=saga.reason, attempts=saga.attempts,
+        last_error=saga.last_error, created_at=iso_from_ms(saga.created_at_ms),
+        updated_at=iso_from_ms(saga.updated_at_ms), steps=[_step_view(step) for step in steps],
+    )
+
+
+def _step_view(step: Step) -> SagaStepView:
+    return SagaStepView(
+        step=step.name, kind="action" if step.name in plan.FORWARD_STEPS else "compensation",
+        status=step.status, outcome=step.outcome, detail=step.detail, attempts=step.attempts,
+        started_at=iso_from_ms(step.started_at_ms),
+        finished_at=None if step.finished_at_ms is None else iso_from_ms(step.finished_at_ms), error=step.error,
     )

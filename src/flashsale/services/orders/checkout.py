@@ -1,14 +1,14 @@
-"""Checkout: place an order on a hold, pay it, cancel it.
+"""Checkout as the buyer sees it: place an order on a hold, pay it, cancel it.
 
-Remote calls (inventory, payments) never run inside a database transaction; each local change is
-one conditional status update plus its event. When a remote step succeeded and the local one
-cannot follow (the order moved meanwhile), the remote step is compensated on the spot: a charge
-for an order that was cancelled meanwhile is refunded, a hold whose order could not be written
-is released.
+Placing takes the hold and records the order with its saga. Paying and cancelling hand over to
+the checkout saga (saga.py), which checkpoints every step and undoes what it must; this module
+only turns where the saga stands into the answer the request gets.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -16,31 +16,37 @@ import structlog
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.errors import DependencyUnavailable
+from flashsale.kit.faults import crash_point
 from flashsale.services.orders import domain
-from flashsale.services.orders.clients import InventoryClient, PaymentOutcome, PaymentsClient
+from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.clients import InventoryClient
 from flashsale.services.orders.errors import (
     HoldExpired,
     InvalidState,
     PaymentDeclined,
+    RequestInProgress,
     UnknownOrder,
 )
-from flashsale.services.orders.store import Order, OrderStore
+from flashsale.services.orders.saga import CheckoutSaga
+from flashsale.services.orders.store import Order, OrderStore, Saga, SagaStore, get_txn
+from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
 
-# A cancel re-reads the order when a concurrent request moved it under its feet; a few rounds
-# are plenty, since every round means the order reached a later state.
-CANCEL_ROUNDS = 3
+# How long a cancel waits for another runner (the worker, a pay request) to let go of the saga.
+CANCEL_WAIT_S = 5.0
+CANCEL_POLL_S = 0.05
 
 
 class Checkout:
     def __init__(
-        self, store: OrderStore, inventory: InventoryClient, payments: PaymentsClient, clock: Clock,
+        self, store: OrderStore, sagas: SagaStore, saga: CheckoutSaga, inventory: InventoryClient, clock: Clock,
         *, unit_price_cents: int,
     ) -> None:
         self.store = store
+        self.sagas = sagas
+        self.saga = saga
         self.inventory = inventory
-        self.payments = payments
         self.clock = clock
         self.unit_price_cents = unit_price_cents
 
@@ -50,18 +56,25 @@ class Checkout:
             raise UnknownOrder(order_id)
         return order
 
+    async def find_saga(self, order_id: str) -> Saga:
+        saga = await self.sagas.get(order_id)
+        if saga is None:
+            raise UnknownOrder(order_id)
+        return saga
+
     # -- placing --------------------------------------------------------------------------
 
-    async def place(self, customer_id: str, lines: Sequence[domain.Line]) -> Order:
-        """Hold the stock, then record the order. No hold, no order."""
+    async def place(self, customer_id: str, lines: Sequence[domain.Line], *, fulfilment: str = "all") -> Order:
+        """Hold the stock, then record the order and its saga. No hold, no order."""
         order_id = str(uuid.uuid4())  # first, so the hold is idempotent per order across retries
-        hold = await self.inventory.reserve(order_id, customer_id, lines)
+        hold = await self.inventory.reserve(order_id, customer_id, lines, fulfilment=fulfilment)
+        crash_point("hold.called")
         now = self.clock.now_ms()
         order = Order(
             order_id=order_id, customer_id=customer_id, status=domain.PENDING_PAYMENT, status_reason=None,
             reservation_id=hold.reservation_id, expires_at_ms=hold.expires_at_ms,
-            amount_cents=domain.amount_cents(lines, self.unit_price_cents),
-            created_at_ms=now, updated_at_ms=now, paid_at_ms=None, lines=tuple(lines),
+            amount_cents=domain.amount_cents(hold.lines, self.unit_price_cents),
+            created_at_ms=now, updated_at_ms=now, paid_at_ms=None, lines=hold.lines,
         )
         try:
             await self.store.create(order)
@@ -84,61 +97,80 @@ class Checkout:
             raise HoldExpired(order_id)
         if decision is domain.Pay.INVALID_STATE:
             raise InvalidState(order_id, order.status)
-        outcome = await self.payments.charge(order_id, order.amount_cents, token)
-        if outcome.approved:
-            return await self._record_paid(order)
-        await self._record_declined(order, outcome)
-        raise PaymentDeclined(order_id, outcome.reason)
+        saga = await self.find_saga(order_id)
+        if saga.state != plan.RUNNING:
+            raise self._refusal(order, saga)
+        stopped_by = await self.saga.pay(order, token)
+        return await self._paid_or_refused(order_id, stopped_by)
 
-    async def _record_paid(self, order: Order) -> Order:
-        moved = await self.store.move(order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
-        if moved.order.status in (domain.PAID, domain.COMPLETED):
-            return moved.order  # ours, or a concurrent pay of the same order won: same payment
-        # Cancelled while we charged (its hold expired, or the customer cancelled): the money
-        # must go back before we say no.
-        await self.payments.refund(order.order_id)
-        log.warning("charge_refunded_for_cancelled_order", order_id=order.order_id,
-                    reason=moved.order.status_reason)
-        if moved.order.status_reason == domain.HOLD_EXPIRED:
-            raise HoldExpired(order.order_id)
-        raise InvalidState(order.order_id, moved.order.status)
+    async def _paid_or_refused(self, order_id: str, stopped_by: Exception | None) -> Order:
+        order, saga = await self.find(order_id), await self.find_saga(order_id)
+        if order.status in (domain.PAID, domain.COMPLETED):
+            return order
+        payment = saga.step(plan.PAYMENT)
+        if payment is not None and payment.outcome == plan.DECLINED:
+            # The saga gives the hold back and cancels the order (now, or soon if a dependency
+            # is down): the decline is the answer either way.
+            raise PaymentDeclined(order_id, payment.detail)
+        if saga.reason == domain.HOLD_EXPIRED:
+            raise HoldExpired(order_id)
+        if stopped_by is not None:
+            raise stopped_by  # the payment's outcome is not known yet; the saga will find out
+        if saga.state == plan.RUNNING:
+            raise RequestInProgress(order_id)
+        raise self._refusal(order, saga)
 
-    async def _record_declined(self, order: Order, outcome: PaymentOutcome) -> None:
-        await self.store.move(order.order_id, domain.CANCELLED, only_from=[domain.PENDING_PAYMENT],
-                              reason=domain.PAYMENT_DECLINED)
-        # OrderCancelled (just committed) is the durable way the hold goes back; this call only
-        # makes the unit available again at once.
-        await self._release_quietly(order.reservation_id)
+    @staticmethod
+    def _refusal(order: Order, saga: Saga) -> Exception:
+        if saga.reason == domain.HOLD_EXPIRED:
+            return HoldExpired(order.order_id)
+        return InvalidState(order.order_id, order.status)
 
     # -- cancelling -----------------------------------------------------------------------
 
     async def cancel(self, order_id: str) -> Order:
-        for _ in range(CANCEL_ROUNDS):
-            order = await self.find(order_id)
-            decision = domain.cancel(order.status)
-            if decision is domain.Cancel.INVALID_STATE:
+        """The customer's cancel: decided at once (durably), carried out by the saga."""
+        async with self.store.db.transaction() as conn:
+            order = await get_txn(conn, order_id)
+            if order is None:
+                raise UnknownOrder(order_id)
+            if domain.cancel(order.status) is domain.Cancel.INVALID_STATE:
                 raise InvalidState(order_id, order.status)
-            if decision is domain.Cancel.REFUND:
-                return await self._refund_and_cancel(order)
-            moved = await self.store.move(order_id, domain.CANCELLED, only_from=[domain.PENDING_PAYMENT],
-                                          reason=domain.CUSTOMER_CANCELLED)
-            if moved.changed:
-                await self._release_quietly(order.reservation_id)
-                return moved.order
-            # Paid or cancelled meanwhile: decide again on the order as it is now.
-        raise InvalidState(order_id, (await self.find(order_id)).status)
+            await self.saga.compensate_txn(conn, order_id, domain.CUSTOMER_CANCELLED)
+        return await self._carried_out(order_id)
 
-    async def _refund_and_cancel(self, order: Order) -> Order:
-        await self.payments.refund(order.order_id)
-        # The deduction may have completed the order while we refunded: it is cancelled all the
-        # same (the inventory reverses a deduction when it hears OrderCancelled).
-        moved = await self.store.move(order.order_id, domain.CANCELLED,
-                                      only_from=[domain.PAID, domain.COMPLETED], reason=domain.CUSTOMER_CANCELLED)
-        return moved.order
+    async def _carried_out(self, order_id: str) -> Order:
+        """Run the saga's compensations now, or wait a little for whoever is running them."""
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        while True:
+            stopped_by = await self.saga.resume(order_id)
+            order = await self.find(order_id)
+            if order.status == domain.CANCELLED:
+                return order
+            if stopped_by is not None:
+                raise stopped_by  # a dependency is down: the saga retries and finishes later
+            if time.monotonic() >= deadline:
+                raise RequestInProgress(order_id)
+            await asyncio.sleep(CANCEL_POLL_S)
+
+    # -- operators ------------------------------------------------------------------------
+
+    async def retry_saga(self, order_id: str) -> Saga:
+        """Send a parked saga back to work (after the operator fixed what kept failing)."""
+        async with self.store.db.transaction() as conn:
+            saga = await saga_sql.lock_txn(conn, order_id)
+            if saga is None:
+                raise UnknownOrder(order_id)
+            if saga.state != plan.NEEDS_ATTENTION:
+                raise InvalidState(order_id, f"saga {saga.state}")
+            state = plan.COMPENSATING if saga.reason else plan.RUNNING
+            now = self.clock.now_ms()
+            await saga_sql.set_state_txn(conn, order_id, state, now, due_at_ms=now)
+        await self.saga.resume(order_id)
+        return await self.find_saga(order_id)
 
     async def _release_quietly(self, reservation_id: str) -> None:
-        """Best effort: when the inventory cannot be reached, its TTL sweeper or our
-        OrderCancelled event returns the stock later."""
+        """Best effort: when the inventory cannot be reached, its TTL sweeper returns the stock."""
         try:
             await self.inventory.release(reservation_id)
         except DependencyUnavailable as exc:

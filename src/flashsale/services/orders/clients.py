@@ -2,7 +2,8 @@
 
 Each client turns the other service's answers into ours: a refusal becomes one of our problems,
 anything unexpected becomes DependencyUnavailable (503), never a stray 500. Every call here is
-safe to retry: a hold is idempotent per order id, a payment and a refund are idempotent per order.
+safe to retry: a hold is idempotent per order id; an authorisation, a capture and a refund are
+idempotent per order; a shipment is scheduled once per order and a cancelled one stays cancelled.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flashsale.kit.http import ServiceClient
 from flashsale.services.orders.domain import Line
 from flashsale.services.orders.errors import (
     InvalidItems,
+    LimitExceeded,
     OutOfStock,
     RequestInProgress,
     UnknownProduct,
@@ -35,6 +37,7 @@ PAYMENT_POLL_S = 0.25
 class Hold:
     reservation_id: str
     expires_at_ms: int
+    lines: tuple[Line, ...]  # what was granted: all of it, or with partial fulfilment what there was
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,23 @@ class InventoryClient:
     def __init__(self, client: ServiceClient) -> None:
         self.client = client
 
-    async def reserve(self, order_id: str, customer_id: str, lines: Sequence[Line]) -> Hold:
+    async def reserve(self, order_id: str, customer_id: str, lines: Sequence[Line], *, fulfilment: str) -> Hold:
         body = {
             "items": [{"productId": line.product_id, "quantity": line.quantity} for line in lines],
             "orderId": order_id,
             "customerId": customer_id,
+            "fulfilment": fulfilment,
         }
         response = await self.client.request("POST", "/inventory/reserve", json=body, idempotent=True)
         if response.status_code == 200:
             hold = response.json()
-            return Hold(hold["reservationId"], ms_from_iso(hold["expiresAt"]))
-        if response.status_code == 409 and _code(response) == "out_of_stock":
+            granted = tuple(Line(item["productId"], item["quantity"]) for item in hold["items"])
+            return Hold(hold["reservationId"], ms_from_iso(hold["expiresAt"]), granted)
+        code = _code(response)
+        if response.status_code == 409 and code == "out_of_stock":
             raise OutOfStock(_detail(response) or "not enough stock to hold")
+        if response.status_code == 409 and code == "limit_exceeded":
+            raise LimitExceeded(_detail(response) or "over the purchase limit for this customer")
         if response.status_code == 404:
             raise UnknownProduct(_detail(response) or "unknown product")
         if response.status_code == 422:
@@ -98,31 +106,65 @@ class PaymentsClient:
         self.client = client
         self.timeout_s = timeout_s
 
-    async def charge(self, order_id: str, amount_cents: int, token: str) -> PaymentOutcome:
-        """The payment's outcome; waits a while for a charge another request has started."""
+    async def authorise(self, order_id: str, amount_cents: int, token: str) -> PaymentOutcome:
+        """The authorisation's outcome; waits a while for one another request has started."""
         body = {"orderId": order_id, "amountCents": amount_cents, "paymentToken": token}
         deadline = time.monotonic() + PAYMENT_IN_PROGRESS_WAIT_S
         while True:
-            response = await self.client.request(
-                "POST", "/payments", json=body, idempotent=True, timeout_s=self.timeout_s
-            )
+            response = await self._post("/payments", body)
             if response.status_code == 200:
                 payment = response.json()
-                return PaymentOutcome(payment["status"] == "APPROVED", payment.get("reason"))
+                return PaymentOutcome(payment["status"] != "DECLINED", payment.get("reason"))
             if response.status_code != 409 or _code(response) != "payment_in_progress":
                 raise _unexpected(self.client, response)
             if time.monotonic() >= deadline:
                 raise RequestInProgress(order_id)
             await asyncio.sleep(PAYMENT_POLL_S)
 
-    async def refund(self, order_id: str) -> None:
-        """Give the order's money back (idempotent). Nothing captured (no payment, or a declined
-        one) means nothing to give back."""
-        response = await self.client.request(
-            "POST", f"/payments/{order_id}/refund", idempotent=True, timeout_s=self.timeout_s
-        )
+    async def capture(self, order_id: str) -> str:
+        """Take the authorised money (idempotent: a capture made before is answered again)."""
+        response = await self._post(f"/payments/{order_id}/capture")
         if response.status_code == 200:
-            return
-        if (response.status_code, _code(response)) in ((404, "unknown_payment"), (409, "not_refundable")):
-            return
+            return str(response.json()["status"])
         raise _unexpected(self.client, response)
+
+    async def refund(self, order_id: str) -> str:
+        """Give the order's money back: VOIDED (authorised only) or REFUNDED (captured), or NOTHING
+        when nothing was taken (no payment, or a declined one). Idempotent."""
+        response = await self._post(f"/payments/{order_id}/refund")
+        if response.status_code == 200:
+            return str(response.json()["status"])
+        if (response.status_code, _code(response)) in ((404, "unknown_payment"), (409, "not_refundable")):
+            return "NOTHING"
+        raise _unexpected(self.client, response)
+
+    async def _post(self, path: str, body: dict[str, object] | None = None) -> httpx.Response:
+        return await self.client.request("POST", path, json=body, idempotent=True, timeout_s=self.timeout_s)
+
+
+@dataclass(frozen=True)
+class ShipmentOutcome:
+    scheduled: bool
+    shipment_id: str | None
+    detail: str | None
+
+
+class ShippingClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    async def schedule(self, order_id: str, lines: Sequence[Line]) -> ShipmentOutcome:
+        body = {"orderId": order_id,
+                "items": [{"productId": line.product_id, "quantity": line.quantity} for line in lines]}
+        response = await self.client.request("POST", "/shipments", json=body, idempotent=True)
+        if response.status_code in (200, 201):
+            return ShipmentOutcome(True, str(response.json()["shipmentId"]), None)
+        if response.status_code == 409 and _code(response) in ("unshippable", "shipment_cancelled"):
+            return ShipmentOutcome(False, None, _code(response) + ": " + _detail(response))
+        raise _unexpected(self.client, response)
+
+    async def cancel(self, order_id: str) -> None:
+        """Cancel the order's shipment; one that never was is marked cancelled so it never will be."""
+        response = await self.client.request("POST", f"/shipments/{order_id}/cancel", idempotent=True)
+        if response.status_code != 200:
+            raise _unexpected(self.client, response)

@@ -1,10 +1,14 @@
 """What the order service does when the inventory reports on a reservation.
 
-Each handler applies its effect through the inbox (kit.inbox.apply_once), so a redelivered event
-changes nothing. The effect re-reads the order inside its transaction, asks the domain what the
-event means for the order as it is now, and applies that with a conditional status update.
-A remote call an event needs (a refund) is made before that transaction; if it fails the handler
-raises and the broker delivers the event again later.
+Each report is recorded on the order's checkout saga through the inbox (kit.inbox.apply_once), so a
+redelivered event changes nothing, and the saga worker is woken to act on it after the commit:
+
+    ReservationConfirmed   the stock step is done: capture and ship next
+    ReservationExpired     an unpaid order's hold ran out: compensate (hold_expired)
+    ReservationRejected    a paid order's stock could not be deducted: compensate (stock_unavailable)
+    ReservationRevoked     the warehouse lost the units, held or sold: compensate (stock_unavailable)
+
+Handlers make no remote calls: refunds, releases and cancellations are the saga's steps.
 """
 
 from __future__ import annotations
@@ -13,36 +17,39 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.contracts.events import ReservationConfirmed, ReservationExpired, ReservationRejected
+from flashsale.contracts.events import (
+    ReservationConfirmed,
+    ReservationExpired,
+    ReservationRejected,
+    ReservationRevoked,
+)
 from flashsale.kit.bus import Subscription
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.faults import crash_point
 from flashsale.kit.inbox import apply_once
 from flashsale.services.orders import domain
-from flashsale.services.orders.clients import PaymentsClient
-from flashsale.services.orders.store import Order, OrderStore, get_txn
+from flashsale.services.orders.saga import CheckoutSaga
+from flashsale.services.orders.store import OrderStore, get_txn
 
 CONSUMER = "orders"
 
-# What an event means for an order in a given status: (target status, reason) or None to leave it.
-Decision = Callable[[Order], tuple[str, str | None] | None]
-
-
-class PaidMeanwhile(Exception):
-    """The order was paid between our look and our change: handle the event again from the top."""
+# What a report means for the order as it is now: whether to act at all.
+Effect = Callable[[AsyncConnection, str], Awaitable[bool]]
 
 
 class ReservationEvents:
-    def __init__(self, db: Database, store: OrderStore, payments: PaymentsClient, clock: Clock) -> None:
+    def __init__(self, db: Database, store: OrderStore, saga: CheckoutSaga, clock: Clock) -> None:
         self.db = db
         self.store = store
-        self.payments = payments
+        self.saga = saga
         self.clock = clock
         self.handlers: dict[str, Callable[[Envelope], Awaitable[None]]] = {
-            "ReservationConfirmed": self.complete_order,
-            "ReservationExpired": self.cancel_unpaid_order,
-            "ReservationRejected": self.refund_and_cancel_order,
+            "ReservationConfirmed": self.stock_deducted,
+            "ReservationExpired": self.hold_expired,
+            "ReservationRejected": self.stock_rejected,
+            "ReservationRevoked": self.stock_revoked,
         }
 
     def subscription(self) -> Subscription:
@@ -54,59 +61,55 @@ class ReservationEvents:
         if handler is not None:
             await handler(envelope)
 
-    async def complete_order(self, envelope: Envelope) -> None:
+    async def stock_deducted(self, envelope: Envelope) -> None:
         event = ReservationConfirmed.model_validate(envelope.data)
+        await self._apply(envelope, event.order_id, self.saga.stock_deducted_txn)
+        crash_point("stock.recorded")
 
-        def decide(order: Order) -> tuple[str, str | None] | None:
-            target = domain.on_reservation_confirmed(order.status)
-            return None if target is None else (target, None)
-
-        await self._apply(envelope, event.order_id, decide)
-
-    async def cancel_unpaid_order(self, envelope: Envelope) -> None:
+    async def hold_expired(self, envelope: Envelope) -> None:
         event = ReservationExpired.model_validate(envelope.data)
         if event.order_id is None:
             return  # a hold taken outside any order
 
-        def decide(order: Order) -> tuple[str, str | None] | None:
-            target = domain.on_reservation_expired(order.status)
-            return None if target is None else (target, domain.HOLD_EXPIRED)
+        async def effect(conn: AsyncConnection, order_id: str) -> bool:
+            order = await get_txn(conn, order_id)
+            # A paid order keeps going: the inventory re-takes the stock or rejects the deduction.
+            if order is None or order.status != domain.PENDING_PAYMENT:
+                return False
+            return await self.saga.compensate_txn(conn, order_id, domain.HOLD_EXPIRED)
 
-        await self._apply(envelope, event.order_id, decide)
+        await self._apply(envelope, event.order_id, effect)
 
-    async def refund_and_cancel_order(self, envelope: Envelope) -> None:
+    async def stock_rejected(self, envelope: Envelope) -> None:
         event = ReservationRejected.model_validate(envelope.data)
-        order = await self.store.get(event.order_id)
-        if order is None:
+
+        async def effect(conn: AsyncConnection, order_id: str) -> bool:
+            return await self.saga.compensate_txn(conn, order_id, domain.STOCK_UNAVAILABLE)
+
+        await self._apply(envelope, event.order_id, effect)
+
+    async def stock_revoked(self, envelope: Envelope) -> None:
+        event = ReservationRevoked.model_validate(envelope.data)
+        if event.order_id is None:
             return
-        refunded = domain.on_reservation_rejected(order.status) is domain.Rejected.REFUND_AND_CANCEL
-        if refunded:
-            await self.payments.refund(order.order_id)  # idempotent; failing here means: redeliver
 
-        def decide(current: Order) -> tuple[str, str | None] | None:
-            wanted = domain.on_reservation_rejected(current.status)
-            if wanted is domain.Rejected.IGNORE:
-                return None
-            if wanted is domain.Rejected.REFUND_AND_CANCEL and not refunded:
-                raise PaidMeanwhile(current.order_id)  # redelivered, and then refunded first
-            return domain.CANCELLED, domain.STOCK_UNAVAILABLE
+        async def effect(conn: AsyncConnection, order_id: str) -> bool:
+            return await self.saga.compensate_txn(conn, order_id, domain.STOCK_UNAVAILABLE)
 
-        await self._apply(envelope, event.order_id, decide)
+        await self._apply(envelope, event.order_id, effect)
 
-    async def _apply(self, envelope: Envelope, order_id: str, decide: Decision) -> None:
+    async def _apply(self, envelope: Envelope, order_id: str, effect: Effect) -> None:
         if await self.store.get(order_id) is None:
             # A hold taken for an order that was never recorded (its creation failed): nothing to
             # change. Skipped before the inbox write, so strangers' events cost one read. Events
             # about an order only exist once its row committed, so this never drops a real one.
             return
+        acted = False
 
-        async def effect(conn: AsyncConnection, cause: Envelope) -> None:
-            order = await get_txn(conn, order_id)
-            decision = None if order is None else decide(order)
-            if order is None or decision is None:
-                return
-            target, reason = decision
-            await self.store.move_txn(conn, order_id, target, only_from=[order.status], reason=reason,
-                                      cause=cause)
+        async def recorded(conn: AsyncConnection, cause: Envelope) -> None:
+            nonlocal acted
+            acted = await effect(conn, order_id)
 
-        await apply_once(self.db, CONSUMER, envelope, effect, self.clock)
+        await apply_once(self.db, CONSUMER, envelope, recorded, self.clock)
+        if acted:
+            self.saga.wake_worker()

@@ -1,11 +1,12 @@
 """Order rules: the order state machine and what each request or event does to an order.
 
-    PENDING_PAYMENT ──pay──▶ PAID ──stock deducted──▶ COMPLETED
-          │                   │                          │
-          └──────────────▶ CANCELLED ◀───────────────────┘ (only shipment_failed, or a refunded race)
+    PENDING_PAYMENT ──pay──▶ PAID ──stock deducted, captured, shipped──▶ COMPLETED
+          │                   │                                          │
+          └──────────────▶ CANCELLED ◀───────────────────────────────────┘ (units lost after the sale)
 
-Every decision here is a pure function of the order's state (and the time); the service carries
-it out with conditional updates, so two instances acting on one order cannot both win.
+Every decision here is a pure function of the order's state (and the time); the checkout saga
+(saga_plan.py, saga.py) carries the order through these moves with conditional updates, so two
+instances acting on one order cannot both win.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ CANCEL_REASONS = (PAYMENT_DECLINED, HOLD_EXPIRED, CUSTOMER_CANCELLED, STOCK_UNAV
 TRANSITIONS: dict[str, frozenset[str]] = {
     PENDING_PAYMENT: frozenset({PAID, CANCELLED}),
     PAID: frozenset({COMPLETED, CANCELLED}),
-    # A completed order is cancelled only when it cannot be delivered (shipment_failed), or when a
-    # customer's cancel refunded a PAID order while the stock deduction completed it meanwhile.
+    # A completed order is cancelled only as an apology: the warehouse lost its units after the
+    # sale (the inventory revoked the deduction), so it is refunded and cancelled.
     COMPLETED: frozenset({CANCELLED}),
     CANCELLED: frozenset(),
 }
@@ -101,33 +102,3 @@ def cancel(status: str) -> Cancel:
     if status == PAID:
         return Cancel.REFUND
     return Cancel.INVALID_STATE
-
-
-# -- events from the inventory -------------------------------------------------------------------
-
-def on_reservation_confirmed(status: str) -> str | None:
-    """The hold became a deduction: a PAID order is complete. Anything else stays as it is
-    (a cancelled order's deduction is reversed by the inventory when it hears OrderCancelled)."""
-    return COMPLETED if status == PAID else None
-
-
-def on_reservation_expired(status: str) -> str | None:
-    """An unpaid order whose hold expired is cancelled. A PAID order stays: the inventory either
-    takes the stock again or rejects the deduction, and we hear which."""
-    return CANCELLED if status == PENDING_PAYMENT else None
-
-
-class Rejected(enum.Enum):
-    REFUND_AND_CANCEL = "refund_and_cancel"
-    CANCEL = "cancel"
-    IGNORE = "ignore"
-
-
-def on_reservation_rejected(status: str) -> Rejected:
-    """The stock could not be deducted for a confirmed order: give the money back and cancel.
-    A COMPLETED order had its stock deducted, so a rejection cannot be about it: ignore it."""
-    if status == PAID:
-        return Rejected.REFUND_AND_CANCEL
-    if status == PENDING_PAYMENT:
-        return Rejected.CANCEL
-    return Rejected.IGNORE

@@ -4,6 +4,7 @@ OrderProblem (kit Problem)
 ├── UnknownOrder        404 unknown_order
 ├── UnknownProduct      404 unknown_product: the inventory keeps no stock of a product asked for
 ├── OutOfStock          409 out_of_stock: no hold could be had (no order was created)
+├── LimitExceeded       409 limit_exceeded: the customer reached the product's purchase limit
 ├── HoldExpired         409 hold_expired: the order's stock is no longer held for it
 ├── InvalidState        409 invalid_state: the order's status does not allow the request
 ├── RequestInProgress   409 request_in_progress: the order's payment is still being processed
@@ -36,6 +37,11 @@ class UnknownProduct(OrderProblem):
 class OutOfStock(OrderProblem):
     def __init__(self, detail: str) -> None:
         super().__init__(409, "out_of_stock", "Out of stock", detail)
+
+
+class LimitExceeded(OrderProblem):
+    def __init__(self, detail: str) -> None:
+        super().__init__(409, "limit_exceeded", "Purchase limit reached", detail)
 
 
 class HoldExpired(OrderProblem):

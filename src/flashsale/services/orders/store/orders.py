@@ -1,4 +1,4 @@
-"""The order service's SQL: the only module that touches `orders` and `order_lines`.
+"""The orders' SQL: `orders` and `order_lines` (the saga's tables are in sagas.py).
 
 A status change is one conditional UPDATE guarded by the statuses it may come from, plus the
 event announcing it in the outbox, in one transaction. Two instances (or a request and an event
@@ -20,33 +20,10 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.outbox import append_txn
 from flashsale.services.orders import domain
+from flashsale.services.orders.store import sagas
+from flashsale.services.orders.store.tables import order_lines, orders
 
 SERVICE = "orders"
-
-metadata = sa.MetaData()
-
-orders = sa.Table(
-    "orders",
-    metadata,
-    sa.Column("order_id", sa.String(64), primary_key=True),
-    sa.Column("customer_id", sa.String(100), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("status_reason", sa.String(40), nullable=True),
-    sa.Column("reservation_id", sa.String(100), nullable=False),
-    sa.Column("expires_at_ms", sa.BigInteger, nullable=True),
-    sa.Column("amount_cents", sa.BigInteger, nullable=False),
-    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
-    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
-    sa.Column("paid_at_ms", sa.BigInteger, nullable=True),
-)
-
-order_lines = sa.Table(
-    "order_lines",
-    metadata,
-    sa.Column("order_id", sa.String(64), primary_key=True),
-    sa.Column("product_id", sa.String(100), primary_key=True),
-    sa.Column("quantity", sa.Integer, nullable=False),
-)
 
 
 @dataclass(frozen=True)
@@ -78,7 +55,7 @@ class OrderStore:
         self.clock = clock
 
     async def create(self, order: Order) -> None:
-        """The order, its lines and OrderCreated, in one transaction."""
+        """The order, its lines, OrderCreated and its checkout saga, in one transaction."""
         async with self.db.transaction() as conn:
             await conn.execute(orders.insert().values(**_order_row(order)))
             await conn.execute(order_lines.insert(), [
@@ -88,6 +65,7 @@ class OrderStore:
             event = OrderCreated(order_id=order.order_id, customer_id=order.customer_id,
                                  reservation_id=order.reservation_id, items=_event_lines(order))
             await _announce_txn(conn, order, event, order.created_at_ms, cause=None)
+            await sagas.start_txn(conn, order.order_id, order.reservation_id, order.created_at_ms)
 
     async def get(self, order_id: str) -> Order | None:
         async with self.db.read() as conn:
@@ -125,6 +103,7 @@ class OrderStore:
     async def move_txn(
         self, conn: AsyncConnection, order_id: str, target: str, *,
         only_from: Sequence[str] | None = None, reason: str | None = None, cause: Envelope | None = None,
+        refunded: bool = False,
     ) -> Moved:
         """Move the order to `target` if it is in one of `only_from` (default: every status the
         state machine allows), announcing the change; otherwise leave it as it is."""
@@ -141,7 +120,7 @@ class OrderStore:
             raise LookupError(f"no order {order_id}")
         changed = result.rowcount == 1
         if changed:
-            await _announce_txn(conn, order, _event_of(order), now, cause=cause)
+            await _announce_txn(conn, order, _event_of(order, refunded=refunded), now, cause=cause)
         return Moved(changed, order)
 
 
@@ -179,15 +158,18 @@ def _event_lines(order: Order) -> list[Line]:
     return [Line(product_id=line.product_id, quantity=line.quantity) for line in order.lines]
 
 
-def _event_of(order: Order) -> EventData:
+def _event_of(order: Order, *, refunded: bool) -> EventData:
     """The fact a status change announces."""
     if order.status == domain.PAID:
-        return OrderConfirmed(order_id=order.order_id, reservation_id=order.reservation_id)
+        return OrderConfirmed(order_id=order.order_id, reservation_id=order.reservation_id,
+                              customer_id=order.customer_id)
     if order.status == domain.COMPLETED:
-        return OrderCompleted(order_id=order.order_id, reservation_id=order.reservation_id)
+        return OrderCompleted(order_id=order.order_id, reservation_id=order.reservation_id,
+                              customer_id=order.customer_id)
     if order.status == domain.CANCELLED:
         return OrderCancelled(order_id=order.order_id, reservation_id=order.reservation_id,
-                              reason=order.status_reason or domain.CUSTOMER_CANCELLED)
+                              reason=order.status_reason or domain.CUSTOMER_CANCELLED,
+                              customer_id=order.customer_id, refunded=refunded)
     raise ValueError(f"no event announces a move to {order.status}")
 
 

@@ -1,0 +1,13 @@
+"""The order service's domain metrics (Prometheus): how checkout sagas fare."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+saga_steps = Counter("orders_saga_steps_total", "Checkout saga steps run, by step and result", ["step", "result"])
+sagas_compensating = Counter("orders_sagas_compensating_total", "Sagas turned to compensation, by reason",
+                             ["reason"])
+# The alert: a saga whose step kept failing waits for an operator (POST /orders/{id}/saga/retry).
+sagas_parked = Counter("orders_sagas_parked_total", "Sagas parked as needing attention")
+sagas_by_state = Gauge("orders_sagas", "Checkout sagas by state (refreshed by the saga worker)", ["state"])
+sagas_needing_attention = Gauge("orders_sagas_needs_attention", "Sagas parked for an operator right now")

@@ -1,0 +1,282 @@
+"""The checkout saga's runner: carries out saga_plan's steps against the other services.
+
+Every step is checkpointed in the order database: STARTED before its remote call, DONE with its
+outcome after, in the same transaction as whatever the outcome decides (the order becomes PAID,
+COMPLETED or CANCELLED, the saga turns to compensating). Every remote call is idempotent per
+order and step (the services on the other side key them so), so a runner that finds a step
+STARTED after a crash may call again without doing anything twice.
+
+One runner at a time holds a saga's lease: a request (pay, cancel) that wants an answer now, or
+an instance's worker (saga_worker.py) for what is due: steps after an event, retries, and sagas
+whose runner died. Decisions that come from outside (an expired or revoked hold, a rejected
+deduction, a customer's cancel) never need the lease: they lock the saga row, record themselves
+and make the saga due, and whoever runs it next acts on them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.kit.errors import DependencyUnavailable
+from flashsale.kit.faults import crash_point
+from flashsale.services.orders import domain, metrics
+from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
+from flashsale.services.orders.errors import RequestInProgress
+from flashsale.services.orders.store import Lease, Order, OrderStore, Saga, SagaStore
+from flashsale.services.orders.store import sagas as saga_sql
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SagaSettings:
+    lease_s: float = 30.0          # longer than any one step's remote call (a slow payment: ~10 s)
+    max_attempts: int = 8          # failures in a row before the saga is parked for an operator
+    retry_base_s: float = 0.5      # backoff between attempts: base * 2^n, capped, with jitter
+    retry_cap_s: float = 30.0
+
+
+class LostLease(Exception):
+    """Another runner holds the saga now (ours ran out): stop without touching it."""
+
+
+class CheckoutSaga:
+    def __init__(
+        self, db: Database, orders: OrderStore, sagas: SagaStore, inventory: InventoryClient,
+        payments: PaymentsClient, shipping: ShippingClient | None, clock: Clock, settings: SagaSettings,
+    ) -> None:
+        self.db = db
+        self.orders = orders
+        self.sagas = sagas
+        self.inventory = inventory
+        self.payments = payments
+        self.shipping = shipping
+        self.clock = clock
+        self.settings = settings
+        self.wake_worker: Callable[[], None] = lambda: None  # the worker installs itself here
+        self._steps: dict[plan.Next, Callable[[Lease, Saga, Order], Awaitable[None]]] = {
+            plan.Next.RESOLVE_PAYMENT: self._resolve_payment,
+            plan.Next.CAPTURE: self._capture,
+            plan.Next.SHIPMENT: self._ship,
+            plan.Next.CANCEL_SHIPMENT: self._cancel_shipment,
+            plan.Next.REFUND_PAYMENT: self._refund_payment,
+            plan.Next.RELEASE_HOLD: self._release_hold,
+            plan.Next.CANCEL_ORDER: self._cancel_order,
+        }
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.settings.lease_s * 1000)
+
+    # -- entry points ----------------------------------------------------------------------
+
+    async def pay(self, order: Order, token: str) -> Exception | None:
+        """Authorise the order's payment and run on as far as the saga can go now. Returns the
+        error that stopped it early (the saga itself retries), or None."""
+        lease = await self.sagas.claim(order.order_id, self.lease_ms)
+        if lease is None:
+            raise RequestInProgress(order.order_id)
+
+        async def authorise_first(saga: Saga) -> None:
+            if saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
+                await self.sagas.begin_step(lease, plan.PAYMENT, payment_token=token)
+                await self._authorise(lease, order, token)
+
+        return await self._run(lease, authorise_first)
+
+    async def resume(self, order_id: str) -> Exception | None:
+        """Advance a saga if nobody else is: the worker's entry, and a cancel's."""
+        lease = await self.sagas.claim(order_id, self.lease_ms)
+        if lease is None:
+            return None
+        return await self._run(lease)
+
+    async def compensate_txn(self, conn: AsyncConnection, order_id: str, reason: str) -> bool:
+        """Turn the saga to compensating for `reason` (in the caller's transaction, row locked)
+        when it is running or was completed; the caller wakes the worker after the commit."""
+        saga = await saga_sql.lock_txn(conn, order_id)
+        if saga is None or saga.state not in (plan.RUNNING, plan.COMPLETED):
+            return False
+        await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, self.clock.now_ms(),
+                                     reason=reason, due_at_ms=self.clock.now_ms())
+        metrics.sagas_compensating.labels(reason).inc()
+        return True
+
+    async def stock_deducted_txn(self, conn: AsyncConnection, order_id: str) -> bool:
+        """The inventory turned the hold into a deduction: record the step, make the saga due."""
+        saga = await saga_sql.lock_txn(conn, order_id)
+        if saga is None:
+            return False
+        now = self.clock.now_ms()
+        await saga_sql.finish_step_txn(conn, order_id, plan.STOCK, now, outcome="DEDUCTED")
+        if saga.state in plan.ACTIVE_STATES:
+            await saga_sql.make_due_txn(conn, order_id, now)
+        return True
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def _run(self, lease: Lease, first: Callable[[Saga], Awaitable[None]] | None = None) -> Exception | None:
+        current: list[str | None] = [None]
+        try:
+            if first is not None:
+                await first(await self._saga(lease.order_id))
+            await self._advance(lease, current)
+        except LostLease:
+            return None
+        except Exception as exc:  # noqa: BLE001 - any failure is retried later or parked, never dropped
+            await self._failed(lease, current[0], exc)
+            return exc
+        await self.sagas.let_go(lease, due_at_ms=None)
+        return None
+
+    async def _advance(self, lease: Lease, current: list[str | None]) -> None:
+        while True:
+            saga = await self._saga(lease.order_id)
+            step = plan.next_step(saga.state, saga.records())
+            if step in (plan.Next.WAIT, plan.Next.FINISHED):
+                return
+            if not await self.sagas.renew(lease, self.lease_ms):
+                raise LostLease(lease.order_id)
+            current[0] = step.value
+            order = await self.orders.get(lease.order_id)
+            assert order is not None, "a saga exists only with its order"
+            await self._steps[step](lease, saga, order)
+            metrics.saga_steps.labels(step.value, "done").inc()
+
+    async def _failed(self, lease: Lease, step: str | None, exc: Exception) -> None:
+        saga = await self._saga(lease.order_id)
+        step = step or next((s.name for s in saga.steps.values() if s.status == plan.STARTED), None)
+        attempts = saga.attempts + 1
+        park = attempts >= self.settings.max_attempts
+        delay = plan.retry_delay_s(attempts, self.settings.retry_base_s, self.settings.retry_cap_s)
+        retry_at = self.clock.now_ms() + int(delay * 1000 * random.uniform(0.8, 1.2))
+        await self.sagas.record_failure(lease, step, f"{type(exc).__name__}: {exc}", retry_at_ms=retry_at, park=park)
+        metrics.saga_steps.labels(step or "start", "failed").inc()
+        if park:
+            metrics.sagas_parked.inc()
+            log.error("saga_needs_attention", order_id=lease.order_id, step=step, attempts=attempts, error=str(exc))
+        else:
+            log.warning("saga_step_failed", order_id=lease.order_id, step=step, attempts=attempts, error=str(exc))
+
+    async def _saga(self, order_id: str) -> Saga:
+        saga = await self.sagas.get(order_id)
+        assert saga is not None, f"no saga for order {order_id}"
+        return saga
+
+    # -- forward steps ---------------------------------------------------------------------
+
+    async def _authorise(self, lease: Lease, order: Order, token: str) -> None:
+        outcome = await self.payments.authorise(order.order_id, order.amount_cents, token)
+        crash_point("payment.called")
+        async with self.db.transaction() as conn:
+            saga = await saga_sql.lock_txn(conn, order.order_id)
+            assert saga is not None
+            now = self.clock.now_ms()
+            await saga_sql.finish_step_txn(conn, order.order_id, plan.PAYMENT, now,
+                                           outcome=plan.AUTHORISED if outcome.approved else plan.DECLINED,
+                                           detail=outcome.reason)
+            if saga.state == plan.RUNNING and outcome.approved:
+                await self.orders.move_txn(conn, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+            elif saga.state == plan.RUNNING:
+                await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
+                                             reason=domain.PAYMENT_DECLINED, due_at_ms=now)
+        crash_point("payment.recorded")
+
+    async def _resolve_payment(self, lease: Lease, saga: Saga, order: Order) -> None:
+        """A payment cut off mid-call: ask again with the same token (the payment service
+        answers with the outcome it already has, or finishes the abandoned one)."""
+        await self._authorise(lease, order, saga.payment_token or "")
+
+    async def _capture(self, lease: Lease, saga: Saga, order: Order) -> None:
+        await self.sagas.begin_step(lease, plan.CAPTURE)
+        status = await self.payments.capture(order.order_id)
+        crash_point("capture.called")
+        await self._finish(order.order_id, plan.CAPTURE, outcome=status)
+        crash_point("capture.recorded")
+
+    async def _ship(self, lease: Lease, saga: Saga, order: Order) -> None:
+        if self.shipping is None:  # a house without a shipping service: delivery is not our step
+            await self._record_shipment(order.order_id, plan.SKIPPED, None, "no shipping service")
+            return
+        await self.sagas.begin_step(lease, plan.SHIPMENT)
+        outcome = await self.shipping.schedule(order.order_id, order.lines)
+        crash_point("shipment.called")
+        if outcome.scheduled:
+            await self._record_shipment(order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
+        else:
+            await self._record_shipment(order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
+        crash_point("shipment.recorded")
+
+    async def _record_shipment(self, order_id: str, status: str, outcome: str | None, detail: str | None) -> None:
+        async with self.db.transaction() as conn:
+            saga = await saga_sql.lock_txn(conn, order_id)
+            assert saga is not None
+            now = self.clock.now_ms()
+            await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
+                                           detail=detail)
+            if saga.state != plan.RUNNING:
+                return  # turned to compensating meanwhile: the shipment will be cancelled
+            if outcome == plan.REFUSED:
+                await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, now,
+                                             reason=domain.SHIPMENT_FAILED, due_at_ms=now)
+                metrics.sagas_compensating.labels(domain.SHIPMENT_FAILED).inc()
+                return
+            await self.orders.move_txn(conn, order_id, domain.COMPLETED, only_from=[domain.PAID])
+            await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
+
+    # -- compensations ---------------------------------------------------------------------
+
+    async def _cancel_shipment(self, lease: Lease, saga: Saga, order: Order) -> None:
+        await self.sagas.begin_step(lease, plan.CANCEL_SHIPMENT)
+        if self.shipping is not None:
+            await self.shipping.cancel(order.order_id)
+        crash_point("cancel_shipment.called")
+        await self._finish(order.order_id, plan.CANCEL_SHIPMENT, outcome="CANCELLED")
+        crash_point("cancel_shipment.recorded")
+
+    async def _refund_payment(self, lease: Lease, saga: Saga, order: Order) -> None:
+        await self.sagas.begin_step(lease, plan.REFUND_PAYMENT)
+        status = await self.payments.refund(order.order_id)
+        crash_point("refund_payment.called")
+        await self._finish(order.order_id, plan.REFUND_PAYMENT, outcome=status)
+        crash_point("refund_payment.recorded")
+
+    async def _release_hold(self, lease: Lease, saga: Saga, order: Order) -> None:
+        """Give the hold back at once. This call only makes the units available sooner: the
+        durable release is the OrderCancelled of the next step (the inventory releases the hold,
+        or reverses a deduction, when it hears it), so an unreachable inventory defers it rather
+        than holding the cancellation up."""
+        await self.sagas.begin_step(lease, plan.RELEASE_HOLD)
+        try:
+            await self.inventory.release(order.reservation_id)
+            outcome = "RELEASED"
+        except DependencyUnavailable as exc:
+            log.warning("release_deferred_to_event", order_id=order.order_id, error=str(exc))
+            outcome = "DEFERRED"
+        crash_point("release_hold.called")
+        await self._finish(order.order_id, plan.RELEASE_HOLD, outcome=outcome)
+        crash_point("release_hold.recorded")
+
+    async def _cancel_order(self, lease: Lease, saga: Saga, order: Order) -> None:
+        async with self.db.transaction() as conn:
+            now = self.clock.now_ms()
+            await saga_sql.finish_step_txn(conn, order.order_id, plan.CANCEL_ORDER, now, outcome=domain.CANCELLED)
+            await self.orders.move_txn(
+                conn, order.order_id, domain.CANCELLED, reason=saga.reason or domain.CUSTOMER_CANCELLED,
+                only_from=[domain.PENDING_PAYMENT, domain.PAID, domain.COMPLETED],
+                refunded=plan.money_given_back(saga.records()),
+            )
+            await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATED, now)
+        crash_point("cancel_order.recorded")
+
+    async def _finish(self, order_id: str, step: str, *, outcome: str) -> None:
+        async with self.db.transaction() as conn:
+            await saga_sql.finish_step_txn(conn, order_id, step, self.clock.now_ms(), outcome=outcome)

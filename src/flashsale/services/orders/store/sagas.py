@@ -1,0 +1,260 @@
+"""The checkout saga's SQL: `checkout_sagas` (one row per order) and `checkout_saga_steps`.
+
+Two kinds of writes meet on a saga row:
+- decisions (turn to COMPENSATING, record an event's step) run in their caller's transaction and
+  first lock the row (`lock_txn`), so a payment being recorded and an expiry arriving cannot
+  both win;
+- running the saga needs the lease: a conditional UPDATE that succeeds only when nobody else
+  holds an unexpired lease. A runner that dies leaves its lease to run out; `due_at_ms` is set
+  to that moment, so any instance's worker picks the saga up then.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
+from flashsale.services.orders.store.tables import checkout_sagas as sagas_table
+
+MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    status: str
+    outcome: str | None
+    detail: str | None
+    attempts: int
+    started_at_ms: int
+    finished_at_ms: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Saga:
+    order_id: str
+    state: str
+    reason: str | None
+    payment_token: str | None
+    due_at_ms: int | None
+    lease_owner: str | None
+    lease_until_ms: int
+    attempts: int
+    last_error: str | None
+    created_at_ms: int
+    updated_at_ms: int
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    def records(self) -> dict[str, plan.StepRecord]:
+        return {name: plan.StepRecord(step.status, step.outcome) for name, step in self.steps.items()}
+
+    def step(self, name: str) -> Step | None:
+        return self.steps.get(name)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to run one saga until `until_ms`; `token` is unique per claim, so two runners
+    in one process (a request and the worker) never mistake each other's lease for their own."""
+
+    order_id: str
+    token: str
+
+
+class SagaStore:
+    def __init__(self, db: Database, clock: Clock, *, owner: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.owner = owner
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get(self, order_id: str) -> Saga | None:
+        async with self.db.read() as conn:
+            return await get_txn(conn, order_id)
+
+    async def due(self, limit: int) -> list[str]:
+        """Sagas some runner should advance now: work is waiting and nobody holds them."""
+        now = self.clock.now_ms()
+        query = (sa.select(sagas_table.c.order_id)
+                 .where(sagas_table.c.due_at_ms <= now, sagas_table.c.lease_until_ms < now,
+                        sagas_table.c.state.in_(plan.ACTIVE_STATES))
+                 .order_by(sagas_table.c.due_at_ms).limit(limit))
+        async with self.db.read() as conn:
+            return [row.order_id for row in await conn.execute(query)]
+
+    async def count_by_state(self) -> dict[str, int]:
+        query = sa.select(sagas_table.c.state, sa.func.count()).group_by(sagas_table.c.state)
+        async with self.db.read() as conn:
+            return {row[0]: int(row[1]) for row in await conn.execute(query)}
+
+    # -- the lease -------------------------------------------------------------------------
+
+    async def claim(self, order_id: str, lease_ms: int) -> Lease | None:
+        """Take the saga's lease if nobody holds it (or theirs ran out)."""
+        now = self.clock.now_ms()
+        token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                sagas_table.update()
+                .where(sagas_table.c.order_id == order_id, sagas_table.c.state.in_(plan.ACTIVE_STATES),
+                       sagas_table.c.lease_until_ms < now)
+                # If we die holding it, the saga is due again the moment the lease runs out.
+                .values(lease_owner=token, lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
+            )
+        return Lease(order_id, token) if result.rowcount == 1 else None
+
+    async def renew(self, lease: Lease, lease_ms: int) -> bool:
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                sagas_table.update()
+                .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
+                .values(lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
+            )
+        return result.rowcount == 1
+
+    async def let_go(self, lease: Lease, *, due_at_ms: int | None) -> None:
+        """Give the lease back; `due_at_ms` says when the saga needs a runner again (None: when
+        an event or a request brings news). A decision that arrived while we held the lease
+        (an expiry turned the saga to compensating) makes it due at once."""
+        async with self.db.transaction() as conn:
+            saga = await get_txn(conn, lease.order_id)
+            news = (saga is not None and saga.state in plan.ACTIVE_STATES
+                    and plan.next_step(saga.state, saga.records()) is not plan.Next.WAIT)
+            if due_at_ms is None and news:
+                due_at_ms = self.clock.now_ms()
+            await conn.execute(
+                sagas_table.update()
+                .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
+                .values(lease_owner=None, lease_until_ms=0, due_at_ms=due_at_ms)
+            )
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def begin_step(self, lease: Lease, name: str, *, payment_token: str | None = None) -> None:
+        """Checkpoint before a step's remote call: whoever finds it STARTED knows the call may
+        have happened."""
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            existing = await _step_txn(conn, lease.order_id, name)
+            if existing is None:
+                await conn.execute(steps_table.insert().values(
+                    order_id=lease.order_id, step=name, status=plan.STARTED, attempts=1, started_at_ms=now,
+                ))
+            else:
+                await conn.execute(
+                    steps_table.update()
+                    .where(steps_table.c.order_id == lease.order_id, steps_table.c.step == name)
+                    .values(status=plan.STARTED, attempts=existing.attempts + 1)
+                )
+            if payment_token is not None:
+                await conn.execute(sagas_table.update().where(sagas_table.c.order_id == lease.order_id)
+                                   .values(payment_token=payment_token, updated_at_ms=now))
+
+    async def record_failure(self, lease: Lease, name: str | None, error: str, *,
+                             retry_at_ms: int | None, park: bool) -> None:
+        """A step failed: note why, and either schedule the next attempt or park the saga."""
+        now = self.clock.now_ms()
+        error = error[:MAX_ERROR]
+        async with self.db.transaction() as conn:
+            saga = await get_txn(conn, lease.order_id)
+            if saga is None:
+                return
+            values: dict[str, object] = {"attempts": saga.attempts + 1, "last_error": error, "updated_at_ms": now,
+                                         "lease_owner": None, "lease_until_ms": 0, "due_at_ms": retry_at_ms}
+            if park:
+                values.update(state=plan.NEEDS_ATTENTION, due_at_ms=None)
+            await conn.execute(sagas_table.update().where(sagas_table.c.order_id == lease.order_id,
+                                                          sagas_table.c.lease_owner == lease.token).values(**values))
+            if name is not None:
+                await conn.execute(steps_table.update().where(steps_table.c.order_id == lease.order_id,
+                                                              steps_table.c.step == name).values(error=error))
+
+
+async def get_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
+    row = (await conn.execute(sa.select(sagas_table).where(sagas_table.c.order_id == order_id))).first()
+    if row is None:
+        return None
+    step_rows = await conn.execute(sa.select(steps_table).where(steps_table.c.order_id == order_id))
+    steps = {r.step: _step(r) for r in step_rows}
+    return Saga(**row._mapping, steps=steps)
+
+
+async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
+    """The saga, locked for the rest of the transaction (PostgreSQL row lock; SQLite's write
+    transactions are serialised already)."""
+    await conn.execute(sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == order_id)
+                       .with_for_update())
+    return await get_txn(conn, order_id)
+
+
+async def start_txn(conn: AsyncConnection, order_id: str, reservation_id: str, now: int) -> None:
+    """A new saga whose hold step is done (the order exists only because the hold does)."""
+    await conn.execute(sagas_table.insert().values(
+        order_id=order_id, state=plan.RUNNING, reason=None, payment_token=None, due_at_ms=None,
+        lease_owner=None, lease_until_ms=0, attempts=0, last_error=None, created_at_ms=now, updated_at_ms=now,
+    ))
+    await conn.execute(steps_table.insert().values(
+        order_id=order_id, step=plan.HOLD, status=plan.DONE, outcome="HELD", detail=reservation_id,
+        attempts=1, started_at_ms=now, finished_at_ms=now,
+    ))
+
+
+async def finish_step_txn(
+    conn: AsyncConnection, order_id: str, name: str, now: int, *,
+    status: str = plan.DONE, outcome: str | None = None, detail: str | None = None,
+) -> None:
+    """Checkpoint after a step: its outcome, in the transaction that acts on it."""
+    existing = await _step_txn(conn, order_id, name)
+    if existing is None:
+        await conn.execute(steps_table.insert().values(
+            order_id=order_id, step=name, status=status, outcome=outcome, detail=detail,
+            attempts=1, started_at_ms=now, finished_at_ms=now,
+        ))
+        return
+    await conn.execute(
+        steps_table.update().where(steps_table.c.order_id == order_id, steps_table.c.step == name)
+        .values(status=status, outcome=outcome, detail=detail, finished_at_ms=now, error=None)
+    )
+
+
+async def set_state_txn(
+    conn: AsyncConnection, order_id: str, state: str, now: int, *,
+    reason: str | None = None, due_at_ms: int | None = None,
+) -> None:
+    values: dict[str, object] = {"state": state, "updated_at_ms": now, "due_at_ms": due_at_ms, "attempts": 0}
+    if reason is not None:
+        values["reason"] = reason
+    await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id).values(**values))
+
+
+async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
+    await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id)
+                       .values(due_at_ms=now, updated_at_ms=now))
+
+
+async def reset_attempts_txn(conn: AsyncConnection, order_id: str) -> None:
+    await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id)
+                       .values(attempts=0, last_error=None))
+
+
+async def _step_txn(conn: AsyncConnection, order_id: str, name: str) -> Step | None:
+    row = (await conn.execute(sa.select(steps_table).where(
+        steps_table.c.order_id == order_id, steps_table.c.step == name))).first()
+    return None if row is None else _step(row)
+
+
+def _step(row: sa.Row[tuple[object, ...]]) -> Step:
+    m = row._mapping
+    return Step(name=m["step"], status=m["status"], outcome=m["outcome"], detail=m["detail"],
+                attempts=m["attempts"], started_at_ms=m["started_at_ms"], finished_at_ms=m["finished_at_ms"],
+                error=m["error"])
