@@ -1,0 +1,46 @@
+"""HTTP routes of the notifications service: what each customer was told, and when."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from flashsale.contracts.api import ID_PATTERN, Notifications, NotificationView
+from flashsale.kit.clock import iso_from_ms
+from flashsale.services.notifications.errors import MissingFilter
+from flashsale.services.notifications.store import Notification, NotificationStore
+
+router = APIRouter()
+
+MAX_LIMIT = 1000
+
+
+async def _store(request: Request) -> NotificationStore:
+    store: NotificationStore = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[NotificationStore, Depends(_store)]
+
+
+@router.get("/notifications")
+async def list_notifications(
+    store: StoreDep,
+    customer_id: Annotated[str | None, Query(alias="customerId", pattern=ID_PATTERN)] = None,
+    order_id: Annotated[str | None, Query(alias="orderId", pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Notifications:
+    """A customer's or an order's messages (both given: that customer's about that order), newest first."""
+    if customer_id is None and order_id is None:
+        raise MissingFilter()
+    found = await store.find(customer_id=customer_id, order_id=order_id, limit=limit)
+    return Notifications(notifications=[notification_view(n) for n in found])
+
+
+def notification_view(notification: Notification) -> NotificationView:
+    return NotificationView(
+        notification_id=notification.notification_id, customer_id=notification.customer_id,
+        order_id=notification.order_id, kind=notification.kind, reason=notification.reason,
+        message=notification.message, created_at=iso_from_ms(notification.created_at_ms),
+    )

@@ -1,0 +1,98 @@
+"""The order service's outcomes, turned into messages to the customer exactly once.
+
+Routing is an explicit map from event type to the message it makes. The message is recorded
+inside the inbox transaction (`kit.inbox.apply_once`), so a redelivered or twice-published event
+leaves one message. An event that names no customer (older order events did not carry one) has
+nobody to tell: it is acknowledged and skipped with a warning, never retried or dead-lettered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.contracts.events import OrderCancelled, OrderCompleted, OrderConfirmed
+from flashsale.kit.bus import Subscription
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.inbox import apply_once
+from flashsale.services.notifications import domain, metrics
+from flashsale.services.notifications.store import Notification, NotificationStore
+
+log = structlog.get_logger(__name__)
+
+CONSUMER = "notifications"
+PRODUCER = "orders"
+NO_CUSTOMER = "no_customer"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Who is told what about one order event; `customer_id` None: nobody to tell."""
+
+    customer_id: str | None
+    message: domain.Message
+
+
+Compose = Callable[[dict[str, Any]], Outcome]
+
+
+def tell_confirmed(data: dict[str, Any]) -> Outcome:
+    fact = OrderConfirmed.model_validate(data)
+    return Outcome(fact.customer_id, domain.order_confirmed(fact.order_id))
+
+
+def tell_completed(data: dict[str, Any]) -> Outcome:
+    fact = OrderCompleted.model_validate(data)
+    return Outcome(fact.customer_id, domain.order_completed(fact.order_id))
+
+
+def tell_cancelled(data: dict[str, Any]) -> Outcome:
+    fact = OrderCancelled.model_validate(data)
+    return Outcome(fact.customer_id, domain.order_cancelled(fact.order_id, fact.reason, fact.refunded))
+
+
+ORDER_HANDLERS: dict[str, Compose] = {
+    "OrderConfirmed": tell_confirmed,
+    "OrderCompleted": tell_completed,
+    "OrderCancelled": tell_cancelled,
+}
+
+
+def order_outcomes(store: NotificationStore) -> Subscription:
+    """The notifications service's durable subscription to the order service's stream."""
+
+    async def handle(envelope: Envelope) -> None:
+        compose = ORDER_HANDLERS.get(envelope.type)
+        if compose is None:
+            log.warning("unexpected_event", type=envelope.type, id=envelope.id)
+            return
+        outcome = compose(envelope.data)  # a malformed payload raises: retried, then dead-lettered
+        if outcome.customer_id is None:
+            metrics.skipped.labels(NO_CUSTOMER).inc()
+            log.warning("notification_skipped", reason=NO_CUSTOMER, type=envelope.type, id=envelope.id,
+                        order_id=outcome.message.order_id)
+            return
+        await record_once(store, envelope, outcome.customer_id, outcome.message)
+
+    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=list(ORDER_HANDLERS), handler=handle)
+
+
+async def record_once(
+    store: NotificationStore, envelope: Envelope, customer_id: str, message: domain.Message
+) -> Notification | None:
+    """Record the message in the event's inbox transaction; None when the event was seen before."""
+    recorded: list[Notification] = []
+
+    async def effect(conn: AsyncConnection, env: Envelope) -> None:
+        notification = await store.record_txn(conn, customer_id, message, env.id)
+        if notification is not None:
+            recorded.append(notification)
+
+    await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
+    for notification in recorded:  # counted only once committed
+        metrics.recorded.labels(notification.kind).inc()
+    return recorded[0] if recorded else None
