@@ -27,7 +27,8 @@ def test_a_paid_order_completes_and_its_stock_is_sold(services: Any) -> None:
     assert completed["statusReason"] is None
     assert house.inventory.counts(product) == (3, 0, 2)
     payment = house.payment(placed["orderId"]).json()
-    assert (payment["status"], payment["amountCents"]) == ("APPROVED", 2 * 49_999)
+    assert (payment["status"], payment["amountCents"]) == ("CAPTURED", 2 * 49_999)
+    assert house.ledger_kinds(placed["orderId"]) == ["AUTHORISED", "CAPTURED"]
     assert [o["orderId"] for o in house.orders.of_customer(customer)] == [placed["orderId"]]
 
 
@@ -85,8 +86,9 @@ def test_cancelling_releases_an_unpaid_hold_and_refunds_a_paid_order(services: A
     refunded = house.orders.cancel(paid["orderId"])
     assert refunded.status_code == 200, refunded.text
     assert (refunded.json()["status"], refunded.json()["statusReason"]) == ("CANCELLED", "customer_cancelled")
-    assert house.payment(paid["orderId"]).json()["status"] == "REFUNDED"
-    assert house.ledger_kinds(paid["orderId"]) == ["AUTHORISED", "CAPTURED", "REFUNDED"]
+    # Nothing was captured yet (that waits for the stock deduction): the authorisation is voided.
+    assert house.payment(paid["orderId"]).json()["status"] == "VOIDED"
+    assert house.ledger_kinds(paid["orderId"]) == ["AUTHORISED", "VOIDED"]
 
     # Back, the inventory hears OrderConfirmed then OrderCancelled and ends with the unit available.
     inventory = Inventory(services.start("inventory"), services.admin_token)

@@ -57,6 +57,6 @@ def test_an_order_paid_on_two_instances_at_once_is_charged_once(services: Any) -
 
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
     assert {a.json()["status"] for a in answers} <= {"PAID", "COMPLETED"}  # the second may see it completed
-    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]
     house.orders.wait_status(order["orderId"], "COMPLETED")
+    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]
     wait_for(lambda: house.inventory.counts(product) == (0, 0, 1), what="the unit to be sold")

@@ -54,6 +54,7 @@ def test_a_replayed_pay_request_answers_the_first_answer_without_paying_again(se
     assert first.status_code == replay.status_code == 200
     assert replay.json() == first.json()
     assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
+    house.orders.wait_status(order["orderId"], "COMPLETED")
     assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]
 
 
@@ -99,4 +100,5 @@ def test_two_concurrent_pays_with_one_key_charge_once(services: Any) -> None:
 
     assert codes == [(200, None), (409, "request_in_progress")]
     assert house.orders.get(order["orderId"])["status"] in ("PAID", "COMPLETED")
+    house.orders.wait_status(order["orderId"], "COMPLETED")
     assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]

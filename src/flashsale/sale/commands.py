@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Mapping, Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -31,15 +31,18 @@ DEMO_HOLD_TTL_S = 20  # short, so abandoned holds expire while the demo watches;
 
 
 @contextlib.contextmanager
-def running_house(data_dir: Path, orders_instances: int, hold_ttl: int, console: Console) -> Iterator[ServicesFile]:
-    """`flashsale up` as a child process, until the block ends (then SIGTERM, as an operator would)."""
+def running_house(
+    data_dir: Path, orders_instances: int, hold_ttl: int, console: Console, env: Mapping[str, str] | None = None,
+) -> Iterator[ServicesFile]:
+    """`flashsale up` as a child process, until the block ends (then SIGTERM, as an operator would).
+    `env` adds FLASHSALE_* settings for every service (tests tune timings with it)."""
     command = [sys.executable, "-m", "flashsale.cli", "up", "--data-dir", str(data_dir),
                "--port-base", str(find_free_port_base(orders_instances)), "--orders-instances", str(orders_instances),
                "--hold-ttl", str(hold_ttl)]
     log = data_dir / "up.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        up = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        up = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         yield _wait_for_services(data_dir / "services.json", up, log, console)
     finally:

@@ -33,9 +33,11 @@ from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
 
-# How long a cancel waits for another runner (the worker, a pay request) to let go of the saga.
+# How long a request waits for another runner (the worker, another request) that holds the saga:
+# a payment may take ~10 s (the slow provider path, retries); a cancel's steps are quick.
+PAYMENT_WAIT_S = 12.0
 CANCEL_WAIT_S = 5.0
-CANCEL_POLL_S = 0.05
+POLL_S = 0.05
 
 
 class Checkout:
@@ -100,8 +102,23 @@ class Checkout:
         saga = await self.find_saga(order_id)
         if saga.state != plan.RUNNING:
             raise self._refusal(order, saga)
-        stopped_by = await self.saga.pay(order, token)
+        try:
+            stopped_by = await self.saga.pay(order, token)
+        except RequestInProgress:
+            # Another request (or instance) is paying this order right now: its outcome is ours.
+            await self._wait_for_payment(order_id)
+            stopped_by = None
         return await self._paid_or_refused(order_id, stopped_by)
+
+    async def _wait_for_payment(self, order_id: str) -> None:
+        deadline = time.monotonic() + PAYMENT_WAIT_S
+        while time.monotonic() < deadline:
+            saga = await self.find_saga(order_id)
+            payment = saga.step(plan.PAYMENT)
+            if saga.state != plan.RUNNING or (payment is not None and payment.status == plan.DONE):
+                return
+            await asyncio.sleep(POLL_S)
+        raise RequestInProgress(order_id)
 
     async def _paid_or_refused(self, order_id: str, stopped_by: Exception | None) -> Order:
         order, saga = await self.find(order_id), await self.find_saga(order_id)
@@ -151,7 +168,7 @@ class Checkout:
                 raise stopped_by  # a dependency is down: the saga retries and finishes later
             if time.monotonic() >= deadline:
                 raise RequestInProgress(order_id)
-            await asyncio.sleep(CANCEL_POLL_S)
+            await asyncio.sleep(POLL_S)
 
     # -- operators ------------------------------------------------------------------------
 
