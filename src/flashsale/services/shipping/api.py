@@ -1,0 +1,73 @@
+"""HTTP routes of the shipping service (internal: called by the order service's checkout saga)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from flashsale.contracts.api import (
+    ID_PATTERN,
+    Item,
+    ScheduleShipment,
+    ShipmentView,
+    Shippability,
+    ShippabilityView,
+)
+from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.service import require_admin
+from flashsale.services.shipping.domain import Line
+from flashsale.services.shipping.operations import Shipments
+from flashsale.services.shipping.store import Shipment
+
+router = APIRouter(tags=["shipping"])
+
+OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
+ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
+ADMIN = [Depends(require_admin)]
+
+
+async def _shipments(request: Request) -> Shipments:
+    shipments: Shipments = request.app.state.shipments
+    return shipments
+
+
+ShipmentsDep = Annotated[Shipments, Depends(_shipments)]
+
+
+@router.post("/shipments", status_code=201, responses={200: {"description": "Already scheduled"}})
+async def schedule_shipment(body: ScheduleShipment, shipments: ShipmentsDep, response: Response) -> ShipmentView:
+    """201 with the new shipment; 200 with the stored one when the order was already scheduled."""
+    lines = [Line(item.product_id, item.quantity) for item in body.items]
+    shipment, created = await shipments.schedule(body.order_id, lines)
+    response.status_code = 201 if created else 200
+    return shipment_view(shipment)
+
+
+@router.post("/shipments/{orderId}/cancel")
+async def cancel_shipment(order_id: OrderId, shipments: ShipmentsDep) -> ShipmentView:
+    return shipment_view(await shipments.cancel(order_id))
+
+
+@router.get("/shipments/{orderId}")
+async def get_shipment(order_id: OrderId, shipments: ShipmentsDep) -> ShipmentView:
+    return shipment_view(await shipments.find(order_id))
+
+
+@router.put("/shipping/products/{productId}", dependencies=ADMIN)
+async def set_shippability(product_id: ProductId, body: Shippability, shipments: ShipmentsDep) -> ShippabilityView:
+    return ShippabilityView(product_id=product_id, shippable=await shipments.set_shippable(product_id, body.shippable))
+
+
+@router.get("/shipping/products/{productId}", dependencies=ADMIN)
+async def get_shippability(product_id: ProductId, shipments: ShipmentsDep) -> ShippabilityView:
+    return ShippabilityView(product_id=product_id, shippable=await shipments.shippable(product_id))
+
+
+def shipment_view(shipment: Shipment) -> ShipmentView:
+    return ShipmentView(
+        shipment_id=shipment.shipment_id, order_id=shipment.order_id, status=shipment.status,
+        items=[Item(product_id=line.product_id, quantity=line.quantity) for line in shipment.lines],
+        created_at=iso_from_ms(shipment.created_at_ms), updated_at=iso_from_ms(shipment.updated_at_ms),
+        reason=shipment.reason,
+    )
