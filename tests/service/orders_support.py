@@ -67,6 +67,11 @@ class Orders:
     def pay(self, order_id: str, token: str = "tok_ok", key: str | None = None) -> httpx.Response:
         return self.http.post(f"/orders/{order_id}/pay", json={"paymentToken": token}, headers=_keyed(key))
 
+    def saga(self, order_id: str) -> dict[str, Any]:
+        answer = self.http.get(f"/orders/{order_id}/saga")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
     def cancel(self, order_id: str) -> httpx.Response:
         return self.http.post(f"/orders/{order_id}/cancel")
 
@@ -102,6 +107,7 @@ class House:
     inventory: Inventory
     payments: ServiceProcess
     orders: Orders
+    shipping: ServiceProcess | None = None
 
     def payment(self, order_id: str) -> httpx.Response:
         return httpx.get(f"{self.payments.url}/payments/{order_id}")
@@ -111,13 +117,21 @@ class House:
         return [entry["kind"] for entry in answer.json().get("entries", [])]
 
 
-def start_house(services: Any, *, orders_instances: int = 1, **inventory_env: str) -> tuple[House, list[Orders]]:
-    """Inventory, payments, then the order service (wired to both); returns every orders instance."""
+def start_house(
+    services: Any, *, orders_instances: int = 1, shipping: bool = False, orders_env: dict[str, str] | None = None,
+    **inventory_env: str,
+) -> tuple[House, list[Orders]]:
+    """Inventory, payments (and shipping), then the order service wired to them; returns every
+    orders instance. Without shipping, orders complete once paid and deducted."""
     inventory = services.start("inventory", **inventory_env)
     payments = services.start("payments")
+    shipper = services.start("shipping") if shipping else None
+    wiring = {"inventory_urls": inventory.url, "payments_urls": payments.url, **(orders_env or {})}
+    if shipper is not None:
+        wiring["shipping_urls"] = shipper.url
     instances = [
-        Orders(services.start("orders", instance=str(n + 1), inventory_urls=inventory.url,
-                              payments_urls=payments.url), services.admin_token)
+        Orders(services.start("orders", instance=str(n + 1), **wiring), services.admin_token)
         for n in range(orders_instances)
     ]
-    return House(Inventory(inventory, services.admin_token), payments, instances[0]), instances
+    house = House(Inventory(inventory, services.admin_token), payments, instances[0], shipper)
+    return house, instances
