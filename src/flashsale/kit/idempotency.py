@@ -5,7 +5,7 @@
 - same key, other body: 422 `idempotency_key_reused`;
 - same key while the first is still running: 409 `request_in_progress`.
 
-A request that dies mid-way (process killed) leaves its key locked only until `LOCK_S` runs
+A request that dies mid-way (process killed) leaves its key locked only until its lock runs
 out; then the next request with that key runs again (the work below it must itself be safe to
 repeat: holds are idempotent per order id, payments per order). A 5xx answer is not stored, so
 the client can retry after an outage.
@@ -26,7 +26,8 @@ from flashsale.kit.db import Database
 from flashsale.kit.problems import Problem
 from flashsale.kit.schema import idempotency_keys
 
-LOCK_S = 60
+# Longer than any request with a key may take (a slow payment with retries: ~10 s).
+LOCK_S = 60.0
 MAX_KEY_LENGTH = 200
 
 
@@ -46,9 +47,10 @@ def request_hash(body: bytes) -> str:
 
 
 class IdempotencyStore:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, *, lock_s: float = LOCK_S) -> None:
         self.db = db
         self.clock = clock
+        self.lock_ms = int(lock_s * 1000)
 
     async def run(
         self, scope: str, key: str, body: bytes, work: Callable[[], Awaitable[Answer]]
@@ -77,7 +79,7 @@ class IdempotencyStore:
         """Take the key (None: go ahead) or return what an earlier request with it answered."""
         now = self.clock.now_ms()
         row_values = dict(scope=scope, key=key, request_hash=digest, state="in_progress",
-                          locked_until_ms=now + LOCK_S * 1000, created_at_ms=now)
+                          locked_until_ms=now + self.lock_ms, created_at_ms=now)
         try:
             async with self.db.transaction() as conn:
                 row = (await conn.execute(

@@ -23,6 +23,8 @@ class ServiceSettings(BaseSettings):
     inventory_urls: str = ""
     payments_urls: str = ""
     hold_ttl: int = 600
+    # How long an Idempotency-Key stays locked by a request that never finished (its process died).
+    idempotency_lock_s: float = 60.0
     # The process that started us (`flashsale up`, a test); when it dies without stopping us,
     # we stop too instead of holding our port and database as an orphan. 0: run on regardless.
     parent_pid: int = 0

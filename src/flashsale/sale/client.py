@@ -14,7 +14,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     retry_if_result,
-    stop_after_attempt,
+    stop_after_delay,
     wait_exponential_jitter,
 )
 
@@ -36,8 +36,12 @@ def _still_running(answer: Answer) -> bool:
 
 
 class HouseClient:
-    def __init__(self, services: ServicesFile, *, max_connections: int = 256, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, services: ServicesFile, *, max_connections: int = 256, timeout_s: float = 30.0,
+        retry_window_s: float = 10.0,
+    ) -> None:
         self.services = services
+        self.retry_window_s = retry_window_s
         self._orders = services.urls["orders"]
         self._round_robin = itertools.cycle(range(len(self._orders)))
         self._inventory = services.url("inventory")
@@ -54,17 +58,25 @@ class HouseClient:
     def orders_instances(self) -> int:
         return len(self._orders)
 
-    async def _call_idempotent(self, url: str, body: dict[str, Any], key: str | None) -> Answer:
+    async def _call_idempotent(self, path: str, body: dict[str, Any], key: str | None, instance: int | None) -> Answer:
         """POST as a careful client does: with an Idempotency-Key, retried with that same key when
-        the connection fails or the first attempt is still running (the retry then gets its answer)."""
+        the connection fails or the first attempt is still running (the retry then gets its answer).
+        A retry goes to the next order instance: every instance answers for a key (they share the
+        order database), so one instance that died does not stall its buyers."""
         headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+        first = next(self._round_robin) if instance is None else instance
+        attempt = itertools.count(first)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(6), wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+            stop=stop_after_delay(self.retry_window_s), wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
             retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_still_running),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
+
+        async def post() -> Answer:
+            return await self._call("POST", self.orders_url(next(attempt)) + path, json=body, headers=headers)
+
         started = time.perf_counter()
-        answer: Answer = await retrying(self._call, "POST", url, json=body, headers=headers)
+        answer: Answer = await retrying(post)
         return Answer(answer.status, answer.body, time.perf_counter() - started)
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
@@ -104,11 +116,10 @@ class HouseClient:
         instance: int | None = None, idempotency_key: str | None = None,
     ) -> Answer:
         body = {"customerId": customer_id, "items": [{"productId": product_id, "quantity": quantity}]}
-        return await self._call_idempotent(f"{self.orders_url(instance)}/orders", body, idempotency_key)
+        return await self._call_idempotent("/orders", body, idempotency_key, instance)
 
     async def pay(self, order_id: str, token: str, *, instance: int | None = None) -> Answer:
-        return await self._call_idempotent(f"{self.orders_url(instance)}/orders/{order_id}/pay",
-                                           {"paymentToken": token}, None)
+        return await self._call_idempotent(f"/orders/{order_id}/pay", {"paymentToken": token}, None, instance)
 
     async def order(self, order_id: str) -> Answer:
         return await self._call("GET", f"{self.orders_url()}/orders/{order_id}")

@@ -40,7 +40,7 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         saga = CheckoutSaga(runtime.db, store, sagas, inventory, payments, shipping, runtime.clock,
                             _saga_settings(settings))
         app.state.orders = store
-        app.state.idempotency = IdempotencyStore(runtime.db, runtime.clock)
+        app.state.idempotency = IdempotencyStore(runtime.db, runtime.clock, lock_s=settings.idempotency_lock_s)
         app.state.checkout = Checkout(store, sagas, saga, inventory, runtime.clock,
                                       unit_price_cents=settings.unit_price_cents)
         runtime.subscribe(ReservationEvents(runtime.db, store, saga, runtime.clock).subscription())
