@@ -71,3 +71,41 @@ def test_a_cancelled_order_must_not_keep_its_hold() -> None:
         [order("o1", "CANCELLED", "r1")],
     )
     assert any("CANCELLED but its reservation is HELD" in v for v in report.violations)
+
+
+def ledger(captured: int, refunded: int = 0) -> dict[str, Any]:
+    return {"capturedCents": captured, "refundedCents": refunded, "balanceCents": captured - refunded}
+
+
+def _money_audit(status: str, books: dict[str, Any] | None) -> list[str]:
+    reservation_status = {"COMPLETED": "CONFIRMED", "CANCELLED": "RELEASED"}[status]
+    sold = 1 if status == "COMPLETED" else 0
+    report = audit_snapshot(
+        [stock(available=1 - sold, reserved=0, sold=sold, received=1)],
+        [reservation("r1", reservation_status, "o1")],
+        [order("o1", status, "r1")],
+        {} if books is None else {"o1": books},
+    )
+    return report.violations
+
+
+def test_the_money_books_balance_for_completed_and_cancelled_orders() -> None:
+    assert _money_audit("COMPLETED", ledger(captured=100)) == []
+    assert _money_audit("CANCELLED", ledger(captured=100, refunded=100)) == []
+    assert _money_audit("CANCELLED", ledger(captured=0)) == []  # voided, or never authorised
+    assert _money_audit("CANCELLED", None) == []  # never paid
+
+
+def test_money_kept_for_a_cancelled_order_or_missing_for_a_completed_one_is_a_violation() -> None:
+    assert _money_audit("CANCELLED", ledger(captured=100)) != []
+    assert _money_audit("COMPLETED", ledger(captured=100, refunded=100)) != []
+    assert _money_audit("COMPLETED", None) != []
+
+
+def test_a_revoked_reservation_is_what_a_cancelled_order_may_end_with() -> None:
+    report = audit_snapshot(
+        [stock(available=0, reserved=0, sold=0, received=1, written_off=1)],
+        [reservation("r1", "REVOKED", "o1")],
+        [order("o1", "CANCELLED", "r1")],
+    )
+    assert report.ok, report.violations

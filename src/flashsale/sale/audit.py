@@ -1,7 +1,8 @@
 """The audit: is the house consistent? Judged only from what its public APIs say.
 
-`audit_snapshot` is a pure function of three listings (stock, reservations, orders), so its rules
-are unit-tested on hand-made data; `audit_house` fetches the listings from a running house.
+`audit_snapshot` is a pure function of the listings (stock, reservations, orders, and each order's
+payment ledger), so its rules are unit-tested on hand-made data; `audit_house` fetches them from a
+running house.
 
 Rules (each violation is listed with the entity it concerns):
 - stock: available, reserved, sold >= 0 and available + reserved + sold == received - writtenOff;
@@ -9,7 +10,10 @@ Rules (each violation is listed with the entity it concerns):
 - no oversell: units in PAID or COMPLETED orders never exceed what was received minus written off;
 - orders agree with reservations: a COMPLETED order's reservation is CONFIRMED, a CONFIRMED
   reservation's order is COMPLETED, a CANCELLED order holds nothing, a PENDING_PAYMENT order's hold
-  is HELD, and no order is left PAID (a paid order must complete or be compensated).
+  is HELD, and no order is left PAID (a paid order must complete or be compensated);
+- the money books balance: a COMPLETED order's money is captured and kept (balance == captured > 0),
+  a CANCELLED order keeps nothing (balance 0: voided, refunded, or never taken), and no ledger
+  refunds more than it captured.
 The order/reservation rules describe a quiet system; while events are in flight they may be
 briefly false, which is why the callers retry until a deadline before they call it a violation.
 """
@@ -65,7 +69,7 @@ def _check_order(order: Row, reservation: Row | None, report: AuditReport) -> No
     held = reservation["status"] if reservation else None
     expected: dict[str, set[str | None]] = {
         "COMPLETED": {"CONFIRMED"},
-        "CANCELLED": {"RELEASED", "EXPIRED", None},
+        "CANCELLED": {"RELEASED", "EXPIRED", "REVOKED", None},
         "PENDING_PAYMENT": {"HELD"},
     }
     if status == "PAID":
@@ -74,7 +78,24 @@ def _check_order(order: Row, reservation: Row | None, report: AuditReport) -> No
         report.violations.append(f"order {oid}: {status} but its reservation is {held}")
 
 
-def audit_snapshot(products: list[Row], reservations: list[Row], orders: list[Row]) -> AuditReport:
+def _check_money(order: Row, ledger: Row | None, report: AuditReport) -> None:
+    oid, status = order["orderId"], order["status"]
+    if ledger is None:
+        if status == "COMPLETED":
+            report.violations.append(f"order {oid}: COMPLETED but no payment")
+        return
+    captured, refunded, balance = (int(ledger[k]) for k in ("capturedCents", "refundedCents", "balanceCents"))
+    if refunded > captured or balance != captured - refunded:
+        report.violations.append(f"order {oid}: ledger does not add up {ledger}")
+    if status == "COMPLETED" and not (balance == captured > 0):
+        report.violations.append(f"order {oid}: COMPLETED but the money kept is {balance} of {captured} captured")
+    if status == "CANCELLED" and balance != 0:
+        report.violations.append(f"order {oid}: CANCELLED but {balance} cents were kept")
+
+
+def audit_snapshot(
+    products: list[Row], reservations: list[Row], orders: list[Row], ledgers: dict[str, Row] | None = None,
+) -> AuditReport:
     report = AuditReport(len(products), len(reservations), len(orders))
     held = _units(r for r in reservations if r["status"] == "HELD")
     confirmed = _units(r for r in reservations if r["status"] == "CONFIRMED")
@@ -88,6 +109,8 @@ def audit_snapshot(products: list[Row], reservations: list[Row], orders: list[Ro
     by_order = {o["orderId"]: o for o in orders}
     for order in orders:
         _check_order(order, by_reservation.get(order.get("reservationId") or ""), report)
+        if ledgers is not None:
+            _check_money(order, ledgers.get(order["orderId"]), report)
     for reservation in reservations:
         owner = by_order.get(reservation.get("orderId") or "")
         if reservation["status"] == "CONFIRMED" and owner is not None and owner["status"] != "COMPLETED":
@@ -101,4 +124,5 @@ async def audit_house(client: HouseClient) -> AuditReport:
     products = await client.all_products()
     reservations = await client.all_reservations()
     orders = await client.all_orders()
-    return audit_snapshot(products, reservations, orders)
+    ledgers = await client.ledgers([o["orderId"] for o in orders if o["status"] in ("COMPLETED", "CANCELLED")])
+    return audit_snapshot(products, reservations, orders, ledgers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 import uuid
@@ -144,6 +145,18 @@ class HouseClient:
 
     async def all_reservations(self) -> list[dict[str, Any]]:
         return [r async for r in self._pages(f"{self._inventory}/inventory/reservations", "reservations", {})]
+
+    async def ledgers(self, order_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Each order's payment ledger (orders never charged have none)."""
+        payments = self.services.url("payments")
+        gate = asyncio.Semaphore(16)
+
+        async def one(order_id: str) -> tuple[str, Answer]:
+            async with gate:
+                return order_id, await self._call("GET", f"{payments}/payments/{order_id}/ledger")
+
+        answers = await asyncio.gather(*(one(order_id) for order_id in order_ids))
+        return {order_id: answer.body for order_id, answer in answers if answer.status == 200}
 
     async def all_orders(self) -> list[dict[str, Any]]:
         return [o async for o in self._pages(f"{self.orders_url(0)}/orders", "orders", {})]
