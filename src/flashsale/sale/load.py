@@ -35,6 +35,7 @@ class SaleResult:
     order_latency: list[float] = field(default_factory=list)
     pay_latency: list[float] = field(default_factory=list)
     order_ids: list[str] = field(default_factory=list)
+    paid_ids: list[str] = field(default_factory=list)  # orders whose buyer was told "paid"
     unexpected: list[str] = field(default_factory=list)
 
 
@@ -68,6 +69,8 @@ async def _buyer(client: HouseClient, plan: SalePlan, n: int, token: str | None,
     expected = {"tok_ok": (200, "paid"), "tok_declined": (402, "declined")}[token]
     if paid.status == expected[0]:
         result.outcomes[expected[1]] += 1
+        if paid.status == 200:
+            result.paid_ids.append(order_id)
     else:
         result.unexpected.append(f"POST /orders/{order_id}/pay ({token}) -> {paid.status} {paid.body}")
 

@@ -1,0 +1,107 @@
+"""Chaos during a sale: the inventory and an order instance are SIGKILLed while buyers race.
+
+`flashsale up` restarts them; buyers retry with their Idempotency-Key (on the next order
+instance). Afterwards nothing is oversold, every order a buyer was told is paid ends COMPLETED,
+and once the holds' TTL has passed the stock and money books balance exactly.
+
+`make soak` runs the same with more buyers and more kills (FLASHSALE_CHAOS_BUYERS, _KILLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from flashsale.runtime.services_file import ServicesFile, load_services
+from flashsale.sale.client import HouseClient
+from flashsale.sale.commands import running_house
+from flashsale.sale.load import SalePlan, SaleResult, run_sale
+from flashsale.sale.settle import audit_until_consistent, wait_until_settled
+
+pytestmark = pytest.mark.system
+
+BUYERS = int(os.environ.get("FLASHSALE_CHAOS_BUYERS", "300"))
+STOCK = BUYERS // 8
+KILLS = int(os.environ.get("FLASHSALE_CHAOS_KILLS", "2"))
+HOLD_TTL_S = 8
+
+
+@pytest.fixture(scope="module")
+def house_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chaos")
+
+
+@pytest.fixture(scope="module")
+def house(house_dir: Path) -> Iterator[ServicesFile]:
+    env = {
+        "FLASHSALE_SAGA_LEASE_S": "3",  # a killed runner's sagas are taken over quickly
+        "FLASHSALE_IDEMPOTENCY_LOCK_S": "15",  # a killed request's key is free again soon
+    }
+    with running_house(house_dir, orders_instances=2, hold_ttl=HOLD_TTL_S, console=Console(quiet=True),
+                       env=env) as services:
+        yield services
+
+
+class Killer(threading.Thread):
+    """SIGKILLs the inventory and the first order instance, in turn, while the sale runs."""
+
+    def __init__(self, services_json: Path, kills: int) -> None:
+        super().__init__(daemon=True)
+        self.services_json = services_json
+        self.kills = kills
+        self.killed: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        for n in range(self.kills):
+            if self.stop.wait(1.0 + n * 2.0):
+                return
+            victim = ("inventory", "orders")[n % 2]
+            pid = load_services(self.services_json).instances[victim][0].pid
+            os.kill(pid, signal.SIGKILL)
+            self.killed.append(f"{victim}:{pid}")
+
+
+async def _sale_under_fire(services: ServicesFile, services_json: Path) -> tuple[SaleResult, list[str], HouseClient]:
+    client = HouseClient(services, retry_window_s=40.0)
+    plan = SalePlan(product_id=f"chaos-{uuid.uuid4().hex[:8]}", buyers=BUYERS, stock=STOCK, concurrency=32)
+    assert (await client.receive(plan.product_id, plan.stock)).status == 200
+    killer = Killer(services_json, KILLS)
+    killer.start()
+    try:
+        result = await run_sale(client, plan)
+    finally:
+        killer.stop.set()
+        killer.join()
+    return result, killer.killed, client
+
+
+def test_a_sale_survives_killed_processes_without_overselling_or_losing_a_paid_order(
+    house: ServicesFile, house_dir: Path,
+) -> None:
+    async def scenario() -> None:
+        result, killed, client = await _sale_under_fire(house, house_dir / "services.json")
+        try:
+            assert len(killed) == KILLS, f"only {killed} were killed"
+            assert result.outcomes["paid"] > 0, result.outcomes
+            assert result.unexpected == [], result.unexpected[:10]
+            # Once every hold's TTL has passed, nothing may be PENDING_PAYMENT or PAID any more.
+            settled = await wait_until_settled(client, result.order_ids, include_pending=True, timeout_s=120)
+            assert {k.split("/")[0] for k in settled} <= {"COMPLETED", "CANCELLED"}, settled
+            statuses = {o["orderId"]: o["status"] for o in await client.all_orders()}
+            assert {statuses[order_id] for order_id in result.paid_ids} == {"COMPLETED"}
+            report = await audit_until_consistent(client, timeout_s=60)
+            assert report.oversold == 0
+            assert report.ok, report.violations[:10]
+        finally:
+            await client.close()
+
+    asyncio.run(scenario())
