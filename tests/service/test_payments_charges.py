@@ -1,49 +1,38 @@
-"""The payments service charges an order once, whatever is asked how often, and says what happened."""
+"""The payments service authorises an order once, whatever is asked how often, and says what happened."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import nats
 import pytest
+from payments_support import PaymentsClient, new_order_id
 
 from flashsale.kit.envelope import Envelope
+from polling import wait_for
 
 pytestmark = pytest.mark.service
 
 
-def _order_id() -> str:
-    return f"o-{uuid.uuid4().hex[:12]}"
+@pytest.fixture
+def payments(services: Any) -> PaymentsClient:
+    return PaymentsClient(services.start("payments"), services.admin_token)
 
 
-def _charge(url: str, order_id: str, token: str, amount: int = 49_999) -> httpx.Response:
-    body = {"orderId": order_id, "amountCents": amount, "paymentToken": token}
-    return httpx.post(f"{url}/payments", json=body, timeout=15)
-
-
-def _ledger(url: str, order_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{url}/payments/{order_id}/ledger", timeout=5)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def test_each_simulated_token_has_its_documented_outcome(services: Any) -> None:
-    pay = services.start("payments")
+def test_each_simulated_token_has_its_documented_outcome(payments: PaymentsClient) -> None:
     expected = {
-        "tok_ok": ("APPROVED", None),
+        "tok_ok": ("AUTHORISED", None),
         "tok_declined": ("DECLINED", "card_declined"),
         "tok_error": ("DECLINED", "provider_error"),
         "tok_mystery": ("DECLINED", "unknown_token"),
     }
     for token, (status, reason) in expected.items():
-        order_id = _order_id()
-        response = _charge(pay.url, order_id, token, amount=1234)
+        order_id = new_order_id()
+        response = payments.authorise(order_id, token, amount=1234)
         assert response.status_code == 200, response.text
         view = response.json()
         assert (view["status"], view["reason"]) == (status, reason), token
@@ -51,58 +40,93 @@ def test_each_simulated_token_has_its_documented_outcome(services: Any) -> None:
         assert view["paymentId"]
 
     started = time.monotonic()
-    slow = _charge(pay.url, _order_id(), "tok_slow")
-    assert slow.json()["status"] == "APPROVED"
+    slow = payments.authorise(new_order_id(), "tok_slow")
+    assert slow.json()["status"] == "AUTHORISED"
     assert time.monotonic() - started >= 2.0
 
 
-def test_a_repeated_charge_answers_the_first_outcome_and_charges_once(services: Any) -> None:
-    pay = services.start("payments")
-    order_id = _order_id()
-    first = _charge(pay.url, order_id, "tok_ok")
-    again = _charge(pay.url, order_id, "tok_declined", amount=1)
+def test_an_authorisation_holds_the_money_without_taking_it(payments: PaymentsClient) -> None:
+    order_id = payments.authorised("tok_ok", amount=4999)
+
+    ledger = payments.ledger(order_id)
+    assert [e["kind"] for e in ledger["entries"]] == ["AUTHORISED"]
+    assert (ledger["authorisedCents"], ledger["capturedCents"], ledger["balanceCents"]) == (4999, 0, 0)
+    assert payments.effects(order_id) == {"authorise": 1}
+
+
+def test_a_declined_authorisation_moves_no_money(payments: PaymentsClient) -> None:
+    order_id = payments.authorised("tok_declined")
+
+    assert payments.ledger(order_id)["entries"] == []
+    authorise = payments.provider_operations(order_id)["authorise"]
+    assert (authorise["approved"], authorise["reason"], authorise["effects"]) == (False, "card_declined", 1)
+
+
+def test_a_failing_provider_is_asked_again_then_the_payment_declined(payments: PaymentsClient) -> None:
+    order_id = payments.authorised("tok_error")
+
+    authorise = payments.provider_operations(order_id)["authorise"]
+    assert (authorise["calls"], authorise["effects"]) == (3, 0)
+    assert authorise["idempotencyKey"] == f"authorise:{payments.payment(order_id).json()['paymentId']}"
+    assert payments.metric("payments_provider_calls_total", kind="authorise", outcome="error") == 3
+    assert payments.metric("payments_operations_total", kind="authorise", outcome="declined") == 1
+    assert payments.ledger(order_id)["entries"] == []
+
+
+def test_a_repeated_authorisation_answers_the_first_outcome_and_authorises_once(payments: PaymentsClient) -> None:
+    order_id = new_order_id()
+    first = payments.authorise(order_id, "tok_ok")
+    again = payments.authorise(order_id, "tok_declined", amount=1)
 
     assert again.status_code == 200
     assert again.json() == first.json()
-    assert httpx.get(f"{pay.url}/payments/{order_id}").json() == first.json()
-    ledger = _ledger(pay.url, order_id)
-    assert [e["kind"] for e in ledger["entries"]] == ["AUTHORISED", "CAPTURED"]
-    assert ledger["balanceCents"] == 49_999
+    assert payments.payment(order_id).json() == first.json()
+    assert payments.entry_kinds(order_id) == ["AUTHORISED"]
+    authorise = payments.provider_operations(order_id)["authorise"]
+    assert (authorise["calls"], authorise["effects"]) == (1, 1)
 
 
-def test_a_charge_asked_for_while_the_first_is_running_is_refused_not_doubled(services: Any) -> None:
-    pay = services.start("payments")
-    order_id = _order_id()
+def test_an_authorisation_asked_for_while_the_first_is_running_is_refused_not_doubled(
+    payments: PaymentsClient,
+) -> None:
+    order_id = new_order_id()
     with ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(_charge, pay.url, order_id, "tok_slow")
-        deadline = time.monotonic() + 5
-        while httpx.get(f"{pay.url}/payments/{order_id}").status_code == 404:
-            assert time.monotonic() < deadline, "the first charge never started"
-            time.sleep(0.05)
-        meanwhile = _charge(pay.url, order_id, "tok_ok")
+        slow = pool.submit(payments.authorise, order_id, "tok_slow")
+        wait_for(lambda: payments.payment(order_id).status_code == 200, timeout_s=5,
+                 what="the first authorisation to start")
+        meanwhile = payments.authorise(order_id, "tok_ok")
         first = slow.result()
 
     assert meanwhile.status_code == 409
     assert meanwhile.json()["code"] == "payment_in_progress"
-    assert first.json()["status"] == "APPROVED"
-    assert [e["kind"] for e in _ledger(pay.url, order_id)["entries"]] == ["AUTHORISED", "CAPTURED"]
+    assert first.json()["status"] == "AUTHORISED"
+    assert payments.entry_kinds(order_id) == ["AUTHORISED"]
+    assert payments.effects(order_id) == {"authorise": 1}
 
 
-def test_charge_outcomes_are_announced_as_events(services: Any, nats_url: str) -> None:
-    pay = services.start("payments")
-    approved, declined = _order_id(), _order_id()
-    _charge(pay.url, approved, "tok_ok")
-    _charge(pay.url, declined, "tok_declined")
+def test_every_money_movement_is_announced_as_an_event(payments: PaymentsClient, nats_url: str) -> None:
+    kept, returned, voided, declined = (new_order_id() for _ in range(4))
+    for order_id in (kept, returned, voided):
+        assert payments.authorise(order_id).status_code == 200
+    payments.authorise(declined, "tok_declined")
+    for order_id in (kept, returned):
+        assert payments.capture(order_id).status_code == 200
+    for order_id in (returned, voided):
+        assert payments.refund(order_id).status_code == 200
 
-    events = asyncio.run(_events_about(nats_url, {approved, declined}, want=2))
+    events = asyncio.run(_events_about(nats_url, {kept, returned, voided, declined}, want=8))
 
-    assert {(e.type, e.data["orderId"]) for e in events} == {
-        ("PaymentApproved", approved), ("PaymentDeclined", declined),
-    }
+    assert sorted((e.data["orderId"], e.type) for e in events) == sorted([
+        (kept, "PaymentAuthorised"), (kept, "PaymentCaptured"),
+        (returned, "PaymentAuthorised"), (returned, "PaymentCaptured"), (returned, "PaymentRefunded"),
+        (voided, "PaymentAuthorised"), (voided, "PaymentVoided"),
+        (declined, "PaymentDeclined"),
+    ])
 
 
 async def _events_about(nats_url: str, order_ids: set[str], want: int) -> list[Envelope]:
-    """Read the payments stream from the start until `want` events about `order_ids` arrived."""
+    """Read the payments stream from the start until `want` events about `order_ids` arrived
+    (or the deadline passed: the caller's assertion then shows what did)."""
     nc = await nats.connect(nats_url)
     found: list[Envelope] = []
     try:
@@ -121,12 +145,13 @@ async def _events_about(nats_url: str, order_ids: set[str], want: int) -> list[E
     return found
 
 
-MALFORMED_CHARGES: list[object] = [
+MALFORMED_AUTHORISATIONS: list[object] = [
     {},
     {"orderId": "o-1", "amountCents": 100},
     {"orderId": "o-1", "amountCents": -1, "paymentToken": "tok_ok"},
     {"orderId": "o-1", "amountCents": "100", "paymentToken": "tok_ok"},
     {"orderId": "o-1", "amountCents": 1.5, "paymentToken": "tok_ok"},
+    {"orderId": "o-1", "amountCents": 10**13, "paymentToken": "tok_ok"},
     {"orderId": "bad id!", "amountCents": 100, "paymentToken": "tok_ok"},
     {"orderId": "o-1", "amountCents": 100, "paymentToken": ""},
     {"orderId": "o-1", "amountCents": 100, "paymentToken": "x" * 101},
@@ -136,15 +161,33 @@ MALFORMED_CHARGES: list[object] = [
 ]
 
 
-def test_malformed_requests_get_a_4xx_problem_and_charge_nothing(services: Any) -> None:
-    pay = services.start("payments")
-    answers = [httpx.post(f"{pay.url}/payments", json=body) for body in MALFORMED_CHARGES]
-    answers.append(httpx.post(f"{pay.url}/payments", content=b"{nope", headers={"content-type": "application/json"}))
-    answers.append(httpx.get(f"{pay.url}/payments/not%20an%20id"))
-    answers.append(httpx.post(f"{pay.url}/payments/not%20an%20id/refund"))
+def test_malformed_requests_get_a_4xx_problem_and_move_no_money(payments: PaymentsClient) -> None:
+    url = payments.url
+    answers = [httpx.post(f"{url}/payments", json=body) for body in MALFORMED_AUTHORISATIONS]
+    answers.append(httpx.post(f"{url}/payments", content=b"{nope", headers={"content-type": "application/json"}))
+    answers.append(httpx.get(f"{url}/payments/not%20an%20id"))
+    answers.append(httpx.get(f"{url}/payments/not%20an%20id/ledger"))
+    answers.append(httpx.post(f"{url}/payments/not%20an%20id/refund"))
+    answers.append(httpx.post(f"{url}/payments/not%20an%20id/capture"))
+    answers.append(httpx.get(f"{url}/payments/{'x' * 101}", headers=payments.admin))
+    answers.append(httpx.get(f"{url}/payments/not%20an%20id/provider-operations", headers=payments.admin))
+    answers.append(httpx.put(f"{url}/payments/o-1/capture"))
 
     for response in answers:
-        assert 400 <= response.status_code < 500, (response.request.content, response.text)
+        assert 400 <= response.status_code < 500, (response.request.url, response.request.content, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"]
-    assert httpx.get(f"{pay.url}/payments/o-1").status_code == 404
+    assert payments.payment("o-1").status_code == 404
+
+
+def test_the_provider_books_are_for_operators_only(payments: PaymentsClient) -> None:
+    order_id = payments.authorised()
+    path = f"{payments.url}/payments/{order_id}/provider-operations"
+
+    anonymous = httpx.get(path)
+    wrong = httpx.get(path, headers={"Authorization": "Bearer not-the-token"})
+    unknown = httpx.get(f"{payments.url}/payments/o-never-paid/provider-operations", headers=payments.admin)
+
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")
+    assert (wrong.status_code, wrong.json()["code"]) == (403, "forbidden")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_payment")

@@ -1,47 +1,77 @@
-"""A refund gives back what was captured, once; what was never captured cannot be refunded."""
+"""Giving the money back: a capture is refunded, an authorisation voided, each once; what was
+never taken cannot be given back."""
 
 from __future__ import annotations
 
-import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
+from payments_support import AMOUNT, PaymentsClient, new_order_id
+
+from polling import wait_for
 
 pytestmark = pytest.mark.service
 
 
-def _paid_order(url: str, token: str) -> str:
-    order_id = f"o-{uuid.uuid4().hex[:12]}"
-    body = {"orderId": order_id, "amountCents": 2500, "paymentToken": token}
-    assert httpx.post(f"{url}/payments", json=body, timeout=10).status_code == 200
-    return order_id
+@pytest.fixture
+def payments(services: Any) -> PaymentsClient:
+    return PaymentsClient(services.start("payments"), services.admin_token)
 
 
-def test_refunding_twice_returns_the_money_once(services: Any) -> None:
-    pay = services.start("payments")
-    order_id = _paid_order(pay.url, "tok_ok")
+def test_refunding_a_capture_twice_returns_the_money_once(payments: PaymentsClient) -> None:
+    order_id = payments.authorised()
+    assert payments.capture(order_id).status_code == 200
 
-    first = httpx.post(f"{pay.url}/payments/{order_id}/refund")
-    again = httpx.post(f"{pay.url}/payments/{order_id}/refund")
+    first = payments.refund(order_id)
+    again = payments.refund(order_id)
 
     assert first.status_code == again.status_code == 200
     assert first.json()["status"] == "REFUNDED"
     assert again.json() == first.json()
-    assert httpx.get(f"{pay.url}/payments/{order_id}").json()["status"] == "REFUNDED"
-    ledger = httpx.get(f"{pay.url}/payments/{order_id}/ledger").json()
+    assert payments.status(order_id) == "REFUNDED"
+    ledger = payments.ledger(order_id)
     assert [e["kind"] for e in ledger["entries"]] == ["AUTHORISED", "CAPTURED", "REFUNDED"]
-    assert ledger["balanceCents"] == 0
+    assert (ledger["capturedCents"], ledger["refundedCents"], ledger["balanceCents"]) == (AMOUNT, AMOUNT, 0)
+    refund = payments.provider_operations(order_id)["refund"]
+    assert (refund["calls"], refund["effects"]) == (1, 1)
 
 
-def test_a_declined_or_unknown_payment_cannot_be_refunded(services: Any) -> None:
-    pay = services.start("payments")
-    declined = _paid_order(pay.url, "tok_declined")
+def test_refunding_an_uncaptured_authorisation_voids_it_and_nothing_is_taken(payments: PaymentsClient) -> None:
+    order_id = payments.authorised()
 
-    refused = httpx.post(f"{pay.url}/payments/{declined}/refund")
-    unknown = httpx.post(f"{pay.url}/payments/o-never-charged/refund")
+    first = payments.refund(order_id)
+    again = payments.refund(order_id)
+
+    assert first.status_code == again.status_code == 200
+    assert first.json()["status"] == again.json()["status"] == "VOIDED"
+    ledger = payments.ledger(order_id)
+    assert [e["kind"] for e in ledger["entries"]] == ["AUTHORISED", "VOIDED"]
+    assert (ledger["voidedCents"], ledger["capturedCents"], ledger["balanceCents"]) == (AMOUNT, 0, 0)
+    assert payments.effects(order_id) == {"authorise": 1, "void": 1}
+
+
+def test_a_declined_or_unknown_payment_cannot_be_refunded(payments: PaymentsClient) -> None:
+    declined = payments.authorised("tok_declined")
+
+    refused = payments.refund(declined)
+    unknown = payments.refund("o-never-charged")
 
     assert (refused.status_code, refused.json()["code"]) == (409, "not_refundable")
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_payment")
-    assert httpx.get(f"{pay.url}/payments/{declined}/ledger").json()["entries"] == []
-    assert httpx.get(f"{pay.url}/payments/o-never-charged").json()["code"] == "unknown_payment"
+    assert payments.ledger(declined)["entries"] == []
+    assert payments.payment("o-never-charged").json()["code"] == "unknown_payment"
+    assert set(payments.effects(declined)) == {"authorise"}
+
+
+def test_a_payment_still_being_authorised_cannot_be_refunded(payments: PaymentsClient) -> None:
+    order_id = new_order_id()
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(payments.authorise, order_id, "tok_slow")
+        wait_for(lambda: payments.payment(order_id).status_code == 200, timeout_s=5,
+                 what="the authorisation to start")
+        refused = payments.refund(order_id)
+        assert slow.result().json()["status"] == "AUTHORISED"
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_refundable")
+    assert refused.json()["paymentStatus"] == "PENDING"

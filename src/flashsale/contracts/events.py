@@ -163,14 +163,6 @@ class PaymentVoided(EventData):
     amount_cents: int
 
 
-class PaymentApproved(EventData):
-    """Superseded by PaymentAuthorised + PaymentCaptured; kept until payments emits those."""
-
-    payment_id: str
-    order_id: str
-    amount_cents: int
-
-
 class PaymentDeclined(EventData):
     payment_id: str
     order_id: str

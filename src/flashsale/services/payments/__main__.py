@@ -1,9 +1,9 @@
 """`python -m flashsale.services.payments`: one payments instance, configured from FLASHSALE_*."""
 
 from flashsale.kit.service import run_service
-from flashsale.kit.settings import ServiceSettings
 from flashsale.services.payments.app import create_app
+from flashsale.services.payments.settings import PaymentsSettings
 
 if __name__ == "__main__":
-    settings = ServiceSettings()
+    settings = PaymentsSettings()
     run_service(lambda: create_app(settings), settings)

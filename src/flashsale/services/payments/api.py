@@ -1,4 +1,4 @@
-"""HTTP routes of the payments service (internal: called by the order service, not by buyers)."""
+"""HTTP routes of the payments service (internal: called by the order service's checkout saga)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from flashsale.contracts.api import ID_PATTERN, ApiModel, AuthorisePayment, PaymentView
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.service import require_admin
 from flashsale.services.payments import domain
 from flashsale.services.payments.operations import Payments
+from flashsale.services.payments.provider import ProviderOperation
 from flashsale.services.payments.store import LedgerEntry, Payment
 
 router = APIRouter()
 
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
+ADMIN = [Depends(require_admin)]
 
 
 class LedgerEntryView(ApiModel):
@@ -29,8 +32,28 @@ class LedgerView(ApiModel):
     """An order's money movements; `balanceCents` (captured - refunded) is never negative."""
 
     order_id: str
+    authorised_cents: int
+    captured_cents: int
+    refunded_cents: int
+    voided_cents: int
     balance_cents: int
     entries: list[LedgerEntryView]
+
+
+class ProviderOperationView(ApiModel):
+    kind: str
+    idempotency_key: str
+    calls: int
+    effects: int
+    approved: bool | None
+    reason: str | None
+
+
+class ProviderOperationsView(ApiModel):
+    """What the provider did for an order: `effects` is 1 at most per key, however often asked."""
+
+    order_id: str
+    operations: list[ProviderOperationView]
 
 
 async def _payments(request: Request) -> Payments:
@@ -43,12 +66,18 @@ PaymentsDep = Annotated[Payments, Depends(_payments)]
 
 @router.post("/payments")
 async def authorise_payment(body: AuthorisePayment, payments: PaymentsDep) -> PaymentView:
-    """Charge the order once; a repeated call answers with the stored outcome."""
+    """Authorise the order's payment once; a repeated call answers with the stored payment."""
     return payment_view(await payments.authorise(body.order_id, body.amount_cents, body.payment_token))
+
+
+@router.post("/payments/{orderId}/capture")
+async def capture_payment(order_id: OrderId, payments: PaymentsDep) -> PaymentView:
+    return payment_view(await payments.capture(order_id))
 
 
 @router.post("/payments/{orderId}/refund")
 async def refund_payment(order_id: OrderId, payments: PaymentsDep) -> PaymentView:
+    """Give the money back: void an authorisation, refund a capture (idempotent)."""
     return payment_view(await payments.refund(order_id))
 
 
@@ -62,15 +91,29 @@ async def get_ledger(order_id: OrderId, payments: PaymentsDep) -> LedgerView:
     return ledger_view(order_id, await payments.ledger(order_id))
 
 
+@router.get("/payments/{orderId}/provider-operations", dependencies=ADMIN)
+async def get_provider_operations(order_id: OrderId, payments: PaymentsDep) -> ProviderOperationsView:
+    return provider_operations_view(order_id, await payments.provider_operations(order_id))
+
+
 def payment_view(payment: Payment) -> PaymentView:
     return PaymentView(payment_id=payment.payment_id, order_id=payment.order_id, status=payment.status,
                        amount_cents=payment.amount_cents, reason=payment.reason)
 
 
 def ledger_view(order_id: str, entries: list[LedgerEntry]) -> LedgerView:
+    totals = domain.totals((e.kind, e.amount_cents) for e in entries)
     return LedgerView(
-        order_id=order_id,
-        balance_cents=domain.balance_cents((e.kind, e.amount_cents) for e in entries),
+        order_id=order_id, authorised_cents=totals.authorised, captured_cents=totals.captured,
+        refunded_cents=totals.refunded, voided_cents=totals.voided, balance_cents=totals.balance,
         entries=[LedgerEntryView(entry_id=e.entry_id, payment_id=e.payment_id, kind=e.kind,
                                  amount_cents=e.amount_cents, at=iso_from_ms(e.at_ms)) for e in entries],
     )
+
+
+def provider_operations_view(order_id: str, operations: list[ProviderOperation]) -> ProviderOperationsView:
+    return ProviderOperationsView(order_id=order_id, operations=[
+        ProviderOperationView(kind=o.kind, idempotency_key=o.idempotency_key, calls=o.calls, effects=o.effects,
+                              approved=o.approved, reason=o.reason)
+        for o in operations
+    ])

@@ -9,22 +9,27 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.kit.settings import ServiceSettings
 from flashsale.services.payments import api
 from flashsale.services.payments.operations import Payments
 from flashsale.services.payments.provider import SimulatedProvider
-from flashsale.services.payments.store import SERVICE, PaymentStore
+from flashsale.services.payments.retries import RetryPolicy
+from flashsale.services.payments.settings import PaymentsSettings
+from flashsale.services.payments.store import SERVICE, PaymentStore, ProviderBookStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(SERVICE, settings or ServiceSettings(), MIGRATIONS)
+def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
+    settings = settings or PaymentsSettings()
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The runtime has started (database migrated) before this runs.
-        app.state.payments = Payments(PaymentStore(runtime.db, runtime.clock), SimulatedProvider())
+        store = PaymentStore(runtime.db, runtime.clock, stale_pending_ms=settings.stale_pending_ms)
+        provider = SimulatedProvider(ProviderBookStore(runtime.db, runtime.clock))
+        policy = RetryPolicy(attempts=settings.provider_attempts, timeout_s=settings.provider_timeout_s)
+        app.state.payments = Payments(store, provider, policy)
         yield
 
     app = service_app(SERVICE, runtime, lifespan)

@@ -1,83 +1,203 @@
-"""Payment rules: what a repeated charge request means, what may be refunded, what the ledger says.
+"""Payment rules: what a request means for a payment in a given state, and what the ledger allows.
 
-A payment belongs to exactly one order. It starts PENDING while the provider is being asked and
-ends APPROVED or DECLINED; an APPROVED payment may later become REFUNDED. The ledger records
-money movements (AUTHORISED, CAPTURED, REFUNDED) and never lets refunds exceed captures.
+A payment belongs to exactly one order and moves through the checkout saga's money steps:
+
+    PENDING ──authorise──▶ AUTHORISED ──capture──▶ CAPTURED ──refund──▶ REFUNDED
+       │                       │
+       └──▶ DECLINED           └──void──▶ VOIDED
+
+A step other than authorise is first marked as the payment's pending step, then carried out at
+the provider, then recorded. Marking it is what makes capture and void exclusive: once one is
+pending the other is refused (capture) or follows it (a refund of a payment whose capture is
+pending finishes the capture and then refunds). A pending step is re-driven by whoever asks next,
+always under the same provider idempotency key, so a crash or a retry never doubles an effect.
+
+The ledger records money movements, each kind at most once per payment: AUTHORISED, CAPTURED,
+VOIDED, REFUNDED. Captured plus voided never exceeds authorised, refunded never exceeds captured,
+so the balance (captured minus refunded) is never negative.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 PENDING = "PENDING"
-APPROVED = "APPROVED"
-DECLINED = "DECLINED"
-REFUNDED = "REFUNDED"
-FINAL = frozenset({APPROVED, DECLINED, REFUNDED})
-
 AUTHORISED = "AUTHORISED"
+DECLINED = "DECLINED"
 CAPTURED = "CAPTURED"
-REFUND_ENTRY = "REFUNDED"
+VOIDED = "VOIDED"
+REFUNDED = "REFUNDED"
+STATUSES = (PENDING, AUTHORISED, DECLINED, CAPTURED, VOIDED, REFUNDED)
 
-# A PENDING payment older than this was left by a process that died mid-charge: take it over.
-# It is well above the longest provider call (timeouts included), so a live charge is never doubled.
+# Ledger entry kinds: the same words as the statuses they come with.
+ENTRY_KINDS = (AUTHORISED, CAPTURED, VOIDED, REFUNDED)
+
+# A PENDING payment older than this was left by a process that died mid-authorisation: take it
+# over. It is well above the longest provider call (timeouts and retries included), so a live
+# authorisation is rarely driven twice; and when it is, the shared idempotency key keeps the
+# provider's effect single.
 STALE_PENDING_MS = 30_000
 
 PROVIDER_ERROR = "provider_error"
+DECLINED_REASON = "declined"
 
+
+class Operation(enum.StrEnum):
+    """What the provider is asked to do; one idempotency key per payment and operation."""
+
+    AUTHORISE = "authorise"
+    CAPTURE = "capture"
+    VOID = "void"
+    REFUND = "refund"
+
+
+def idempotency_key(operation: Operation, payment_id: str) -> str:
+    return f"{operation.value}:{payment_id}"
+
+
+# -- authorise -------------------------------------------------------------------------------------
 
 class Claim(enum.Enum):
-    """What to do with a charge request, given the payment already stored for that order."""
+    """What to do with an authorise request, given the payment already stored for that order."""
 
-    START = "start"              # no payment yet: create it and charge
-    REPLAY = "replay"            # finished: answer with the stored outcome, never charge again
-    IN_PROGRESS = "in_progress"  # another request is charging right now
-    TAKE_OVER = "take_over"      # a charge was abandoned: charge again (same idempotency key)
+    START = "start"              # no payment yet: create it and authorise
+    REPLAY = "replay"            # past authorisation: answer with the stored payment, ask nobody
+    IN_PROGRESS = "in_progress"  # another request is authorising right now
+    TAKE_OVER = "take_over"      # an authorisation was abandoned: ask again (same idempotency key)
 
 
-def claim(status: str | None, updated_at_ms: int, now_ms: int) -> Claim:
+def claim(status: str | None, updated_at_ms: int, now_ms: int, stale_ms: int = STALE_PENDING_MS) -> Claim:
     if status is None:
         return Claim.START
-    if status in FINAL:
+    if status != PENDING:
         return Claim.REPLAY
-    if now_ms - updated_at_ms < STALE_PENDING_MS:
+    if now_ms - updated_at_ms < stale_ms:
         return Claim.IN_PROGRESS
     return Claim.TAKE_OVER
 
 
-def outcome_status(approved: bool) -> str:
-    return APPROVED if approved else DECLINED
+def authorisation_status(approved: bool) -> str:
+    return AUTHORISED if approved else DECLINED
 
 
-def charge_entries(status: str) -> tuple[str, ...]:
-    """Ledger entries a final charge outcome writes: the simulated provider captures at once."""
-    return (AUTHORISED, CAPTURED) if status == APPROVED else ()
+def authorisation_entries(status: str) -> tuple[str, ...]:
+    """Ledger entries an authorisation outcome writes: a decline moves no money."""
+    return (AUTHORISED,) if status == AUTHORISED else ()
 
 
-class Refund(enum.Enum):
-    REFUND = "refund"
-    ALREADY_REFUNDED = "already_refunded"
-    NOT_REFUNDABLE = "not_refundable"
-    UNKNOWN = "unknown"
+# -- capture, void, refund -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Step:
+    """A step after authorisation: the provider operation, the status it must come from and the
+    status (and ledger entry) it leads to."""
+
+    operation: Operation
+    source: str
+    target: str
+
+    @property
+    def entry(self) -> str:
+        return self.target
 
 
-def refund(status: str | None) -> Refund:
-    if status is None:
-        return Refund.UNKNOWN
-    if status == REFUNDED:
-        return Refund.ALREADY_REFUNDED
-    if status == APPROVED:
-        return Refund.REFUND
-    return Refund.NOT_REFUNDABLE
+CAPTURE = Step(Operation.CAPTURE, AUTHORISED, CAPTURED)
+VOID = Step(Operation.VOID, AUTHORISED, VOIDED)
+REFUND = Step(Operation.REFUND, CAPTURED, REFUNDED)
+STEPS = {step.operation.value: step for step in (CAPTURE, VOID, REFUND)}
+
+
+class Request(enum.Enum):
+    CAPTURE = "capture"  # take the authorised money
+    REFUND = "refund"    # give the money back, whichever way the state needs (void or refund)
+
+
+class Action(enum.Enum):
+    DONE = "done"      # the request is fulfilled by the payment as it is: answer it
+    DRIVE = "drive"    # carry out `Move.step` (start it, or finish it if it is already pending)
+    REFUSE = "refuse"  # the request cannot be fulfilled from this state
+
+
+@dataclass(frozen=True)
+class Move:
+    action: Action
+    step: Step | None = None
+
+
+_DONE = Move(Action.DONE)
+_REFUSE = Move(Action.REFUSE)
+
+
+def next_move(request: Request, status: str, pending_step: str | None) -> Move:
+    """The next thing to do for `request`; after a DRIVE, ask again with the new state."""
+    if request is Request.CAPTURE:
+        return _next_for_capture(status, pending_step)
+    return _next_for_refund(status, pending_step)
+
+
+def _next_for_capture(status: str, pending_step: str | None) -> Move:
+    if status == CAPTURED:
+        return _DONE
+    if status == AUTHORISED and pending_step in (None, CAPTURE.operation):
+        return Move(Action.DRIVE, CAPTURE)
+    return _REFUSE  # PENDING, DECLINED, VOIDED, REFUNDED, or a void under way
+
+
+def _next_for_refund(status: str, pending_step: str | None) -> Move:
+    if status in (REFUNDED, VOIDED):
+        return _DONE
+    if status == CAPTURED:
+        return Move(Action.DRIVE, REFUND)
+    if status == AUTHORISED:
+        # A capture under way may already have happened at the provider: finish it, then refund.
+        return Move(Action.DRIVE, CAPTURE if pending_step == CAPTURE.operation else VOID)
+    return _REFUSE  # PENDING or DECLINED: nothing was taken
+
+
+# -- ledger ----------------------------------------------------------------------------------------
+
+class LedgerViolation(Exception):
+    """An entry that would break the ledger's rules; a bug, never a client's fault."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    authorised: int = 0
+    captured: int = 0
+    voided: int = 0
+    refunded: int = 0
+
+    @property
+    def balance(self) -> int:
+        """Money kept for the order: captured minus refunded."""
+        return self.captured - self.refunded
+
+
+def totals(entries: Iterable[tuple[str, int]]) -> Totals:
+    sums = dict.fromkeys(ENTRY_KINDS, 0)
+    for kind, amount in entries:
+        sums[kind] += amount
+    return Totals(authorised=sums[AUTHORISED], captured=sums[CAPTURED], voided=sums[VOIDED],
+                  refunded=sums[REFUNDED])
 
 
 def balance_cents(entries: Iterable[tuple[str, int]]) -> int:
-    """Money kept for an order: captured minus refunded (the ledger keeps this >= 0)."""
-    total = 0
-    for kind, amount in entries:
-        if kind == CAPTURED:
-            total += amount
-        elif kind == REFUND_ENTRY:
-            total -= amount
-    return total
+    return totals(entries).balance
+
+
+def check_entry(entries: Iterable[tuple[str, int]], kind: str, amount_cents: int) -> None:
+    """Raise LedgerViolation unless adding (`kind`, `amount_cents`) to `entries` keeps every rule."""
+    existing = list(entries)
+    if kind not in ENTRY_KINDS:
+        raise LedgerViolation(f"unknown ledger entry kind {kind!r}")
+    if amount_cents < 0:
+        raise LedgerViolation(f"a {kind} entry of {amount_cents} cents is negative")
+    if any(k == kind for k, _ in existing):
+        raise LedgerViolation(f"the payment already has a {kind} entry")
+    after = totals([*existing, (kind, amount_cents)])
+    if after.captured + after.voided > after.authorised:
+        raise LedgerViolation("captured plus voided would exceed what was authorised")
+    if after.refunded > after.captured:
+        raise LedgerViolation("refunded would exceed what was captured")

@@ -1,0 +1,227 @@
+"""The payments service's store: the only code that touches its tables (`tables.py`).
+
+`PaymentStore` keeps payments and their ledger; `ProviderBookStore` (book.py) keeps the simulated
+provider's books. Every change of a payment's status is one transaction: a conditional UPDATE from
+the status it must come from (two racing requests cannot both apply it), the ledger entry it
+writes (checked against the ledger's rules in that transaction) and the event announcing it,
+appended to the outbox.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.contracts.events import (
+    EventData,
+    PaymentAuthorised,
+    PaymentCaptured,
+    PaymentDeclined,
+    PaymentRefunded,
+    PaymentVoided,
+)
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import append_txn
+from flashsale.services.payments import domain
+from flashsale.services.payments.store.book import ProviderBookStore
+from flashsale.services.payments.store.tables import metadata, payment_ledger, payments
+
+__all__ = ["SERVICE", "LedgerEntry", "Payment", "PaymentStore", "ProviderBookStore", "metadata"]
+
+SERVICE = "payments"
+
+
+@dataclass(frozen=True)
+class Payment:
+    payment_id: str
+    order_id: str
+    amount_cents: int
+    token: str
+    status: str
+    reason: str | None
+    attempts: int
+    created_at_ms: int
+    updated_at_ms: int
+    pending_step: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    entry_id: str
+    payment_id: str
+    order_id: str
+    kind: str
+    amount_cents: int
+    at_ms: int
+
+
+class PaymentStore:
+    """Payments and their ledger. Each method opens its own short transaction."""
+
+    def __init__(self, db: Database, clock: Clock, *, stale_pending_ms: int = domain.STALE_PENDING_MS) -> None:
+        self.db = db
+        self.clock = clock
+        self.stale_pending_ms = stale_pending_ms
+
+    async def find(self, order_id: str) -> Payment | None:
+        async with self.db.read() as conn:
+            return await _find_txn(conn, order_id)
+
+    async def ledger(self, order_id: str) -> list[LedgerEntry]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                sa.select(payment_ledger)
+                .where(payment_ledger.c.order_id == order_id)
+                # Entries of one millisecond: the kinds' alphabetical order is also their causal one.
+                .order_by(payment_ledger.c.at_ms, payment_ledger.c.kind)
+            )
+            return [LedgerEntry(**row._mapping) for row in rows]
+
+    # -- authorise ----------------------------------------------------------------------------
+
+    async def claim(self, order_id: str, amount_cents: int, token: str) -> tuple[domain.Claim, Payment]:
+        """Decide what an authorise request for `order_id` does, creating the PENDING payment if new."""
+        try:
+            async with self.db.transaction() as conn:
+                return await self._claim_txn(conn, order_id, amount_cents, token)
+        except IntegrityError:
+            pass  # a concurrent request created this order's payment first: look again
+        async with self.db.transaction() as conn:
+            return await self._claim_txn(conn, order_id, amount_cents, token)
+
+    async def _claim_txn(
+        self, conn: AsyncConnection, order_id: str, amount_cents: int, token: str
+    ) -> tuple[domain.Claim, Payment]:
+        now = self.clock.now_ms()
+        found = await _find_txn(conn, order_id)
+        if found is None:
+            created = Payment(f"pay-{uuid.uuid4()}", order_id, amount_cents, token, domain.PENDING,
+                              None, 0, now, now)
+            await conn.execute(payments.insert().values(**asdict(created)))
+            return domain.Claim.START, created
+        decision = domain.claim(found.status, found.updated_at_ms, now, self.stale_pending_ms)
+        if decision is domain.Claim.TAKE_OVER and not await _take_over_txn(conn, found, now):
+            return domain.Claim.IN_PROGRESS, found
+        return decision, found
+
+    async def record_authorisation(
+        self, payment: Payment, approved: bool, reason: str | None, provider_calls: int
+    ) -> Payment:
+        """PENDING → AUTHORISED (ledger entry) or DECLINED, with the event, in one transaction."""
+        status = domain.authorisation_status(approved)
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            finished = await conn.execute(
+                payments.update()
+                .where(payments.c.payment_id == payment.payment_id, payments.c.status == domain.PENDING)
+                .values(status=status, reason=None if approved else reason or domain.DECLINED_REASON,
+                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now)
+            )
+            if finished.rowcount == 1:
+                for kind in domain.authorisation_entries(status):
+                    await _add_entry_txn(conn, payment, kind, now)
+                await _announce_txn(conn, payment, _authorisation_event(payment, approved, reason), now)
+            return await _get_txn(conn, payment.payment_id)
+
+    # -- capture, void, refund ----------------------------------------------------------------
+
+    async def start_step(self, payment: Payment, step: domain.Step) -> Payment:
+        """Mark `step` as the payment's pending step, unless the payment has moved on or another
+        step is pending; returns the payment as it now is (the caller checks which happened)."""
+        if (payment.status, payment.pending_step) == (step.source, step.operation.value):
+            return payment  # already marked: re-drive it
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                payments.update()
+                .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
+                       sa.or_(payments.c.pending_step.is_(None),
+                              payments.c.pending_step == step.operation.value))
+                .values(pending_step=step.operation.value, updated_at_ms=self.clock.now_ms())
+            )
+            return await _get_txn(conn, payment.payment_id)
+
+    async def finish_step(self, payment: Payment, step: domain.Step, provider_calls: int) -> Payment:
+        """The provider carried out `step`: status, ledger entry and event in one transaction.
+        Whoever finishes it first records it; a second finisher changes nothing."""
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            finished = await conn.execute(
+                payments.update()
+                .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
+                       payments.c.pending_step == step.operation.value)
+                .values(status=step.target, pending_step=None,
+                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now)
+            )
+            if finished.rowcount == 1:
+                await _add_entry_txn(conn, payment, step.entry, now)
+                await _announce_txn(conn, payment, _step_event(payment, step), now)
+            return await _get_txn(conn, payment.payment_id)
+
+
+async def _find_txn(conn: AsyncConnection, order_id: str) -> Payment | None:
+    row = (await conn.execute(sa.select(payments).where(payments.c.order_id == order_id))).first()
+    return None if row is None else Payment(**row._mapping)
+
+
+async def _get_txn(conn: AsyncConnection, payment_id: str) -> Payment:
+    row = (await conn.execute(sa.select(payments).where(payments.c.payment_id == payment_id))).one()
+    return Payment(**row._mapping)
+
+
+async def _take_over_txn(conn: AsyncConnection, stale: Payment, now: int) -> bool:
+    """Claim an abandoned PENDING payment; only one of several racing requests wins."""
+    taken = await conn.execute(
+        payments.update()
+        .where(payments.c.payment_id == stale.payment_id, payments.c.status == domain.PENDING,
+               payments.c.updated_at_ms == stale.updated_at_ms)
+        .values(updated_at_ms=now)
+    )
+    return bool(taken.rowcount == 1)
+
+
+async def _add_entry_txn(conn: AsyncConnection, payment: Payment, kind: str, now: int) -> None:
+    """Add a ledger entry if the ledger's rules allow it (domain.LedgerViolation rolls back).
+
+    Callers changed the payment's row first in this transaction, so a concurrent writer for the
+    same payment waits for this one to end and the entries read here are the latest."""
+    existing = await conn.execute(
+        sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents)
+        .where(payment_ledger.c.payment_id == payment.payment_id)
+    )
+    domain.check_entry([(row.kind, row.amount_cents) for row in existing], kind, payment.amount_cents)
+    await conn.execute(payment_ledger.insert().values(
+        entry_id=str(uuid.uuid4()), payment_id=payment.payment_id, order_id=payment.order_id,
+        kind=kind, amount_cents=payment.amount_cents, at_ms=now,
+    ))
+
+
+def _authorisation_event(payment: Payment, approved: bool, reason: str | None) -> EventData:
+    if approved:
+        return PaymentAuthorised(payment_id=payment.payment_id, order_id=payment.order_id,
+                                 amount_cents=payment.amount_cents)
+    return PaymentDeclined(payment_id=payment.payment_id, order_id=payment.order_id,
+                           reason=reason or domain.DECLINED_REASON)
+
+
+_STEP_EVENTS: dict[domain.Operation, type[PaymentCaptured | PaymentVoided | PaymentRefunded]] = {
+    domain.Operation.CAPTURE: PaymentCaptured,
+    domain.Operation.VOID: PaymentVoided,
+    domain.Operation.REFUND: PaymentRefunded,
+}
+
+
+def _step_event(payment: Payment, step: domain.Step) -> EventData:
+    event = _STEP_EVENTS[step.operation]
+    return event(payment_id=payment.payment_id, order_id=payment.order_id, amount_cents=payment.amount_cents)
+
+
+async def _announce_txn(conn: AsyncConnection, payment: Payment, event: EventData, now: int) -> None:
+    envelope = Envelope.new(source=SERVICE, type=type(event).__name__, subject=payment.order_id,
+                            data=event.to_data(), now_ms=now, correlation_id=payment.order_id)
+    await append_txn(conn, SERVICE, envelope, aggregate_id=payment.order_id)

@@ -1,0 +1,77 @@
+"""The simulated provider's books (`provider.ProviderBook`), kept in the payments database.
+
+A real provider's books outlive our processes; these do too, because they are a table and not
+process memory. Each call is one atomic upsert on the idempotency key, so two calls racing with
+the same key (a retry and a take-over, two requests re-driving one step) count as two calls and
+one effect, and both get the first answer back.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.services.payments.domain import Operation
+from flashsale.services.payments.provider import Charge, ProviderOperation, ProviderResult
+from flashsale.services.payments.store.tables import provider_operations as ops
+
+
+class ProviderBookStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def act_once(
+        self, operation: Operation, idempotency_key: str, charge: Charge, result: ProviderResult
+    ) -> ProviderResult:
+        insert = self._insert(operation, idempotency_key, charge, effects=1,
+                              approved=result.approved, reason=result.reason)
+        # Earlier calls of this key may have failed before acting (effects 0): this one acts.
+        acted = ops.c.effects == 1
+        upsert = insert.on_conflict_do_update(
+            index_elements=[ops.c.idempotency_key],
+            set_={
+                "calls": ops.c.calls + 1,
+                "approved": sa.case((acted, ops.c.approved), else_=insert.excluded.approved),
+                "reason": sa.case((acted, ops.c.reason), else_=insert.excluded.reason),
+                "effects": 1,
+                "updated_at_ms": insert.excluded.updated_at_ms,
+            },
+        ).returning(ops.c.approved, ops.c.reason)
+        async with self.db.transaction() as conn:
+            first = (await conn.execute(upsert)).one()
+        return ProviderResult(approved=bool(first.approved), reason=first.reason)
+
+    async def count_failed_call(self, operation: Operation, idempotency_key: str, charge: Charge) -> None:
+        insert = self._insert(operation, idempotency_key, charge, effects=0, approved=None, reason=None)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[ops.c.idempotency_key],
+            set_={"calls": ops.c.calls + 1, "updated_at_ms": insert.excluded.updated_at_ms},
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(upsert)
+
+    async def operations(self, order_id: str) -> list[ProviderOperation]:
+        query = (
+            sa.select(ops.c.idempotency_key, ops.c.kind, ops.c.order_id, ops.c.amount_cents, ops.c.approved,
+                      ops.c.reason, ops.c.calls, ops.c.effects, ops.c.created_at_ms)
+            .where(ops.c.order_id == order_id)
+            .order_by(ops.c.created_at_ms, ops.c.idempotency_key)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [ProviderOperation(**row._mapping) for row in rows]
+
+    def _insert(
+        self, operation: Operation, idempotency_key: str, charge: Charge, *,
+        effects: int, approved: bool | None, reason: str | None,
+    ) -> sqlite.Insert | postgresql.Insert:
+        now = self.clock.now_ms()
+        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+        return dialect_insert(ops).values(
+            idempotency_key=idempotency_key, kind=operation.value, order_id=charge.order_id,
+            amount_cents=charge.amount_cents, approved=approved, reason=reason, calls=1,
+            effects=effects, created_at_ms=now, updated_at_ms=now,
+        )
