@@ -62,6 +62,14 @@ class Shop:
     def url(self, service: str, n: int = 0) -> str:
         return self.urls[service][n]
 
+    def all_healthy(self) -> bool:
+        """Every instance answers again (the supervisor restarts the one a previous case killed)."""
+        for urls in self.urls.values():
+            for url in urls:
+                if httpx.get(f"{url}/health", timeout=2).status_code != 200:
+                    return False
+        return True
+
     def arm(self, point: str) -> None:
         (self.faults / point).touch()
 
@@ -144,6 +152,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         yield Shop(services, faults)
 
 
+@pytest.fixture(autouse=True)
+def whole_house(shop: Shop) -> None:
+    poll("every instance to be up", shop.all_healthy, timeout_s=60)
+
+
 @pytest.mark.parametrize("point", PURCHASE_POINTS)
 def test_a_purchase_cut_off_at_a_step_boundary_completes_once(shop: Shop, point: str) -> None:
     product = shop.new_product(1)
@@ -182,7 +195,7 @@ def test_an_apology_cut_off_at_a_step_boundary_refunds_once_and_cancels(shop: Sh
     assert len(apology) == 1 and apology[0]["reason"] == "stock_unavailable"
 
 
-def test_a_hold_whose_order_was_never_written_expires(shop: Shop) -> None:
+def test_an_orphaned_hold_whose_order_was_never_written_expires(shop: Shop) -> None:
     product = shop.new_product(1)
     shop.arm("hold.called")
 
