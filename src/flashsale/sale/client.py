@@ -93,6 +93,15 @@ class HouseClient:
         return await self._call("POST", f"{self._inventory}/inventory/{product_id}/receive",
                                 json={"quantity": quantity}, headers=self._admin)
 
+    async def adjust(self, product_id: str, delta: int, reason: str) -> Answer:
+        return await self._call("POST", f"{self._inventory}/inventory/{product_id}/adjust",
+                                json={"delta": delta, "reason": reason}, headers=self._admin)
+
+    async def notifications(self, order_id: str) -> list[dict[str, Any]]:
+        notifications = self.services.url("notifications")
+        answer = await self._call("GET", f"{notifications}/notifications", params={"orderId": order_id})
+        return list(answer.body.get("notifications", [])) if answer.status == 200 else []
+
     async def stock(self, product_id: str) -> Answer:
         return await self._call("GET", f"{self._inventory}/inventory/{product_id}")
 

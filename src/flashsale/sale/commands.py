@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from flashsale.runtime.config import find_free_port_base
 from flashsale.runtime.services_file import ServicesFile, load_services
+from flashsale.sale.apology import Epilogue, drop_a_sold_unit
 from flashsale.sale.audit import AuditReport
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
@@ -72,9 +73,14 @@ async def _play(client: HouseClient, plan: SalePlan, console: Console) -> SaleRe
 
 
 async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console, *, settle_pending: bool,
-                           settle_timeout_s: float) -> AuditReport:
+                           settle_timeout_s: float, epilogue: Epilogue | None = None) -> AuditReport:
     result = await _play(client, plan, console)
     with console.status("waiting for the house to go quiet…"):
+        settled = await wait_until_settled(client, result.order_ids, include_pending=settle_pending,
+                                           timeout_s=settle_timeout_s)
+    if epilogue is not None:
+        result.epilogue.extend(await epilogue(client, plan, result, console))
+    with console.status("auditing…"):
         settled = await wait_until_settled(client, result.order_ids, include_pending=settle_pending,
                                            timeout_s=settle_timeout_s)
         audit = await audit_until_consistent(client, timeout_s=30)
@@ -98,7 +104,7 @@ async def _demo(services: ServicesFile, buyers: int, stock: int, console: Consol
         console.print(f"\n[bold]Flash sale:[/] {buyers} buyers, {stock} units, "
                       f"{client.orders_instances} order-service instances")
         audit = await _sale_and_report(client, plan, console, settle_pending=True,
-                                       settle_timeout_s=DEMO_HOLD_TTL_S + 60)
+                                       settle_timeout_s=DEMO_HOLD_TTL_S + 60, epilogue=drop_a_sold_unit)
         return story_ok and audit.ok
     finally:
         await client.close()

@@ -36,6 +36,7 @@ class SaleResult:
     pay_latency: list[float] = field(default_factory=list)
     order_ids: list[str] = field(default_factory=list)
     paid_ids: list[str] = field(default_factory=list)  # orders whose buyer was told "paid"
+    epilogue: list[tuple[str, str]] = field(default_factory=list)  # what happened after the sale
     unexpected: list[str] = field(default_factory=list)
 
 

@@ -37,9 +37,12 @@ def print_sale_report(
         ("paid", o["paid"]), ("declined (402)", o["declined"]), ("abandoned (hold left to expire)", o["abandoned"]),
         ("completed", settled.get("COMPLETED", 0)),
         ("cancelled", sum(v for k, v in settled.items() if k.startswith("CANCELLED"))),
+        *((f"  cancelled: {k.split('/', 1)[1]}", v) for k, v in sorted(settled.items()) if k.startswith("CANCELLED/")),
         ("unexpected answers", len(result.unexpected)),
     ]:
         table.add_row(label, str(value))
+    for label, text in result.epilogue:
+        table.add_row(label, text)
     table.add_row("reserve latency p50 / p99 (server, bucket bound)", f"{_ms(reserve_p50)} / {_ms(reserve_p99)}")
     for label, samples in [("order latency", result.order_latency), ("pay latency", result.pay_latency),
                            ("time to consistency", consistency)]:
