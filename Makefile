@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up lint bench unit service system clean
+.PHONY: demo test up lint bench unit service system soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: lint
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+# The chaos sale, longer: more buyers, more processes killed (outside `make test`).
+soak: $(STAMP)
+	FLASHSALE_CHAOS_BUYERS=2000 FLASHSALE_CHAOS_KILLS=8 $(BIN)/pytest tests/system/test_chaos.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.holds
