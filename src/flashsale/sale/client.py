@@ -32,8 +32,10 @@ class Answer:
     seconds: float
 
 
-def _still_running(answer: Answer) -> bool:
-    return answer.status == 409 and answer.body.get("code") == "request_in_progress"
+def _worth_retrying(answer: Answer) -> bool:
+    """The first attempt with this key is still running, or a dependency is down for now (503:
+    nothing was stored under the key, so the retry runs afresh)."""
+    return (answer.status == 409 and answer.body.get("code") == "request_in_progress") or answer.status == 503
 
 
 class HouseClient:
@@ -61,7 +63,8 @@ class HouseClient:
 
     async def _call_idempotent(self, path: str, body: dict[str, Any], key: str | None, instance: int | None) -> Answer:
         """POST as a careful client does: with an Idempotency-Key, retried with that same key when
-        the connection fails or the first attempt is still running (the retry then gets its answer).
+        the connection fails, the first attempt is still running (the retry then gets its answer)
+        or the service says a dependency is down (503).
         A retry goes to the next order instance: every instance answers for a key (they share the
         order database), so one instance that died does not stall its buyers."""
         headers = {"Idempotency-Key": key or str(uuid.uuid4())}
@@ -69,7 +72,7 @@ class HouseClient:
         attempt = itertools.count(first)
         retrying = AsyncRetrying(
             stop=stop_after_delay(self.retry_window_s), wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
-            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_still_running),
+            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_worth_retrying),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
 
