@@ -111,9 +111,11 @@ class HouseClient:
     async def reservation(self, reservation_id: str) -> Answer:
         return await self._call("GET", f"{self._inventory}/inventory/reservations/{reservation_id}")
 
-    async def reserve(self, product_id: str, quantity: int = 1) -> Answer:
-        return await self._call("POST", f"{self._inventory}/inventory/reserve",
-                                json={"productId": product_id, "quantity": quantity})
+    async def reserve(self, product_id: str, quantity: int = 1, *, ttl_s: int | None = None) -> Answer:
+        body: dict[str, Any] = {"productId": product_id, "quantity": quantity}
+        if ttl_s is not None:
+            body["ttlSeconds"] = ttl_s
+        return await self._call("POST", f"{self._inventory}/inventory/reserve", json=body)
 
     async def inventory_metrics(self) -> str:
         response = await self._http.get(f"{self._inventory}/metrics")
