@@ -65,6 +65,31 @@ def test_a_refused_shipment_refunds_releases_and_cancels_in_reverse_order(servic
     wait_for(lambda: house.inventory.counts(product) == (2, 0, 0), what="the sold unit to come back")
 
 
+def test_a_sold_unit_lost_in_the_warehouse_is_refunded_and_the_order_cancelled(services: Any) -> None:
+    house, _ = start_house(services, shipping=True)
+    product = house.inventory.new_product(1)
+    order = house.orders.placed(unique("c"), (product, 1))
+    assert house.orders.pay(order["orderId"]).status_code == 200
+    house.orders.wait_status(order["orderId"], "COMPLETED")
+
+    dropped = httpx.post(f"{house.inventory.process.url}/inventory/{product}/adjust",
+                         json={"delta": -1, "reason": "dropped in the warehouse"}, headers=house.inventory.admin)
+
+    assert dropped.status_code == 200, dropped.text
+    cancelled = house.orders.wait_status(order["orderId"], "CANCELLED")
+    assert cancelled["statusReason"] == "stock_unavailable"
+    saga = house.orders.saga(order["orderId"])
+    assert _steps(saga)[5:] == [
+        ("cancel_shipment", "DONE", "CANCELLED"), ("refund_payment", "DONE", "REFUNDED"),
+        ("release_hold", "DONE", "RELEASED"), ("cancel_order", "DONE", "CANCELLED"),
+    ]
+    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED", "REFUNDED"]
+    assert house.shipping is not None
+    assert httpx.get(f"{house.shipping.url}/shipments/{order['orderId']}").json()["status"] == "CANCELLED"
+    assert house.inventory.reservation_status(order["reservationId"]) == "REVOKED"
+    assert house.inventory.counts(product) == (0, 0, 0)  # written off, and never credited back
+
+
 def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
     house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1"})
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))

@@ -42,8 +42,8 @@ async def drop_a_sold_unit(
     order_id, message = apology
     ledger = (await client.ledgers([order_id])).get(order_id, {})
     refunded = int(ledger.get("refundedCents", 0)) / 100
-    return [("warehouse drop", drop),
-            ("apology", f"order {order_id[:8]}… cancelled, {refunded:.2f} refunded, customer told: {message}")]
+    result.notes.append(f"the apology to the customer of order {order_id[:8]}…: “{message}”")
+    return [("warehouse drop", drop), ("apology", f"order {order_id[:8]}… cancelled, {refunded:.2f} refunded")]
 
 
 async def _orders(client: HouseClient, result: SaleResult) -> list[dict[str, Any]]:

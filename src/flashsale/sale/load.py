@@ -37,6 +37,7 @@ class SaleResult:
     order_ids: list[str] = field(default_factory=list)
     paid_ids: list[str] = field(default_factory=list)  # orders whose buyer was told "paid"
     epilogue: list[tuple[str, str]] = field(default_factory=list)  # what happened after the sale
+    notes: list[str] = field(default_factory=list)  # printed below the report
     unexpected: list[str] = field(default_factory=list)
 
 

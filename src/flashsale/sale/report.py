@@ -48,6 +48,8 @@ def print_sale_report(
                            ("time to consistency", consistency)]:
         table.add_row(f"{label} p50 / p99", f"{_ms(percentile(samples, 50))} / {_ms(percentile(samples, 99))}")
     console.print(table)
+    for note in result.notes:
+        console.print(note)
     for line in result.unexpected[:10]:
         console.print(f"[yellow]unexpected:[/] {line}")
     print_audit(console, audit)
