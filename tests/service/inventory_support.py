@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -44,6 +45,26 @@ class InventoryClient:
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
+    def adjust(self, product_id: str, delta: int, reason: str = "damaged") -> httpx.Response:
+        return self.http.post(
+            f"/inventory/{product_id}/adjust", json={"delta": delta, "reason": reason}, headers=self.admin
+        )
+
+    def set_limit(self, product_id: str, per_customer: int) -> httpx.Response:
+        return self.http.put(f"/inventory/{product_id}/limit", json={"perCustomer": per_customer}, headers=self.admin)
+
+    def clear_limit(self, product_id: str) -> httpx.Response:
+        return self.http.delete(f"/inventory/{product_id}/limit", headers=self.admin)
+
+    def limit(self, product_id: str) -> httpx.Response:
+        return self.http.get(f"/inventory/{product_id}/limit", headers=self.admin)
+
+    def limited_product(self, quantity: int, per_customer: int) -> str:
+        product_id = self.new_product(quantity)
+        answer = self.set_limit(product_id, per_customer)
+        assert answer.status_code == 200, answer.text
+        return product_id
+
     def stock(self, product_id: str) -> dict[str, Any]:
         answer = self.http.get(f"/inventory/{product_id}")
         assert answer.status_code == 200, answer.text
@@ -77,8 +98,23 @@ class InventoryClient:
                     return float(sample.value)
         return 0.0
 
+    def applied(self, event_type: str) -> float:
+        """How many events of this type the inventory's consumer has handled (effect or not)."""
+        return self.metric("events_consumed_total", consumer="inventory", type=event_type, outcome="applied")
+
     def close(self) -> None:
         self.http.close()
+
+
+async def _burst(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
+    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
+        return await asyncio.gather(*(client.post("/inventory/reserve", json=body) for body in bodies))
+
+
+def burst(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    """Send every reserve at once, each on its own connection, and collect the answers."""
+    return asyncio.run(_burst(url, bodies))
 
 
 def order_event(event_type: str, data: dict[str, Any]) -> Envelope:
@@ -112,27 +148,39 @@ def publish(nats_url: str, *envelopes: Envelope, concurrently: bool = False) -> 
     asyncio.run(_publish(nats_url, list(envelopes), concurrently=concurrently))
 
 
-async def _inventory_events(nats_url: str, reservation_id: str, wanted: set[str], timeout_s: float) -> set[str]:
-    """Read the INVENTORY stream from its start until every `wanted` type for the reservation is seen."""
+async def _inventory_stream(
+    nats_url: str, until: Callable[[list[Envelope]], bool], timeout_s: float
+) -> list[Envelope]:
+    """Read the INVENTORY stream from its start until `until` holds for the envelopes read so far."""
     nc = await nats.connect(nats_url)
-    seen: set[str] = set()
+    read: list[Envelope] = []
     try:
         deadline = time.monotonic() + timeout_s
         sub = await _subscribe_from_start(nc.jetstream(), deadline)
-        while not wanted <= seen and time.monotonic() < deadline:
+        while not until(read) and time.monotonic() < deadline:
             try:
                 messages = await sub.fetch(batch=200, timeout=0.5)
             except TimeoutError:
                 continue
             for message in messages:
-                envelope = Envelope.from_bytes(message.data)
-                if envelope.data.get("reservationId") == reservation_id:
-                    seen.add(envelope.type)
+                read.append(Envelope.from_bytes(message.data))
                 await message.ack()
         await sub.unsubscribe()
     finally:
         await nc.close()
-    return seen
+    return read
+
+
+async def _inventory_events(
+    nats_url: str, reservation_id: str, wanted: set[str], timeout_s: float
+) -> dict[str, dict[str, Any]]:
+    """The data of each type of event about the reservation (the last of a type), once every
+    `wanted` type is out."""
+
+    def about(read: list[Envelope]) -> dict[str, dict[str, Any]]:
+        return {e.type: dict(e.data) for e in read if e.data.get("reservationId") == reservation_id}
+
+    return about(await _inventory_stream(nats_url, lambda read: wanted <= about(read).keys(), timeout_s))
 
 
 async def _subscribe_from_start(js: JetStreamContext, deadline: float) -> JetStreamContext.PullSubscription:
@@ -148,4 +196,16 @@ async def _subscribe_from_start(js: JetStreamContext, deadline: float) -> JetStr
 
 
 def inventory_events(nats_url: str, reservation_id: str, wanted: set[str], timeout_s: float = 15.0) -> set[str]:
+    return set(asyncio.run(_inventory_events(nats_url, reservation_id, wanted, timeout_s)))
+
+
+def inventory_event_data(
+    nats_url: str, reservation_id: str, wanted: set[str], timeout_s: float = 15.0
+) -> dict[str, dict[str, Any]]:
+    """The data of the inventory's events about a reservation, by type, once every `wanted` one is out."""
     return asyncio.run(_inventory_events(nats_url, reservation_id, wanted, timeout_s))
+
+
+def events_until(nats_url: str, until: Callable[[list[Envelope]], bool], timeout_s: float = 15.0) -> list[Envelope]:
+    """Every event the inventory published, in order, up to the point where `until` holds."""
+    return asyncio.run(_inventory_stream(nats_url, until, timeout_s))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-from inventory_support import InventoryClient, unique
+from inventory_support import InventoryClient, burst, unique
 
 pytestmark = pytest.mark.service
 
@@ -109,7 +107,7 @@ def test_a_retried_reserve_for_one_order_holds_the_stock_once(inventory: Invento
 def test_concurrent_reserves_for_one_order_share_one_hold(inventory: InventoryClient) -> None:
     product = inventory.new_product(10)
     order_id = unique("order")
-    answers = asyncio.run(_burst(inventory.url, [{"productId": product, "quantity": 3, "orderId": order_id}] * 20))
+    answers = burst(inventory.url, [{"productId": product, "quantity": 3, "orderId": order_id}] * 20)
     assert {a.status_code for a in answers} == {200}
     assert len({a.json()["reservationId"] for a in answers}) == 1
     assert inventory.counts(product) == (7, 3, 0)
@@ -117,7 +115,7 @@ def test_concurrent_reserves_for_one_order_share_one_hold(inventory: InventoryCl
 
 def test_two_hundred_buyers_race_for_five_units_and_five_win(inventory: InventoryClient) -> None:
     product = inventory.new_product(5)
-    answers = asyncio.run(_burst(inventory.url, [{"productId": product, "quantity": 1}] * 200))
+    answers = burst(inventory.url, [{"productId": product, "quantity": 1}] * 200)
     statuses = Counter(a.status_code for a in answers)
     assert statuses == {200: 5, 409: 195}
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"out_of_stock"}
@@ -125,30 +123,30 @@ def test_two_hundred_buyers_race_for_five_units_and_five_win(inventory: Inventor
     assert inventory.counts(product) == (0, 5, 0)
 
 
-async def _burst(url: str, bodies: list[dict[str, object]]) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
-    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
-        return await asyncio.gather(*(client.post("/inventory/reserve", json=body) for body in bodies))
-
-
-def test_only_available_units_can_be_written_off(inventory: InventoryClient) -> None:
+def test_a_write_off_within_available_leaves_holds_alone(inventory: InventoryClient) -> None:
     product = inventory.new_product(5)
-    inventory.hold(product, 3)
+    hold = inventory.hold(product, 3)
 
-    def adjust(delta: int) -> httpx.Response:
-        return inventory.http.post(
-            f"/inventory/{product}/adjust", json={"delta": delta, "reason": "damaged"}, headers=inventory.admin
-        )
-
-    assert adjust(-1).json() == {
-        "productId": product, "available": 1, "reserved": 3, "sold": 0, "received": 5, "writtenOff": 1,
+    assert inventory.adjust(product, -2).json() == {
+        "productId": product, "available": 0, "reserved": 3, "sold": 0, "received": 5, "writtenOff": 2,
     }
-    too_many = adjust(-2)
-    assert (too_many.status_code, too_many.json()["code"]) == (409, "insufficient_available")
-    assert adjust(4).json()["available"] == 5
+    assert inventory.reservation(hold["reservationId"])["status"] == "HELD"
+    assert inventory.adjust(product, 4, "found").json()["available"] == 4
     assert inventory.stock(product) == {
-        "productId": product, "available": 5, "reserved": 3, "sold": 0, "received": 9, "writtenOff": 1,
+        "productId": product, "available": 4, "reserved": 3, "sold": 0, "received": 9, "writtenOff": 2,
     }
+
+
+def test_a_write_off_of_more_than_is_on_hand_is_refused_and_changes_nothing(inventory: InventoryClient) -> None:
+    product = inventory.new_product(5)
+    hold = inventory.hold(product, 3)
+    before = inventory.stock(product)
+
+    too_many = inventory.adjust(product, -6)
+
+    assert (too_many.status_code, too_many.json()["code"]) == (409, "insufficient_stock")
+    assert inventory.stock(product) == before
+    assert inventory.reservation(hold["reservationId"])["status"] == "HELD"
 
 
 def test_receiving_more_adds_to_existing_stock(inventory: InventoryClient) -> None:

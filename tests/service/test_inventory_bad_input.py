@@ -59,6 +59,9 @@ def reserve_bodies(product: str) -> list[tuple[Any, int, str]]:
         ({"productId": product, "quantity": 1, "ttlSeconds": "60"}, 422, "invalid_request"),
         ({"productId": product, "quantity": 1, "orderId": ""}, 422, "invalid_request"),
         ({"productId": product, "quantity": 1, "unexpected": True}, 422, "invalid_request"),
+        ({"productId": product, "quantity": 1, "fulfilment": "some"}, 422, "invalid_request"),
+        ({"productId": product, "quantity": 1, "fulfilment": None}, 422, "invalid_request"),
+        ({"productId": product, "quantity": 1, "fulfilment": 1}, 422, "invalid_request"),
         ([line], 422, "invalid_request"),
         (None, 422, "invalid_request"),
         ("reserve please", 422, "invalid_request"),
@@ -106,7 +109,7 @@ def test_bad_receive_and_adjust_requests_change_no_stock(inventory: InventoryCli
         ("adjust", {"delta": -1, "reason": ""}, 422, "invalid_request"),
         ("adjust", {"delta": "-1", "reason": "damaged"}, 422, "invalid_request"),
         ("adjust", {"delta": -(10**9) - 1, "reason": "damaged"}, 422, "invalid_request"),
-        ("adjust", {"delta": -6, "reason": "damaged"}, 409, "insufficient_available"),
+        ("adjust", {"delta": -6, "reason": "damaged"}, 409, "insufficient_stock"),
     ]
     for action, body, status, code in cases:
         answer = inventory.http.post(f"/inventory/{product}/{action}", json=body, headers=inventory.admin)
@@ -131,6 +134,22 @@ def test_admin_calls_need_the_admin_token(inventory: InventoryClient) -> None:
                    "unauthorized", "create without token")
     assert inventory.stock(product) == before
     assert_problem(inventory.http.get(f"/inventory/{new_product}"), 404, "unknown_product", "never created")
+
+
+def test_bad_limit_requests_change_no_limit(inventory: InventoryClient) -> None:
+    product = inventory.limited_product(5, per_customer=2)
+    path = f"/inventory/{product}/limit"
+    for body in [{"perCustomer": 0}, {"perCustomer": -1}, {"perCustomer": "2"}, {"perCustomer": 2.0},
+                 {"perCustomer": True}, {"perCustomer": 1_000_001}, {}, {"perCustomer": 2, "extra": 1}, [2], None]:
+        assert_problem(inventory.http.put(path, json=body, headers=inventory.admin), 422, "invalid_request", body)
+    for method in ("GET", "PUT", "DELETE"):
+        body = {"perCustomer": 9} if method == "PUT" else None
+        for headers, status, code in [({}, 401, "unauthorized"), ({"Authorization": "Bearer nope"}, 403, "forbidden")]:
+            answer = inventory.http.request(method, path, json=body, headers=headers)
+            assert_problem(answer, status, code, (method, headers))
+    assert inventory.limit(product).json() == {"productId": product, "perCustomer": 2}
+    assert_problem(inventory.http.get("/inventory/bad%20id/limit", headers=inventory.admin), 422,
+                   "invalid_request", "bad id")
 
 
 def test_unknown_products_and_reservations_are_404(inventory: InventoryClient) -> None:

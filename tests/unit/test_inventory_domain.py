@@ -11,31 +11,42 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
 from flashsale.services.inventory.domain import (
+    Fulfilment,
+    Holder,
     Line,
     OnOrderCancelled,
     OnOrderConfirmed,
     Reservation,
     ReservationStatus,
     StockLevel,
+    check_limit,
+    grant_partial,
     hold_all,
     in_lock_order,
     is_due,
+    limit_remainder,
     may_release,
     on_order_cancelled,
     on_order_confirmed,
+    plan_write_off,
+    require_customer,
+    revocation_order,
 )
 from flashsale.services.inventory.errors import (
     AlreadyConfirmed,
-    InsufficientAvailable,
+    CustomerRequired,
+    InsufficientStock,
     InvalidQuantity,
+    LimitExceeded,
     OutOfStock,
     UnknownProduct,
 )
 
 pytestmark = pytest.mark.unit
 
-HELD, CONFIRMED, RELEASED, EXPIRED = (
+HELD, CONFIRMED, RELEASED, EXPIRED, REVOKED = (
     ReservationStatus.HELD, ReservationStatus.CONFIRMED, ReservationStatus.RELEASED, ReservationStatus.EXPIRED,
+    ReservationStatus.REVOKED,
 )
 
 
@@ -74,17 +85,22 @@ def test_cancelling_a_paid_order_returns_its_sold_units() -> None:
     assert (level.available, level.sold) == (3, 0)
 
 
-def test_only_available_units_can_be_written_off() -> None:
+def test_a_write_off_takes_available_units_and_never_more_than_on_hand() -> None:
     level = StockLevel().receive(3).hold(2)
     assert level.write_off(1).written_off == 1
-    with pytest.raises(InsufficientAvailable):
+    with pytest.raises(InvalidQuantity):  # held units must be revoked first
         level.write_off(2)
+    with pytest.raises(InsufficientStock):
+        level.write_off(4)
 
 
-def test_an_adjustment_receives_or_writes_off() -> None:
-    level = StockLevel().receive(3)
-    assert level.adjust(2).received == 5
-    assert level.adjust(-2).available == 1
+def test_revoking_gives_held_or_sold_units_back_to_available() -> None:
+    level = StockLevel().receive(5).hold(2).hold(2).confirm(2)
+    assert (level.available, level.reserved, level.sold) == (1, 2, 2)
+    assert level.revoke(2, HELD) == StockLevel(available=3, reserved=0, sold=2, received=5)
+    assert level.revoke(2, CONFIRMED) == StockLevel(available=3, reserved=2, sold=0, received=5)
+    with pytest.raises(InvalidQuantity):
+        level.revoke(1, RELEASED)
 
 
 @pytest.mark.parametrize("quantity", [0, -1])
@@ -128,7 +144,7 @@ def test_a_confirmed_hold_cannot_be_released() -> None:
     with pytest.raises(AlreadyConfirmed):
         may_release(CONFIRMED, "r-1")
     assert may_release(HELD, "r-1")
-    assert not may_release(RELEASED, "r-1") and not may_release(EXPIRED, "r-1")
+    assert not any(may_release(status, "r-1") for status in (RELEASED, EXPIRED, REVOKED))
 
 
 def test_an_order_confirmation_deducts_a_hold_once_and_retakes_an_ended_one() -> None:
@@ -136,6 +152,13 @@ def test_an_order_confirmation_deducts_a_hold_once_and_retakes_an_ended_one() ->
     assert on_order_confirmed(CONFIRMED) is OnOrderConfirmed.NOTHING
     assert on_order_confirmed(EXPIRED) is OnOrderConfirmed.RETAKE
     assert on_order_confirmed(RELEASED) is OnOrderConfirmed.RETAKE
+
+
+def test_a_revoked_reservation_is_final() -> None:
+    # The order side cancels on ReservationRevoked: its confirmation must not retake the units,
+    # and its cancellation must not credit them a second time.
+    assert on_order_confirmed(REVOKED) is OnOrderConfirmed.NOTHING
+    assert on_order_cancelled(REVOKED) is OnOrderCancelled.NOTHING
 
 
 def test_an_order_cancellation_frees_held_or_sold_units() -> None:
@@ -155,6 +178,85 @@ def test_a_repeated_reserve_matches_its_lines_in_any_order() -> None:
     hold = Reservation("r-1", HELD, (Line("A", 1), Line("B", 2)), expires_at_ms=0)
     assert hold.same_lines([Line("B", 2), Line("A", 1)])
     assert not hold.same_lines([Line("A", 1)])
+
+
+def test_a_partial_hold_answers_a_retry_of_its_request_but_not_a_request_for_all() -> None:
+    asked = (Line("A", 3), Line("B", 1))
+    partial = Reservation("r-1", HELD, (Line("A", 2),), expires_at_ms=0, requested=asked)
+    assert partial.answers([Line("B", 1), Line("A", 3)], Fulfilment.PARTIAL)
+    assert not partial.answers(asked, Fulfilment.ALL)
+    assert not partial.answers([Line("A", 2)], Fulfilment.PARTIAL)
+    full = Reservation("r-2", HELD, asked, expires_at_ms=0)
+    assert full.answers(asked, Fulfilment.PARTIAL) and full.answers(asked, Fulfilment.ALL)
+
+
+# -- purchase limits ---------------------------------------------------------------------------
+
+
+def test_a_limit_leaves_what_the_customer_has_not_taken_yet() -> None:
+    assert limit_remainder(None, 7) is None
+    assert limit_remainder(3, 1) == 2
+    assert limit_remainder(3, 5) == 0  # lowered below what they have: nothing more, never negative
+
+
+def test_a_hold_past_the_limit_is_refused() -> None:
+    check_limit("A", 3, units=1, quantity=2)
+    check_limit("A", None, units=100, quantity=100)
+    with pytest.raises(LimitExceeded) as refused:
+        check_limit("A", 3, units=2, quantity=2)
+    assert (refused.value.product_id, refused.value.per_customer) == ("A", 3)
+
+
+def test_a_limited_product_needs_a_customer() -> None:
+    require_customer(None, [])
+    require_customer("c-1", ["A"])
+    with pytest.raises(CustomerRequired):
+        require_customer(None, ["B", "A"])
+
+
+# -- partial fulfilment ------------------------------------------------------------------------
+
+
+def test_a_partial_grant_takes_what_is_there_and_leaves_out_the_rest() -> None:
+    wanted = [Line("C", 1), Line("A", 5), Line("B", 2)]
+    granted = grant_partial(wanted, {"A": 3, "B": 0, "C": 4}, limits={"C": 2}, units={"C": 2})
+    assert granted == [Line("A", 3)]
+    assert grant_partial(wanted, {"A": 9, "B": 9, "C": 9}, limits={"C": 2}, units={"C": 1}) == [
+        Line("A", 5), Line("B", 2), Line("C", 1),
+    ]
+
+
+def test_a_partial_grant_of_nothing_names_what_stopped_it() -> None:
+    with pytest.raises(OutOfStock):
+        grant_partial([Line("A", 1)], {"A": 0}, limits={"A": 5}, units={})
+    with pytest.raises(LimitExceeded):
+        grant_partial([Line("A", 1), Line("B", 1)], {"A": 0, "B": 4}, limits={"B": 1}, units={"B": 1})
+    with pytest.raises(UnknownProduct):
+        grant_partial([Line("A", 1), Line("Z", 1)], {"A": 4}, limits={}, units={})
+
+
+# -- the write-off policy ----------------------------------------------------------------------
+
+
+def test_holds_are_revoked_before_sales_and_the_newest_of_each_first() -> None:
+    holders = [
+        Holder("old-hold", HELD, 1, created_at_ms=1),
+        Holder("old-sale", CONFIRMED, 1, created_at_ms=0, confirmed_at_ms=5),
+        Holder("new-hold", HELD, 1, created_at_ms=9),
+        Holder("new-sale", CONFIRMED, 1, created_at_ms=3, confirmed_at_ms=8),
+    ]
+    order = [h.reservation_id for h in revocation_order(holders)]
+    assert order == ["new-hold", "old-hold", "new-sale", "old-sale"]
+
+
+def test_a_write_off_revokes_only_until_enough_is_available() -> None:
+    level = StockLevel().receive(10).hold(3).hold(2).confirm(2)  # available 5, reserved 3, sold 2
+    holders = [Holder("h", HELD, 3, created_at_ms=1), Holder("s", CONFIRMED, 2, created_at_ms=0, confirmed_at_ms=2)]
+    assert plan_write_off(level, 5, holders) == []
+    assert [h.reservation_id for h in plan_write_off(level, 6, holders)] == ["h"]
+    assert [h.reservation_id for h in plan_write_off(level, 9, holders)] == ["h", "s"]
+    with pytest.raises(InsufficientStock):
+        plan_write_off(level, 11, holders)
 
 
 # -- every sequence of moves keeps the books balanced ------------------------------------------
@@ -178,6 +280,8 @@ class InventoryRules(RuleBasedStateMachine):
         self.levels: dict[str, StockLevel] = {p: StockLevel() for p in PRODUCTS[:2]}  # "C" stays unknown
         self.status: dict[int, ReservationStatus] = {}
         self.lines: dict[int, list[Line]] = {}
+        self.confirmed_at: dict[int, int] = {}
+        self.ticks = 0  # a clock: reservation numbers order creation, this orders confirmation
 
     @rule(product=st.sampled_from(PRODUCTS), quantity=st.integers(min_value=1, max_value=10))
     def receive(self, product: str, quantity: int) -> None:
@@ -225,7 +329,9 @@ class InventoryRules(RuleBasedStateMachine):
                 self.levels.update(self._retaken(number))
             except OutOfStock:
                 return  # rejected: nothing changes, the order side refunds
-        self.status[number] = CONFIRMED
+        if action is not OnOrderConfirmed.NOTHING:
+            self.ticks += 1
+            self.status[number], self.confirmed_at[number] = CONFIRMED, self.ticks
 
     @rule(number=consumes(reservations))
     def cancel(self, number: int) -> None:
@@ -241,10 +347,25 @@ class InventoryRules(RuleBasedStateMachine):
 
     @rule(product=st.sampled_from(PRODUCTS[:2]), delta=st.integers(min_value=-10, max_value=10).filter(bool))
     def adjust(self, product: str, delta: int) -> None:
+        if delta > 0:
+            self.levels[product] = self.levels[product].receive(delta)
+            return
+        holders = [
+            Holder(str(n), status, sum(ln.quantity for ln in self.lines[n] if ln.product_id == product),
+                   created_at_ms=n, confirmed_at_ms=self.confirmed_at.get(n))
+            for n, status in self.status.items()
+            if status in (HELD, CONFIRMED) and any(ln.product_id == product for ln in self.lines[n])
+        ]
         try:
-            self.levels[product] = self.levels[product].adjust(delta, product)
-        except InsufficientAvailable:
-            assert -delta > self.levels[product].available
+            plan = plan_write_off(self.levels[product], -delta, holders, product)
+        except InsufficientStock:
+            assert -delta > self.levels[product].on_hand
+            return
+        for holder in plan:
+            number = int(holder.reservation_id)
+            self._move_all(number, lambda level, q, stage=holder.status: level.revoke(q, stage))
+            self.status[number] = REVOKED
+        self.levels[product] = self.levels[product].write_off(-delta, product)
 
     def _move_all(self, number: int, move: Callable[[StockLevel, int], StockLevel]) -> None:
         for line in self.lines[number]:

@@ -16,6 +16,8 @@ from flashsale.contracts.api import (
     AdjustStock,
     ApiModel,
     Item,
+    PurchaseLimit,
+    PurchaseLimitView,
     ReceiveStock,
     ReservationView,
     ReserveStock,
@@ -24,15 +26,18 @@ from flashsale.contracts.api import (
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.problems import Problem, problem_response
 from flashsale.kit.service import require_admin
-from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus
+from flashsale.services.inventory.domain import Fulfilment, Line, Reservation, ReservationStatus
 from flashsale.services.inventory.errors import (
     AlreadyConfirmed,
-    InsufficientAvailable,
+    CustomerRequired,
+    InsufficientStock,
     InventoryError,
+    LimitExceeded,
     OrderAlreadyReserved,
     OutOfStock,
     UnknownProduct,
     UnknownReservation,
+    WriteOffContended,
 )
 from flashsale.services.inventory.store import InventoryStore, ProductStock
 
@@ -70,7 +75,8 @@ router = APIRouter(prefix="/inventory", tags=["inventory"])
 async def reserve(body: ReserveStock, store: Store) -> ReservationView:
     lines = [Line(item.product_id, item.quantity) for item in body.lines()]
     reservation = await store.reserve(
-        lines, order_id=body.order_id, customer_id=body.customer_id, ttl_s=body.ttl_seconds
+        lines, order_id=body.order_id, customer_id=body.customer_id, ttl_s=body.ttl_seconds,
+        fulfilment=Fulfilment(body.fulfilment),
     )
     return reservation_view(reservation)
 
@@ -114,6 +120,23 @@ async def adjust_stock(product_id: ProductId, body: AdjustStock, store: Store) -
     return stock_view(await store.adjust(product_id, body.delta, body.reason))
 
 
+@router.get("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN)
+async def get_purchase_limit(product_id: ProductId, store: Store) -> PurchaseLimitView:
+    return PurchaseLimitView(product_id=product_id, per_customer=await store.purchase_limit(product_id))
+
+
+@router.put("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN)
+async def set_purchase_limit(product_id: ProductId, body: PurchaseLimit, store: Store) -> PurchaseLimitView:
+    limit = await store.set_purchase_limit(product_id, body.per_customer)
+    return PurchaseLimitView(product_id=product_id, per_customer=limit)
+
+
+@router.delete("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN)
+async def clear_purchase_limit(product_id: ProductId, store: Store) -> PurchaseLimitView:
+    limit = await store.set_purchase_limit(product_id, None)
+    return PurchaseLimitView(product_id=product_id, per_customer=limit)
+
+
 # -- answers --------------------------------------------------------------------------------
 
 
@@ -144,8 +167,17 @@ def _problem(error: InventoryError) -> Problem:
             return Problem(409, "out_of_stock", "Out of stock", detail, productId=error.product_id)
         case UnknownProduct():
             return Problem(404, "unknown_product", "Unknown product", detail, productId=error.product_id)
-        case InsufficientAvailable():
-            return Problem(409, "insufficient_available", "Not enough available stock", detail)
+        case LimitExceeded():
+            return Problem(
+                409, "limit_exceeded", "Purchase limit exceeded", detail,
+                productId=error.product_id, perCustomer=error.per_customer,
+            )
+        case CustomerRequired():
+            return Problem(422, "customer_required", "Customer required", detail, productId=error.product_id)
+        case InsufficientStock():
+            return Problem(409, "insufficient_stock", "Not enough stock on hand", detail, productId=error.product_id)
+        case WriteOffContended():
+            return Problem(409, "write_off_contended", "Write-off contended, try again", detail)
         case UnknownReservation():
             return Problem(404, "unknown_reservation", "Unknown reservation", detail)
         case AlreadyConfirmed():

@@ -9,18 +9,45 @@ every move below keeps all three counts >= 0 and
 The store's SQL performs the same moves as conditional UPDATEs, and the schema's CHECK
 constraints refuse any row that breaks them, so the rules are enforced twice: here, where the
 unit tests drive them, and in the database, where concurrency cannot sneak past them.
+
+Purchase limits. A product may carry a limit per customer (a flash-sale rule): the units a
+customer holds or has bought (HELD + CONFIRMED reservations) plus those asked for may not exceed
+it. While a product has a limit, every customer's units of it are kept in a counter that moves
+with each hold, release, expiry, cancellation, revocation and late sale (the retake of an order
+paid after its hold ended), in the same transaction as the stock it counts. A hold, or a retake,
+of such a product needs a customer to count against. A limit set later counts what customers
+already have; one lowered below that refuses their further holds but takes nothing back.
+
+Partial fulfilment. A reserve asks for "all" (every line in full, or nothing) or "partial": each
+line gets min(asked, available, the customer's limit remainder), lines that get nothing are left
+out, and only when nothing at all can be held is the reserve refused (`grant_partial`): as over
+the limit when the limit stopped a line whose units were there, else as out of stock.
+
+Write-off policy (an apology). The warehouse may lose units that are already held or even sold.
+A write-off of q units of a product with fewer than q available revokes whole reservations of
+that product until at least q are available: holds first, newest created first, then
+deductions, newest confirmed first. A revoked reservation is cancelled as a whole: every unit of
+every product in it goes back to available (held units from reserved, sold ones from sold), the
+customer's purchase-limit counters give them back, it becomes REVOKED and a ReservationRevoked
+event tells the order side, which cancels the order, refunds what was paid and apologises.
+Then the q units are written off from available. A write-off of more than is on hand
+(available + reserved + sold) is refused and changes nothing. All of it is one transaction, so
+the counts above hold at every instant. A revoked reservation is final: a later release,
+OrderConfirmed or OrderCancelled for it changes nothing (no double credit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
 from flashsale.services.inventory.errors import (
     AlreadyConfirmed,
-    InsufficientAvailable,
+    CustomerRequired,
+    InsufficientStock,
     InvalidQuantity,
+    LimitExceeded,
     OutOfStock,
     UnknownProduct,
 )
@@ -31,6 +58,12 @@ class ReservationStatus(StrEnum):
     CONFIRMED = "CONFIRMED"
     RELEASED = "RELEASED"
     EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"  # cancelled by a write-off (see the write-off policy above)
+
+
+class Fulfilment(StrEnum):
+    ALL = "all"  # every line in full, or nothing
+    PARTIAL = "partial"  # as much of each line as can be had now
 
 
 @dataclass(frozen=True, order=True)
@@ -111,17 +144,22 @@ class StockLevel:
         return replace(self, available=self.available + q, sold=self.sold - q)
 
     def write_off(self, quantity: int, product_id: str = "") -> StockLevel:
-        """Units lost or damaged; only available ones (held and sold units belong to buyers)."""
+        """Units lost or damaged leave from available; held and sold units belong to buyers, so
+        a write-off that needs them revokes reservations first (`plan_write_off`)."""
         q = _positive(quantity)
+        if q > self.on_hand:
+            raise InsufficientStock(product_id, q, self.on_hand)
         if q > self.available:
-            raise InsufficientAvailable(product_id, q)
+            raise InvalidQuantity(f"cannot write off {q}: only {self.available} available; revoke first")
         return replace(self, available=self.available - q, written_off=self.written_off + q)
 
-    def adjust(self, delta: int, product_id: str = "") -> StockLevel:
-        """A correction: positive receives, negative writes off."""
-        if delta > 0:
-            return self.receive(delta)
-        return self.write_off(-delta, product_id)
+    def revoke(self, quantity: int, stage: ReservationStatus) -> StockLevel:
+        """A revoked reservation's units come back to available, from reserved or from sold."""
+        if stage is ReservationStatus.HELD:
+            return self.release(quantity)
+        if stage is ReservationStatus.CONFIRMED:
+            return self.return_sold(quantity)
+        raise InvalidQuantity(f"a {stage} reservation holds no units to revoke")
 
 
 def hold_all(levels: Mapping[str, StockLevel], lines: Iterable[Line]) -> dict[str, StockLevel]:
@@ -139,14 +177,34 @@ def hold_all(levels: Mapping[str, StockLevel], lines: Iterable[Line]) -> dict[st
 class Reservation:
     reservation_id: str
     status: ReservationStatus
-    lines: tuple[Line, ...]
+    lines: tuple[Line, ...]  # what is held (for a partial reserve: what was granted)
     expires_at_ms: int
     order_id: str | None = None
     customer_id: str | None = None
     confirmed_at_ms: int | None = None
+    created_at_ms: int = 0
+    requested: tuple[Line, ...] | None = None  # what a partial reserve asked for; None: `lines`
+
+    @property
+    def asked(self) -> tuple[Line, ...]:
+        """The lines the reserve asked for (a partial grant may hold fewer)."""
+        return self.lines if self.requested is None else self.requested
+
+    @property
+    def fulfilment(self) -> Fulfilment:
+        return Fulfilment.ALL if self.requested is None else Fulfilment.PARTIAL
 
     def same_lines(self, lines: Iterable[Line]) -> bool:
         return in_lock_order(self.lines) == in_lock_order(lines)
+
+    def answers(self, lines: Iterable[Line], fulfilment: Fulfilment) -> bool:
+        """Whether this hold is the answer to a reserve of `lines` (a retry for the same order):
+        it was asked for the same lines, and, unless partial is acceptable, holds them in full."""
+        wanted = in_lock_order(lines)
+        return in_lock_order(self.asked) == wanted and (fulfilment is Fulfilment.PARTIAL or self.same_lines(wanted))
+
+    def quantity_of(self, product_id: str) -> int:
+        return sum(line.quantity for line in self.lines if line.product_id == product_id)
 
 
 def expires_at_ms(now_ms: int, ttl_s: int) -> int:
@@ -159,8 +217,9 @@ def is_due(reservation: Reservation, now_ms: int) -> bool:
 
 
 def may_release(status: ReservationStatus, reservation_id: str) -> bool:
-    """Whether a release request frees units: only a held reservation does. An ended one is
-    already free (releasing it again is a harmless repeat); a confirmed one is sold."""
+    """Whether a release request frees units: only a held reservation does. An ended one
+    (released, expired, revoked) is already free: releasing it again is a harmless repeat; a
+    confirmed one is sold."""
     if status is ReservationStatus.CONFIRMED:
         raise AlreadyConfirmed(reservation_id)
     return status is ReservationStatus.HELD
@@ -169,13 +228,13 @@ def may_release(status: ReservationStatus, reservation_id: str) -> bool:
 class OnOrderConfirmed(Enum):
     DEDUCT_HOLD = "deduct_hold"  # reserved -> sold
     RETAKE = "retake"  # the hold ended first: sell from available if the units are still there
-    NOTHING = "nothing"  # already confirmed: a repeat
+    NOTHING = "nothing"  # already confirmed (a repeat), or revoked (the order side is cancelling)
 
 
 def on_order_confirmed(status: ReservationStatus) -> OnOrderConfirmed:
     if status is ReservationStatus.HELD:
         return OnOrderConfirmed.DEDUCT_HOLD
-    if status is ReservationStatus.CONFIRMED:
+    if status in (ReservationStatus.CONFIRMED, ReservationStatus.REVOKED):
         return OnOrderConfirmed.NOTHING
     return OnOrderConfirmed.RETAKE
 
@@ -183,7 +242,7 @@ def on_order_confirmed(status: ReservationStatus) -> OnOrderConfirmed:
 class OnOrderCancelled(Enum):
     RELEASE_HOLD = "release_hold"  # reserved -> available
     RETURN_SOLD = "return_sold"  # sold -> available: the order was cancelled after payment
-    NOTHING = "nothing"  # the hold had already ended
+    NOTHING = "nothing"  # the hold had already ended (revoked included: its units are back)
 
 
 def on_order_cancelled(status: ReservationStatus) -> OnOrderCancelled:
@@ -192,3 +251,96 @@ def on_order_cancelled(status: ReservationStatus) -> OnOrderCancelled:
     if status is ReservationStatus.CONFIRMED:
         return OnOrderCancelled.RETURN_SOLD
     return OnOrderCancelled.NOTHING
+
+
+# -- purchase limits ------------------------------------------------------------------------------
+
+
+def limit_remainder(per_customer: int | None, units: int) -> int | None:
+    """How many more units a customer may hold or buy; None: no limit. A limit lowered below
+    what a customer already has leaves nothing (never a negative remainder)."""
+    return None if per_customer is None else max(0, per_customer - units)
+
+
+def require_customer(customer_id: str | None, limited: Iterable[str]) -> None:
+    """A product with a purchase limit can only be held for a named customer."""
+    first = min(limited, default=None)
+    if first is not None and customer_id is None:
+        raise CustomerRequired(first)
+
+
+def check_limit(product_id: str, per_customer: int | None, units: int, quantity: int) -> None:
+    """Refuse a hold that would take the customer past the product's limit."""
+    remainder = limit_remainder(per_customer, units)
+    if remainder is not None and quantity > remainder:
+        assert per_customer is not None
+        raise LimitExceeded(product_id, per_customer, quantity)
+
+
+def grant_partial(
+    wanted: Sequence[Line], available: Mapping[str, int], limits: Mapping[str, int], units: Mapping[str, int]
+) -> list[Line]:
+    """A partial reserve's grant: each line gets min(asked, available, limit remainder), where
+    `limits` are the purchase limits of the products that have one and `units` what the customer
+    already holds or bought of them; lines that get nothing are left out. Nothing at all is
+    refused: `LimitExceeded` when the limit stopped a line whose units were there, else `OutOfStock`."""
+    granted: list[Line] = []
+    stopped_by_limit: Line | None = None
+    for line in in_lock_order(wanted):
+        product = line.product_id
+        if product not in available:
+            raise UnknownProduct(product)
+        remainder = limit_remainder(limits.get(product), units.get(product, 0))
+        cap = available[product] if remainder is None else min(available[product], remainder)
+        if min(line.quantity, cap) > 0:
+            granted.append(Line(product, min(line.quantity, cap)))
+        elif available[product] > 0 and stopped_by_limit is None:
+            stopped_by_limit = line
+    if granted:
+        return granted
+    if stopped_by_limit is not None:
+        raise LimitExceeded(stopped_by_limit.product_id, limits[stopped_by_limit.product_id], stopped_by_limit.quantity)
+    first = in_lock_order(wanted)[0]
+    raise OutOfStock(first.product_id, first.quantity, available[first.product_id])
+
+
+# -- write-offs beyond available (the apology) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A reservation that holds or bought units of the product being written off."""
+
+    reservation_id: str
+    status: ReservationStatus  # HELD or CONFIRMED
+    quantity: int  # its units of that product
+    created_at_ms: int
+    confirmed_at_ms: int | None = None
+
+
+def revocation_order(holders: Iterable[Holder]) -> list[Holder]:
+    """Holds before deductions (nothing was paid for a hold yet); the newest of each first, so
+    the customers who waited longest keep their units. Ties by id, so the order is total."""
+    held = [h for h in holders if h.status is ReservationStatus.HELD]
+    sold = [h for h in holders if h.status is ReservationStatus.CONFIRMED]
+    held.sort(key=lambda h: (h.created_at_ms, h.reservation_id), reverse=True)
+    sold.sort(key=lambda h: (h.confirmed_at_ms or 0, h.reservation_id), reverse=True)
+    return held + sold
+
+
+def plan_write_off(level: StockLevel, quantity: int, holders: Iterable[Holder], product_id: str = "") -> list[Holder]:
+    """The reservations to revoke, in order, before `quantity` units can be written off from
+    available; none when enough are available. Refused when more than is on hand."""
+    q = _positive(quantity)
+    if q > level.on_hand:
+        raise InsufficientStock(product_id, q, level.on_hand)
+    freed = level.available
+    revoked: list[Holder] = []
+    for holder in revocation_order(holders):
+        if freed >= q:
+            break
+        revoked.append(holder)
+        freed += holder.quantity
+    if freed < q:
+        raise InvalidQuantity(f"the holders of {product_id!r} hold fewer units than reserved + sold")
+    return revoked

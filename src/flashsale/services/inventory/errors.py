@@ -3,7 +3,10 @@
 InventoryError
 ├── UnknownProduct          the product has no stock row (never received)
 ├── OutOfStock              a hold asked for more units than are available
-├── InsufficientAvailable   a write-off asked for more units than are available
+├── LimitExceeded           a hold would take a customer past the product's purchase limit
+├── CustomerRequired        a hold of a product with a purchase limit named no customer
+├── InsufficientStock       a write-off asked for more units than are on hand at all
+├── WriteOffContended       a write-off kept meeting rows other transactions held; try again
 ├── UnknownReservation      no reservation has that id
 ├── AlreadyConfirmed        a release was asked for a hold that is already a deduction
 └── OrderAlreadyReserved    an orderId that already holds other items was used again
@@ -32,11 +35,34 @@ class OutOfStock(InventoryError):
         self.requested = requested
 
 
-class InsufficientAvailable(InventoryError):
-    def __init__(self, product_id: str, requested: int) -> None:
-        super().__init__(f"cannot write off {requested} of {product_id!r}: fewer are available")
+class LimitExceeded(InventoryError):
+    def __init__(self, product_id: str, per_customer: int, requested: int) -> None:
+        super().__init__(
+            f"cannot hold {requested} of {product_id!r}: at most {per_customer} per customer, held or bought"
+        )
+        self.product_id = product_id
+        self.per_customer = per_customer
+        self.requested = requested
+
+
+class CustomerRequired(InventoryError):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"{product_id!r} has a purchase limit: a hold of it must name the customer")
+        self.product_id = product_id
+
+
+class InsufficientStock(InventoryError):
+    def __init__(self, product_id: str, requested: int, on_hand: int | None = None) -> None:
+        shown = "" if on_hand is None else f" (only {on_hand} on hand)"
+        super().__init__(f"cannot write off {requested} of {product_id!r}{shown}")
         self.product_id = product_id
         self.requested = requested
+
+
+class WriteOffContended(InventoryError):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"the write-off of {product_id!r} kept meeting busy reservations; try again")
+        self.product_id = product_id
 
 
 class UnknownReservation(InventoryError):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from flashsale.contracts import events
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.envelope import Envelope
-from flashsale.services.inventory.domain import Line, Reservation
+from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus
 
 PRODUCER = "inventory"
 SOURCE = "/flashsale/inventory"
@@ -84,6 +84,21 @@ def reservation_confirmed(reservation: Reservation, order_id: str, now_ms: int, 
         confirmed_at=iso_from_ms(now_ms),
     )
     return envelope(payload, subject=reservation.reservation_id, now_ms=now_ms, cause=cause)
+
+
+def reservation_revoked(
+    reservation: Reservation, stage: ReservationStatus, reason: str, now_ms: int
+) -> Envelope:
+    """A write-off took the reservation's units back: `stage` says whether they were held or sold."""
+    payload = events.ReservationRevoked(
+        reservation_id=reservation.reservation_id,
+        order_id=reservation.order_id,
+        customer_id=reservation.customer_id,
+        items=_lines(reservation.lines),
+        stage=stage.value,
+        reason=reason,
+    )
+    return envelope(payload, subject=reservation.reservation_id, now_ms=now_ms)
 
 
 def reservation_rejected(

@@ -3,18 +3,21 @@
 `InventoryStore` is what the API, the consumers and the sweeper call: each method without
 `_txn` opens one short transaction; the `_txn` methods run inside the caller's (the inbox's).
 Every change appends the event announcing it to the outbox in the same transaction. The
-statements themselves live in `sql.py`.
+statements themselves live in `sql.py` (stock moves, reservations), `holds.py` (taking stock),
+`limits.py` (purchase limits) and `writeoff.py` (revocations).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
@@ -22,6 +25,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import (
+    Fulfilment,
     Line,
     OnOrderCancelled,
     OnOrderConfirmed,
@@ -35,12 +39,14 @@ from flashsale.services.inventory.domain import (
     on_order_confirmed,
 )
 from flashsale.services.inventory.errors import (
-    InsufficientAvailable,
+    CustomerRequired,
+    LimitExceeded,
     OutOfStock,
     UnknownProduct,
     UnknownReservation,
+    WriteOffContended,
 )
-from flashsale.services.inventory.store import sql
+from flashsale.services.inventory.store import holds, limits, sql, writeoff
 from flashsale.services.inventory.store.sql import ProductStock
 from flashsale.services.inventory.store.tables import metadata, reservations, stock
 
@@ -57,7 +63,12 @@ class Page(Generic[T]):
     next: str | None
 
 
-_REFUSAL_REASONS = {OutOfStock: "out_of_stock", UnknownProduct: "unknown_product"}
+_REFUSAL_REASONS = {
+    OutOfStock: "out_of_stock", UnknownProduct: "unknown_product",
+    LimitExceeded: "limit_exceeded", CustomerRequired: "customer_required",
+}
+# A write-off that gave way to other transactions tries again this often, a little later each time.
+WRITE_OFF_ATTEMPTS = 20
 
 
 class InventoryStore:
@@ -72,42 +83,49 @@ class InventoryStore:
 
     async def reserve(
         self, lines: Sequence[Line], *, order_id: str | None = None,
-        customer_id: str | None = None, ttl_s: int | None = None,
+        customer_id: str | None = None, ttl_s: int | None = None, fulfilment: Fulfilment = Fulfilment.ALL,
     ) -> Reservation:
-        """Hold every line or none; a repeat for the same order id returns the first hold."""
+        """Hold every line or none ("all"), or as much of each as can be had ("partial"), within
+        the customer's purchase limits; a repeat for the same order id returns the first hold."""
         now = self.clock.now_ms()
-        reservation = Reservation(
+        asked = tuple(in_lock_order(lines))
+        wanted = Reservation(
             reservation_id=str(uuid.uuid4()),
             status=ReservationStatus.HELD,
-            lines=tuple(in_lock_order(lines)),
+            lines=asked,
             expires_at_ms=expires_at_ms(now, ttl_s or self.hold_ttl_s),
             order_id=order_id,
             customer_id=customer_id,
+            created_at_ms=now,
+            requested=asked if fulfilment is Fulfilment.PARTIAL else None,
         )
         try:
             async with self.db.transaction() as conn:
-                levels = await sql.hold_all_txn(conn, reservation)
+                if fulfilment is Fulfilment.PARTIAL:
+                    reservation, levels = await holds.hold_partial_txn(conn, wanted)
+                else:
+                    reservation, levels = wanted, await holds.hold_all_txn(conn, wanted)
                 await sql.insert_reservation_txn(conn, reservation, now)
                 await sql.announce(conn, events.stock_reserved(reservation, now))
         except sql.AlreadyHeld as repeat:
             return repeat.reservation
-        except (OutOfStock, UnknownProduct) as refusal:
+        except (OutOfStock, UnknownProduct, LimitExceeded, CustomerRequired) as refusal:
             metrics.holds_refused.labels(_REFUSAL_REASONS[type(refusal)]).inc()
             raise
         except IntegrityError:
             # A concurrent reserve for the same order id committed first: answer with its hold.
             if order_id is None:
                 raise
-            return await self._hold_of_order(order_id, reservation.lines)
+            return await self._hold_of_order(order_id, wanted)
         metrics.holds_granted.inc()
         metrics.record_available(levels)
         return reservation
 
-    async def _hold_of_order(self, order_id: str, lines: Sequence[Line]) -> Reservation:
+    async def _hold_of_order(self, order_id: str, wanted: Reservation) -> Reservation:
         existing = await self.reservation_of_order(order_id)
         if existing is None:
             raise RuntimeError(f"order {order_id!r} conflicted but holds nothing")
-        return sql.same_hold(existing, lines)
+        return sql.same_hold(existing, wanted.asked, wanted.fulfilment)
 
     async def release(self, reservation_id: str) -> Reservation:
         """HELD -> RELEASED (units back to available); an ended hold is returned as it is."""
@@ -124,12 +142,13 @@ class InventoryStore:
         metrics.record_available(levels)
         return released
 
-    async def expire_due(self, limit: int) -> int:
+    async def expire_due(self, limit: int, *, now_ms: int | None = None) -> int:
         """Expire up to `limit` holds whose time is up, each in its own short transaction.
 
         Returns how many were due (a full batch means more may be waiting). The database's
-        clock decides what is due, not this process's: every instance's sweeper then agrees."""
-        now = await self.db.now_ms()
+        clock decides what is due, not this process's: every instance's sweeper then agrees.
+        `now_ms` judges by another clock instead (a test's, which it moves by hand)."""
+        now = await self.db.now_ms() if now_ms is None else now_ms
         async with self.db.read() as conn:
             due = (
                 await conn.scalars(
@@ -195,21 +214,66 @@ class InventoryStore:
         return received
 
     async def adjust(self, product_id: str, delta: int, reason: str) -> ProductStock:
-        """A correction: more units found (delta > 0) or units written off (only available ones)."""
+        """A correction: more units found (delta > 0) or units written off (delta < 0); a
+        write-off of more than is available revokes reservations first (domain.py's policy)."""
+        if delta > 0:
+            return await self._add(product_id, delta, reason)
+        for attempt in range(1, WRITE_OFF_ATTEMPTS + 1):
+            try:
+                return await self._write_off(product_id, -delta, reason)
+            except DBAPIError as error:
+                if not writeoff.gave_way(error):
+                    raise
+                if attempt == WRITE_OFF_ATTEMPTS:
+                    raise WriteOffContended(product_id) from error
+            # Let the transactions it gave way to finish; jitter keeps two write-offs apart.
+            await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _add(self, product_id: str, quantity: int, reason: str) -> ProductStock:
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            if delta > 0:
-                adjusted = await sql.add_units(conn, product_id, delta)
-            else:
-                adjusted = await sql.move(conn, product_id, -delta, "available", "written_off")
+            adjusted = await sql.add_units(conn, product_id, quantity)
             if adjusted is None:
-                if not await sql.stock_exists(conn, product_id):
-                    raise UnknownProduct(product_id)
-                raise InsufficientAvailable(product_id, -delta)
+                raise UnknownProduct(product_id)
             available = adjusted.level.available
-            await sql.announce(conn, events.stock_adjusted(product_id, delta, reason, available, now))
-        metrics.record_available([(product_id, adjusted.level.available)])
+            await sql.announce(conn, events.stock_adjusted(product_id, quantity, reason, available, now))
+        metrics.record_available([(product_id, available)])
         return adjusted
+
+    async def _write_off(self, product_id: str, quantity: int, reason: str) -> ProductStock:
+        now = self.clock.now_ms()
+        revoked: list[Reservation] = []
+        levels: list[tuple[str, int]] = []
+        async with self.db.transaction() as conn:
+            adjusted = await sql.move(conn, product_id, quantity, "available", "written_off")
+            if adjusted is None:  # not enough available (or no such product): the apology path
+                revoked, levels = await writeoff.revoke_for_txn(conn, product_id, quantity, reason, now)
+                adjusted = await sql.move(conn, product_id, quantity, "available", "written_off")
+                if adjusted is None:
+                    raise RuntimeError(f"revocations left too few units of {product_id!r} to write off")
+            available = adjusted.level.available
+            await sql.announce(conn, events.stock_adjusted(product_id, -quantity, reason, available, now))
+        metrics.holds_ended.labels("revoked").inc(len(revoked))
+        metrics.record_available([*levels, (product_id, available)])
+        return adjusted
+
+    # -- purchase limits ---------------------------------------------------------------------
+
+    async def purchase_limit(self, product_id: str) -> int | None:
+        return (await self.stock_of(product_id)).purchase_limit
+
+    async def set_purchase_limit(self, product_id: str, per_customer: int | None) -> int | None:
+        """At most `per_customer` units per customer from now on (None: no limit). Units already
+        held or bought count; a limit below them refuses the customer's further holds."""
+        async with self.db.transaction() as conn:
+            current = (await sql.lock_stock_txn(conn, [product_id])).get(product_id)
+            if current is None:
+                raise UnknownProduct(product_id)
+            if current.purchase_limit is None and per_customer is not None:
+                await limits.count_existing_txn(conn, product_id)
+            await limits.save_limit_txn(conn, product_id, per_customer)
+        return per_customer
 
     async def stock_of(self, product_id: str) -> ProductStock:
         async with self.db.read() as conn:
@@ -237,7 +301,7 @@ class InventoryStore:
         now = self.clock.now_ms()
         reservation = await sql.lock_reservation(conn, reservation_id)
         if reservation is None or not sql.belongs_to(reservation, order_id):
-            await sql.reject_txn(conn, reservation_id, order_id, now, cause)
+            await sql.reject_txn(conn, reservation_id, order_id, now, cause, "stock_unavailable")
             return []
         action = on_order_confirmed(reservation.status)
         if action is OnOrderConfirmed.NOTHING:
@@ -245,9 +309,9 @@ class InventoryStore:
         if action is OnOrderConfirmed.DEDUCT_HOLD:
             levels = [await sql.must_move(conn, line, "reserved", "sold") for line in reservation.lines]
         else:
-            retaken = await sql.retake_txn(conn, reservation.lines)
-            if retaken is None:
-                await sql.reject_txn(conn, reservation_id, order_id, now, cause)
+            retaken = await holds.retake_txn(conn, reservation)
+            if isinstance(retaken, str):
+                await sql.reject_txn(conn, reservation_id, order_id, now, cause, retaken)
                 return []
             levels = retaken
         confirmed = replace(
@@ -273,6 +337,7 @@ class InventoryStore:
             released, levels = await sql.end_hold_txn(conn, reservation, ReservationStatus.RELEASED, now)
         else:
             levels = [await sql.must_move(conn, line, "sold", "available") for line in reservation.lines]
+            await limits.return_units_txn(conn, reservation)
             released = replace(reservation, status=ReservationStatus.RELEASED)
             await sql.save_status_txn(conn, released, now)
         await sql.announce(conn, events.reservation_released(released, "order_cancelled", now, cause))

@@ -4,13 +4,15 @@ Stock never moves by read-then-write: each move is one conditional UPDATE
 (`... SET available = available - :q ... WHERE available >= :q`) whose returned row says whether
 it happened, so two buyers racing for the last unit cannot both get it, whatever the isolation
 level. Transactions that move stock of several products lock the rows in product-id order
-(`domain.in_lock_order`); those that also change a reservation lock that row first.
+(`domain.in_lock_order`); those that also change a reservation lock that row first. A customer's
+purchase-limit counter (`limits.py`) only changes after its product's stock row is locked.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,8 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.outbox import append_txn
 from flashsale.services.inventory import events
-from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus, StockLevel, in_lock_order
-from flashsale.services.inventory.errors import OrderAlreadyReserved, OutOfStock, UnknownProduct
+from flashsale.services.inventory.domain import (
+    Fulfilment,
+    Line,
+    Reservation,
+    ReservationStatus,
+    StockLevel,
+)
+from flashsale.services.inventory.errors import CustomerRequired, InventoryError, OrderAlreadyReserved, UnknownProduct
+from flashsale.services.inventory.store import limits
 from flashsale.services.inventory.store.tables import reservation_items, reservations, stock
 
 
@@ -30,14 +39,7 @@ from flashsale.services.inventory.store.tables import reservation_items, reserva
 class ProductStock:
     product_id: str
     level: StockLevel
-
-
-class Refused(Exception):
-    """A line could not be moved; raised inside a transaction to roll it back."""
-
-    def __init__(self, line: Line) -> None:
-        super().__init__(line.product_id)
-        self.line = line
+    purchase_limit: int | None = None  # at most this many units per customer; None: no limit
 
 
 class AlreadyHeld(Exception):
@@ -85,30 +87,38 @@ async def add_units(conn: AsyncConnection, product_id: str, quantity: int) -> Pr
     return None if row is None else stock_from(row)
 
 
-async def hold_all_txn(conn: AsyncConnection, wanted: Reservation) -> list[tuple[str, int]]:
-    """Hold every line, in lock order, or raise (the caller's transaction then rolls back)."""
-    levels = []
-    for line in wanted.lines:
-        moved = await move(conn, line.product_id, line.quantity, "available", "reserved")
-        if moved is None:
-            raise await refusal_txn(conn, line, wanted)
-        levels.append((line.product_id, moved.level.available))
-    return levels
+async def lock_stock_txn(conn: AsyncConnection, product_ids: Iterable[str]) -> dict[str, ProductStock]:
+    """Lock the stock rows of these products in product order (no deadlocks) and read them."""
+    rows = await conn.execute(
+        sa.select(stock).where(stock.c.product_id.in_(sorted(set(product_ids))))
+        .order_by(stock.c.product_id).with_for_update()
+    )
+    return {row.product_id: stock_from(row) for row in rows}
 
 
-async def refusal_txn(conn: AsyncConnection, line: Line, wanted: Reservation) -> Exception:
+async def refusal_txn(conn: AsyncConnection, wanted: Reservation, refusal: InventoryError) -> Exception:
     """Why a hold failed, asked in the same transaction (a refusal is the common answer in a sale).
 
     A retried reserve of an order that already holds its stock is not refused: it gets that hold.
+    Otherwise an unknown product comes first, then a missing customer, then `refusal` itself.
     """
     if wanted.order_id is not None:
         existing = await load_reservation(conn, reservations.c.order_id == wanted.order_id)
         if existing is not None:
-            return AlreadyHeld(same_hold(existing, wanted.lines))
+            return AlreadyHeld(same_hold(existing, wanted.asked, wanted.fulfilment))
     products = sorted({item.product_id for item in wanted.lines})
-    known = set((await conn.scalars(sa.select(stock.c.product_id).where(stock.c.product_id.in_(products)))).all())
-    missing = [p for p in products if p not in known]
-    return UnknownProduct(missing[0]) if missing else OutOfStock(line.product_id, line.quantity)
+    rows = (
+        await conn.execute(
+            sa.select(stock.c.product_id, stock.c.purchase_limit).where(stock.c.product_id.in_(products))
+        )
+    ).all()
+    missing = sorted(set(products) - {row.product_id for row in rows})
+    if missing:
+        return UnknownProduct(missing[0])
+    limited = [row.product_id for row in rows if row.purchase_limit is not None]
+    if limited and wanted.customer_id is None:
+        return CustomerRequired(min(limited))
+    return refusal
 
 
 async def must_move(conn: AsyncConnection, line: Line, source: str, target: str) -> tuple[str, int]:
@@ -117,21 +127,6 @@ async def must_move(conn: AsyncConnection, line: Line, source: str, target: str)
     if moved is None:
         raise RuntimeError(f"cannot move {line.quantity} of {line.product_id!r} from {source} to {target}")
     return line.product_id, moved.level.available
-
-
-async def retake_txn(conn: AsyncConnection, lines: Sequence[Line]) -> list[tuple[str, int]] | None:
-    """Sell every line straight from available, or none (a savepoint undoes a partial retake)."""
-    try:
-        async with conn.begin_nested():
-            levels = []
-            for line in in_lock_order(lines):
-                moved = await move(conn, line.product_id, line.quantity, "available", "sold")
-                if moved is None:
-                    raise Refused(line)
-                levels.append((line.product_id, moved.level.available))
-    except Refused:
-        return None
-    return levels
 
 
 async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock:
@@ -149,12 +144,8 @@ async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> 
     return stock_from((await conn.execute(upsert)).one())
 
 
-async def stock_exists(conn: AsyncConnection, product_id: str) -> bool:
-    found = await conn.scalar(sa.select(stock.c.product_id).where(stock.c.product_id == product_id))
-    return found is not None
-
-
 async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation, now: int) -> None:
+    requested = reservation.requested
     await conn.execute(
         reservations.insert().values(
             reservation_id=reservation.reservation_id,
@@ -164,6 +155,7 @@ async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation
             created_at_ms=now,
             expires_at_ms=reservation.expires_at_ms,
             updated_at_ms=now,
+            requested=None if requested is None else json.dumps([[ln.product_id, ln.quantity] for ln in requested]),
         )
     )
     await conn.execute(
@@ -179,8 +171,10 @@ async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation
 async def end_hold_txn(
     conn: AsyncConnection, reservation: Reservation, status: ReservationStatus, now: int
 ) -> tuple[Reservation, list[tuple[str, int]]]:
-    """A held reservation ends without a sale: its units go back to available."""
+    """A held reservation ends without a sale: its units go back to available (and its
+    customer's purchase-limit counters give them back)."""
     levels = [await must_move(conn, line, "reserved", "available") for line in reservation.lines]
+    await limits.return_units_txn(conn, reservation)
     ended = replace(reservation, status=status)
     await save_status_txn(conn, ended, now)
     return ended, levels
@@ -200,10 +194,12 @@ async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: 
 
 
 async def reject_txn(
-    conn: AsyncConnection, reservation_id: str, order_id: str, now: int, cause: Envelope
+    conn: AsyncConnection, reservation_id: str, order_id: str, now: int, cause: Envelope, reason: str
 ) -> None:
-    # The order side refunds on this reason; an unknown hold cannot be deducted either.
-    await announce(conn, events.reservation_rejected(reservation_id, order_id, "stock_unavailable", now, cause))
+    """The paid order cannot have its stock (`stock_unavailable`: an unknown hold, or the units went
+    to others; `limit_exceeded`: the customer bought up to the limit meanwhile; `customer_required`:
+    the product got a limit and the hold named no customer); the order side refunds."""
+    await announce(conn, events.reservation_rejected(reservation_id, order_id, reason, now, cause))
 
 
 async def lock_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
@@ -246,10 +242,11 @@ def stock_from(row: sa.Row[Any]) -> ProductStock:
         available=row.available, reserved=row.reserved, sold=row.sold,
         received=row.received, written_off=row.written_off,
     )
-    return ProductStock(row.product_id, level)
+    return ProductStock(row.product_id, level, row.purchase_limit)
 
 
 def reservation_from(row: sa.Row[Any], lines: Iterable[Line]) -> Reservation:
+    requested = None if row.requested is None else tuple(Line(p, q) for p, q in json.loads(row.requested))
     return Reservation(
         reservation_id=row.reservation_id,
         status=ReservationStatus(row.status),
@@ -258,6 +255,8 @@ def reservation_from(row: sa.Row[Any], lines: Iterable[Line]) -> Reservation:
         order_id=row.order_id,
         customer_id=row.customer_id,
         confirmed_at_ms=row.confirmed_at_ms,
+        created_at_ms=row.created_at_ms,
+        requested=requested,
     )
 
 
@@ -266,8 +265,9 @@ def belongs_to(reservation: Reservation, order_id: str) -> bool:
     return reservation.order_id is None or reservation.order_id == order_id
 
 
-def same_hold(existing: Reservation, lines: Iterable[Line]) -> Reservation:
-    if not existing.same_lines(lines):
+def same_hold(existing: Reservation, lines: Iterable[Line], fulfilment: Fulfilment) -> Reservation:
+    """The order's hold, if it answers this reserve (a retry); another request for the order is refused."""
+    if not existing.answers(lines, fulfilment):
         assert existing.order_id is not None
         raise OrderAlreadyReserved(existing.order_id, existing.reservation_id)
     return existing
