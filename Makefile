@@ -23,8 +23,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Test files run three at a time (each test waits mostly on its processes, databases and broker);
+# a file stays on one worker, so its module-wide fixtures (a running house) are started once.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -60,6 +60,9 @@ def test_a_declined_or_failed_payment_cancels_the_order_and_puts_the_stock_back(
     assert house.inventory.counts(product) == (1, 0, 0)
     again = house.orders.pay(order["orderId"], "tok_ok")
     assert (again.status_code, again.json()["code"]) == (409, "invalid_state")
+    # The same card again, as a client retrying after a lost answer would: the same decline.
+    retried = house.orders.pay(order["orderId"], "tok_declined")
+    assert (retried.status_code, retried.json()["code"]) == (402, "payment_declined")
 
     # A provider that keeps failing is retried, then counts as a decline.
     failing = house.orders.placed(unique("c"), (product, 1))

@@ -97,11 +97,9 @@ class Checkout:
             return order  # payments are per order: a repeated pay changes nothing
         if decision is domain.Pay.HOLD_EXPIRED:
             raise HoldExpired(order_id)
-        if decision is domain.Pay.INVALID_STATE:
-            raise InvalidState(order_id, order.status)
         saga = await self.find_saga(order_id)
-        if saga.state != plan.RUNNING:
-            raise self._refusal(order, saga)
+        if decision is domain.Pay.INVALID_STATE or saga.state != plan.RUNNING:
+            raise self._refusal(order, saga, token)
         try:
             stopped_by = await self.saga.pay(order, token)
         except RequestInProgress:
@@ -135,10 +133,16 @@ class Checkout:
             raise stopped_by  # the payment's outcome is not known yet; the saga will find out
         if saga.state == plan.RUNNING:
             raise RequestInProgress(order_id)
-        raise self._refusal(order, saga)
+        raise self._refusal(order, saga, saga.payment_token)
 
     @staticmethod
-    def _refusal(order: Order, saga: Saga) -> Exception:
+    def _refusal(order: Order, saga: Saga, token: str | None) -> Exception:
+        """Why this order cannot be paid now. The same card declined before is declined again
+        (a retry whose first answer was lost gets that answer); any other attempt is too late."""
+        payment = saga.step(plan.PAYMENT)
+        declined = payment is not None and payment.outcome == plan.DECLINED
+        if declined and token is not None and token == saga.payment_token:
+            return PaymentDeclined(order.order_id, payment.detail if payment else None)
         if saga.reason == domain.HOLD_EXPIRED:
             return HoldExpired(order.order_id)
         return InvalidState(order.order_id, order.status)
