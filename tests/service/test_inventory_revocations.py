@@ -175,13 +175,13 @@ def test_a_revoked_customer_may_buy_up_to_the_limit_again(inventory: InventoryCl
     assert inventory.hold(product, 1, customerId="bob")["status"] == "HELD"
 
 
+# PostgreSQL only: SQLite has one writer at a time, so there are no row locks to invert.
+@pytest.mark.parametrize("database_base", ["postgresql"], indirect=True)
 def test_a_write_off_gives_way_to_a_release_in_flight(
     inventory: InventoryClient, inventory_database: str
 ) -> None:
     # The classic inversion: a release locks its reservation, then the product's stock row; the
     # write-off locks the stock row, then the reservations it revokes. Neither may be killed.
-    if not inventory_database.startswith("postgresql"):
-        pytest.skip("SQLite has one writer at a time: no row locks to invert")
     product = inventory.new_product(2)
     hold = inventory.hold(product, 2)
     adjusted, released = asyncio.run(_write_off_against_a_release(inventory, inventory_database, product, hold))
