@@ -81,13 +81,15 @@ class CheckoutSaga:
     async def pay(self, order: Order, token: str) -> Exception | None:
         """Authorise the order's payment and run on as far as the saga can go now. Returns the
         error that stopped it early (the saga itself retries), or None."""
-        lease = await self.sagas.claim(order.order_id, self.lease_ms)
+        saga = await self._saga(order.order_id)
+        authorise = saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None
+        lease = await self.sagas.claim(order.order_id, self.lease_ms, begin=plan.PAYMENT if authorise else None,
+                                       payment_token=token if authorise else None)
         if lease is None:
             raise RequestInProgress(order.order_id)
 
-        async def authorise_first(saga: Saga) -> None:
-            if saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
-                await self.sagas.begin_step(lease, plan.PAYMENT, payment_token=token)
+        async def authorise_first() -> None:
+            if authorise:
                 await self._authorise(lease, order, token)
 
         return await self._run(lease, authorise_first)
@@ -123,27 +125,31 @@ class CheckoutSaga:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def _run(self, lease: Lease, first: Callable[[Saga], Awaitable[None]] | None = None) -> Exception | None:
+    async def _run(self, lease: Lease, first: Callable[[], Awaitable[None]] | None = None) -> Exception | None:
         current: list[str | None] = [None]
         try:
             if first is not None:
-                await first(await self._saga(lease.order_id))
-            await self._advance(lease, current)
+                await first()
+            last_seen = await self._advance(lease, current)
         except LostLease:
             return None
         except Exception as exc:  # noqa: BLE001 - any failure is retried later or parked, never dropped
             await self._failed(lease, current[0], exc)
             return exc
-        await self.sagas.let_go(lease, due_at_ms=None)
+        if last_seen.lease_owner == lease.token:  # not already given back by the last step's commit
+            await self.sagas.let_go(lease, due_at_ms=None)
         return None
 
-    async def _advance(self, lease: Lease, current: list[str | None]) -> None:
+    async def _advance(self, lease: Lease, current: list[str | None]) -> Saga:
+        """Run steps until the saga waits for news or is finished; returns the saga as last seen."""
+        held: Lease | None = lease
         while True:
             saga = await self._saga(lease.order_id)
             step = plan.next_step(saga.state, saga.records())
             if step in (plan.Next.WAIT, plan.Next.FINISHED):
-                return
-            if not await self.sagas.renew(lease, self.lease_ms):
+                return saga
+            held = await self.sagas.renew(held or lease, self.lease_ms)
+            if held is None:
                 raise LostLease(lease.order_id)
             current[0] = step.value
             order = await self.orders.get(lease.order_id)
@@ -185,6 +191,7 @@ class CheckoutSaga:
                                            detail=outcome.reason)
             if saga.state == plan.RUNNING and outcome.approved:
                 await self.orders.move_txn(conn, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+                await saga_sql.let_go_txn(conn, lease)  # the saga now waits for the stock deduction
             elif saga.state == plan.RUNNING:
                 await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
                                              reason=domain.PAYMENT_DECLINED, due_at_ms=now)
@@ -204,18 +211,20 @@ class CheckoutSaga:
 
     async def _ship(self, lease: Lease, saga: Saga, order: Order) -> None:
         if self.shipping is None:  # a house without a shipping service: delivery is not our step
-            await self._record_shipment(order.order_id, plan.SKIPPED, None, "no shipping service")
+            await self._record_shipment(lease, order.order_id, plan.SKIPPED, None, "no shipping service")
             return
         await self.sagas.begin_step(lease, plan.SHIPMENT)
         outcome = await self.shipping.schedule(order.order_id, order.lines)
         crash_point("shipment.called")
         if outcome.scheduled:
-            await self._record_shipment(order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
+            await self._record_shipment(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
         else:
-            await self._record_shipment(order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
+            await self._record_shipment(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
         crash_point("shipment.recorded")
 
-    async def _record_shipment(self, order_id: str, status: str, outcome: str | None, detail: str | None) -> None:
+    async def _record_shipment(
+        self, lease: Lease, order_id: str, status: str, outcome: str | None, detail: str | None,
+    ) -> None:
         async with self.db.transaction() as conn:
             saga = await saga_sql.lock_txn(conn, order_id)
             assert saga is not None
@@ -231,6 +240,7 @@ class CheckoutSaga:
                 return
             await self.orders.move_txn(conn, order_id, domain.COMPLETED, only_from=[domain.PAID])
             await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
+            await saga_sql.let_go_txn(conn, lease)
 
     # -- compensations ---------------------------------------------------------------------
 
@@ -275,6 +285,7 @@ class CheckoutSaga:
                 refunded=plan.money_given_back(saga.records()),
             )
             await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATED, now)
+            await saga_sql.let_go_txn(conn, lease)
         crash_point("cancel_order.recorded")
 
     async def _finish(self, order_id: str, step: str, *, outcome: str) -> None:
