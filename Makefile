@@ -33,7 +33,7 @@ unit: $(STAMP)
 
 # The chaos sale, longer: more buyers, more processes killed (outside `make test`).
 soak: $(STAMP)
-	FLASHSALE_CHAOS_BUYERS=2000 FLASHSALE_CHAOS_KILLS=8 $(BIN)/pytest tests/system/test_chaos.py
+	FLASHSALE_CHAOS_BUYERS=2000 FLASHSALE_CHAOS_KILLS=8 $(BIN)/pytest -s tests/system/test_chaos.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.holds
