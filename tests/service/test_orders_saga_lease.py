@@ -1,0 +1,93 @@
+"""The saga lease, on the real order database: one runner at a time, and a dead runner's saga is
+taken over once its lease runs out (never before)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from flashsale.kit.clock import ManualClock
+from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.migrations import upgrade
+from flashsale.services.orders import domain
+from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.app import MIGRATIONS
+from flashsale.services.orders.store import Order, OrderStore, SagaStore
+
+pytestmark = pytest.mark.service
+
+LEASE_MS = 5_000
+INSTANCES = 2
+RUNNERS = 20
+
+
+@pytest.fixture
+async def databases(database_base: str) -> AsyncIterator[list[Database]]:
+    """One order database, opened as two instances would (two engines, two pools)."""
+    url = service_database_url(database_base, "orders")
+    opened = [await Database.connect(url) for _ in range(INSTANCES)]
+    await upgrade(opened[0], MIGRATIONS)
+    try:
+        yield opened
+    finally:
+        for db in opened:
+            await db.dispose()
+
+
+async def _new_order(db: Database, clock: ManualClock) -> str:
+    order_id = f"o-{uuid.uuid4().hex[:12]}"
+    now = clock.now_ms()
+    await OrderStore(db, clock).create(Order(
+        order_id=order_id, customer_id="c-1", status=domain.PENDING_PAYMENT, status_reason=None,
+        reservation_id=f"r-{order_id}", expires_at_ms=now + 600_000, amount_cents=100, created_at_ms=now,
+        updated_at_ms=now, paid_at_ms=None, lines=(domain.Line("p-1", 1),),
+    ))
+    return order_id
+
+
+async def test_of_many_runners_on_two_instances_exactly_one_gets_the_saga(databases: list[Database]) -> None:
+    clock = ManualClock()
+    order_id = await _new_order(databases[0], clock)
+    stores = [SagaStore(databases[n % INSTANCES], clock, owner=f"runner-{n}") for n in range(RUNNERS)]
+
+    leases = await asyncio.gather(*(store.claim(order_id, LEASE_MS) for store in stores))
+
+    assert sum(lease is not None for lease in leases) == 1
+
+
+async def test_a_dead_runners_saga_is_due_and_taken_over_only_when_its_lease_runs_out(
+    databases: list[Database],
+) -> None:
+    clock = ManualClock()
+    order_id = await _new_order(databases[0], clock)
+    dead, survivor = SagaStore(databases[0], clock, owner="dead"), SagaStore(databases[1], clock, owner="survivor")
+    abandoned = await dead.claim(order_id, LEASE_MS, begin=plan.PAYMENT, payment_token="tok_ok")
+    assert abandoned is not None
+
+    clock.advance(LEASE_MS / 1000 - 1)
+    early = (await survivor.due(10), await survivor.claim(order_id, LEASE_MS))
+    clock.advance(2)
+    taken = await survivor.claim(order_id, LEASE_MS)
+
+    assert early == ([], None)
+    assert taken is not None
+    assert await dead.renew(abandoned, LEASE_MS) is None  # the old runner cannot carry on
+    saga = await survivor.get(order_id)
+    assert saga is not None and saga.step(plan.PAYMENT) is not None
+    assert saga.step(plan.PAYMENT).status == plan.STARTED  # in doubt: the new runner asks again
+
+
+async def test_a_saga_waiting_for_news_is_not_due(databases: list[Database]) -> None:
+    clock = ManualClock()
+    order_id = await _new_order(databases[0], clock)
+    store = SagaStore(databases[0], clock, owner="runner")
+    lease = await store.claim(order_id, LEASE_MS)
+    assert lease is not None
+
+    await store.let_go(lease, due_at_ms=None)
+    clock.advance(LEASE_MS / 1000 + 1)
+
+    assert order_id not in await store.due(100)
