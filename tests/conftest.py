@@ -69,7 +69,7 @@ def database_base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
     require_postgres()
     prefix = f"fs_test_{uuid.uuid4().hex[:10]}"
     yield POSTGRES_URL.rstrip("/") + "/" + prefix
-    for service in ("inventory", "orders", "payments", "shipping", "notifications"):
+    for service in ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers"):
         asyncio.run(drop_postgres_database(service_database_url(POSTGRES_URL.rstrip("/") + "/" + prefix, service)))
 
 
