@@ -187,3 +187,180 @@ class NotificationView(ApiModel):
 
 class Notifications(ApiModel):
     notifications: list[NotificationView]
+
+
+# -- catalog -------------------------------------------------------------------------------------
+
+MAX_PRICE_CENTS = 10**9
+MAX_BATCH = 100
+
+
+def _http_url(value: str | None) -> str | None:
+    """An absolute http(s) URL with a host, no whitespace, at most 2048 characters."""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if len(value) > 2048 or parts.scheme not in ("http", "https") or not parts.hostname \
+            or any(c.isspace() for c in value):
+        raise ValueError("imageUrl must be an absolute http(s) URL")
+    return value
+
+
+def _instant(value: str | None) -> str | None:
+    """An ISO 8601 time with a UTC offset (`Z` or `+hh:mm`); a time without one is ambiguous."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be an ISO 8601 time, e.g. 2026-11-27T09:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValueError("must carry a UTC offset, e.g. 2026-11-27T09:00:00Z")
+    return value
+
+
+class ProductFields(ApiModel):
+    """The full description of a product (`PUT /products/{productId}`)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    price_cents: int = Field(ge=0, le=MAX_PRICE_CENTS)
+    description: str = Field(default="", max_length=5000)
+    image_url: str | None = None
+    sale_starts_at: str | None = None
+    sale_ends_at: str | None = None
+
+    @model_validator(mode="after")
+    def _formats(self) -> ProductFields:
+        _http_url(self.image_url)
+        _instant(self.sale_starts_at)
+        _instant(self.sale_ends_at)
+        return self
+
+
+class ProductChanges(ApiModel):
+    """Some fields of a product (`PATCH /products/{productId}`); null clears an optional field."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    price_cents: int | None = Field(default=None, ge=0, le=MAX_PRICE_CENTS)
+    description: str | None = Field(default=None, max_length=5000)
+    image_url: str | None = None
+    sale_starts_at: str | None = None
+    sale_ends_at: str | None = None
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> ProductChanges:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        for required in ("name", "price_cents", "description"):
+            if required in self.model_fields_set and getattr(self, required) is None:
+                raise ValueError(f"{to_camel(required)} cannot be null")
+        _http_url(self.image_url)
+        _instant(self.sale_starts_at)
+        _instant(self.sale_ends_at)
+        return self
+
+
+class AvailabilityView(ApiModel):
+    status: str  # in_stock | low | sold_out | unknown
+    available: int | None
+    as_of: str | None
+
+
+class ProductView(ApiModel):
+    product_id: str
+    name: str
+    price_cents: int
+    description: str
+    image_url: str | None
+    sale_starts_at: str | None
+    sale_ends_at: str | None
+    version: int
+    created_at: str
+    updated_at: str
+    availability: AvailabilityView
+
+
+class ProductPage(ApiModel):
+    """`next` is the `after` of the following page, or null on the last one."""
+
+    products: list[ProductView]
+    next: str | None
+
+
+class ProductBatch(ApiModel):
+    product_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @model_validator(mode="after")
+    def _valid_unique(self) -> ProductBatch:
+        import re
+
+        bad = [p for p in self.product_ids if not re.fullmatch(ID_PATTERN, p)]
+        if bad:
+            raise ValueError(f"invalid productIds: {', '.join(bad[:5])}")
+        if len(set(self.product_ids)) != len(self.product_ids):
+            raise ValueError("each productId may appear once")
+        return self
+
+
+class ProductBatchView(ApiModel):
+    products: list[ProductView]
+    missing: list[str]
+
+
+# -- customers ------------------------------------------------------------------------------------
+
+MAX_NAME = 200
+MAX_EMAIL = 254
+COUNTRY_PATTERN = r"^[A-Z]{2}$"  # ISO 3166-1 alpha-2; the service also checks the code is assigned
+
+
+class Address(ApiModel):
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=COUNTRY_PATTERN)
+
+
+class CreateCustomer(ApiModel):
+    customer_id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    email: str = Field(min_length=3, max_length=MAX_EMAIL)
+    address: Address
+
+
+class UpdateCustomer(ApiModel):
+    """A partial update: absent fields stay as they are; `address` is replaced as a whole."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
+    email: str | None = Field(default=None, min_length=3, max_length=MAX_EMAIL)
+    address: Address | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> UpdateCustomer:
+        # null would read as "clear it", and none of these may be cleared.
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} may be left out but not null")
+        return self
+
+
+class CustomerView(ApiModel):
+    customer_id: str
+    name: str
+    email: str
+    address: Address
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class CustomerPage(ApiModel):
+    """Admin listing for reconciliation: `next` is the `after` of the following page, or null."""
+
+    customers: list[CustomerView]
+    next: str | None

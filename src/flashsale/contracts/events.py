@@ -173,3 +173,43 @@ class PaymentRefunded(EventData):
     payment_id: str
     order_id: str
     amount_cents: int
+
+
+# -- catalog (stream CATALOG) --------------------------------------------------------------------
+
+class ProductUpdated(EventData):
+    """A product was created or changed: its whole description as of `version` (1 on creation,
+    one more per change), so a consumer keeps a copy by taking the highest version it has seen.
+    Times are RFC 3339 UTC; a sale window end may be open (null)."""
+
+    product_id: str
+    version: int
+    name: str
+    price_cents: int
+    description: str
+    image_url: str | None
+    sale_starts_at: str | None
+    sale_ends_at: str | None
+
+
+# -- customers (stream CUSTOMERS) ----------------------------------------------------------------
+
+class PostalAddress(EventData):
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    country: str
+
+
+class CustomerUpdated(EventData):
+    """The customer's whole profile as of `version` (1 is its creation, each change adds one).
+
+    Copies keep the highest version they have seen and ignore anything older or equal, so
+    duplicates and out-of-order deliveries leave the newest profile."""
+
+    customer_id: str
+    version: int
+    name: str
+    email: str
+    address: PostalAddress

@@ -1,0 +1,129 @@
+"""HTTP routes of the catalog service: products (admin writes, public reads) with their availability."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+
+from flashsale.contracts.api import (
+    ID_PATTERN,
+    AvailabilityView,
+    ProductBatch,
+    ProductBatchView,
+    ProductChanges,
+    ProductFields,
+    ProductPage,
+    ProductView,
+)
+from flashsale.kit.clock import iso_from_ms, ms_from_iso
+from flashsale.kit.service import require_admin
+from flashsale.services.catalog import domain
+from flashsale.services.catalog.domain import Details
+from flashsale.services.catalog.operations import Products
+from flashsale.services.catalog.store import Product
+
+router = APIRouter(tags=["catalog"])
+
+MAX_PAGE = 1000
+ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
+ADMIN = [Depends(require_admin)]
+# PATCH field (camelCase on the wire, snake_case in the model) -> Details field.
+_PATCHABLE = {"name": "name", "price_cents": "price_cents", "description": "description",
+              "image_url": "image_url", "sale_starts_at": "sale_starts_ms", "sale_ends_at": "sale_ends_ms"}
+
+
+async def _products(request: Request) -> Products:
+    products: Products = request.app.state.products
+    return products
+
+
+async def _low_threshold(request: Request) -> int:
+    threshold: int = request.app.state.low_threshold
+    return threshold
+
+
+ProductsDep = Annotated[Products, Depends(_products)]
+LowDep = Annotated[int, Depends(_low_threshold)]
+
+
+@router.put("/products/{productId}", dependencies=ADMIN, status_code=200,
+            responses={201: {"description": "Created"}})
+async def put_product(
+    product_id: ProductId, body: ProductFields, products: ProductsDep, low: LowDep, response: Response
+) -> ProductView:
+    """201 when created; 200 when replaced (a new version only if something changed)."""
+    written = await products.put(product_id, _details(body))
+    response.status_code = 201 if written.created else 200
+    return product_view(written.product, low)
+
+
+@router.patch("/products/{productId}", dependencies=ADMIN)
+async def patch_product(
+    product_id: ProductId, body: ProductChanges, products: ProductsDep, low: LowDep
+) -> ProductView:
+    changes = {_PATCHABLE[name]: _stored(name, getattr(body, name)) for name in body.model_fields_set}
+    return product_view((await products.patch(product_id, changes)).product, low)
+
+
+@router.get("/products")
+async def list_products(
+    products: ProductsDep, low: LowDep,
+    after: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> ProductPage:
+    """Products in productId order; `next` is the `after` of the following page, null on the last."""
+    found = await products.store.page(after, limit + 1)
+    page = found[:limit]
+    return ProductPage(products=[product_view(p, low) for p in page],
+                       next=page[-1].product_id if len(found) > limit else None)
+
+
+@router.get("/products/{productId}")
+async def get_product(product_id: ProductId, products: ProductsDep, low: LowDep) -> ProductView:
+    return product_view(await products.get(product_id), low)
+
+
+@router.post("/products/batch")
+async def batch_products(body: ProductBatch, products: ProductsDep, low: LowDep) -> ProductBatchView:
+    """The listed ones of the products asked for, in the order asked; the rest under `missing`."""
+    found = await products.store.find_many(body.product_ids)
+    listed = {p.product_id for p in found}
+    return ProductBatchView(products=[product_view(p, low) for p in found],
+                            missing=[p for p in body.product_ids if p not in listed])
+
+
+def _details(body: ProductFields) -> Details:
+    return Details(body.name, body.price_cents, body.description, body.image_url,
+                   _ms(body.sale_starts_at), _ms(body.sale_ends_at))
+
+
+def _stored(name: str, value: object) -> object:
+    """A PATCH value as `Details` keeps it (times as epoch milliseconds)."""
+    if name in ("sale_starts_at", "sale_ends_at"):
+        return _ms(value if isinstance(value, str) else None)
+    return value
+
+
+def _ms(text: str | None) -> int | None:
+    return None if text is None else ms_from_iso(text)
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else iso_from_ms(ms)
+
+
+def product_view(product: Product, low_threshold: int) -> ProductView:
+    details, stock = product.details, product.stock
+    return ProductView(
+        product_id=product.product_id, name=details.name, price_cents=details.price_cents,
+        description=details.description, image_url=details.image_url,
+        sale_starts_at=_iso(details.sale_starts_ms), sale_ends_at=_iso(details.sale_ends_ms),
+        version=product.version, created_at=iso_from_ms(product.created_at_ms),
+        updated_at=iso_from_ms(product.updated_at_ms),
+        availability=AvailabilityView(
+            status=domain.status(None if stock is None else stock.available, low_threshold),
+            available=None if stock is None else stock.available,
+            as_of=None if stock is None else iso_from_ms(stock.as_of_ms),
+        ),
+    )

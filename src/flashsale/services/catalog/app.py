@@ -1,0 +1,37 @@
+"""Composition root of the catalog service: builds and wires everything, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.services.catalog import api
+from flashsale.services.catalog.consumers import stock_levels
+from flashsale.services.catalog.operations import Products
+from flashsale.services.catalog.settings import CatalogSettings
+from flashsale.services.catalog.store import SERVICE, CatalogStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: CatalogSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or CatalogSettings()
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The runtime has started (database migrated, relay running) before this runs.
+        store = CatalogStore(runtime.db, runtime.clock)
+        app.state.products = Products(store)
+        app.state.low_threshold = settings.low_stock_threshold
+        runtime.subscribe(stock_levels(store))
+        yield
+
+    app = service_app(SERVICE, runtime, lifespan)
+    app.include_router(api.router)
+    return app

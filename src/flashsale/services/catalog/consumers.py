@@ -1,0 +1,144 @@
+"""The inventory's stock facts, turned into the catalog's availability read model exactly once.
+
+Routing is an explicit map from event type to the changes it makes per product (absolute or a
+delta, see domain.py). The changes are written inside the inbox transaction
+(`kit.inbox.apply_once`), so a redelivered or twice-published event moves nothing more.
+ReservationConfirmed is not subscribed to: a confirmation turns held units into sold ones and
+moves nothing that was available.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.contracts.events import (
+    Line,
+    ReservationExpired,
+    ReservationReleased,
+    ReservationRevoked,
+    StockAdjusted,
+    StockReceived,
+    StockReserved,
+)
+from flashsale.kit.bus import Subscription
+from flashsale.kit.clock import ms_from_iso
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.inbox import apply_once
+from flashsale.services.catalog import domain, metrics
+from flashsale.services.catalog.domain import Change, Move, SetTo
+from flashsale.services.catalog.store import CatalogStore, Stock
+
+log = structlog.get_logger(__name__)
+
+CONSUMER = "catalog"
+PRODUCER = "inventory"
+
+Changes = list[tuple[str, Change]]
+
+
+def received(data: dict[str, Any]) -> Changes:
+    fact = StockReceived.model_validate(data)
+    return [(fact.product_id, SetTo(fact.available))]
+
+
+def adjusted(data: dict[str, Any]) -> Changes:
+    fact = StockAdjusted.model_validate(data)
+    return [(fact.product_id, SetTo(fact.available))]
+
+
+def reserved(data: dict[str, Any]) -> Changes:
+    return _moves(StockReserved.model_validate(data).items, -1)
+
+
+def released(data: dict[str, Any]) -> Changes:
+    return _moves(ReservationReleased.model_validate(data).items, +1)
+
+
+def expired(data: dict[str, Any]) -> Changes:
+    return _moves(ReservationExpired.model_validate(data).items, +1)
+
+
+def revoked(data: dict[str, Any]) -> Changes:
+    # Held (stage HELD) and sold (stage CONFIRMED) units alike return to available.
+    return _moves(ReservationRevoked.model_validate(data).items, +1)
+
+
+def _moves(items: Iterable[Line], sign: int) -> Changes:
+    """One move per product (a product named on two lines moves once, by their sum)."""
+    totals: Counter[str] = Counter()
+    for item in items:
+        totals[item.product_id] += item.quantity
+    return [(product_id, Move(sign * quantity)) for product_id, quantity in sorted(totals.items())]
+
+
+STOCK_HANDLERS: dict[str, Callable[[dict[str, Any]], Changes]] = {
+    "StockReceived": received,
+    "StockAdjusted": adjusted,
+    "StockReserved": reserved,
+    "ReservationReleased": released,
+    "ReservationExpired": expired,
+    "ReservationRevoked": revoked,
+}
+
+
+@dataclass
+class Applied:
+    """What one event did, counted once its transaction committed."""
+
+    clamped: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def stock_levels(store: CatalogStore) -> Subscription:
+    """The catalog's durable subscription to the inventory's stream."""
+
+    async def handle(envelope: Envelope) -> None:
+        changes_of = STOCK_HANDLERS.get(envelope.type)
+        if changes_of is None:
+            log.warning("unexpected_event", type=envelope.type, id=envelope.id)
+            return
+        changes = changes_of(envelope.data)  # a malformed payload raises: retried, then dead-lettered
+        await apply_changes(store, envelope, changes)
+
+    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=list(STOCK_HANDLERS), handler=handle)
+
+
+async def apply_changes(store: CatalogStore, envelope: Envelope, changes: Changes) -> bool:
+    """Apply the event's changes in its inbox transaction; False when it was seen before."""
+    applied = Applied()
+    as_of_ms = ms_from_iso(envelope.time)
+
+    async def effect(conn: AsyncConnection, env: Envelope) -> None:
+        for product_id, change in changes:
+            await _apply_txn(store, conn, env, product_id, change, as_of_ms, applied)
+
+    done = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
+    if done:
+        metrics.availability_clamped.inc(applied.clamped)
+        for product_id in applied.skipped:
+            metrics.availability_skipped.labels(envelope.type).inc()
+            log.warning("availability_delta_skipped", reason="no_known_level", product_id=product_id,
+                        type=envelope.type, id=envelope.id)
+    return done
+
+
+async def _apply_txn(
+    store: CatalogStore, conn: AsyncConnection, envelope: Envelope, product_id: str, change: Change,
+    as_of_ms: int, applied: Applied,
+) -> None:
+    current = await store.stock_txn(conn, product_id)
+    level = domain.level_after(None if current is None else current.available, change)
+    if level is None:
+        applied.skipped.append(product_id)
+        return
+    if level.clamped:
+        applied.clamped += 1
+        log.warning("availability_clamped", product_id=product_id, type=envelope.type, id=envelope.id)
+    stock = Stock(level.available, as_of_ms, envelope.id)
+    await store.set_stock_txn(conn, product_id, stock, exists=current is not None)

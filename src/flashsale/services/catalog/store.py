@@ -1,0 +1,214 @@
+"""The catalog service's SQL: the only module that touches `products` and `availability`.
+
+A product write is one transaction: the row is read (locked on PostgreSQL), the new version
+decided, written, and ProductUpdated appended to the outbox in the same commit. Two creations
+racing trip over the primary key; the loser decides again on what the winner committed.
+
+`availability` is keyed by product id alone, with no reference to `products`: the inventory may
+stock a product before the catalog lists it, and the level is there when it does. It is written
+only inside the inbox transaction of the inventory event that moved it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.contracts.events import ProductUpdated
+from flashsale.kit.clock import Clock, iso_from_ms
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import append_txn
+from flashsale.services.catalog import domain
+from flashsale.services.catalog.domain import Details
+
+SERVICE = "catalog"
+
+T = TypeVar("T")
+
+metadata = sa.MetaData()
+
+products = sa.Table(
+    "products",
+    metadata,
+    sa.Column("product_id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("price_cents", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("image_url", sa.String(2048), nullable=True),
+    sa.Column("sale_starts_ms", sa.BigInteger, nullable=True),
+    sa.Column("sale_ends_ms", sa.BigInteger, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+
+availability = sa.Table(
+    "availability",
+    metadata,
+    sa.Column("product_id", sa.String(100), primary_key=True),
+    sa.Column("available", sa.BigInteger, nullable=False),
+    sa.Column("as_of_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_event_id", sa.String(64), nullable=False),
+    sa.CheckConstraint("available >= 0", name="ck_availability_available_nonnegative"),
+)
+
+
+@dataclass(frozen=True)
+class Stock:
+    """What the catalog last heard of a product's stock."""
+
+    available: int
+    as_of_ms: int
+    last_event_id: str
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    details: Details
+    version: int
+    created_at_ms: int
+    updated_at_ms: int
+    stock: Stock | None
+
+
+@dataclass(frozen=True)
+class Write:
+    """A write's outcome: the product as it now is, and whether it was created / changed."""
+
+    product: Product
+    created: bool
+    changed: bool
+
+
+Update = Callable[[Details | None], Details]
+
+
+class CatalogStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def find(self, product_id: str) -> Product | None:
+        async with self.db.read() as conn:
+            found = await _select_txn(conn, [product_id])
+        return found[0] if found else None
+
+    async def find_many(self, product_ids: Sequence[str]) -> list[Product]:
+        async with self.db.read() as conn:
+            return await _select_txn(conn, product_ids)
+
+    async def page(self, after: str | None, limit: int) -> list[Product]:
+        """Up to `limit` products in product id order, after `after`."""
+        query = _joined().order_by(products.c.product_id).limit(limit)
+        if after is not None:
+            query = query.where(products.c.product_id > after)
+        async with self.db.read() as conn:
+            return [_product(row) for row in await conn.execute(query)]
+
+    async def write(self, product_id: str, update: Update, *, create: bool) -> Write | None:
+        """Apply `update` to the product's details (None when it does not exist and `create` is
+        False); a new version and its event when something changed."""
+        async def attempt(conn: AsyncConnection) -> Write | None:
+            return await self._write_txn(conn, product_id, update, create)
+
+        return await self._once_more_on_conflict(attempt)
+
+    async def _once_more_on_conflict(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        try:
+            async with self.db.transaction() as conn:
+                return await work(conn)
+        except IntegrityError:
+            pass  # a concurrent PUT created the product first: decide again on what it wrote
+        async with self.db.transaction() as conn:
+            return await work(conn)
+
+    async def _write_txn(self, conn: AsyncConnection, product_id: str, update: Update, create: bool) -> Write | None:
+        row = (await conn.execute(
+            sa.select(products).where(products.c.product_id == product_id).with_for_update()
+        )).first()
+        if row is None and not create:
+            return None
+        before = None if row is None else _details(row)
+        after = update(before)
+        version = domain.next_version(None if row is None else row.version, before, after)
+        if version is None:
+            found = await _select_txn(conn, [product_id])
+            return Write(found[0], created=False, changed=False)
+        now = self.clock.now_ms()
+        values = {**_columns(after), "version": version, "updated_at_ms": now}
+        if row is None:
+            await conn.execute(products.insert().values(product_id=product_id, created_at_ms=now, **values))
+        else:
+            await conn.execute(products.update().where(products.c.product_id == product_id).values(**values))
+        await _announce_txn(conn, product_id, after, version, now)
+        found = await _select_txn(conn, [product_id])
+        return Write(found[0], created=row is None, changed=True)
+
+    async def stock_txn(self, conn: AsyncConnection, product_id: str) -> Stock | None:
+        """The product's stock level, locked (on PostgreSQL) until the caller's transaction ends."""
+        row = (await conn.execute(
+            sa.select(availability).where(availability.c.product_id == product_id).with_for_update()
+        )).first()
+        return None if row is None else Stock(row.available, row.as_of_ms, row.last_event_id)
+
+    async def set_stock_txn(self, conn: AsyncConnection, product_id: str, stock: Stock, *, exists: bool) -> None:
+        values = {"available": stock.available, "as_of_ms": stock.as_of_ms, "last_event_id": stock.last_event_id}
+        if exists:
+            await conn.execute(availability.update().where(availability.c.product_id == product_id).values(**values))
+        else:
+            await conn.execute(availability.insert().values(product_id=product_id, **values))
+
+
+def _joined() -> sa.Select[tuple[object, ...]]:
+    return sa.select(
+        products, availability.c.available, availability.c.as_of_ms, availability.c.last_event_id
+    ).select_from(products.outerjoin(availability, availability.c.product_id == products.c.product_id))
+
+
+async def _select_txn(conn: AsyncConnection, product_ids: Sequence[str]) -> list[Product]:
+    """The listed ones of these products, in the order asked for."""
+    rows = await conn.execute(_joined().where(products.c.product_id.in_(list(product_ids))))
+    found = {row.product_id: _product(row) for row in rows}
+    return [found[p] for p in product_ids if p in found]
+
+
+def _details(row: sa.Row[tuple[object, ...]]) -> Details:
+    m = row._mapping
+    return Details(m["name"], m["price_cents"], m["description"], m["image_url"],
+                   m["sale_starts_ms"], m["sale_ends_ms"])
+
+
+def _product(row: sa.Row[tuple[object, ...]]) -> Product:
+    m = row._mapping
+    stock = None if m["available"] is None else Stock(m["available"], m["as_of_ms"], m["last_event_id"])
+    return Product(m["product_id"], _details(row), m["version"], m["created_at_ms"], m["updated_at_ms"], stock)
+
+
+def _columns(details: Details) -> dict[str, object]:
+    return {
+        "name": details.name, "price_cents": details.price_cents, "description": details.description,
+        "image_url": details.image_url, "sale_starts_ms": details.sale_starts_ms,
+        "sale_ends_ms": details.sale_ends_ms,
+    }
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else iso_from_ms(ms)
+
+
+async def _announce_txn(conn: AsyncConnection, product_id: str, details: Details, version: int, now: int) -> None:
+    event = ProductUpdated(
+        product_id=product_id, version=version, name=details.name, price_cents=details.price_cents,
+        description=details.description, image_url=details.image_url,
+        sale_starts_at=_iso(details.sale_starts_ms), sale_ends_at=_iso(details.sale_ends_ms),
+    )
+    envelope = Envelope.new(source=SERVICE, type="ProductUpdated", subject=product_id,
+                            data=event.to_data(), now_ms=now, correlation_id=product_id)
+    await append_txn(conn, SERVICE, envelope, aggregate_id=product_id)

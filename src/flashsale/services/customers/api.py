@@ -1,0 +1,98 @@
+"""HTTP routes of the customers service: profiles by id, and an admin listing for reconciliation."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+
+from flashsale.contracts.api import (
+    ID_PATTERN,
+    Address,
+    CreateCustomer,
+    CustomerPage,
+    CustomerView,
+    UpdateCustomer,
+)
+from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.service import require_admin
+from flashsale.services.customers import domain
+from flashsale.services.customers.errors import InvalidIfMatch
+from flashsale.services.customers.operations import Customers
+from flashsale.services.customers.store import Customer
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+MAX_PAGE = 1000
+# A version as an entity tag: `3` or `"3"` (the quoted form is what ETag answers with).
+_VERSION_TAG = re.compile(r'^(?:"([1-9][0-9]{0,8})"|([1-9][0-9]{0,8}))$')
+
+CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
+After = Annotated[str | None, Query(max_length=100)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+ADMIN = [Depends(require_admin)]
+
+
+async def _customers(request: Request) -> Customers:
+    customers: Customers = request.app.state.customers
+    return customers
+
+
+CustomersDep = Annotated[Customers, Depends(_customers)]
+
+
+@router.post("", status_code=201)
+async def create_customer(body: CreateCustomer, customers: CustomersDep, response: Response) -> CustomerView:
+    profile = domain.Profile(body.name, body.email, _address(body.address))
+    return _answer(await customers.create(body.customer_id, profile), response)
+
+
+@router.get("/{customerId}")
+async def get_customer(customer_id: CustomerId, customers: CustomersDep, response: Response) -> CustomerView:
+    return _answer(await customers.find(customer_id), response)
+
+
+@router.patch("/{customerId}")
+async def update_customer(
+    customer_id: CustomerId, body: UpdateCustomer, customers: CustomersDep, response: Response,
+    if_match: IfMatch = None,
+) -> CustomerView:
+    changes = domain.Changes(body.name, body.email, None if body.address is None else _address(body.address))
+    return _answer(await customers.update(customer_id, changes, _expected_version(if_match)), response)
+
+
+@router.get("", dependencies=ADMIN)
+async def list_customers(customers: CustomersDep, after: After = None, limit: Limit = 100) -> CustomerPage:
+    page = await customers.page(after=after, limit=limit)
+    return CustomerPage(customers=[customer_view(c) for c in page.customers], next=page.next)
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    match = _VERSION_TAG.fullmatch(if_match.strip())
+    if match is None:
+        raise InvalidIfMatch(if_match)
+    return int(match[1] or match[2])
+
+
+def _address(address: Address) -> domain.Address:
+    return domain.Address(address.line1, address.line2, address.city, address.postal_code, address.country)
+
+
+def _answer(customer: Customer, response: Response) -> CustomerView:
+    response.headers["ETag"] = f'"{customer.version}"'
+    return customer_view(customer)
+
+
+def customer_view(customer: Customer) -> CustomerView:
+    profile, address = customer.profile, customer.profile.address
+    return CustomerView(
+        customer_id=customer.customer_id, name=profile.name, email=profile.email,
+        address=Address(line1=address.line1, line2=address.line2, city=address.city,
+                        postal_code=address.postal_code, country=address.country),
+        version=customer.version,
+        created_at=iso_from_ms(customer.created_at_ms), updated_at=iso_from_ms(customer.updated_at_ms),
+    )

@@ -1,0 +1,32 @@
+"""Composition root of the customers service: builds and wires everything, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.kit.settings import ServiceSettings
+from flashsale.services.customers import api
+from flashsale.services.customers.operations import Customers
+from flashsale.services.customers.store import SERVICE, CustomerStore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = ServiceRuntime(SERVICE, settings or ServiceSettings(), MIGRATIONS, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The runtime has started (database migrated, relay running) before this runs.
+        app.state.customers = Customers(CustomerStore(runtime.db, runtime.clock))
+        yield
+
+    app = service_app(SERVICE, runtime, lifespan)
+    app.include_router(api.router)
+    return app
