@@ -1,9 +1,9 @@
 """What `flashsale up` is asked to run, and where everything listens (CONTRACT §1).
 
 Ports are a fixed layout above a base `P`: inventory on P+1, the order instances on P+2 up to
-P+1+N, then payments, shipping and notifications on the next ones, and the embedded broker on
-P+90, far enough above the services that adding instances never collides with it (and never the
-standard 4222 a system NATS holds).
+P+1+N, then payments, shipping, notifications, catalog and customers on the next ones, and the
+embedded broker on P+90, far enough above the services that adding instances never collides with
+it (and never the standard 4222 a system NATS holds).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ADMIN_TOKEN_ENV = "FLASHSALE_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "admin-token"
 BROKER_OFFSET = 90
 # One instance each, on the ports right after the order instances, in this order.
-SINGLE_SERVICES = ("payments", "shipping", "notifications")
+SINGLE_SERVICES = ("payments", "shipping", "notifications", "catalog", "customers")
 MAX_PORT = 65535
 
 
