@@ -27,7 +27,9 @@ def create_app(settings: InventorySettings | None = None, clock: Clock | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The runtime has started (database migrated, relay running) when this runs.
-        store = InventoryStore(runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl)
+        store = InventoryStore(
+            runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl, hold_strategy=settings.hold_strategy
+        )
         app.state.store = store
         runtime.subscribe(order_events(store))
         runtime.spawn(

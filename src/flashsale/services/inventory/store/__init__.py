@@ -74,10 +74,11 @@ WRITE_OFF_ATTEMPTS = 20
 class InventoryStore:
     """Stock and holds of one inventory database. Methods without `_txn` open their own transaction."""
 
-    def __init__(self, db: Database, clock: Clock, *, hold_ttl_s: int) -> None:
+    def __init__(self, db: Database, clock: Clock, *, hold_ttl_s: int, hold_strategy: str = "conditional") -> None:
         self.db = db
         self.clock = clock
         self.hold_ttl_s = hold_ttl_s
+        self._hold_all = holds.HOLD_STRATEGIES[hold_strategy]
 
     # -- holds ----------------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class InventoryStore:
                 if fulfilment is Fulfilment.PARTIAL:
                     reservation, levels = await holds.hold_partial_txn(conn, wanted)
                 else:
-                    reservation, levels = wanted, await holds.hold_all_txn(conn, wanted)
+                    reservation, levels = wanted, await self._hold_all(conn, wanted)
                 await sql.insert_reservation_txn(conn, reservation, now)
                 await sql.announce(conn, events.stock_reserved(reservation, now))
         except sql.AlreadyHeld as repeat:
