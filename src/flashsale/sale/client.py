@@ -41,7 +41,7 @@ def _worth_retrying(answer: Answer) -> bool:
 class HouseClient:
     def __init__(
         self, services: ServicesFile, *, max_connections: int = 256, timeout_s: float = 30.0,
-        retry_window_s: float = 10.0,
+        retry_window_s: float = 30.0,
     ) -> None:
         self.services = services
         self.retry_window_s = retry_window_s
