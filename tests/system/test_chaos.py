@@ -31,7 +31,9 @@ pytestmark = pytest.mark.system
 BUYERS = int(os.environ.get("FLASHSALE_CHAOS_BUYERS", "300"))
 STOCK = BUYERS // 8
 KILLS = int(os.environ.get("FLASHSALE_CHAOS_KILLS", "2"))
-HOLD_TTL_S = 8
+# Long enough that a paid order's deduction always beats its hold's expiry, even with the inventory
+# killed and restarted under a loaded machine: the expiry race has its own test (test_expiry_race.py).
+HOLD_TTL_S = 30
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +102,9 @@ def test_a_sale_survives_killed_processes_without_overselling_or_losing_a_paid_o
             # Once every hold's TTL has passed, nothing may be PENDING_PAYMENT or PAID any more.
             settled = await wait_until_settled(client, result.order_ids, include_pending=True, timeout_s=120)
             assert {k.split("/")[0] for k in settled} <= {"COMPLETED", "CANCELLED"}, settled
-            statuses = {o["orderId"]: o["status"] for o in await client.all_orders()}
-            assert {statuses[order_id] for order_id in result.paid_ids} == {"COMPLETED"}
+            ended = {o["orderId"]: (o["status"], o["statusReason"]) for o in await client.all_orders()}
+            not_completed = {oid: ended[oid] for oid in result.paid_ids if ended[oid][0] != "COMPLETED"}
+            assert not_completed == {}, not_completed
             report = await audit_until_consistent(client, timeout_s=60)
             assert report.oversold == 0
             assert report.ok, report.violations[:10]
