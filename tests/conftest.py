@@ -60,26 +60,41 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A base database URL (one database per service is derived from it), fresh for each test."""
-    if request.param == "sqlite":
+SERVICES = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers")
+
+
+def _database_base(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A base database URL (one database per service is derived from it), dropped afterwards."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path}/db/"
         return
     require_postgres()
-    prefix = f"fs_test_{uuid.uuid4().hex[:10]}"
-    yield POSTGRES_URL.rstrip("/") + "/" + prefix
-    for service in ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers"):
-        asyncio.run(drop_postgres_database(service_database_url(POSTGRES_URL.rstrip("/") + "/" + prefix, service)))
+    base = POSTGRES_URL.rstrip("/") + "/" + f"fs_test_{uuid.uuid4().hex[:10]}"
+    yield base
+    for service in SERVICES:
+        asyncio.run(drop_postgres_database(service_database_url(base, service)))
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Fresh databases for each test."""
+    yield from _database_base(request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Databases shared by one test module's tests (each test makes its own ids)."""
+    yield from _database_base(request.param, tmp_path_factory.mktemp("module"))
+
+
+@pytest.fixture(scope="session")
 def admin_token() -> str:
     return secrets.token_urlsafe(16)
 
 
 class ServiceLauncher:
-    """Starts service processes for one test and stops them all at its end."""
+    """Starts service processes for one test (`services`) or one test module (`house`) and stops
+    them all at its end."""
 
     def __init__(self, tmp_path: Path, database_base: str, nats_url: str, admin_token: str) -> None:
         self.tmp_path = tmp_path
@@ -87,6 +102,7 @@ class ServiceLauncher:
         self.nats_url = nats_url
         self.admin_token = admin_token
         self.processes: list[ServiceProcess] = []
+        self._shared: dict[tuple[str, str, tuple[tuple[str, str], ...]], ServiceProcess] = {}
 
     def start(self, service: str, *, instance: str = "1", **env: str) -> ServiceProcess:
         settings = {
@@ -103,6 +119,15 @@ class ServiceLauncher:
         self.processes.append(proc.start())
         return proc.wait_healthy()
 
+    def shared(self, service: str, *, instance: str = "1", **env: str) -> ServiceProcess:
+        """The process of this service with these settings that the launcher's tests share:
+        started on first use, and again if a test stopped or killed it."""
+        key = (service, instance, tuple(sorted(env.items())))
+        proc = self._shared.get(key)
+        if proc is None or not proc.is_running():
+            proc = self._shared[key] = self.start(service, instance=instance, **env)
+        return proc
+
     def stop_all(self) -> None:
         for proc in self.processes:
             proc.stop()
@@ -111,6 +136,19 @@ class ServiceLauncher:
 @pytest.fixture
 def services(tmp_path: Path, database_base: str, nats_url: str, admin_token: str) -> Iterator[ServiceLauncher]:
     launcher = ServiceLauncher(tmp_path, database_base, nats_url, admin_token)
+    try:
+        yield launcher
+    finally:
+        launcher.stop_all()
+
+
+@pytest.fixture(scope="module")
+def house(
+    tmp_path_factory: pytest.TempPathFactory, module_database_base: str, nats_url: str, admin_token: str
+) -> Iterator[ServiceLauncher]:
+    """Service processes shared by one test module: starting a process costs about a second, so a
+    module's tests share them (`house.shared(...)`) and make their own ids."""
+    launcher = ServiceLauncher(tmp_path_factory.mktemp("house"), module_database_base, nats_url, admin_token)
     try:
         yield launcher
     finally:

@@ -12,9 +12,9 @@ from polling import unique
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def catalog(services, admin_token: str) -> Iterator[CatalogClient]:
-    process = services.start("catalog")
+@pytest.fixture(scope="module")
+def catalog(house, admin_token: str) -> Iterator[CatalogClient]:
+    process = house.shared("catalog")
     client = CatalogClient(process.url, admin_token)
     yield client
     client.close()
