@@ -120,13 +120,18 @@ class ServiceLauncher:
         return proc.wait_healthy()
 
     def shared(self, service: str, *, instance: str = "1", **env: str) -> ServiceProcess:
-        """The process of this service with these settings that the launcher's tests share:
-        started on first use, and again if a test stopped or killed it."""
+        """The process of this service with these settings that the launcher's tests share,
+        started on first use. When a test has stopped or killed one of the shared processes, all
+        of them start afresh (on the same databases): a process wired to the dead one's URL, or
+        resuming work against it, would fail the next test for a reason of the last one's making."""
+        if any(not proc.is_running() for proc in self._shared.values()):
+            for proc in self._shared.values():
+                proc.stop()
+            self._shared.clear()
         key = (service, instance, tuple(sorted(env.items())))
-        proc = self._shared.get(key)
-        if proc is None or not proc.is_running():
-            proc = self._shared[key] = self.start(service, instance=instance, **env)
-        return proc
+        if key not in self._shared:
+            self._shared[key] = self.start(service, instance=instance, **env)
+        return self._shared[key]
 
     def stop_all(self) -> None:
         for proc in self.processes:

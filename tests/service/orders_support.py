@@ -122,15 +122,17 @@ def start_house(
     **inventory_env: str,
 ) -> tuple[House, list[Orders]]:
     """Inventory, payments (and shipping), then the order service wired to them; returns every
-    orders instance. Without shipping, orders complete once paid and deducted."""
-    inventory = services.start("inventory", **inventory_env)
-    payments = services.start("payments")
-    shipper = services.start("shipping") if shipping else None
+    orders instance. Without shipping, orders complete once paid and deducted. Processes are the
+    launcher's shared ones: a module-wide launcher hands the same house to every test that asks
+    for the same settings."""
+    inventory = services.shared("inventory", **inventory_env)
+    payments = services.shared("payments")
+    shipper = services.shared("shipping") if shipping else None
     wiring = {"inventory_urls": inventory.url, "payments_urls": payments.url, **(orders_env or {})}
     if shipper is not None:
         wiring["shipping_urls"] = shipper.url
     instances = [
-        Orders(services.start("orders", instance=str(n + 1), **wiring), services.admin_token)
+        Orders(services.shared("orders", instance=str(n + 1), **wiring), services.admin_token)
         for n in range(orders_instances)
     ]
     house = House(Inventory(inventory, services.admin_token), payments, instances[0], shipper)

@@ -15,8 +15,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def catalog(services, admin_token: str) -> Iterator[CatalogClient]:
-    process = services.start("catalog")
+    process = services.shared("catalog")
     client = CatalogClient(process.url, admin_token)
     yield client
     client.close()
@@ -48,7 +54,7 @@ class Inventory:
 
 @pytest.fixture
 def inventory(services, admin_token: str) -> Iterator[Inventory]:
-    client = Inventory(services.start("inventory").url, admin_token)
+    client = Inventory(services.shared("inventory").url, admin_token)
     yield client
     client.http.close()
 

@@ -13,8 +13,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.start("customers").url, services.admin_token)
+    client = CustomersClient(services.shared("customers").url, services.admin_token)
     yield client
     client.close()
 

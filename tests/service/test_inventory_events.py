@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from inventory_support import (
@@ -21,8 +22,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.start("inventory").url, services.admin_token)
+    client = InventoryClient(services.shared("inventory").url, services.admin_token)
     yield client
     client.close()
 
@@ -75,7 +82,7 @@ def test_a_confirmation_published_twice_deducts_once(inventory: InventoryClient,
 def two_instances(services) -> Iterator[tuple[InventoryClient, InventoryClient]]:
     """Two instances sharing one database and one durable consumer, as in production."""
     clients = [
-        InventoryClient(services.start("inventory", instance=n).url, services.admin_token) for n in ("1", "2")
+        InventoryClient(services.shared("inventory", instance=n).url, services.admin_token) for n in ("1", "2")
     ]
     yield clients[0], clients[1]
     for client in clients:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from inventory_support import InventoryClient, burst, inventory_event_data, order_event, publish, unique
@@ -12,8 +13,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.start("inventory").url, services.admin_token)
+    client = InventoryClient(services.shared("inventory").url, services.admin_token)
     yield client
     client.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from notifications_support import NotificationsClient, cancelled, completed, confirmed, publish
@@ -13,8 +14,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def notifications(services) -> Iterator[NotificationsClient]:
-    client = NotificationsClient(services.start("notifications").url)
+    client = NotificationsClient(services.shared("notifications").url)
     yield client
     client.close()
 

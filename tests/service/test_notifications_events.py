@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from notifications_support import (
@@ -22,8 +23,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def notifications(services) -> Iterator[NotificationsClient]:
-    process = services.start("notifications")
+    process = services.shared("notifications")
     client = NotificationsClient(process.url, process.log_file)
     yield client
     client.close()

@@ -10,6 +10,12 @@ from orders_support import Inventory, start_house, unique, wait_for
 pytestmark = pytest.mark.service
 
 
+@pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
 def test_a_paid_order_completes_and_its_stock_is_sold(services: Any) -> None:
     house, _ = start_house(services)
     product = house.inventory.new_product(5)
@@ -94,7 +100,7 @@ def test_cancelling_releases_an_unpaid_hold_and_refunds_a_paid_order(services: A
     assert house.ledger_kinds(paid["orderId"]) == ["AUTHORISED", "VOIDED"]
 
     # Back, the inventory hears OrderConfirmed then OrderCancelled and ends with the unit available.
-    inventory = Inventory(services.start("inventory"), services.admin_token)
+    inventory = Inventory(services.start("inventory"), services.admin_token)  # on the same database
     wait_for(lambda: inventory.counts(product) == (2, 0, 0), what="both units to be available again")
     assert house.orders.get(paid["orderId"])["status"] == "CANCELLED"  # the late deduction changed nothing
     repeated = house.orders.cancel(unpaid["orderId"])

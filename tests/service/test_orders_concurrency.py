@@ -12,6 +12,13 @@ from orders_support import Orders, start_house, unique, wait_for
 
 pytestmark = pytest.mark.service
 
+
+@pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
 BUYERS = 100
 UNITS = 3
 

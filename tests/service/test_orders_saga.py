@@ -7,11 +7,14 @@ from typing import Any
 import httpx
 import pytest
 from orders_support import House, start_house, unique, wait_for
-from prometheus_client.parser import text_string_to_metric_families
-
-from flashsale.runtime.process import ServiceProcess
 
 pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
 
 
 def _steps(saga: dict[str, Any]) -> list[tuple[str, str, str | None]]:
@@ -90,35 +93,6 @@ def test_a_sold_unit_lost_in_the_warehouse_is_refunded_and_the_order_cancelled(s
     assert house.inventory.counts(product) == (0, 0, 0)  # written off, and never credited back
 
 
-def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
-    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1"})
-    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
-    house.inventory.process.stop()  # no deduction: the order stays PAID
-    assert house.orders.pay(order["orderId"]).json()["status"] == "PAID"
-    payments_env, payments_port = house.payments.env, house.payments.port
-    house.payments.stop()
-
-    refused = house.orders.cancel(order["orderId"])
-
-    assert (refused.status_code, refused.json()["code"]) == (503, "payments_unavailable")
-    parked = wait_for(lambda: (s := house.orders.saga(order["orderId"]))["state"] == "NEEDS_ATTENTION" and s,
-                      what="the saga to be parked")
-    assert parked["reason"] == "customer_cancelled" and "payments" in parked["lastError"]
-    assert _metric(house.orders.url, "orders_sagas_parked_total") >= 1
-    assert house.orders.get(order["orderId"])["status"] == "PAID"  # not cancelled until the money is back
-
-    back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
-    services.processes.append(back.start())
-    back.wait_healthy()
-    retried = httpx.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
-
-    assert retried.status_code == 200, retried.text
-    finished = house.orders.wait_status(order["orderId"], "CANCELLED")
-    assert finished["statusReason"] == "customer_cancelled"
-    assert house.orders.saga(order["orderId"])["state"] == "COMPENSATED"
-    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "VOIDED"]
-
-
 def test_retrying_a_saga_that_is_not_parked_is_refused(services: Any) -> None:
     house, _ = start_house(services)
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
@@ -177,9 +151,3 @@ def test_a_customer_over_the_purchase_limit_gets_no_order(services: Any) -> None
     assert first.status_code == 201 and someone_else.status_code == 201
     assert (second.status_code, second.json()["code"]) == (409, "limit_exceeded")
     assert len(house.orders.of_customer(customer)) == 1
-
-
-def _metric(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
-    return sum(sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples if sample.name == name)

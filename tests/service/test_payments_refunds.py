@@ -15,8 +15,14 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    return house
+
+
+@pytest.fixture
 def payments(services: Any) -> PaymentsClient:
-    return PaymentsClient(services.start("payments"), services.admin_token)
+    return PaymentsClient(services.shared("payments"), services.admin_token)
 
 
 def test_refunding_a_capture_twice_returns_the_money_once(payments: PaymentsClient) -> None:

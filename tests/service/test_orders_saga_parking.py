@@ -1,0 +1,54 @@
+"""A compensation that keeps failing parks its saga for an operator.
+
+The saga's order service retries few times here, so its test runs on databases of its own: a
+shared orders database would let another module's order instances (with the default, patient
+retry settings) pick the saga up and keep retrying it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from orders_support import start_house, unique, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+from flashsale.runtime.process import ServiceProcess
+
+pytestmark = pytest.mark.service
+
+
+def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
+    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1"})
+    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
+    house.inventory.process.stop()  # no deduction: the order stays PAID
+    assert house.orders.pay(order["orderId"]).json()["status"] == "PAID"
+    payments_env, payments_port = house.payments.env, house.payments.port
+    house.payments.stop()
+
+    refused = house.orders.cancel(order["orderId"])
+
+    assert (refused.status_code, refused.json()["code"]) == (503, "payments_unavailable")
+    parked = wait_for(lambda: (s := house.orders.saga(order["orderId"]))["state"] == "NEEDS_ATTENTION" and s,
+                      what="the saga to be parked")
+    assert parked["reason"] == "customer_cancelled" and "payments" in parked["lastError"]
+    assert _metric(house.orders.url, "orders_sagas_parked_total") >= 1
+    assert house.orders.get(order["orderId"])["status"] == "PAID"  # not cancelled until the money is back
+
+    back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
+    services.processes.append(back.start())
+    back.wait_healthy()
+    retried = httpx.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
+
+    assert retried.status_code == 200, retried.text
+    finished = house.orders.wait_status(order["orderId"], "CANCELLED")
+    assert finished["statusReason"] == "customer_cancelled"
+    assert house.orders.saga(order["orderId"])["state"] == "COMPENSATED"
+    assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "VOIDED"]
+
+
+def _metric(url: str, name: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples if sample.name == name)
