@@ -20,6 +20,16 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    # Percentiles a generator reports itself (wrk) instead of every latency.
+    p50_s: float | None = None
+    p99_s: float | None = None
+
+    def percentile(self, q: float) -> float:
+        given = {50: self.p50_s, 99: self.p99_s}.get(int(q))
+        if given is not None:
+            return given
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
     def merge(self, other: LoadResult) -> None:
         self.requests += other.requests
@@ -78,16 +88,18 @@ def _worker(url: str, method: str, body: bytes, connections: int, duration_s: fl
     out.put(result)
 
 
-def run_load(url: str, *, method: str = "POST", body: bytes = b"", concurrency: int, duration_s: float,
+def run_load(url: str | list[str], *, method: str = "POST", body: bytes = b"", concurrency: int, duration_s: float,
              processes: int = 2) -> LoadResult:
-    """`concurrency` connections spread over `processes` client processes, for `duration_s`."""
-    processes = max(1, min(processes, concurrency))
+    """`concurrency` connections spread over `processes` client processes, for `duration_s`; given
+    several URLs (instances of one service), the processes take them in turn."""
+    urls = [url] if isinstance(url, str) else url
+    processes = max(1, min(max(processes, len(urls)), concurrency))
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     start_at = time.time() + 1.0  # let every process get ready, then start together
     shares = [concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)]
-    workers = [ctx.Process(target=_worker, args=(url, method, body, n, duration_s, start_at, queue))
-               for n in shares]
+    workers = [ctx.Process(target=_worker, args=(urls[i % len(urls)], method, body, n, duration_s, start_at, queue))
+               for i, n in enumerate(shares)]
     for w in workers:
         w.start()
     total = LoadResult()

@@ -22,6 +22,7 @@ def up(
     ),
     port_base: Annotated[int, typer.Option(help="Services listen on P+1 upward; the broker on P+90")] = 8000,
     orders_instances: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    inventory_instances: Annotated[int, typer.Option(min=1, max=16, help="Inventory processes on one database")] = 1,
     database: Annotated[str, typer.Option(help="postgresql://user@host/ gives each service its own database")] = "",
     broker: Annotated[str, typer.Option(help="nats://host:port of an external JetStream server")] = "",
     hold_ttl: Annotated[int, typer.Option(min=1, help="Seconds a hold lives before its stock returns")] = 600,
@@ -31,7 +32,8 @@ def up(
 
     raise typer.Exit(
         run_up(UpConfig(data_dir=data_dir, port_base=port_base, orders_instances=orders_instances,
-                        database=database, broker=broker, hold_ttl=hold_ttl))
+                        inventory_instances=inventory_instances, database=database, broker=broker,
+                        hold_ttl=hold_ttl))
     )
 
 
@@ -69,6 +71,47 @@ def check(
     from flashsale.sale.commands import check as run_check
 
     raise typer.Exit(run_check(services, wait))
+
+
+@app.command()
+def trace(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID")],
+    data_dir: Annotated[Path | None, typer.Option(help="The house's data directory (spans in DIR/traces)")] = None,
+    services: Annotated[Path | None, typer.Option(help="DIR/services.json of the house (its DIR is used)")] = None,
+) -> None:
+    """Print the span tree of one order's journey across the services, with timings."""
+    from rich.console import Console
+
+    from flashsale.runtime.traces import order_traces, render
+
+    directory = services.parent if services is not None else (data_dir or Path(".flashsale"))
+    trees = order_traces(directory / "traces", order_id)
+    render(trees, order_id, Console())
+    if not trees:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reconcile(
+    services: Annotated[Path, typer.Option(help="DIR/services.json of a running house")],
+) -> None:
+    """Run every read-model reconciliation job now; print what each compared and repaired."""
+    from flashsale.sale.commands import reconcile as run_reconcile
+
+    raise typer.Exit(run_reconcile(services))
+
+
+@app.command()
+def report(
+    services: Annotated[Path, typer.Option(help="DIR/services.json of a running house")],
+    product: Annotated[str | None, typer.Option(help="One product, with its units over time")] = None,
+    bucket: Annotated[str, typer.Option(help="Time bucket of the series: 1s, 10s or 1m")] = "10s",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reporting service's JSON answer")] = False,
+) -> None:
+    """Sales per product from the reporting service: units, orders, money, conversion, sell-through."""
+    from flashsale.sale.sales_report import report as run_report
+
+    raise typer.Exit(run_report(services, product, bucket, as_json))
 
 
 dlq = typer.Typer(no_args_is_help=True, help="Dead letters: messages a consumer gave up on.")

@@ -26,7 +26,7 @@ def test_a_paid_order_completes_and_its_stock_is_sold(services: Any) -> None:
 
     assert placed["status"] == "PENDING_PAYMENT"
     assert placed["reservationId"] and placed["expiresAt"]
-    assert placed["items"] == [{"productId": product, "quantity": 2}]
+    assert placed["items"] == [{"productId": product, "quantity": 2, "name": None, "unitPriceCents": 49_999}]
     assert paid.status_code == 200, paid.text
     assert paid.json()["status"] == "PAID" and paid.json()["paidAt"]
     completed = house.orders.wait_status(placed["orderId"], "COMPLETED")

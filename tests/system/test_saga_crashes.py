@@ -78,6 +78,10 @@ class Shop:
 
     def new_product(self, units: int) -> str:
         product = f"p-{time.monotonic_ns()}"
+        # The order service sells only what the catalog lists.
+        listed = httpx.put(f"{self.url('catalog')}/products/{product}", headers=self.admin,
+                           json={"name": product, "priceCents": 49_999})
+        assert listed.status_code == 201, listed.text
         answer = httpx.post(f"{self.url('inventory')}/inventory/{product}/receive", json={"quantity": units},
                             headers=self.admin)
         assert answer.status_code == 200, answer.text

@@ -157,7 +157,8 @@ def test_up_serves_every_instance_restarts_one_that_dies_and_stops_cleanly(
     house = up.wait_until_up()
 
     assert set(house.instances) == {
-        "inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers",
+        "inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers", "monitor",
+        "reporting", "gateway",
     }
     assert house.urls["orders"] == [f"http://127.0.0.1:{base + 2}", f"http://127.0.0.1:{base + 3}"]
     assert house.broker == f"nats://127.0.0.1:{base + 90}"

@@ -23,7 +23,8 @@ def test_default_layout_matches_the_contract_example() -> None:
 
     assert [(slot.name, slot.port) for slot in layout.services] == [
         ("inventory-1", 8001), ("payments-1", 8004), ("shipping-1", 8005), ("notifications-1", 8006),
-        ("catalog-1", 8007), ("customers-1", 8008), ("orders-1", 8002), ("orders-2", 8003),
+        ("catalog-1", 8007), ("customers-1", 8008), ("gateway-1", 8009),
+        ("monitor-1", 8010), ("reporting-1", 8011), ("orders-1", 8002), ("orders-2", 8003),
     ]
     assert layout.broker_port == 8090
 
@@ -84,7 +85,7 @@ def test_the_environment_token_wins_over_the_kept_one(tmp_path: Path, monkeypatc
 def test_order_instances_learn_where_inventory_and_payments_listen(tmp_path: Path) -> None:
     config = UpConfig(data_dir=tmp_path, port_base=8000, orders_instances=2, hold_ttl=30)
     layout = port_layout(8000, 2)
-    second_orders = layout.services[7]
+    second_orders = next(slot for slot in layout.services if slot.name == "orders-2")
 
     env = service_env(second_orders, config, layout, "nats://127.0.0.1:8090", "secret")
 
@@ -113,4 +114,7 @@ def test_a_postgres_base_gives_each_service_its_own_database(tmp_path: Path) -> 
         "notifications": "postgresql://postgres@127.0.0.1/flashsale_notifications",
         "catalog": "postgresql://postgres@127.0.0.1/flashsale_catalog",
         "customers": "postgresql://postgres@127.0.0.1/flashsale_customers",
+        "gateway": "postgresql://postgres@127.0.0.1/flashsale_gateway",  # stateless: given, never opened
+        "monitor": "postgresql://postgres@127.0.0.1/flashsale_monitor",  # stateless too
+        "reporting": "postgresql://postgres@127.0.0.1/flashsale_reporting",  # never opened: a DuckDB file
     }

@@ -124,17 +124,49 @@ class PayOrder(ApiModel):
     payment_token: str = Field(min_length=1, max_length=100)
 
 
+class OrderItem(Item):
+    """An order line as placed: the product's name and unit price then (a snapshot; the name is
+    null when no catalog priced the order)."""
+
+    name: str | None = None
+    unit_price_cents: int | None = None
+
+
 class OrderView(ApiModel):
     order_id: str
     customer_id: str
     status: str
     status_reason: str | None
-    items: list[Item]
+    items: list[OrderItem]
     reservation_id: str | None
     expires_at: str | None
     created_at: str
     updated_at: str
     paid_at: str | None = None
+    total_cents: int | None = None  # what the order costs: its lines at their snapshot prices
+
+
+class OrderDetailView(OrderView):
+    """`GET /orders/{orderId}`: the order with the customer's contact email as the order service's
+    copy knows it (null until the copy has heard of the customer)."""
+
+    contact_email: str | None = None
+
+
+class ContactView(ApiModel):
+    """The order service's copy of a customer's contact (admin; for consistency checks)."""
+
+    customer_id: str
+    name: str
+    email: str
+    version: int
+
+
+class ReconcileRound(ApiModel):
+    """A reconciliation round: profiles compared with their copy, and copies repaired."""
+
+    processed: int
+    fixed: int
 
 
 class AuthorisePayment(ApiModel):
@@ -364,3 +396,29 @@ class CustomerPage(ApiModel):
 
     customers: list[CustomerView]
     next: str | None
+
+
+# -- credentials (customers service; the gateway signs customers up and in through it) ------------
+
+MAX_PASSWORD = 128
+
+
+class Registration(CreateCustomer):
+    """A new customer with a password: profile and credential are written in one transaction."""
+
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+
+
+class SetPassword(ApiModel):
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+
+
+class SignIn(ApiModel):
+    email: str = Field(min_length=3, max_length=MAX_EMAIL)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD)
+
+
+class SignedIn(ApiModel):
+    """Whose credentials those were."""
+
+    customer_id: str

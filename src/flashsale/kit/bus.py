@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,13 +29,17 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
 from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.errors import BrokerUnavailable
 from flashsale.kit.telemetry import metrics
+from flashsale.kit.trace_points import consuming, consuming_batch
+from flashsale.kit.tracing import mark_failed
 
 log = structlog.get_logger(__name__)
 
 DLQ_STREAM = "DLQ"
 DEDUPE_WINDOW_S = 120.0
 DRAIN_TIMEOUT_S = 2.0
+LAG_SAMPLE_S = 5.0  # how often a subscription asks the broker how far behind its consumer is
 Handler = Callable[[Envelope], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class Subscription:
     handler: Handler
     max_deliver: int = 5
     ack_wait_s: float = 30.0
+    # Optional: takes each fetched batch at once, for a store where every commit is dear (an
+    # analytics file). Acks follow its return; when it raises, the batch goes through `handler`
+    # one message at a time, so retries and dead letters stay per message.
+    batch_handler: BatchHandler | None = None
 
 
 class Bus:
@@ -145,20 +154,25 @@ class Bus:
 
     # -- publishing -----------------------------------------------------------------------
 
-    async def publish_batch(self, producer: str, messages: Sequence[tuple[str, str, bytes]]) -> None:
+    async def publish_batch(
+        self, producer: str, messages: Sequence[tuple[str, str, bytes]],
+        traceparents: Sequence[str | None] | None = None,
+    ) -> None:
         """Publish `(subject, event_id, payload)` in order; returns when every one is stored.
 
         The messages go out back to back on one connection, so the stream stores them in the
         order given, and we wait for all acks at the end instead of one round trip each.
+        `traceparents` (one per message, or None) go out as `traceparent` headers.
         """
         if not messages:
             return
         stream = await self.ensure_stream(producer)
         js = self._jetstream()
+        parents = traceparents or [None] * len(messages)
         try:
             pending = [
-                await js.publish_async(subject, payload, stream=stream, headers={"Nats-Msg-Id": event_id})
-                for subject, event_id, payload in messages
+                await js.publish_async(subject, payload, stream=stream, headers=_headers(event_id, parent))
+                for (subject, event_id, payload), parent in zip(messages, parents, strict=True)
             ]
             await asyncio.wait_for(asyncio.gather(*pending), timeout=10)
         except (nats.errors.Error, TimeoutError) as exc:
@@ -167,6 +181,31 @@ class Bus:
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         js = self._jetstream()
         await js.publish(subject, payload, headers=headers)
+
+    # -- progress (what a reconciliation asks before it trusts a read model) ---------------
+
+    async def stream_last_sequence(self, producer: str) -> int:
+        """The sequence of the newest message in `producer`'s stream (0 when empty)."""
+        try:
+            info = await self._jetstream().stream_info(await self.ensure_stream(producer))
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise BrokerUnavailable(f"stream info failed: {exc}") from exc
+        return int(info.state.last_seq)
+
+    async def applied_through(self, producer: str, consumer: str, sequence: int) -> bool:
+        """Whether durable `consumer` has acked every message of `producer`'s stream up to
+        `sequence`. Acks follow commits, so an acked message's effect is applied. (A filtered
+        consumer's ack floor stays at the last message it was given: nothing pending or
+        unacknowledged, asked after `sequence` was stored, says the same.)"""
+        try:
+            info = await self._jetstream().consumer_info(stream_name(producer), consumer)
+        except nats.js.errors.NotFoundError:
+            return False
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise BrokerUnavailable(f"consumer info failed: {exc}") from exc
+        if info.ack_floor is not None and info.ack_floor.stream_seq >= sequence:
+            return True
+        return not info.num_pending and not info.num_ack_pending
 
     # -- consuming ------------------------------------------------------------------------
 
@@ -207,13 +246,38 @@ class Bus:
     async def _pull_loop(
         self, sub: Subscription, psub: JetStreamContext.PullSubscription, stop: asyncio.Event
     ) -> None:
+        sampled_at = 0.0
         while not stop.is_set():
+            if time.monotonic() - sampled_at >= LAG_SAMPLE_S:
+                sampled_at = time.monotonic()
+                await _sample_lag(sub, psub)
             try:
                 msgs = await psub.fetch(batch=100, timeout=0.5)
             except TimeoutError:
                 continue
+            if sub.batch_handler is not None and await self._deliver_batch(sub, sub.batch_handler, msgs):
+                continue
             for msg in msgs:
                 await self._deliver(sub, msg)
+
+    async def _deliver_batch(self, sub: Subscription, handle: BatchHandler, msgs: list[Msg]) -> bool:
+        """Hand the whole batch over and ack it; False leaves it to one-by-one delivery (an
+        undecodable or exhausted message among them, or a failed batch)."""
+        try:
+            envelopes = [Envelope.from_bytes(msg.data) for msg in msgs]
+        except ValueError:
+            return False
+        if any(msg.metadata.num_delivered > sub.max_deliver for msg in msgs):
+            return False
+        try:
+            with consuming_batch(sub.consumer, envelopes, [msg.headers for msg in msgs]):
+                await handle(envelopes)
+        except Exception as exc:  # noqa: BLE001 - the one-by-one path retries and dead-letters
+            log.warning("batch_handler_failed", consumer=sub.consumer, size=len(msgs), error=repr(exc))
+            return False
+        for msg in msgs:
+            await msg.ack()
+        return True
 
     async def _deliver(self, sub: Subscription, msg: Msg) -> None:
         attempt = msg.metadata.num_delivered
@@ -225,19 +289,24 @@ class Bus:
         if attempt > sub.max_deliver:
             await self._dead_letter(sub, msg, "gave up after repeated failures")
             return
-        try:
-            await sub.handler(envelope)
-        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
-            metrics.redeliveries.labels(sub.consumer, envelope.type).inc()
-            log.warning(
-                "handler_failed", consumer=sub.consumer, type=envelope.type, id=envelope.id,
-                attempt=attempt, error=repr(exc),
-            )
-            if attempt >= sub.max_deliver:
-                await self._dead_letter(sub, msg, repr(exc))
-            else:
-                await msg.nak(delay=min(0.2 * 2 ** (attempt - 1), 5.0))
-            return
+        if attempt > 1:
+            metrics.delivered_again.labels(sub.consumer, envelope.type).inc()
+        # The consumer's span and log context cover a failure too: its log line names the trace.
+        with consuming(sub.consumer, msg.subject, envelope, msg.headers):
+            try:
+                await sub.handler(envelope)
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
+                mark_failed(exc)
+                metrics.redeliveries.labels(sub.consumer, envelope.type).inc()
+                log.warning(
+                    "handler_failed", consumer=sub.consumer, type=envelope.type, id=envelope.id,
+                    attempt=attempt, error=repr(exc),
+                )
+                if attempt >= sub.max_deliver:
+                    await self._dead_letter(sub, msg, repr(exc))
+                else:
+                    await msg.nak(delay=min(0.2 * 2 ** (attempt - 1), 5.0))
+                return
         await msg.ack()
 
     async def _dead_letter(self, sub: Subscription, msg: Msg, error: str) -> None:
@@ -250,3 +319,20 @@ class Bus:
         metrics.dead_letters.labels(sub.consumer).inc()
         log.error("dead_lettered", consumer=sub.consumer, subject=msg.subject, error=error)
         await msg.ack()
+
+
+def _headers(event_id: str, traceparent: str | None) -> dict[str, str]:
+    if traceparent is None:
+        return {"Nats-Msg-Id": event_id}
+    return {"Nats-Msg-Id": event_id, "traceparent": traceparent}
+
+
+async def _sample_lag(sub: Subscription, psub: JetStreamContext.PullSubscription) -> None:
+    """Consumer lag as the broker counts it: not yet delivered, and delivered but not acked."""
+    try:
+        info = await psub.consumer_info()
+    except (nats.errors.Error, TimeoutError) as exc:
+        log.debug("consumer_info_failed", consumer=sub.consumer, error=str(exc))
+        return
+    metrics.consumer_pending.labels(sub.consumer).set(info.num_pending or 0)
+    metrics.consumer_unacked.labels(sub.consumer).set(info.num_ack_pending or 0)

@@ -24,6 +24,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from flashsale.kit.tracing import child_span
+
 _BEGIN_OPTION = "flashsale_begin"
 _EVENTS_WRITTEN = "flashsale_events_written"
 _SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
@@ -127,12 +129,14 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: commits on exit, rolls back on error."""
-        if self._write_lock is not None:
-            async with self._write_lock, self._begin(immediate=True) as conn:
-                yield conn
-        else:
-            async with self._begin(immediate=False) as conn:
-                yield conn
+        # A span per transaction inside a request or an event (the wait for SQLite's lock included).
+        with child_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
+            if self._write_lock is not None:
+                async with self._write_lock, self._begin(immediate=True) as conn:
+                    yield conn
+            else:
+                async with self._begin(immediate=False) as conn:
+                    yield conn
 
     def _after_commit(self, wrote_events: bool) -> None:
         if wrote_events:
@@ -142,8 +146,9 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only transaction (never takes SQLite's write lock)."""
-        async with self._begin(immediate=False) as conn:
-            yield conn
+        with child_span("db.read", {"db.system.name": self.engine.dialect.name}):
+            async with self._begin(immediate=False) as conn:
+                yield conn
 
     @asynccontextmanager
     async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:

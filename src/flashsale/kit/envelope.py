@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.tracing import current_traceparent
 
 
 class Envelope(BaseModel):
@@ -46,6 +47,9 @@ class Envelope(BaseModel):
             subject=subject,
             correlationid=correlation_id,
             causationid=causation_id,
+            # The context the event is written under: stored with it in the outbox, so the relay
+            # publishes it and its consumers continue the same trace.
+            traceparent=current_traceparent(),
             data=data,
         )
 

@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from flashsale.kit.errors import DependencyUnavailable
+from flashsale.kit.trace_points import outbound_call
 
 
 class _ServerError(Exception):
@@ -86,10 +87,12 @@ class ServiceClient:
         url = next(self._urls) + path
         breaker = await self._breakers.get_breaker(self.name)
         async with breaker:
-            kwargs: dict[str, Any] = {"json": json, "headers": headers}
-            if timeout_s is not None:
-                kwargs["timeout"] = timeout_s
-            response = await self._client.request(method, url, **kwargs)
+            with outbound_call(method, self.name, path) as call:  # a client span; its traceparent goes along
+                kwargs: dict[str, Any] = {"json": json, "headers": call.headers(headers)}
+                if timeout_s is not None:
+                    kwargs["timeout"] = timeout_s
+                response = await self._client.request(method, url, **kwargs)
+                call.answered(response.status_code)
             if response.status_code >= 500:
                 raise _ServerError(response)
         return response

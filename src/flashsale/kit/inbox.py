@@ -8,14 +8,14 @@ on the primary key; the loser finds the row and does nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.clock import Clock, ms_from_iso
+from flashsale.kit import propagation
+from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
@@ -55,8 +55,7 @@ async def apply_once(
             return False
         raise
     metrics.consumed.labels(consumer, envelope.type, "applied").inc()
-    lag_s = max(0.0, time.time() - ms_from_iso(envelope.time) / 1000)
-    metrics.propagation.labels(consumer, envelope.type).observe(lag_s)
+    propagation.watch.applied(consumer, envelope)  # committed: the event's effect is visible now
     return True
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 import structlog
@@ -26,6 +27,7 @@ from flashsale.kit.envelope import Envelope, nats_subject
 from flashsale.kit.errors import BrokerUnavailable
 from flashsale.kit.schema import outbox, relay_lease
 from flashsale.kit.telemetry import metrics
+from flashsale.kit.trace_points import publishing
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +45,22 @@ async def append_txn(conn: AsyncConnection, producer: str, envelope: Envelope, *
             envelope=envelope.to_bytes().decode(),
             created_at_ms=_ms_from_envelope(envelope),
         )
+    )
+    mark_events_written(conn)
+
+
+async def append_all_txn(conn: AsyncConnection, producer: str, envelopes: Sequence[tuple[Envelope, str]]) -> None:
+    """Add several (envelope, aggregate id) to the outbox in one multi-row INSERT, in this order
+    (the positions they draw follow it), inside the caller's transaction."""
+    if not envelopes:
+        return
+    await conn.execute(
+        outbox.insert(),
+        [
+            {"event_id": envelope.id, "subject": nats_subject(producer, envelope.type), "aggregate_id": aggregate_id,
+             "envelope": envelope.to_bytes().decode(), "created_at_ms": _ms_from_envelope(envelope)}
+            for envelope, aggregate_id in envelopes
+        ],
     )
     mark_events_written(conn)
 
@@ -97,6 +115,8 @@ class Relay:
     async def relay_once(self) -> int:
         """Publish one batch if we hold the lease; returns how many rows were published."""
         if not self.bus.is_connected or not await self._hold_lease():
+            if self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:
+                await self._record_lag()  # the backlog grows while the broker is away: show it
             return 0
         async with self.db.read() as conn:
             rows = (
@@ -108,9 +128,10 @@ class Relay:
                 )
             ).all()
         if rows:
-            await self.bus.publish_batch(
-                self.producer, [(r.subject, r.event_id, r.envelope.encode()) for r in rows]
-            )
+            with publishing([r.subject for r in rows], [r.envelope for r in rows]) as traceparents:
+                await self.bus.publish_batch(
+                    self.producer, [(r.subject, r.event_id, r.envelope.encode()) for r in rows], traceparents
+                )
             await self._mark_published([r.position for r in rows])
             metrics.published.inc(len(rows))
         if rows or self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:

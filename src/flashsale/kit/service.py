@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import os
 import signal
@@ -24,14 +25,18 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from flashsale.kit import propagation
 from flashsale.kit.bus import Bus, Subscription
-from flashsale.kit.clock import Clock, SystemClock
+from flashsale.kit.clock import Clock, SystemClock, ms_from_iso
 from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
 from flashsale.kit.migrations import upgrade
 from flashsale.kit.outbox import Relay
 from flashsale.kit.problems import Problem, install_problem_handlers
 from flashsale.kit.settings import ServiceSettings
 from flashsale.kit.telemetry import configure_logging, metrics
+from flashsale.kit.trace_points import RequestTracing
+from flashsale.kit.tracing import configure_tracing, shutdown_tracing, tracing_wanted
 
 log = structlog.get_logger(__name__)
 
@@ -40,9 +45,13 @@ Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 class ServiceRuntime:
     def __init__(
-        self, name: str, settings: ServiceSettings, migrations: Path, clock: Clock | None = None
+        self, name: str, settings: ServiceSettings, migrations: Path | None, clock: Clock | None = None,
+        *, consumes: bool = False,
     ) -> None:
+        """`migrations` None: a stateless service (the gateway) with no database, broker or relay;
+        with `consumes`, a pure consumer with a store of its own (reporting): the broker, no relay."""
         self.name = name
+        self.consumes = consumes
         self.settings = settings
         self.migrations = migrations
         self.clock: Clock = clock or SystemClock()
@@ -64,16 +73,25 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         configure_logging(self.name, self.settings.instance, self.settings.log_level)
+        configure_tracing(self.name, self.settings.instance, self.settings)
+        propagation.watch.configure(self.settings.propagation_warn_ms)
+        if self.migrations is not None:
+            await self._start_storage(self.migrations)
+        elif self.consumes:
+            self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
+            self.spawn(self._connect_bus)
+        if self.settings.parent_pid:
+            self.spawn(self._stop_when_orphaned)
+
+    async def _start_storage(self, migrations: Path) -> None:
         self._db = await Database.connect(self.settings.database_url)
-        await upgrade(self._db, self.migrations)
+        await upgrade(self._db, migrations)
         self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
         self._relay = Relay(self._db, self._bus, self.name, self.clock,
                             poll_interval_s=self.settings.relay_poll_interval_s)
         self._db.on_events_committed(self._relay.notify)
         self.spawn(self._connect_bus)
         self.spawn(self._relay.run)
-        if self.settings.parent_pid:
-            self.spawn(self._stop_when_orphaned)
 
     async def _stop_when_orphaned(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -88,6 +106,8 @@ class ServiceRuntime:
         await self.bus.connect()
 
     def subscribe(self, subscription: Subscription) -> None:
+        if self.settings.consumer_delay_ms > 0:
+            subscription = delayed(subscription, self.settings.consumer_delay_ms)
         self.spawn(lambda stop: self.bus.run_subscription(subscription, stop))
 
     def spawn(self, loop: Loop) -> None:
@@ -105,12 +125,32 @@ class ServiceRuntime:
             await self._bus.close()
         if self._db is not None:
             await self._db.dispose()
+        await asyncio.to_thread(shutdown_tracing)  # the last spans, written before the process ends
 
     async def healthy(self) -> dict[str, bool]:
+        if self.migrations is None:
+            if self._bus is not None:  # a pure consumer: its store is a local file, the broker can fail
+                return {"broker": self._bus.is_connected}
+            return {}  # stateless: up is healthy; its dependencies answer for themselves
         return {
             "database": self._db is not None and await self._db.ping(),
             "broker": self._bus is not None and self._bus.is_connected,
         }
+
+
+def delayed(subscription: Subscription, delay_ms: int) -> Subscription:
+    """The subscription with each event handled no sooner than `delay_ms` after it happened: a
+    lagging read model on demand (settings.consumer_delay_ms, for tests). Events already that old
+    (a backlog) pass at once, so the lag stays `delay_ms` however many events queue up."""
+    handle = subscription.handler
+
+    async def handle_late(envelope: Envelope) -> None:
+        due_s = ms_from_iso(envelope.time) / 1000 + delay_ms / 1000
+        await asyncio.sleep(max(0.0, due_s - time.time()))
+        await handle(envelope)
+
+    # One by one (no batch handler), so that each event waits for its own time.
+    return dataclasses.replace(subscription, handler=handle_late, batch_handler=None)
 
 
 def service_app(
@@ -132,6 +172,8 @@ def service_app(
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(RequestMetrics)
+    if tracing_wanted(runtime.settings):
+        app.add_middleware(RequestTracing)  # outermost: its span covers the metrics middleware too
 
     @app.get("/health", include_in_schema=False)
     async def health() -> JSONResponse:

@@ -28,6 +28,19 @@ class ServiceSettings(BaseSettings):
     # The process that started us (`flashsale up`, a test); when it dies without stopping us,
     # we stop too instead of holding our port and database as an orphan. 0: run on regardless.
     parent_pid: int = 0
+    # Test knob: handle each consumed event no sooner than this long after it happened, to play a
+    # lagging read model (read-your-writes tests). Old backlog passes at once. 0 in production.
+    consumer_delay_ms: int = 0
+    # FLASHSALE_PROPAGATION_WARN_MS: a consumer logs `slow_propagation` when an event took longer
+    # than this from happening to its effect committed (kit/propagation.py).
+    propagation_warn_ms: int = 2000
+    # Tracing (kit/tracing.py): FLASHSALE_TRACING=off switches it off entirely. Spans go to the
+    # OTLP endpoint in OTEL_EXPORTER_OTLP_ENDPOINT when set, else to JSON-line files under
+    # FLASHSALE_TRACE_DIR (`flashsale up`: DIR/traces), each bounded to FLASHSALE_TRACE_FILE_MB
+    # (twice that with its rotated predecessor); with neither, no spans are made.
+    tracing: str = "on"
+    trace_dir: str = ""
+    trace_file_mb: int = 32
 
     def urls(self, field: str) -> list[str]:
         return [u.strip() for u in str(getattr(self, field)).split(",") if u.strip()]

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
+from flashsale.kit.tracing import log_trace_ids
+
 
 def configure_logging(service: str, instance: str, level: str = "INFO") -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
@@ -17,6 +19,7 @@ def configure_logging(service: str, instance: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            log_trace_ids,  # trace_id and span_id while a span is active
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -58,7 +61,8 @@ class KitMetrics:
     propagation: Histogram = field(
         default_factory=lambda: Histogram(
             "event_propagation_seconds", "Event time to effect committed", ["consumer", "type"],
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30),
+            # From a fast local hop (5 ms) to a consumer that was down for a minute.
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
     )
     redeliveries: Counter = field(
@@ -70,6 +74,26 @@ class KitMetrics:
     dead_letters: Counter = field(
         default_factory=lambda: Counter(
             "dead_letters_total", "Messages moved to the dead-letter stream", ["consumer"]
+        )
+    )
+    # Consumer lag as the broker sees it, sampled by each subscribing process (bus.py).
+    consumer_pending: Gauge = field(
+        default_factory=lambda: Gauge(
+            "consumer_pending_messages", "Messages in the stream not yet delivered to the durable consumer",
+            ["consumer"],
+        )
+    )
+    consumer_unacked: Gauge = field(
+        default_factory=lambda: Gauge(
+            "consumer_unacked_messages", "Messages delivered to the durable consumer and not yet acked",
+            ["consumer"],
+        )
+    )
+    delivered_again: Counter = field(
+        default_factory=lambda: Counter(
+            "event_deliveries_repeated_total",
+            "Deliveries of a message delivered before (after a failure, or an ack that never came)",
+            ["consumer", "type"],
         )
     )
 

@@ -1,13 +1,15 @@
 """What `flashsale up` is asked to run, and where everything listens (CONTRACT §1).
 
 Ports are a fixed layout above a base `P`: inventory on P+1, the order instances on P+2 up to
-P+1+N, then payments, shipping, notifications, catalog and customers on the next ones, and the
+P+1+N, then payments, shipping, notifications, catalog, customers and gateway on the next ones, and the
 embedded broker on P+90, far enough above the services that adding instances never collides with
 it (and never the standard 4222 a system NATS holds).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import random
 import secrets
@@ -21,7 +23,7 @@ ADMIN_TOKEN_ENV = "FLASHSALE_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "admin-token"
 BROKER_OFFSET = 90
 # One instance each, on the ports right after the order instances, in this order.
-SINGLE_SERVICES = ("payments", "shipping", "notifications", "catalog", "customers")
+SINGLE_SERVICES = ("payments", "shipping", "notifications", "catalog", "customers", "gateway", "monitor", "reporting")
 MAX_PORT = 65535
 
 
@@ -30,6 +32,9 @@ class UpConfig:
     data_dir: Path
     port_base: int = 8000
     orders_instances: int = 2
+    # Inventory processes on the one inventory database (each coalesces its own holds); the first
+    # on P+1, the others after the single services.
+    inventory_instances: int = 1
     database: str = ""
     broker: str = ""
     hold_ttl: int = 600
@@ -72,18 +77,26 @@ class PortLayout:
         return [f"http://{host}:{slot.port}" for slot in self.services if slot.service == service]
 
 
-def port_layout(port_base: int, orders_instances: int, *, embedded_broker: bool = True) -> PortLayout:
-    """The ports of every process, in start order: the services the order instances call first."""
-    if orders_instances < 1:
-        raise ValueError("at least one order instance is needed")
+def port_layout(
+    port_base: int, orders_instances: int, *, embedded_broker: bool = True, inventory_instances: int = 1
+) -> PortLayout:
+    """The ports of every process, in start order: the services the order instances call first.
+    Inventory instances beyond the first take the ports after the single services."""
+    if orders_instances < 1 or inventory_instances < 1:
+        raise ValueError("at least one order instance and one inventory instance are needed")
     payments_port = port_base + 2 + orders_instances
-    if payments_port + len(SINGLE_SERVICES) - 1 >= port_base + BROKER_OFFSET:
-        raise ValueError(f"{orders_instances} order instances do not fit below the broker port")
+    extra_inventory_port = payments_port + len(SINGLE_SERVICES)
+    if extra_inventory_port + inventory_instances - 2 >= port_base + BROKER_OFFSET:
+        raise ValueError(
+            f"{orders_instances} order and {inventory_instances} inventory instances do not fit below the broker port"
+        )
     if port_base < 1 or port_base + BROKER_OFFSET > MAX_PORT:
         raise ValueError(f"port base {port_base} leaves no room for the house (1..{MAX_PORT - BROKER_OFFSET})")
     orders = [Slot("orders", n, port_base + 1 + n) for n in range(1, orders_instances + 1)]
     singles = [Slot(service, 1, payments_port + n) for n, service in enumerate(SINGLE_SERVICES)]
-    slots = (Slot("inventory", 1, port_base + 1), *singles, *orders)
+    inventory = [Slot("inventory", 1, port_base + 1)]
+    inventory += [Slot("inventory", n, extra_inventory_port + n - 2) for n in range(2, inventory_instances + 1)]
+    slots = (*inventory, *singles, *orders)
     return PortLayout(slots, port_base + BROKER_OFFSET if embedded_broker else None)
 
 
@@ -125,6 +138,12 @@ def resolve_admin_token(data_dir: Path, given: str | None = None) -> str:
     return token
 
 
+def gateway_secret(admin_token: str) -> str:
+    """The key the gateway signs tokens with, derived from the admin token: stable across restarts
+    of `up` on one data directory (tokens stay valid), and not the admin token itself."""
+    return hmac.new(admin_token.encode(), b"flashsale gateway token signing", hashlib.sha256).hexdigest()
+
+
 def service_env(slot: Slot, config: UpConfig, layout: PortLayout, broker_url: str, admin_token: str) -> dict[str, str]:
     """The FLASHSALE_* settings of one instance (port and host are set by ServiceProcess)."""
     data_dir = config.data_dir.resolve()
@@ -135,8 +154,17 @@ def service_env(slot: Slot, config: UpConfig, layout: PortLayout, broker_url: st
         "FLASHSALE_INSTANCE": str(slot.instance),
         "FLASHSALE_HOLD_TTL": str(config.hold_ttl),
         "FLASHSALE_LOG_LEVEL": config.log_level,
+        # Spans kept as JSON lines for `flashsale trace` (an OTLP endpoint in the environment wins).
+        "FLASHSALE_TRACE_DIR": str(data_dir / "traces"),
         # Every service learns where the others are; only those that call them read it.
         "FLASHSALE_INVENTORY_URLS": ",".join(layout.urls("inventory")),
         "FLASHSALE_PAYMENTS_URLS": ",".join(layout.urls("payments")),
         "FLASHSALE_SHIPPING_URLS": ",".join(layout.urls("shipping")),
+        "FLASHSALE_CATALOG_URLS": ",".join(layout.urls("catalog")),
+        "FLASHSALE_CUSTOMERS_URLS": ",".join(layout.urls("customers")),
+        "FLASHSALE_ORDERS_URLS": ",".join(layout.urls("orders")),
+        "FLASHSALE_NOTIFICATIONS_URLS": ",".join(layout.urls("notifications")),
+        # The reporting projection's DuckDB file lives in the data directory, whatever the database.
+        "FLASHSALE_REPORTING_PATH": str(data_dir / "reporting.duckdb"),
+        "FLASHSALE_GATEWAY_SECRET": gateway_secret(admin_token),
     }

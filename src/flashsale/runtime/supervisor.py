@@ -49,7 +49,8 @@ class House:
         self.data_dir = config.data_dir.resolve()
         self.console = console
         self.layout: PortLayout = port_layout(
-            config.port_base, config.orders_instances, embedded_broker=not config.broker
+            config.port_base, config.orders_instances, embedded_broker=not config.broker,
+            inventory_instances=config.inventory_instances,
         )
         self.broker: BrokerChild | None = None
         self.services: list[ServiceChild] = []

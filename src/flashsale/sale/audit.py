@@ -13,7 +13,9 @@ Rules (each violation is listed with the entity it concerns):
   is HELD, and no order is left PAID (a paid order must complete or be compensated);
 - the money books balance: a COMPLETED order's money is captured and kept (balance == captured > 0),
   a CANCELLED order keeps nothing (balance 0: voided, refunded, or never taken), and no ledger
-  refunds more than it captured.
+  refunds more than it captured;
+- the price is the snapshot's: where an order states its `totalCents`, that is the sum of its
+  lines at their snapshot unit prices, and a COMPLETED order captured exactly that much.
 The order/reservation rules describe a quiet system; while events are in flight they may be
 briefly false, which is why the callers retry until a deadline before they call it a violation.
 """
@@ -91,6 +93,20 @@ def _check_money(order: Row, ledger: Row | None, report: AuditReport) -> None:
         report.violations.append(f"order {oid}: COMPLETED but the money kept is {balance} of {captured} captured")
     if status == "CANCELLED" and balance != 0:
         report.violations.append(f"order {oid}: CANCELLED but {balance} cents were kept")
+    total = order.get("totalCents")
+    if status == "COMPLETED" and total is not None and captured != int(total):
+        report.violations.append(f"order {oid}: COMPLETED for {total} cents but {captured} were captured")
+
+
+def _check_total(order: Row, report: AuditReport) -> None:
+    """The order's total is its lines at their snapshot prices (orders that state both)."""
+    total = order.get("totalCents")
+    prices = [item.get("unitPriceCents") for item in order["items"]]
+    if total is None or any(price is None for price in prices):
+        return
+    lines = sum(int(item["quantity"]) * int(item["unitPriceCents"]) for item in order["items"])
+    if lines != int(total):
+        report.violations.append(f"order {order['orderId']}: totalCents {total} but its lines add up to {lines}")
 
 
 def audit_snapshot(
@@ -109,6 +125,7 @@ def audit_snapshot(
     by_order = {o["orderId"]: o for o in orders}
     for order in orders:
         _check_order(order, by_reservation.get(order.get("reservationId") or ""), report)
+        _check_total(order, report)
         if ledgers is not None:
             _check_money(order, ledgers.get(order["orderId"]), report)
     for reservation in reservations:

@@ -22,6 +22,8 @@ from tenacity import (
 from flashsale.runtime.services_file import ServicesFile
 
 PAGE = 500
+# What a product put on sale costs when nobody says otherwise (the order service's own stand-in price).
+DEFAULT_PRICE_CENTS = 49_999
 
 
 
@@ -48,6 +50,8 @@ class HouseClient:
         self._orders = services.urls["orders"]
         self._round_robin = itertools.cycle(range(len(self._orders)))
         self._inventory = services.url("inventory")
+        catalogs = services.urls.get("catalog", [])
+        self._catalog: str | None = catalogs[0] if catalogs else None
         self._admin = {"Authorization": f"Bearer {services.admin_token}"}
         self._http = httpx.AsyncClient(
             timeout=timeout_s,
@@ -92,9 +96,30 @@ class HouseClient:
 
     # -- inventory --------------------------------------------------------------------------
 
-    async def receive(self, product_id: str, quantity: int) -> Answer:
+    async def receive(
+        self, product_id: str, quantity: int, *, name: str | None = None, price_cents: int = DEFAULT_PRICE_CENTS,
+    ) -> Answer:
+        """Put units of a product on sale: list it in the catalog first when the house runs one and
+        does not list it yet (the order service sells only what the catalog lists), then receive
+        the units into the inventory. A product already listed keeps its name and price."""
+        listed = await self.list_product(product_id, name or product_id, price_cents)
+        if listed.status not in (200, 201):
+            return listed
         return await self._call("POST", f"{self._inventory}/inventory/{product_id}/receive",
                                 json={"quantity": quantity}, headers=self._admin)
+
+    # -- catalog ----------------------------------------------------------------------------
+
+    async def list_product(self, product_id: str, name: str, price_cents: int) -> Answer:
+        """The product as the catalog lists it, created (PUT) if it is not listed yet; 200 with an
+        empty body when the house runs no catalog."""
+        if self._catalog is None:
+            return Answer(200, {}, 0.0)
+        found = await self._call("GET", f"{self._catalog}/products/{product_id}")
+        if found.status != 404:
+            return found
+        body = {"name": name, "priceCents": price_cents, "description": f"{name}, on flash sale"}
+        return await self._call("PUT", f"{self._catalog}/products/{product_id}", json=body, headers=self._admin)
 
     async def adjust(self, product_id: str, delta: int, reason: str) -> Answer:
         return await self._call("POST", f"{self._inventory}/inventory/{product_id}/adjust",

@@ -23,10 +23,14 @@ from flashsale.sale.apology import Epilogue, drop_a_sold_unit
 from flashsale.sale.audit import AuditReport
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
-from flashsale.sale.report import print_audit, print_sale_report, print_timeline
+from flashsale.sale.readmodels import compare_read_models, drift_found, print_read_models
+from flashsale.sale.reconcile import print_reconcile, reconcile_house
+from flashsale.sale.report import print_audit, print_consistency_windows, print_sale_report, print_timeline
+from flashsale.sale.sales_report import print_sale_summary
 from flashsale.sale.settle import audit_until_consistent, time_to_consistency, wait_until_settled
 from flashsale.sale.stats import histogram_percentile
 from flashsale.sale.story import replay_last_ps5
+from flashsale.sale.windows import consistency_windows
 
 DEMO_HOLD_TTL_S = 20  # short, so abandoned holds expire while the demo watches; long enough to pay
 
@@ -65,7 +69,9 @@ def _wait_for_services(path: Path, up: subprocess.Popen[bytes], log: Path, conso
 
 
 async def _play(client: HouseClient, plan: SalePlan, console: Console) -> SaleResult:
-    await client.receive(plan.product_id, plan.stock)
+    stocked = await client.receive(plan.product_id, plan.stock, name=plan.name, price_cents=plan.price_cents)
+    if stocked.status != 200:
+        raise RuntimeError(f"could not put {plan.product_id} on sale: {stocked.status} {stocked.body}")
     with Progress(TextColumn("[bold]buyers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as progress:
         task = progress.add_task("sale", total=plan.buyers)
@@ -90,6 +96,8 @@ async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console
     p50 = histogram_percentile(metrics, "http_request_duration_seconds", labels, 50)
     p99 = histogram_percentile(metrics, "http_request_duration_seconds", labels, 99)
     print_sale_report(console, result, settled, audit, consistency, p50, p99)
+    print_consistency_windows(console, await consistency_windows(client.services))
+    await print_sale_summary(console, client.services, plan.product_id, len(result.order_ids))
     if result.unexpected:
         audit.violations.append(f"{len(result.unexpected)} unexpected answers during the sale")
     return audit
@@ -146,7 +154,16 @@ def check(services_path: Path, wait_s: float) -> int:
 
     report = asyncio.run(run())
     print_audit(console, report)
-    return 0 if report.ok else 1
+    models = asyncio.run(compare_read_models(services))
+    print_read_models(console, models)
+    return 0 if report.ok and not drift_found(models) else 1
+
+
+def reconcile(services_path: Path) -> int:
+    console = Console()
+    outcomes = asyncio.run(reconcile_house(load_services(services_path)))
+    print_reconcile(console, outcomes)
+    return 1 if any(o.failed for o in outcomes) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,8 @@ class SalePlan:
     product_id: str
     buyers: int
     stock: int
+    name: str = "PlayStation 5 (flash sale)"
+    price_cents: int = 49_999
     decline_rate: float = 0.1
     abandon_rate: float = 0.1
     concurrency: int = 64

@@ -9,6 +9,7 @@ from flashsale.sale.audit import AuditReport
 from flashsale.sale.load import SaleResult
 from flashsale.sale.stats import percentile
 from flashsale.sale.story import Moment
+from flashsale.sale.windows import Window
 
 
 def _ms(value: float | None) -> str:
@@ -64,3 +65,14 @@ def print_audit(console: Console, audit: AuditReport) -> None:
     console.print("invariants: VIOLATED")
     for violation in audit.violations[:50]:
         console.print(f"  - {violation}")
+
+
+def print_consistency_windows(console: Console, windows: list[Window]) -> None:
+    """Per read model: how long after an event its copy showed it (p50 / p99, interpolated in
+    the histogram's buckets)."""
+    table = Table(title="Consistency windows (event time → applied, per consumer)")
+    for column in ("read model", "consumer", "events", "p50", "p99"):
+        table.add_column(column, justify="right" if column in ("events", "p50", "p99") else "left")
+    for w in windows:
+        table.add_row(w.read_model, w.consumer, str(w.events), _ms(w.p50_s), _ms(w.p99_s))
+    console.print(table)

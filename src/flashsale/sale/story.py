@@ -39,7 +39,7 @@ async def _moment(client: HouseClient, product: str, label: str, action: str, st
 async def replay_last_ps5(client: HouseClient) -> tuple[list[Moment], bool]:
     """Returns the timeline and whether it went as the story says (one winner, consistent end)."""
     product = f"PS5-{uuid.uuid4().hex[:6]}"
-    await client.receive(product, 1)
+    await client.receive(product, 1, name="PlayStation 5")
     timeline = [await _moment(client, product, "T+0", "A and B click Buy", "-", "both ask to reserve 1 PS5")]
     a, b = await asyncio.gather(
         client.create_order("user-A", product, instance=0), client.create_order("user-B", product, instance=1)

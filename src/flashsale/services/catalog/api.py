@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
+    ApiModel,
     AvailabilityView,
     ProductBatch,
     ProductBatchView,
@@ -21,6 +22,7 @@ from flashsale.kit.service import require_admin
 from flashsale.services.catalog import domain
 from flashsale.services.catalog.domain import Details
 from flashsale.services.catalog.operations import Products
+from flashsale.services.catalog.reconcile import Reconciler
 from flashsale.services.catalog.store import Product
 
 router = APIRouter(tags=["catalog"])
@@ -43,8 +45,23 @@ async def _low_threshold(request: Request) -> int:
     return threshold
 
 
+async def _reconciler(request: Request) -> Reconciler:
+    reconciler: Reconciler = request.app.state.reconciler
+    return reconciler
+
+
 ProductsDep = Annotated[Products, Depends(_products)]
 LowDep = Annotated[int, Depends(_low_threshold)]
+ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
+
+
+class ReconcileRound(ApiModel):
+    """A reconciliation round: products compared, levels repaired, differing levels left to the
+    next round because events about them were still in flight."""
+
+    processed: int
+    fixed: int
+    deferred: int
 
 
 @router.put("/products/{productId}", dependencies=ADMIN, status_code=200,
@@ -91,6 +108,14 @@ async def batch_products(body: ProductBatch, products: ProductsDep, low: LowDep)
     listed = {p.product_id for p in found}
     return ProductBatchView(products=[product_view(p, low) for p in found],
                             missing=[p for p in body.product_ids if p not in listed])
+
+
+@router.post("/catalog/reconcile", dependencies=ADMIN)
+async def reconcile_availability(reconciler: ReconcilerDep) -> ReconcileRound:
+    """Admin: one reconciliation round of the availability read model now; 503
+    inventory_unavailable when the inventory's stock cannot be walked."""
+    done = await reconciler.run("on_demand")
+    return ReconcileRound(processed=done.processed, fixed=done.fixed, deferred=done.deferred)
 
 
 def _details(body: ProductFields) -> Details:

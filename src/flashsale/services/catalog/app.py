@@ -9,10 +9,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from flashsale.kit.clock import Clock
+from flashsale.kit.http import ServiceClient
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.services.catalog import api
+from flashsale.services.catalog.clients import InventoryStock
 from flashsale.services.catalog.consumers import stock_levels
 from flashsale.services.catalog.operations import Products
+from flashsale.services.catalog.reconcile import Reconciler
 from flashsale.services.catalog.settings import CatalogSettings
 from flashsale.services.catalog.store import SERVICE, CatalogStore
 
@@ -30,8 +33,26 @@ def create_app(settings: CatalogSettings | None = None, clock: Clock | None = No
         app.state.products = Products(store)
         app.state.low_threshold = settings.low_stock_threshold
         runtime.subscribe(stock_levels(store))
-        yield
+        inventory = _inventory(settings)
+        reconciler = Reconciler(store, inventory, runtime.bus, page_size=settings.reconcile_page_size,
+                                settle_s=settings.reconcile_settle_s)
+        app.state.reconciler = reconciler
+        if inventory is not None:
+            runtime.spawn(lambda stop: reconciler.every(settings.reconcile_interval_s, stop))
+        try:
+            yield
+        finally:
+            if inventory is not None:
+                await inventory.close()
 
     app = service_app(SERVICE, runtime, lifespan)
     app.include_router(api.router)
     return app
+
+
+def _inventory(settings: CatalogSettings) -> InventoryStock | None:
+    """The inventory's stock listing, walked by reconciliation; None when no URL is configured."""
+    urls = settings.urls("inventory_urls")
+    if not urls:
+        return None
+    return InventoryStock(ServiceClient("inventory", urls, timeout_s=10.0), settings.admin_token)

@@ -24,6 +24,7 @@ repairs it; until then the level is clamped at 0, never shown negative, and each
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 IN_STOCK = "in_stock"
 LOW = "low"
@@ -97,3 +98,21 @@ def status(available: int | None, low_threshold: int = DEFAULT_LOW_THRESHOLD) ->
     if available <= 0:
         return SOLD_OUT
     return LOW if available <= low_threshold else IN_STOCK
+
+
+# -- reconciliation (catalog/reconcile.py decides when a comparison can be trusted) -----------
+
+
+class Verdict(Enum):
+    CONSISTENT = "consistent"  # the level already is the inventory's
+    REPAIR = "repair"  # drift: the level is not what the events it has seen add up to
+    MOVED = "moved"  # an event changed the level since it was read: judge it next round
+
+
+def verdict(seen_event_id: str | None, current_event_id: str | None, current: int | None, source: int) -> Verdict:
+    """What to do with a level the inventory says should be `source`. `seen_event_id` is the last
+    event the level had applied when it was read before the inventory's snapshot (None: no level
+    yet); `current_*` is the level now, in the repairing transaction."""
+    if current_event_id != seen_event_id:
+        return Verdict.MOVED
+    return Verdict.CONSISTENT if current == source else Verdict.REPAIR

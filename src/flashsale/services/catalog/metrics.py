@@ -15,3 +15,10 @@ availability_clamped = Counter(
 availability_skipped = Counter(
     "catalog_availability_skipped_total", "Availability deltas skipped: no level known to move", ["type"]
 )
+reconcile_rounds = Counter("catalog_reconcile_rounds_total", "Reconciliation rounds finished", ["trigger"])
+availability_repaired = Counter(
+    "catalog_availability_repaired_total", "Availability levels a reconciliation found drifted and repaired"
+)
+availability_deferred = Counter(
+    "catalog_availability_deferred_total", "Differing levels left for the next round (events in flight)", ["why"]
+)

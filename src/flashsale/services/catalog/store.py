@@ -158,6 +158,30 @@ class CatalogStore:
         )).first()
         return None if row is None else Stock(row.available, row.as_of_ms, row.last_event_id)
 
+    async def stocks(self, product_ids: Sequence[str]) -> dict[str, Stock]:
+        """The stock levels known of these products (those with none are left out)."""
+        if not product_ids:
+            return {}
+        async with self.db.read() as conn:
+            rows = await conn.execute(sa.select(availability).where(availability.c.product_id.in_(product_ids)))
+            return {row.product_id: Stock(row.available, row.as_of_ms, row.last_event_id) for row in rows}
+
+    async def repair_stock(self, product_id: str, seen: Stock | None, source: Stock) -> domain.Verdict:
+        """Set the level to `source` if it is still the level `seen` and differs (compare-and-set in
+        one transaction, the row locked on PostgreSQL, so an event applied meanwhile is never
+        overwritten). A level created by an event in the meantime makes the insert collide: MOVED."""
+        seen_event = None if seen is None else seen.last_event_id
+        try:
+            async with self.db.transaction() as conn:
+                current = await self.stock_txn(conn, product_id)
+                found = domain.verdict(seen_event, None if current is None else current.last_event_id,
+                                       None if current is None else current.available, source.available)
+                if found is domain.Verdict.REPAIR:
+                    await self.set_stock_txn(conn, product_id, source, exists=current is not None)
+                return found
+        except IntegrityError:
+            return domain.Verdict.MOVED
+
     async def set_stock_txn(self, conn: AsyncConnection, product_id: str, stock: Stock, *, exists: bool) -> None:
         values = {"available": stock.available, "as_of_ms": stock.as_of_ms, "last_event_id": stock.last_event_id}
         if exists:

@@ -11,9 +11,10 @@ from fastapi import FastAPI
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
-from flashsale.services.customers import api
+from flashsale.services.customers import accounts_api, api
+from flashsale.services.customers.accounts import Accounts
 from flashsale.services.customers.operations import Customers
-from flashsale.services.customers.store import SERVICE, CustomerStore
+from flashsale.services.customers.store import SERVICE, CredentialStore, CustomerStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,8 +26,11 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The runtime has started (database migrated, relay running) before this runs.
         app.state.customers = Customers(CustomerStore(runtime.db, runtime.clock))
+        app.state.accounts = Accounts(CustomerStore(runtime.db, runtime.clock),
+                                      CredentialStore(runtime.db, runtime.clock))
         yield
 
     app = service_app(SERVICE, runtime, lifespan)
+    app.include_router(accounts_api.router)
     app.include_router(api.router)
     return app

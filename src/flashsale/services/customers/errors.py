@@ -6,8 +6,11 @@ CustomersProblem (kit Problem)
 ├── EmailTaken       409 email_taken: another customer has that email (compared without case)
 ├── VersionMismatch  412 version_mismatch: If-Match named a version that is no longer current
 ├── InvalidIfMatch   400 invalid_if_match: If-Match is not a version number
-└── InvalidProfile   422 invalid_request: a well-formed field with a value the rules refuse
-                     (an email that is no address, an unassigned country code, a blank name)
+├── InvalidProfile   422 invalid_request: a well-formed field with a value the rules refuse
+│                    (an email that is no address, an unassigned country code, a blank name)
+├── WeakPassword     422 weak_password: a password the rules refuse (credentials.py)
+└── InvalidCredentials 401 invalid_credentials: no account with that email and password
+                     (which of the two was wrong is not said)
 """
 
 from __future__ import annotations
@@ -54,3 +57,13 @@ class InvalidProfile(CustomersProblem):
     def __init__(self, fields: Sequence[str]) -> None:
         super().__init__(422, "invalid_request", "Invalid request",
                          f"invalid value of {', '.join(fields)}", fields=list(fields))
+
+
+class WeakPassword(CustomersProblem):
+    def __init__(self, faults: Sequence[str]) -> None:
+        super().__init__(422, "weak_password", "Weak password", "; ".join(faults))
+
+
+class InvalidCredentials(CustomersProblem):
+    def __init__(self) -> None:
+        super().__init__(401, "invalid_credentials", "Invalid credentials", "no account with that email and password")

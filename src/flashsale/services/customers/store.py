@@ -188,3 +188,87 @@ async def _announce_txn(conn: AsyncConnection, customer: Customer, now: int) -> 
     envelope = Envelope.new(source=SERVICE, type="CustomerUpdated", subject=customer.customer_id,
                             data=event.to_data(), now_ms=now, correlation_id=customer.customer_id)
     await append_txn(conn, SERVICE, envelope, aggregate_id=customer.customer_id)
+
+
+# -- credentials ----------------------------------------------------------------------------------
+# One argon2id hash per customer who can sign in (services/customers/credentials.py makes and
+# checks them); a customer created without a password has no row and cannot sign in.
+
+credentials = sa.Table(
+    "customer_credentials",
+    metadata,
+    sa.Column("customer_id", sa.String(100), sa.ForeignKey("customers.customer_id"), primary_key=True),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Who has this email, and the hash of their password (None: they have no password)."""
+
+    customer_id: str
+    password_hash: str | None
+
+
+class CredentialStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def register(self, customer_id: str, profile: Profile, password_hash: str) -> Customer:
+        """A new customer (version 1, announced) with a password, in one transaction: never a
+        profile nobody can sign in to. CustomerExists or EmailTaken when refused."""
+        now = self.clock.now_ms()
+        created = Customer(customer_id, profile, 1, now, now)
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute(customers.insert().values(
+                    customer_id=customer_id, **_columns(profile), version=1, created_at_ms=now, updated_at_ms=now,
+                ))
+                await conn.execute(credentials.insert().values(
+                    customer_id=customer_id, password_hash=password_hash, updated_at_ms=now,
+                ))
+                await _announce_txn(conn, created, now)
+        except IntegrityError:
+            async with self.db.read() as conn:
+                exists = await _find_txn(conn, customer_id) is not None
+            if exists:
+                raise CustomerExists(customer_id) from None
+            raise EmailTaken() from None
+        return created
+
+    async def set_password(self, customer_id: str, password_hash: str) -> bool:
+        """Set or replace the customer's password; False when there is no such customer."""
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            # The customer's row lock queues two password changes of one customer.
+            if await _find_txn(conn, customer_id, lock=True) is None:
+                return False
+            written = await conn.execute(
+                credentials.update().where(credentials.c.customer_id == customer_id)
+                .values(password_hash=password_hash, updated_at_ms=now)
+            )
+            if written.rowcount == 0:
+                await conn.execute(credentials.insert().values(
+                    customer_id=customer_id, password_hash=password_hash, updated_at_ms=now,
+                ))
+        return True
+
+    async def find_by_email(self, email: str) -> Credential | None:
+        """The credential of the customer with this email (compared without case), if any."""
+        joined = customers.outerjoin(credentials, credentials.c.customer_id == customers.c.customer_id)
+        query = (sa.select(customers.c.customer_id, credentials.c.password_hash).select_from(joined)
+                 .where(customers.c.email_key == domain.email_key(email)))
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Credential(row.customer_id, row.password_hash)
+
+    async def rehash(self, customer_id: str, old_hash: str, new_hash: str) -> None:
+        """Replace a hash made with weaker parameters, unless the password changed meanwhile."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                credentials.update()
+                .where(credentials.c.customer_id == customer_id, credentials.c.password_hash == old_hash)
+                .values(password_hash=new_hash, updated_at_ms=self.clock.now_ms())
+            )

@@ -24,6 +24,7 @@ from flashsale.contracts.api import (
     StockView,
 )
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.outbox import outbox_backlog
 from flashsale.kit.problems import Problem, problem_response
 from flashsale.kit.service import require_admin
 from flashsale.services.inventory.domain import Fulfilment, Line, Reservation, ReservationStatus
@@ -45,10 +46,16 @@ MAX_PAGE = 1000
 
 
 class StockPage(ApiModel):
-    """Admin listing for the auditor: `next` is the `after` of the following page, or null."""
+    """Admin listing for the auditor and the read models' reconciliation: `next` is the `after` of
+    the following page, or null. `asOf` is when the page was read (after its rows); and
+    `unpublishedSince` is the creation time of the oldest event not yet published (null: none),
+    read after that. An `unpublishedSince` later than a page's `asOf` means every event that
+    page reflects is out on the broker (catalog/reconcile.py relies on it)."""
 
     products: list[StockView]
     next: str | None
+    as_of: str | None = None
+    unpublished_since: str | None = None
 
 
 class ReservationPage(ApiModel):
@@ -102,7 +109,10 @@ async def release_reservation(reservation_id: ReservationId, store: Store) -> Re
 @router.get("", response_model=StockPage, dependencies=ADMIN)
 async def list_stock(store: Store, after: After = None, limit: Limit = 100) -> StockPage:
     page = await store.products(after=after, limit=limit)
-    return StockPage(products=[stock_view(s) for s in page.items], next=page.next)
+    as_of = store.clock.now_ms()
+    _, oldest_unpublished = await outbox_backlog(store.db)
+    return StockPage(products=[stock_view(s) for s in page.items], next=page.next, as_of=iso_from_ms(as_of),
+                     unpublished_since=None if oldest_unpublished is None else iso_from_ms(oldest_unpublished))
 
 
 @router.get("/{productId}", response_model=StockView)

@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.services.inventory.api import install_error_handlers, router
 from flashsale.services.inventory.consumers import order_events
+from flashsale.services.inventory.gauges import stock_gauges
+from flashsale.services.inventory.hot_path import ReserveHotPath
 from flashsale.services.inventory.settings import InventorySettings
 from flashsale.services.inventory.store import InventoryStore
 from flashsale.services.inventory.sweeper import expiry_sweeper
@@ -28,16 +31,21 @@ def create_app(settings: InventorySettings | None = None, clock: Clock | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The runtime has started (database migrated, relay running) when this runs.
         store = InventoryStore(
-            runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl, hold_strategy=settings.hold_strategy
+            runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl, hold_strategy=settings.hold_strategy,
+            max_batch=settings.hold_batch_max, linger_s=settings.hold_batch_linger_ms / 1000,
         )
         app.state.store = store
         runtime.subscribe(order_events(store))
         runtime.spawn(
             expiry_sweeper(store, interval_s=settings.sweep_interval_s, batch_size=settings.sweep_batch_size)
         )
+        runtime.spawn(stock_gauges(store, interval_s=settings.stock_gauges_interval_s))
         yield
 
     app = service_app(NAME, runtime, lifespan)
     app.include_router(router)
     install_error_handlers(app)
+    # Innermost of the service's middleware (add_middleware would make it outermost): request
+    # metrics and tracing still see the reserves it answers.
+    app.user_middleware.append(Middleware(ReserveHotPath))
     return app

@@ -304,6 +304,19 @@ def grant_partial(
     raise OutOfStock(first.product_id, first.quantity, available[first.product_id])
 
 
+
+def grant_in_turn(available: int, asked: Sequence[tuple[int, Fulfilment]]) -> list[int]:
+    """Holds of one product taken together (a coalesced batch), granted as if each had come alone
+    in this order: a hold gets its quantity while that many are left ("partial": as many as are
+    left, if any), else 0 (refused), and later, smaller holds may still fit. So a batch decides
+    exactly what the same holds one after the other would have."""
+    granted: list[int] = []
+    for quantity, fulfilment in asked:
+        take = quantity if quantity <= available else (available if fulfilment is Fulfilment.PARTIAL else 0)
+        granted.append(take)
+        available -= take
+    return granted
+
 # -- write-offs beyond available (the apology) ----------------------------------------------------
 
 

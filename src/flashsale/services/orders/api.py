@@ -8,20 +8,33 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from flashsale.contracts.api import ID_PATTERN, ApiModel, CreateOrder, Item, OrderView, PayOrder
+from flashsale.contracts.api import (
+    ID_PATTERN,
+    ApiModel,
+    ContactView,
+    CreateOrder,
+    OrderDetailView,
+    OrderItem,
+    OrderView,
+    PayOrder,
+    ReconcileRound,
+)
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.idempotency import Answer, IdempotencyStore
 from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.kit.service import require_admin
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.checkout import Checkout
-from flashsale.services.orders.errors import RequestInProgress
-from flashsale.services.orders.store import Order, OrderStore, Saga, Step
+from flashsale.services.orders.errors import RequestInProgress, UnknownContact
+from flashsale.services.orders.reconcile import ContactReconciler
+from flashsale.services.orders.store import ContactStore, Order, OrderStore, Saga, Step
 
 router = APIRouter()
 
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
+CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 STATUS_PATTERN = "^(" + "|".join(domain.STATUSES) + ")$"
 
@@ -73,9 +86,24 @@ async def _idempotency(request: Request) -> IdempotencyStore:
     return store
 
 
+async def _contacts(request: Request) -> ContactStore:
+    contacts: ContactStore = request.app.state.contacts
+    return contacts
+
+
+async def _reconciler(request: Request) -> ContactReconciler:
+    reconciler: ContactReconciler | None = request.app.state.reconciler
+    if reconciler is None:
+        raise DependencyUnavailable("customers", "no customers service configured (FLASHSALE_CUSTOMERS_URLS)")
+    return reconciler
+
+
 CheckoutDep = Annotated[Checkout, Depends(_checkout)]
 StoreDep = Annotated[OrderStore, Depends(_store)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
+ContactsDep = Annotated[ContactStore, Depends(_contacts)]
+ReconcilerDep = Annotated[ContactReconciler, Depends(_reconciler)]
+ADMIN = [Depends(require_admin)]
 
 
 @router.post("/orders", status_code=201, response_model=OrderView)
@@ -114,6 +142,26 @@ async def cancel_order(order_id: OrderId, checkout: CheckoutDep) -> OrderView:
     return order_view(await checkout.cancel(order_id))
 
 
+# Registered before the order's own sub-resources, which these paths would otherwise match.
+@router.get("/orders/customer-contacts/{customerId}", dependencies=ADMIN)
+async def get_contact(customer_id: CustomerId, contacts: ContactsDep) -> ContactView:
+    """Admin: the order service's copy of a customer's contact (404 unknown_customer when the copy
+    has not heard of the customer), for consistency checkers to compare with its source."""
+    contact = await contacts.find(customer_id)
+    if contact is None:
+        raise UnknownContact(customer_id)
+    return ContactView(customer_id=contact.customer_id, name=contact.name, email=contact.email,
+                       version=contact.version)
+
+
+@router.post("/orders/reconcile", dependencies=ADMIN)
+async def reconcile_contacts(reconciler: ReconcilerDep) -> ReconcileRound:
+    """Admin: one reconciliation round of the contact copy now; 503 customers_unavailable when
+    the customers service cannot be walked (the copy is left as far as the round got)."""
+    done = await reconciler.run("on_demand")
+    return ReconcileRound(processed=done.processed, fixed=done.fixed)
+
+
 @router.get("/orders/{orderId}/saga")
 async def get_saga(order_id: OrderId, checkout: CheckoutDep) -> SagaView:
     """The order's checkout saga: its state, and each step with its timestamps and outcome."""
@@ -128,8 +176,10 @@ async def retry_saga(order_id: OrderId, request: Request, checkout: CheckoutDep)
 
 
 @router.get("/orders/{orderId}")
-async def get_order(order_id: OrderId, checkout: CheckoutDep) -> OrderView:
-    return order_view(await checkout.find(order_id))
+async def get_order(order_id: OrderId, checkout: CheckoutDep, contacts: ContactsDep) -> OrderDetailView:
+    order = await checkout.find(order_id)
+    contact = await contacts.find(order.customer_id)
+    return OrderDetailView(**dict(order_view(order)), contact_email=None if contact is None else contact.email)
 
 
 @router.get("/orders", response_model=CustomerOrders | OrderPage)
@@ -191,12 +241,14 @@ def order_view(order: Order) -> OrderView:
         customer_id=order.customer_id,
         status=order.status,
         status_reason=order.status_reason,
-        items=[Item(product_id=line.product_id, quantity=line.quantity) for line in order.lines],
+        items=[OrderItem(product_id=line.product_id, quantity=line.quantity, name=line.name,
+                         unit_price_cents=line.unit_price_cents) for line in order.lines],
         reservation_id=order.reservation_id,
         expires_at=None if order.expires_at_ms is None else iso_from_ms(order.expires_at_ms),
         created_at=iso_from_ms(order.created_at_ms),
         updated_at=iso_from_ms(order.updated_at_ms),
         paid_at=None if order.paid_at_ms is None else iso_from_ms(order.paid_at_ms),
+        total_cents=order.amount_cents,
     )
 
 

@@ -14,12 +14,20 @@ from flashsale.kit.idempotency import IdempotencyStore
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.services.orders import api
 from flashsale.services.orders.checkout import Checkout
-from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
-from flashsale.services.orders.consumers import ReservationEvents
+from flashsale.services.orders.clients import (
+    CatalogClient,
+    CustomersClient,
+    InventoryClient,
+    PaymentsClient,
+    ShippingClient,
+)
+from flashsale.services.orders.consumers import CustomerEvents, ReservationEvents
+from flashsale.services.orders.pricing import CatalogPrices, FixedPrice, PriceList
+from flashsale.services.orders.reconcile import ContactReconciler, contact_reconciler
 from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
 from flashsale.services.orders.saga_worker import saga_worker
 from flashsale.services.orders.settings import OrderSettings
-from flashsale.services.orders.store import SERVICE, OrderStore, SagaStore
+from flashsale.services.orders.store import SERVICE, ContactStore, JobSchedule, OrderStore, SagaStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,10 +50,18 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         app.state.orders = store
         app.state.idempotency = IdempotencyStore(runtime.db, runtime.clock, lock_s=settings.idempotency_lock_s)
         app.state.checkout = Checkout(store, sagas, saga, inventory, runtime.clock,
-                                      unit_price_cents=settings.unit_price_cents)
+                                      prices=_prices(settings, clients, runtime))
+        contacts = ContactStore(runtime.db, runtime.clock)
+        app.state.contacts = contacts
+        app.state.reconciler = _reconciler(settings, clients, contacts)
         runtime.subscribe(ReservationEvents(runtime.db, store, saga, runtime.clock).subscription())
+        runtime.subscribe(CustomerEvents(runtime.db, runtime.clock).subscription())
         runtime.spawn(saga_worker(saga, sagas, interval_s=settings.saga_poll_interval_s,
                                   batch_size=settings.saga_batch_size))
+        if app.state.reconciler is not None and settings.reconcile_interval_s > 0:
+            schedule = JobSchedule(runtime.db, runtime.clock, owner=f"{settings.instance}-{os.getpid()}")
+            runtime.spawn(contact_reconciler(app.state.reconciler, schedule,
+                                             interval_s=settings.reconcile_interval_s))
         try:
             yield
         finally:
@@ -63,10 +79,27 @@ def _clients(settings: OrderSettings) -> dict[str, ServiceClient]:
                                    timeout_s=settings.inventory_timeout_s),
         "payments": ServiceClient("payments", settings.urls("payments_urls"), timeout_s=settings.payments_timeout_s),
     }
-    if settings.urls("shipping_urls"):
-        clients["shipping"] = ServiceClient("shipping", settings.urls("shipping_urls"),
-                                            timeout_s=settings.shipping_timeout_s)
+    optional = {"shipping": settings.shipping_timeout_s, "catalog": settings.catalog_timeout_s,
+                "customers": settings.customers_timeout_s}
+    for name, timeout_s in optional.items():
+        if settings.urls(f"{name}_urls"):
+            clients[name] = ServiceClient(name, settings.urls(f"{name}_urls"), timeout_s=timeout_s)
     return clients
+
+
+def _prices(settings: OrderSettings, clients: dict[str, ServiceClient], runtime: ServiceRuntime) -> PriceList:
+    if "catalog" in clients:
+        return CatalogPrices(CatalogClient(clients["catalog"]), runtime.clock)
+    return FixedPrice(settings.unit_price_cents)
+
+
+def _reconciler(
+    settings: OrderSettings, clients: dict[str, ServiceClient], contacts: ContactStore
+) -> ContactReconciler | None:
+    if "customers" not in clients:
+        return None
+    customers = CustomersClient(clients["customers"], settings.admin_token)
+    return ContactReconciler(contacts, customers, page_size=settings.reconcile_page_size)
 
 
 def _saga_settings(settings: OrderSettings) -> SagaSettings:

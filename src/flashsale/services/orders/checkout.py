@@ -17,9 +17,11 @@ import structlog
 from flashsale.kit.clock import Clock
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
+from flashsale.kit.tracing import journey, journey_span
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient
+from flashsale.services.orders.domain import Snapshot
 from flashsale.services.orders.errors import (
     HoldExpired,
     InvalidState,
@@ -27,6 +29,7 @@ from flashsale.services.orders.errors import (
     RequestInProgress,
     UnknownOrder,
 )
+from flashsale.services.orders.pricing import PriceList
 from flashsale.services.orders.saga import CheckoutSaga
 from flashsale.services.orders.store import Order, OrderStore, Saga, SagaStore, get_txn
 from flashsale.services.orders.store import sagas as saga_sql
@@ -43,14 +46,14 @@ POLL_S = 0.05
 class Checkout:
     def __init__(
         self, store: OrderStore, sagas: SagaStore, saga: CheckoutSaga, inventory: InventoryClient, clock: Clock,
-        *, unit_price_cents: int,
+        *, prices: PriceList,
     ) -> None:
         self.store = store
         self.sagas = sagas
         self.saga = saga
         self.inventory = inventory
         self.clock = clock
-        self.unit_price_cents = unit_price_cents
+        self.prices = prices
 
     async def find(self, order_id: str) -> Order:
         order = await self.store.get(order_id)
@@ -67,16 +70,26 @@ class Checkout:
     # -- placing --------------------------------------------------------------------------
 
     async def place(self, customer_id: str, lines: Sequence[domain.Line], *, fulfilment: str = "all") -> Order:
-        """Hold the stock, then record the order and its saga. No hold, no order."""
+        """Price the lines, hold the stock, then record the order and its saga. No hold, no order;
+        a product that cannot be sold now is refused before anything is held."""
+        snapshots = await self.prices.snapshots([line.product_id for line in lines])
         order_id = str(uuid.uuid4())  # first, so the hold is idempotent per order across retries
+        with journey(order_id, "order.place", {"order.id": order_id}):  # the root of the order's trace
+            return await self._hold_and_record(order_id, customer_id, lines, snapshots, fulfilment)
+
+    async def _hold_and_record(
+        self, order_id: str, customer_id: str, lines: Sequence[domain.Line], snapshots: dict[str, Snapshot],
+        fulfilment: str,
+    ) -> Order:
         hold = await self.inventory.reserve(order_id, customer_id, lines, fulfilment=fulfilment)
         crash_point("hold.called")
         now = self.clock.now_ms()
+        granted = domain.priced(hold.lines, snapshots)  # partial fulfilment: only what was granted
         order = Order(
             order_id=order_id, customer_id=customer_id, status=domain.PENDING_PAYMENT, status_reason=None,
             reservation_id=hold.reservation_id, expires_at_ms=hold.expires_at_ms,
-            amount_cents=domain.amount_cents(hold.lines, self.unit_price_cents),
-            created_at_ms=now, updated_at_ms=now, paid_at_ms=None, lines=hold.lines,
+            amount_cents=domain.total_cents(granted),
+            created_at_ms=now, updated_at_ms=now, paid_at_ms=None, lines=granted,
         )
         try:
             await self.store.create(order)
@@ -90,6 +103,7 @@ class Checkout:
 
     # -- paying ---------------------------------------------------------------------------
 
+    @journey_span("order.pay", key="order_id", attribute="order.id")
     async def pay(self, order_id: str, token: str) -> Order:
         order = await self.find(order_id)
         decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
@@ -149,6 +163,7 @@ class Checkout:
 
     # -- cancelling -----------------------------------------------------------------------
 
+    @journey_span("order.cancel", key="order_id", attribute="order.id")
     async def cancel(self, order_id: str) -> Order:
         """The customer's cancel: decided at once (durably), carried out by the saga."""
         async with self.store.db.transaction() as conn:
@@ -176,6 +191,7 @@ class Checkout:
 
     # -- operators ------------------------------------------------------------------------
 
+    @journey_span("order.retry_saga", key="order_id", attribute="order.id")
     async def retry_saga(self, order_id: str) -> Saga:
         """Send a parked saga back to work (after the operator fixed what kept failing)."""
         async with self.store.db.transaction() as conn:

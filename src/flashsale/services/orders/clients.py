@@ -3,7 +3,8 @@
 Each client turns the other service's answers into ours: a refusal becomes one of our problems,
 anything unexpected becomes DependencyUnavailable (503), never a stray 500. Every call here is
 safe to retry: a hold is idempotent per order id; an authorisation, a capture and a refund are
-idempotent per order; a shipment is scheduled once per order and a cancelled one stays cancelled.
+idempotent per order; a shipment is scheduled once per order and a cancelled one stays cancelled;
+the catalog's batch lookup and the customers' reads change nothing.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from flashsale.kit.clock import ms_from_iso
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.http import ServiceClient
-from flashsale.services.orders.domain import Line
+from flashsale.services.orders.domain import Contact, Line, Listing
 from flashsale.services.orders.errors import (
     InvalidItems,
     LimitExceeded,
@@ -168,3 +171,62 @@ class ShippingClient:
         response = await self.client.request("POST", f"/shipments/{order_id}/cancel", idempotent=True)
         if response.status_code != 200:
             raise _unexpected(self.client, response)
+
+
+class CatalogClient:
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    async def listings(self, product_ids: Sequence[str]) -> dict[str, Listing]:
+        """The catalog's listings of these products; a product it does not list is absent."""
+        body = {"productIds": list(product_ids)}
+        # A lookup, though a POST: safe to retry.
+        response = await self.client.request("POST", "/products/batch", json=body, idempotent=True)
+        if response.status_code != 200:
+            raise _unexpected(self.client, response)
+        return {p["productId"]: _listing(p) for p in response.json()["products"]}
+
+
+def _listing(product: dict[str, Any]) -> Listing:
+    starts, ends = product.get("saleStartsAt"), product.get("saleEndsAt")
+    return Listing(
+        product_id=str(product["productId"]), name=str(product["name"]), price_cents=int(product["priceCents"]),
+        sale_starts_ms=None if starts is None else ms_from_iso(starts),
+        sale_ends_ms=None if ends is None else ms_from_iso(ends),
+    )
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    """One page of the customers' profiles; `next` is the cursor of the following one, if any."""
+
+    contacts: list[Contact]
+    next: str | None
+
+
+class CustomersClient:
+    def __init__(self, client: ServiceClient, admin_token: str) -> None:
+        self.client = client
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
+
+    async def page(self, after: str | None, limit: int) -> ContactPage:
+        """Profiles in customer-id order after `after` (the admin listing)."""
+        query = urlencode({"limit": limit, **({"after": after} if after is not None else {})})
+        response = await self.client.request("GET", f"/customers?{query}", headers=self.admin)
+        if response.status_code != 200:
+            raise _unexpected(self.client, response)
+        page = response.json()
+        return ContactPage([_contact(c) for c in page["customers"]], page.get("next"))
+
+    async def get(self, customer_id: str) -> Contact | None:
+        response = await self.client.request("GET", f"/customers/{quote(customer_id, safe='')}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise _unexpected(self.client, response)
+        return _contact(response.json())
+
+
+def _contact(customer: dict[str, Any]) -> Contact:
+    return Contact(str(customer["customerId"]), str(customer["name"]), str(customer["email"]),
+                   int(customer["version"]))

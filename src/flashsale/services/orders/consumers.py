@@ -9,6 +9,10 @@ redelivered event changes nothing, and the saga worker is woken to act on it aft
     ReservationRevoked     the warehouse lost the units, held or sold: compensate (stock_unavailable)
 
 Handlers make no remote calls: refunds, releases and cancellations are the saga's steps.
+
+From the customers service, CustomerUpdated keeps the order service's copy of each customer's
+contact (`CustomerEvents`): a profile replaces the copy only when its version is newer, so
+duplicates and events arriving out of order leave the newest version.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import (
+    CustomerUpdated,
     ReservationConfirmed,
     ReservationExpired,
     ReservationRejected,
@@ -29,11 +34,13 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import crash_point
 from flashsale.kit.inbox import apply_once
-from flashsale.services.orders import domain
+from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
 from flashsale.services.orders.store import OrderStore, get_txn
+from flashsale.services.orders.store.contacts import apply_txn as apply_contact_txn
 
 CONSUMER = "orders"
+CONTACTS_CONSUMER = "orders-contacts"
 
 # What a report means for the order as it is now: whether to act at all.
 Effect = Callable[[AsyncConnection, str], Awaitable[bool]]
@@ -113,3 +120,29 @@ class ReservationEvents:
         await apply_once(self.db, CONSUMER, envelope, recorded, self.clock)
         if acted:
             self.saga.wake_worker()
+
+
+class CustomerEvents:
+    """CustomerUpdated -> the copy of the customer's contact, newest version wins."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def subscription(self) -> Subscription:
+        return Subscription(consumer=CONTACTS_CONSUMER, producer="customers", event_types=["CustomerUpdated"],
+                            handler=self.customer_updated)
+
+    async def customer_updated(self, envelope: Envelope) -> None:
+        if envelope.type != "CustomerUpdated":
+            return
+        event = CustomerUpdated.model_validate(envelope.data)
+        contact = domain.Contact(event.customer_id, event.name, event.email, event.version)
+        written = False
+
+        async def effect(conn: AsyncConnection, cause: Envelope) -> None:
+            nonlocal written
+            written = await apply_contact_txn(conn, contact, self.clock.now_ms())
+
+        if await apply_once(self.db, CONTACTS_CONSUMER, envelope, effect, self.clock):
+            metrics.contact_events.labels("applied" if written else "stale").inc()

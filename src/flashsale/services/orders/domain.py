@@ -12,8 +12,8 @@ instances acting on one order cannot both win.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 PENDING_PAYMENT = "PENDING_PAYMENT"
 PAID = "PAID"
@@ -62,11 +62,127 @@ def sources_of(target: str) -> tuple[str, ...]:
 class Line:
     product_id: str
     quantity: int
+    # The snapshot taken when the order was placed: what the product was called and what one unit
+    # cost then. Later catalog changes never rewrite it (None: a line recorded without one).
+    name: str | None = None
+    unit_price_cents: int | None = None
 
 
 def amount_cents(lines: Iterable[Line], unit_price_cents: int) -> int:
-    """The order's price. There is no catalog yet: every unit costs the configured unit price."""
+    """The price of `lines` when every unit costs `unit_price_cents` (no catalog configured)."""
     return sum(line.quantity for line in lines) * unit_price_cents
+
+
+# -- price and name snapshots ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Listing:
+    """A product as the catalog lists it; the sale window's ends are epoch ms, None when open."""
+
+    product_id: str
+    name: str
+    price_cents: int
+    sale_starts_ms: int | None = None
+    sale_ends_ms: int | None = None
+
+
+class Offer(enum.Enum):
+    """Whether a product may be ordered now; the value is the refusal's problem code."""
+
+    OPEN = "open"
+    UNLISTED = "unknown_product"
+    NOT_OPEN = "sale_not_open"
+    CLOSED = "sale_closed"
+
+
+def offer(listing: Listing | None, now_ms: int) -> Offer:
+    """Listed, and inside its sale window: the start is the first instant of the sale, the end the
+    first instant after it; an open end never stops the sale."""
+    if listing is None:
+        return Offer.UNLISTED
+    if listing.sale_starts_ms is not None and now_ms < listing.sale_starts_ms:
+        return Offer.NOT_OPEN
+    if listing.sale_ends_ms is not None and now_ms >= listing.sale_ends_ms:
+        return Offer.CLOSED
+    return Offer.OPEN
+
+
+def first_refusal(
+    product_ids: Iterable[str], listings: Mapping[str, Listing], now_ms: int
+) -> tuple[str, Offer] | None:
+    """The first product (in the order asked) that cannot be ordered now, and why; None: all can.
+    Unlisted products are named before closed windows: an unknown product is the caller's error."""
+    offers = [(product_id, offer(listings.get(product_id), now_ms)) for product_id in product_ids]
+    for wanted in (Offer.UNLISTED, Offer.NOT_OPEN, Offer.CLOSED):
+        for product_id, found in offers:
+            if found is wanted:
+                return product_id, found
+    return None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What an order line keeps of its product: its name (None without a catalog) and unit price."""
+
+    name: str | None
+    unit_price_cents: int
+
+
+def snapshot(listing: Listing) -> Snapshot:
+    return Snapshot(listing.name, listing.price_cents)
+
+
+def priced(lines: Iterable[Line], snapshots: Mapping[str, Snapshot]) -> tuple[Line, ...]:
+    """The lines with their product's snapshot (each line's product must have one)."""
+    return tuple(
+        replace(line, name=snapshots[line.product_id].name,
+                unit_price_cents=snapshots[line.product_id].unit_price_cents)
+        for line in lines
+    )
+
+
+def total_cents(lines: Iterable[Line]) -> int:
+    """What the order costs: each line's units at its snapshot price. With partial fulfilment the
+    lines are what was granted, so only that is charged."""
+    total = 0
+    for line in lines:
+        if line.unit_price_cents is None:
+            raise ValueError(f"line {line.product_id} has no snapshot price")
+        total += line.quantity * line.unit_price_cents
+    return total
+
+
+# -- the copy of customers' contacts --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Contact:
+    """What the order service keeps of a customer (a copy; the customers service owns it)."""
+
+    customer_id: str
+    name: str
+    email: str
+    version: int
+
+
+def supersedes(incoming_version: int, stored_version: int | None) -> bool:
+    """An event's profile replaces the copy only when it is newer: a duplicate or a late older
+    event leaves the newest version in place."""
+    return stored_version is None or incoming_version > stored_version
+
+
+class Repair(enum.Enum):
+    NONE = "none"            # the copy matches its source
+    ADVANCE = "advance"      # missing or older than the source: write the source's (newer-only)
+    OVERWRITE = "overwrite"  # same or newer version yet different: a corrupt copy, replace it
+
+
+def repair(copy: Contact | None, source: Contact) -> Repair:
+    """What reconciliation does with a copy, given its source's current profile."""
+    if copy == source:
+        return Repair.NONE
+    if copy is None or supersedes(source.version, copy.version):
+        return Repair.ADVANCE
+    return Repair.OVERWRITE
 
 
 # -- requests -------------------------------------------------------------------------------------

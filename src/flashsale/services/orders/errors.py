@@ -9,10 +9,14 @@ OrderProblem (kit Problem)
 ├── InvalidState        409 invalid_state: the order's status does not allow the request
 ├── RequestInProgress   409 request_in_progress: the order's payment is still being processed
 ├── PaymentDeclined     402 payment_declined: the order is cancelled and its hold released
-└── InvalidItems        422 invalid_request: the inventory refused the items as invalid
+├── InvalidItems        422 invalid_request: the inventory refused the items as invalid
+├── NotInCatalog        422 unknown_product: the catalog lists no such product (no hold taken)
+├── SaleNotOpen         409 sale_not_open: the product's sale window has not opened yet
+├── SaleClosed          409 sale_closed: the product's sale window has closed
+└── UnknownContact      404 unknown_customer: the contact copy does not know the customer (yet)
 
 A dependency that is down, slow or broken is the kit's DependencyUnavailable (503
-`inventory_unavailable` / `payments_unavailable`).
+`inventory_unavailable` / `payments_unavailable` / `catalog_unavailable` / `customers_unavailable`).
 """
 
 from __future__ import annotations
@@ -71,3 +75,24 @@ class PaymentDeclined(OrderProblem):
 class InvalidItems(OrderProblem):
     def __init__(self, detail: str) -> None:
         super().__init__(422, "invalid_request", "Invalid request", detail)
+
+
+class NotInCatalog(OrderProblem):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(422, "unknown_product", "Unknown product", f"the catalog lists no product {product_id}")
+
+
+class SaleNotOpen(OrderProblem):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(409, "sale_not_open", "Sale not open", f"the sale of {product_id} has not started")
+
+
+class SaleClosed(OrderProblem):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(409, "sale_closed", "Sale closed", f"the sale of {product_id} has ended")
+
+
+class UnknownContact(OrderProblem):
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(404, "unknown_customer", "Unknown customer",
+                         f"the order service holds no contact of customer {customer_id}")

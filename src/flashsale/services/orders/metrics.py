@@ -11,3 +11,12 @@ sagas_compensating = Counter("orders_sagas_compensating_total", "Sagas turned to
 sagas_parked = Counter("orders_sagas_parked_total", "Sagas parked as needing attention")
 sagas_by_state = Gauge("orders_sagas", "Checkout sagas by state (refreshed by the saga worker)", ["state"])
 sagas_needing_attention = Gauge("orders_sagas_needs_attention", "Sagas parked for an operator right now")
+orders_by_status = Gauge("orders_by_status", "Orders by status (refreshed by the saga worker)", ["status"])
+
+# The copy of the customers' contacts: events that changed it or were older than it (stale), and
+# what reconciliation rounds walked and repaired.
+contact_events = Counter("orders_contact_events_total", "CustomerUpdated events by effect on the copy", ["effect"])
+reconcile_rounds = Counter("orders_contacts_reconcile_rounds_total", "Contact reconciliation rounds, by trigger",
+                           ["trigger"])
+reconcile_processed = Counter("orders_contacts_reconciled_total", "Customer profiles compared with their copy")
+reconcile_fixed = Counter("orders_contacts_repaired_total", "Copies repaired, by kind", ["kind"])

@@ -26,6 +26,7 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
+from flashsale.kit.tracing import in_journey, span
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
@@ -99,7 +100,8 @@ class CheckoutSaga:
         lease = await self.sagas.claim(order_id, self.lease_ms)
         if lease is None:
             return None
-        return await self._run(lease)
+        with in_journey(order_id, "saga.resume", {"order.id": order_id}):  # whoever runs it, the order's trace
+            return await self._run(lease)
 
     async def compensate_txn(self, conn: AsyncConnection, order_id: str, reason: str) -> bool:
         """Turn the saga to compensating for `reason` (in the caller's transaction, row locked)
@@ -154,7 +156,8 @@ class CheckoutSaga:
             current[0] = step.value
             order = await self.orders.get(lease.order_id)
             assert order is not None, "a saga exists only with its order"
-            await self._steps[step](lease, saga, order)
+            with span(f"saga.{step.value}", {"order.id": lease.order_id, "saga.step": step.value}):
+                await self._steps[step](lease, saga, order)
             metrics.saga_steps.labels(step.value, "done").inc()
 
     async def _failed(self, lease: Lease, step: str | None, exc: Exception) -> None:

@@ -14,10 +14,10 @@ import time
 import structlog
 
 from flashsale.kit.service import Loop
-from flashsale.services.orders import metrics
+from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.saga import CheckoutSaga
-from flashsale.services.orders.store import SagaStore
+from flashsale.services.orders.store import OrderStore, SagaStore
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +39,7 @@ def saga_worker(saga: CheckoutSaga, sagas: SagaStore, *, interval_s: float, batc
                 await asyncio.gather(*(saga.resume(order_id) for order_id in due))
                 if time.monotonic() - refreshed > GAUGE_REFRESH_S:
                     await _refresh_gauges(sagas)
+                    await _refresh_order_gauges(saga.orders)
                     refreshed = time.monotonic()
             except Exception:  # the worker must outlive a failed round (e.g. a database restart)
                 log.exception("saga_round_failed")
@@ -63,3 +64,9 @@ async def _refresh_gauges(sagas: SagaStore) -> None:
     for state in (plan.RUNNING, plan.COMPENSATING, plan.COMPLETED, plan.COMPENSATED, plan.NEEDS_ATTENTION):
         metrics.sagas_by_state.labels(state).set(counts.get(state, 0))
     metrics.sagas_needing_attention.set(counts.get(plan.NEEDS_ATTENTION, 0))
+
+
+async def _refresh_order_gauges(orders: OrderStore) -> None:
+    counts = await orders.count_by_status()
+    for status in domain.STATUSES:
+        metrics.orders_by_status.labels(status).set(counts.get(status, 0))

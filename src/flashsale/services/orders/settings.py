@@ -1,4 +1,5 @@
-"""The order service's settings (FLASHSALE_*): the kit's, the stand-in price, the saga's timings."""
+"""The order service's settings (FLASHSALE_*): the kit's, where prices and contacts come from, the
+saga's timings, the contact reconciliation's schedule."""
 
 from __future__ import annotations
 
@@ -6,8 +7,19 @@ from flashsale.kit.settings import ServiceSettings
 
 
 class OrderSettings(ServiceSettings):
-    # There is no catalog yet: every unit costs this much until one exists.
+    # Without a catalog configured every unit costs this much (and order lines carry no name).
     unit_price_cents: int = 49_999
+    # Comma-separated base URLs of the catalog service; set, each order line snapshots its product's
+    # name and price from the catalog, and only listed products inside their sale window sell.
+    catalog_urls: str = ""
+    catalog_timeout_s: float = 2.0
+    # Comma-separated base URLs of the customers service, which reconciliation of the contact copy
+    # walks; none: no reconciliation (the copy still follows CustomerUpdated events).
+    customers_urls: str = ""
+    customers_timeout_s: float = 5.0
+    # How often one instance reconciles the contact copy with the customers service (seconds).
+    reconcile_interval_s: float = 300.0
+    reconcile_page_size: int = 500
     # A payment may take seconds (the provider's slow path takes 2 s, retries add more).
     payments_timeout_s: float = 10.0
     inventory_timeout_s: float = 3.0

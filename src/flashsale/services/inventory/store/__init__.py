@@ -4,6 +4,7 @@
 `_txn` opens one short transaction; the `_txn` methods run inside the caller's (the inbox's).
 Every change appends the event announcing it to the outbox in the same transaction. The
 statements themselves live in `sql.py` (stock moves, reservations), `holds.py` (taking stock),
+`batched.py` (coalesced holds: a batch of one product's holds per transaction),
 `limits.py` (purchase limits) and `writeoff.py` (revocations).
 """
 
@@ -46,7 +47,7 @@ from flashsale.services.inventory.errors import (
     UnknownReservation,
     WriteOffContended,
 )
-from flashsale.services.inventory.store import holds, limits, sql, writeoff
+from flashsale.services.inventory.store import batched, holds, limits, sql, writeoff
 from flashsale.services.inventory.store.sql import ProductStock
 from flashsale.services.inventory.store.tables import metadata, reservations, stock
 
@@ -74,11 +75,21 @@ WRITE_OFF_ATTEMPTS = 20
 class InventoryStore:
     """Stock and holds of one inventory database. Methods without `_txn` open their own transaction."""
 
-    def __init__(self, db: Database, clock: Clock, *, hold_ttl_s: int, hold_strategy: str = "conditional") -> None:
+    def __init__(
+        self, db: Database, clock: Clock, *, hold_ttl_s: int, hold_strategy: str = batched.STRATEGY,
+        max_batch: int = 256, linger_s: float = 0.0,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.hold_ttl_s = hold_ttl_s
-        self._hold_all = holds.HOLD_STRATEGIES[hold_strategy]
+        if hold_strategy not in (*holds.HOLD_STRATEGIES, batched.STRATEGY):
+            raise ValueError(f"unknown hold strategy {hold_strategy!r}")
+        # "coalesced" batches the holds that can be (batched.py); the others take the conditional path.
+        self._hold_all = holds.HOLD_STRATEGIES.get(hold_strategy, holds.hold_all_txn)
+        self._batches = (
+            batched.BatchedHolds(db, self._reserve_one, max_batch=max_batch, linger_s=linger_s)
+            if hold_strategy == batched.STRATEGY else None
+        )
 
     # -- holds ----------------------------------------------------------------------------
 
@@ -100,9 +111,16 @@ class InventoryStore:
             created_at_ms=now,
             requested=asked if fulfilment is Fulfilment.PARTIAL else None,
         )
+        if self._batches is not None and batched.may_batch(wanted):
+            return await self._batches.reserve(wanted)
+        return await self._reserve_one(wanted)
+
+    async def _reserve_one(self, wanted: Reservation) -> Reservation:
+        """One hold in a transaction of its own."""
+        now, order_id = wanted.created_at_ms, wanted.order_id
         try:
             async with self.db.transaction() as conn:
-                if fulfilment is Fulfilment.PARTIAL:
+                if wanted.fulfilment is Fulfilment.PARTIAL:
                     reservation, levels = await holds.hold_partial_txn(conn, wanted)
                 else:
                     reservation, levels = wanted, await self._hold_all(conn, wanted)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -145,27 +145,44 @@ async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> 
 
 
 async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation, now: int) -> None:
-    requested = reservation.requested
-    await conn.execute(
-        reservations.insert().values(
-            reservation_id=reservation.reservation_id,
-            order_id=reservation.order_id,
-            customer_id=reservation.customer_id,
-            status=reservation.status.value,
-            created_at_ms=now,
-            expires_at_ms=reservation.expires_at_ms,
-            updated_at_ms=now,
-            requested=None if requested is None else json.dumps([[ln.product_id, ln.quantity] for ln in requested]),
-        )
-    )
+    await insert_reservations_txn(conn, [replace(reservation, created_at_ms=now)])
+
+
+async def insert_reservations_txn(conn: AsyncConnection, held: Sequence[Reservation]) -> None:
+    """New reservations, created at their `created_at_ms`: one multi-row INSERT per table."""
+    await conn.execute(reservations.insert(), [_reservation_row(r) for r in held])
     await conn.execute(
         reservation_items.insert(),
         [
-            {"reservation_id": reservation.reservation_id, "product_id": line.product_id,
-             "quantity": line.quantity}
-            for line in reservation.lines
+            {"reservation_id": r.reservation_id, "product_id": line.product_id, "quantity": line.quantity}
+            for r in held
+            for line in r.lines
         ],
     )
+
+
+def _reservation_row(reservation: Reservation) -> dict[str, Any]:
+    requested = reservation.requested
+    return {
+        "reservation_id": reservation.reservation_id,
+        "order_id": reservation.order_id,
+        "customer_id": reservation.customer_id,
+        "status": reservation.status.value,
+        "created_at_ms": reservation.created_at_ms,
+        "expires_at_ms": reservation.expires_at_ms,
+        "updated_at_ms": reservation.created_at_ms,
+        "confirmed_at_ms": None,
+        "requested": None if requested is None else json.dumps([[ln.product_id, ln.quantity] for ln in requested]),
+    }
+
+
+async def reservations_of_orders_txn(conn: AsyncConnection, order_ids: Sequence[str]) -> dict[str, Reservation]:
+    """The reservations these orders already have (a retried reserve), by order id."""
+    if not order_ids:
+        return {}
+    rows = (await conn.execute(sa.select(reservations).where(reservations.c.order_id.in_(order_ids)))).all()
+    lines = await lines_of(conn, [row.reservation_id for row in rows])
+    return {row.order_id: reservation_from(row, lines[row.reservation_id]) for row in rows}
 
 
 async def end_hold_txn(

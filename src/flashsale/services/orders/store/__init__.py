@@ -2,10 +2,15 @@
 
 orders.py   orders and their lines (status changes + their events)
 sagas.py    the checkout saga's state, steps and lease
-tables.py   the schema both share
+contacts.py the copy of the customers' contacts (newer-only upserts, compare-and-set repairs)
+jobs.py     the schedule of periodic jobs (one instance claims each round)
+tables.py   the schema they share
 """
 
+from flashsale.services.orders.store.contacts import ContactStore
+from flashsale.services.orders.store.jobs import JobSchedule
 from flashsale.services.orders.store.orders import SERVICE, Moved, Order, OrderStore, get_txn
 from flashsale.services.orders.store.sagas import Lease, Saga, SagaStore, Step
 
-__all__ = ["SERVICE", "Lease", "Moved", "Order", "OrderStore", "Saga", "SagaStore", "Step", "get_txn"]
+__all__ = ["SERVICE", "ContactStore", "JobSchedule", "Lease", "Moved", "Order", "OrderStore", "Saga", "SagaStore",
+           "Step", "get_txn"]

@@ -59,7 +59,8 @@ class OrderStore:
         async with self.db.transaction() as conn:
             await conn.execute(orders.insert().values(**_order_row(order)))
             await conn.execute(order_lines.insert(), [
-                {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity}
+                {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity,
+                 "name": line.name, "unit_price_cents": line.unit_price_cents}
                 for line in order.lines
             ])
             event = OrderCreated(order_id=order.order_id, customer_id=order.customer_id,
@@ -87,6 +88,12 @@ class OrderStore:
         if after is not None:
             query = query.where(orders.c.order_id > after)
         return await self._select(query)
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many orders are in each status (for the `orders_by_status` gauge)."""
+        query = sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status)
+        async with self.db.read() as conn:
+            return {str(row[0]): int(row[1]) for row in await conn.execute(query)}
 
     async def _select(self, query: sa.Select[tuple[object, ...]]) -> list[Order]:
         async with self.db.read() as conn:
@@ -140,7 +147,9 @@ async def _lines_txn(conn: AsyncConnection, order_ids: list[str]) -> dict[str, t
     )
     found: dict[str, list[domain.Line]] = {}
     for row in rows:
-        found.setdefault(row.order_id, []).append(domain.Line(row.product_id, row.quantity))
+        found.setdefault(row.order_id, []).append(
+            domain.Line(row.product_id, row.quantity, row.name, row.unit_price_cents)
+        )
     return {order_id: tuple(lines) for order_id, lines in found.items()}
 
 

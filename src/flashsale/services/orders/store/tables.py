@@ -1,4 +1,5 @@
-"""The order service's tables: orders, their lines, and the checkout saga's state."""
+"""The order service's tables: orders, their lines, the checkout saga's state, the copy of the
+customers' contacts, and the schedule of periodic jobs."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ order_lines = sa.Table(
     sa.Column("order_id", sa.String(64), primary_key=True),
     sa.Column("product_id", sa.String(100), primary_key=True),
     sa.Column("quantity", sa.Integer, nullable=False),
+    # The product's name and unit price when the order was placed (lines of orders placed before
+    # snapshots existed have their price backfilled and no name).
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("unit_price_cents", sa.BigInteger, nullable=True),
 )
 
 # One row per order: where its checkout saga stands, and who is running it right now (a lease,
@@ -60,4 +65,26 @@ checkout_saga_steps = sa.Table(
     sa.Column("started_at_ms", sa.BigInteger, nullable=False),
     sa.Column("finished_at_ms", sa.BigInteger, nullable=True),
     sa.Column("error", sa.String(500), nullable=True),
+)
+
+# A copy of what the order service needs of each customer, fed by CustomerUpdated and repaired by
+# reconciliation; `version` is the customer's, so an older profile never overwrites a newer one.
+customer_contacts = sa.Table(
+    "customer_contacts",
+    metadata,
+    sa.Column("customer_id", sa.String(100), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+)
+
+# When each periodic job is next due, and which instance claimed its last round: the instance
+# that moves `due_at_ms` forward runs the round; the others see it moved and wait.
+scheduled_jobs = sa.Table(
+    "scheduled_jobs",
+    metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("holder", sa.String(100), nullable=False),
+    sa.Column("due_at_ms", sa.BigInteger, nullable=False),
 )

@@ -1,0 +1,76 @@
+"""Password credentials: what a password must be, and how it is kept (argon2id, never in clear).
+
+A customer signs in with their email and a password. The password is stored only as an argon2id
+hash (argon2-cffi's defaults, the RFC 9106 low-memory profile), each with its own salt. Hashing
+is deliberately slow and memory-hard, so it runs off the event loop (`asyncio.to_thread`).
+
+Signing in with an email nobody has still costs one verification against a fixed hash: without
+it the answer for an unknown email would come back measurably faster than for a wrong password,
+and telling which emails have accounts is not the caller's business.
+
+The rules are about length only (NIST SP 800-63B: at least 8 characters, no composition rules),
+plus two refusals: nothing but whitespace, and the account's own email.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from flashsale.services.customers.domain import email_key
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128  # bounds the work one sign-in can make us do
+
+
+def password_faults(password: str, email: str) -> list[str]:
+    """Why this password may not be set for this email; empty when it may."""
+    faults = []
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        faults.append(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    if not password.strip():
+        faults.append("a password is more than whitespace")
+    if email_key(password) == email_key(email):
+        faults.append("a password is not the account's email")
+    return faults
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash no password is checked against for real: it makes an unknown email cost a verify."""
+    return _hasher().hash("decoy password of no account")
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one hashed; a missing hash (no such account) is checked against a
+    decoy so that it takes as long and still says no."""
+    try:
+        _hasher().verify(password_hash or _decoy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with weaker parameters than today's: re-hash on next sign-in."""
+    return _hasher().check_needs_rehash(password_hash)
+
+
+async def hash_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_off_loop(password_hash: str | None, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)

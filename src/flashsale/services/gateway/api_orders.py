@@ -1,0 +1,122 @@
+"""The signed-in customer's routes: their orders, their profile, their notifications.
+
+Every route acts for the token's customer only. An order id that is not theirs is answered
+exactly like one that does not exist (404 order_not_found) and nothing is done to it. Idempotency
+keys are the customer's own: they are forwarded prefixed with the customer's id, so two customers
+can never collide on one (nor learn that someone used it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from flashsale.contracts.api import ID_PATTERN, PayOrder, UpdateCustomer
+from flashsale.services.gateway.auth import CustomerId
+from flashsale.services.gateway.deps import ReadsDep, UpstreamsDep
+from flashsale.services.gateway.models import PlaceOrder
+from flashsale.services.gateway.upstream import relay
+
+router = APIRouter(prefix="/api", tags=["customer"])
+
+OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
+# 99: with the customer's id (up to 100) and a colon, the order service's 200-character limit.
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=99)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=20)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+STATUS_PATTERN = "^(PENDING_PAYMENT|PAID|COMPLETED|CANCELLED)$"
+
+
+@router.post("/orders", status_code=201)
+async def place_order(
+    body: PlaceOrder, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
+    key: IdempotencyKey = None,
+) -> Response:
+    """201 order (the products' availability is read from the inventory for a while); 409 out_of_stock."""
+    order = {"customerId": customer_id, **body.model_dump(by_alias=True, mode="json")}
+    answer = await upstreams.orders.request(
+        "POST", "/orders", json=order, headers=_keyed(customer_id, key), idempotent=key is not None,
+    )
+    if answer.status_code == 201:
+        reads.wrote(customer_id, [item.product_id for item in body.items])
+    return relay(answer, request.url.path)
+
+
+@router.get("/orders")
+async def list_orders(
+    customer_id: CustomerId, upstreams: UpstreamsDep, request: Request, limit: Limit = 100,
+    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
+) -> Response:
+    """The customer's orders, newest first."""
+    query = {"customerId": customer_id, "limit": limit} | ({} if status is None else {"status": status})
+    return relay(await upstreams.orders.request("GET", f"/orders?{urlencode(query)}"), request.url.path)
+
+
+@router.get("/orders/{orderId}")
+async def get_order(order_id: OrderId, customer_id: CustomerId, reads: ReadsDep) -> JSONResponse:
+    """The order with its customer and products; `parts` says which of those could be had."""
+    return JSONResponse(await reads.order(customer_id, order_id))
+
+
+@router.post("/orders/{orderId}/pay")
+async def pay_order(
+    order_id: OrderId, body: PayOrder, customer_id: CustomerId, upstreams: UpstreamsDep, request: Request,
+    key: IdempotencyKey = None,
+) -> Response:
+    """200 PAID; 402 payment_declined; 409 invalid_state / hold_expired; 404 order_not_found."""
+    await upstreams.owned_order(customer_id, order_id)
+    answer = await upstreams.orders.request(
+        "POST", f"/orders/{order_id}/pay", json=body.model_dump(by_alias=True),
+        headers=_keyed(customer_id, key), idempotent=key is not None,
+    )
+    return relay(answer, request.url.path)
+
+
+@router.post("/orders/{orderId}/cancel")
+async def cancel_order(
+    order_id: OrderId, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
+) -> Response:
+    """200 CANCELLED (stock released, money returned); 409 invalid_state; 404 order_not_found."""
+    order = await upstreams.owned_order(customer_id, order_id)
+    answer = await upstreams.orders.request("POST", f"/orders/{order_id}/cancel")
+    if answer.status_code == 200:
+        reads.wrote(customer_id, [item["productId"] for item in order.get("items", [])])
+    return relay(answer, request.url.path)
+
+
+@router.get("/me")
+async def get_profile(customer_id: CustomerId, upstreams: UpstreamsDep, request: Request) -> Response:
+    """The customer's profile, read from the customers service itself (with its ETag)."""
+    return relay(await upstreams.customers.request("GET", f"/customers/{customer_id}"), request.url.path)
+
+
+@router.patch("/me")
+async def update_profile(
+    body: UpdateCustomer, customer_id: CustomerId, upstreams: UpstreamsDep, request: Request,
+    if_match: IfMatch = None,
+) -> Response:
+    """200 profile; 409 email_taken; 412 version_mismatch when If-Match is stale."""
+    headers = {} if if_match is None else {"If-Match": if_match}
+    answer = await upstreams.customers.request(
+        "PATCH", f"/customers/{customer_id}", json=body.model_dump(by_alias=True, mode="json", exclude_unset=True),
+        headers=headers,
+    )
+    return relay(answer, request.url.path)
+
+
+@router.get("/notifications")
+async def list_notifications(
+    customer_id: CustomerId, upstreams: UpstreamsDep, request: Request, limit: Limit = 100,
+    order_id: Annotated[str | None, Query(alias="orderId", pattern=ID_PATTERN)] = None,
+) -> Response:
+    """What the customer was told, newest first (about one of their orders with `orderId`)."""
+    query = {"customerId": customer_id, "limit": limit} | ({} if order_id is None else {"orderId": order_id})
+    return relay(await upstreams.notifications.request("GET", f"/notifications?{urlencode(query)}"),
+                 request.url.path)
+
+
+def _keyed(customer_id: str, key: str | None) -> dict[str, str]:
+    return {} if key is None else {"Idempotency-Key": f"{customer_id}:{key}"}

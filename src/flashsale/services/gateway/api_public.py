@@ -1,0 +1,86 @@
+"""The gateway's open routes: signing up, signing in, and browsing products."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from flashsale.contracts.api import ID_PATTERN, SignIn
+from flashsale.kit.problems import Problem
+from flashsale.services.gateway.auth import VisitorId
+from flashsale.services.gateway.deps import KeysDep, ReadsDep, SettingsDep, UpstreamsDep
+from flashsale.services.gateway.models import AccessToken, AdminSignIn, SignUp
+from flashsale.services.gateway.tokens import ADMIN_SUBJECT, Role
+from flashsale.services.gateway.upstream import relay
+
+router = APIRouter(prefix="/api", tags=["public"])
+
+ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
+MAX_PAGE = 100
+
+
+@router.post("/signup", status_code=201)
+async def sign_up(body: SignUp, request: Request, _: VisitorId, upstreams: UpstreamsDep) -> Response:
+    """A new customer who can sign in: 201 with the profile; 409 email_taken; 422 weak_password."""
+    registration = {"customerId": f"c-{uuid.uuid4().hex[:20]}", **body.model_dump(by_alias=True, mode="json")}
+    answer = await upstreams.customers.request("POST", "/customers/registrations", json=registration)
+    return relay(answer, request.url.path)
+
+
+@router.post("/auth/token")
+async def sign_in(body: SignIn, request: Request, _: VisitorId, upstreams: UpstreamsDep, keys: KeysDep) -> Response:
+    """A customer token for an email and password: 200; 401 invalid_credentials."""
+    answer = await upstreams.customers.request(
+        "POST", "/customers/authenticate", json=body.model_dump(by_alias=True), idempotent=True,
+    )
+    if answer.status_code != 200:
+        return relay(answer, request.url.path)
+    return _token(keys.issue(answer.json()["customerId"], Role.CUSTOMER), keys.ttl_s)
+
+
+@router.post("/auth/admin")
+async def admin_sign_in(body: AdminSignIn, _: VisitorId, keys: KeysDep, settings: SettingsDep) -> Response:
+    """An admin token for the house's admin token: 200; 401 invalid_credentials."""
+    expected = settings.admin_token.encode()
+    if not expected or not hmac.compare_digest(body.admin_token.encode(), expected):
+        raise Problem(401, "invalid_credentials", "Invalid credentials", "that is not the admin token")
+    return _token(keys.issue(ADMIN_SUBJECT, Role.ADMIN), keys.ttl_s)
+
+
+@router.get("/products")
+async def list_products(
+    customer_id: VisitorId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
+    after: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> Response:
+    """A page of products; `next` is the `after` of the following page."""
+    query = urlencode({"limit": limit} | ({} if after is None else {"after": after}))
+    answer = await upstreams.catalog.request("GET", f"/products?{query}")
+    if answer.status_code != 200:
+        return relay(answer, request.url.path)
+    page = answer.json()
+    page["products"] = await reads.with_availability(customer_id, page["products"])
+    return JSONResponse(page)
+
+
+@router.get("/products/{productId}")
+async def get_product(
+    product_id: ProductId, customer_id: VisitorId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
+) -> Response:
+    """A product; its availability is the inventory's own right after the caller's order for it."""
+    answer = await upstreams.catalog.request("GET", f"/products/{product_id}")
+    if answer.status_code != 200:
+        return relay(answer, request.url.path)
+    [product] = await reads.with_availability(customer_id, [answer.json()])
+    return JSONResponse(product)
+
+
+def _token(token: str, ttl_s: int) -> Response:
+    view = AccessToken(access_token=token, expires_in=ttl_s)
+    # A token is a credential: no cache may keep a copy (RFC 6749 §5.1).
+    return JSONResponse(view.model_dump(by_alias=True), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,62 @@
+"""Composition root of the gateway: builds and wires everything, nothing at import time.
+
+The gateway is stateless (no database, no broker): what it keeps (recent writes, rate-limit
+windows) lives in the process and may be lost on restart at no cost but a moment of staleness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.problems import problem_response
+from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.services.gateway import api_admin, api_orders, api_public
+from flashsale.services.gateway.auth import Keys
+from flashsale.services.gateway.compose import Reads
+from flashsale.services.gateway.edge import BodyLimit, Throttle
+from flashsale.services.gateway.errors import GatewayProblem
+from flashsale.services.gateway.freshness import RecentWrites
+from flashsale.services.gateway.settings import GatewaySettings
+from flashsale.services.gateway.upstream import Upstreams
+
+SERVICE = "gateway"
+
+
+def create_app(settings: GatewaySettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    if not settings.gateway_secret:
+        raise ValueError("FLASHSALE_GATEWAY_SECRET is not set: the gateway cannot sign tokens without it")
+    runtime = ServiceRuntime(SERVICE, settings, None, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        upstreams = Upstreams(settings)
+        recent = RecentWrites(int(settings.read_your_writes_s * 1000))
+        app.state.upstreams = upstreams
+        app.state.keys = Keys(settings.gateway_secret, settings.token_ttl_s, runtime.clock)
+        app.state.throttle = Throttle(settings.rate_limit)
+        app.state.reads = Reads(upstreams, recent, runtime.clock, settings.part_timeout_s,
+                                settings.low_stock_threshold)
+        try:
+            yield
+        finally:
+            await upstreams.close()
+
+    app = service_app(SERVICE, runtime, lifespan)
+    app.include_router(api_public.router)
+    app.include_router(api_orders.router)
+    app.include_router(api_admin.router)
+
+    @app.exception_handler(GatewayProblem)
+    async def _with_headers(request: Request, exc: GatewayProblem) -> JSONResponse:
+        response = problem_response(exc, request.url.path)
+        response.headers.update(exc.headers)
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

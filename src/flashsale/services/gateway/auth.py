@@ -1,0 +1,111 @@
+"""Who is calling: FastAPI dependencies every gateway route takes exactly one of.
+
+- `customer`: a valid customer token (401 without one, 403 for an admin token); the route acts
+  for that customer and no other. Rate-limited per customer.
+- `admin`: a valid admin token (401 without, 403 for a customer's). Rate-limited as one caller.
+- `visitor`: anyone; a token, if sent, must be valid, and then counts as that customer (their
+  recent writes, their rate limit). Rate-limited per client address otherwise.
+
+The client address is the connection's peer: behind a trusted proxy it would come from its
+X-Forwarded-For instead, and from nowhere else (a client can write any header it likes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from flashsale.kit.clock import Clock
+from flashsale.services.gateway import metrics, tokens
+from flashsale.services.gateway.edge import Throttle
+from flashsale.services.gateway.errors import Forbidden, Unauthenticated
+from flashsale.services.gateway.tokens import Claims, Role, TokenRefused
+
+
+@dataclass(frozen=True)
+class Keys:
+    """What tokens are signed with and how long they live."""
+
+    secret: str
+    ttl_s: int
+    clock: Clock
+
+    def issue(self, subject: str, role: Role) -> str:
+        return tokens.issue(self.secret, subject, role, self.clock.now_ms() // 1000, self.ttl_s)
+
+    def verify(self, token: str) -> Claims:
+        return tokens.verify(self.secret, token, self.clock.now_ms() / 1000)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _refused("token_invalid", "send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def _claims(request: Request) -> Claims | None:
+    token = _bearer(request)
+    if token is None:
+        return None
+    keys: Keys = request.app.state.keys
+    try:
+        return keys.verify(token)
+    except TokenRefused as refused:
+        raise _refused(refused.reason, refused.detail) from None
+
+
+def _required(request: Request, role: Role) -> Claims:
+    claims = _claims(request)
+    if claims is None:
+        raise _refused("unauthenticated", "sign in and send Authorization: Bearer <token>")
+    if claims.role is not role:
+        metrics.refusals.labels("forbidden").inc()
+        raise Forbidden(f"this route is for the {role.value} role")
+    return claims
+
+
+def _refused(code: str, detail: str) -> Unauthenticated:
+    metrics.refusals.labels(code).inc()
+    return Unauthenticated(code, detail)
+
+
+async def _admit(request: Request, caller: str) -> None:
+    throttle: Throttle = request.app.state.throttle
+    await throttle.admit(caller)
+
+
+async def customer(request: Request) -> str:
+    """The signed-in customer's id."""
+    claims = _required(request, Role.CUSTOMER)
+    await _admit(request, f"customer:{claims.subject}")
+    return claims.subject
+
+
+async def admin(request: Request) -> None:
+    _required(request, Role.ADMIN)
+    await _admit(request, "admin")
+
+
+async def visitor(request: Request) -> str | None:
+    """The customer's id when a customer token came with the request, else None."""
+    claims = _claims(request)
+    if claims is not None and claims.role is Role.CUSTOMER:
+        await _admit(request, f"customer:{claims.subject}")
+        return claims.subject
+    await _admit(request, "admin" if claims is not None else f"address:{_address(request)}")
+    return None
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+CustomerId = Annotated[str, Depends(customer)]
+VisitorId = Annotated[str | None, Depends(visitor)]
+Admin = [Depends(admin)]

@@ -1,0 +1,96 @@
+"""Guards at the edge: request bodies have a size limit, callers have a rate limit.
+
+- `BodyLimit` (pure ASGI middleware) refuses a body over the limit with 413 before any route sees
+  it: at once when `Content-Length` says so, and while reading when a body without one (chunked)
+  grows past it. It reads the body (at most the limit) and hands it on, so nothing downstream can
+  be made to buffer more.
+- `Throttle` admits at most N requests per window per caller (the `limits` library, moving
+  window, in memory): per customer when signed in, per client address otherwise. In memory means
+  per gateway instance; several instances would share a Redis storage (`limits` has one).
+  It uses the library's synchronous memory storage: a hit is a dictionary update under a lock,
+  safe on the event loop, while the asyncio storage re-sweeps every key with a thread hop each
+  after every hit (measured: a third to most of a core at 2,000 requests/s from 2,000 customers,
+  against about a tenth for the synchronous one).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from flashsale.kit.problems import problem_response
+from flashsale.services.gateway import metrics
+from flashsale.services.gateway.errors import PayloadTooLarge, RateLimited
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _declared_length(scope) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away while sending
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics.refusals.labels("payload_too_large").inc()
+        problem = PayloadTooLarge(self.max_bytes)
+        response = problem_response(problem, scope.get("path"))
+        response.headers.update(problem.headers)
+        await response(scope, receive, send)
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0  # the server refuses a malformed one itself
+    return 0
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body as one message, then whatever the client sends next (its disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+class Throttle:
+    def __init__(self, rate: str) -> None:
+        self.rate = parse(rate)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def admit(self, caller: str) -> None:
+        """Count one request of `caller`, or RateLimited when its window is full."""
+        if self._limiter.hit(self.rate, caller):
+            return
+        window = self._limiter.get_window_stats(self.rate, caller)
+        metrics.refusals.labels("rate_limited").inc()
+        raise RateLimited(max(1, math.ceil(window.reset_time - time.time())))

@@ -1,0 +1,73 @@
+"""Access tokens: signed (HS256, PyJWT), expiring, naming who the caller is and in which role.
+
+A token carries `sub` (the customer's id, or `admin`), `role` (`customer` or `admin`), `iat`,
+`exp` and `iss`. Anything that does not verify against our key (a forged or altered token, another
+key, another algorithm, `alg: none`, a missing claim, an unknown role) is invalid; a genuine token
+past its `exp` is expired. Time comes from the caller (the injected clock), so PyJWT is asked to
+check the signature and claims but not the time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import jwt
+
+ALGORITHM = "HS256"
+ISSUER = "flashsale-gateway"
+ADMIN_SUBJECT = "admin"
+_SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")  # contracts.api.ID_PATTERN
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Claims:
+    subject: str
+    role: Role
+    expires_at_s: int
+
+
+class TokenRefused(Exception):
+    """`reason` is `token_expired` or `token_invalid`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def issue(secret: str, subject: str, role: Role, now_s: int, ttl_s: int) -> str:
+    claims = {"sub": subject, "role": role.value, "iat": now_s, "exp": now_s + ttl_s, "iss": ISSUER}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify(secret: str, token: str, now_s: float) -> Claims:
+    """The token's claims, or TokenRefused: invalid before expired (a forged token that says it
+    has expired is still a forgery)."""
+    try:
+        decoded = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
+            options={"require": ["sub", "role", "iat", "exp", "iss"], "verify_exp": False,
+                     "verify_iat": False, "verify_nbf": False},
+        )
+    except jwt.InvalidTokenError as exc:
+        raise TokenRefused("token_invalid", f"the token is not valid ({type(exc).__name__})") from None
+    claims = _claims(decoded)
+    if now_s >= claims.expires_at_s:
+        raise TokenRefused("token_expired", "the token has expired: sign in again")
+    return claims
+
+
+def _claims(decoded: dict[str, object]) -> Claims:
+    subject, role, expires = decoded["sub"], decoded["role"], decoded["exp"]
+    if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):
+        raise TokenRefused("token_invalid", "the token names no valid subject")
+    if role not in tuple(Role) or not isinstance(expires, int) or isinstance(expires, bool):
+        raise TokenRefused("token_invalid", "the token's role or expiry is not valid")
+    return Claims(subject, Role(str(role)), expires)

@@ -1,0 +1,43 @@
+"""Composition root of the consistency monitor: builds and wires everything, nothing at import time.
+
+The monitor is stateless (no database, no broker): it only reads the other services' APIs, and
+what it keeps (the last round) is rebuilt by the next round after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from flashsale.consistency.sampler import ConsistencySampler, sources_from
+from flashsale.kit.clock import Clock
+from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.services.monitor import api
+from flashsale.services.monitor.monitor import Monitor
+from flashsale.services.monitor.settings import MonitorSettings
+
+SERVICE = "monitor"
+
+
+def create_app(settings: MonitorSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or MonitorSettings()
+    runtime = ServiceRuntime(SERVICE, settings, None, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        urls = {name: settings.urls(f"{name}_urls") for name in ("inventory", "catalog", "orders", "customers")}
+        sampler = ConsistencySampler(sources_from(urls, settings.admin_token), sample_size=settings.sample_size,
+                                     grace_s=settings.grace_s)
+        monitor = Monitor(sampler, runtime.clock, interval_s=settings.check_interval_s)
+        app.state.monitor = monitor
+        runtime.spawn(monitor.run)
+        try:
+            yield
+        finally:
+            await sampler.close()
+
+    app = service_app(SERVICE, runtime, lifespan)
+    app.include_router(api.router)
+    return app

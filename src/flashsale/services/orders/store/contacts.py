@@ -1,0 +1,79 @@
+"""The copy of the customers' contacts: `customer_contacts` (its SQL and nobody else's).
+
+Every write is one statement that decides on the row as it is in the database, never on a value
+read earlier, so concurrent writers (two instances consuming events, a reconciliation round)
+cannot lose the newest profile:
+- `apply_txn` upserts a profile only when its version is newer than the stored one (or there is
+  none): duplicates and late, older events change nothing;
+- `replace` and its compare-and-set guard overwrite a row only while it is still exactly what
+  the caller compared with its source (the repair of a corrupt copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.services.orders.domain import Contact
+from flashsale.services.orders.store.tables import customer_contacts
+
+_c = customer_contacts.c
+
+
+class ContactStore:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def find(self, customer_id: str) -> Contact | None:
+        found = await self.find_many([customer_id])
+        return found.get(customer_id)
+
+    async def find_many(self, customer_ids: Sequence[str]) -> dict[str, Contact]:
+        if not customer_ids:
+            return {}
+        query = sa.select(customer_contacts).where(_c.customer_id.in_(list(customer_ids)))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.customer_id: Contact(row.customer_id, row.name, row.email, row.version) for row in rows}
+
+    async def apply(self, contact: Contact) -> bool:
+        """Write `contact` unless the copy already has its version or a newer one."""
+        async with self.db.transaction() as conn:
+            return await apply_txn(conn, contact, self.clock.now_ms())
+
+    async def replace(self, expected: Contact, source: Contact) -> bool:
+        """Overwrite the copy with `source` if it is still `expected`; False if it moved since."""
+        async with self.db.transaction() as conn:
+            result = await conn.execute(
+                customer_contacts.update()
+                .where(_c.customer_id == expected.customer_id, _c.name == expected.name,
+                       _c.email == expected.email, _c.version == expected.version)
+                .values(name=source.name, email=source.email, version=source.version,
+                        updated_at_ms=self.clock.now_ms())
+            )
+        return bool(result.rowcount == 1)
+
+
+async def apply_txn(conn: AsyncConnection, contact: Contact, now_ms: int) -> bool:
+    """Upsert `contact` if newer than the stored version, inside the caller's transaction; True
+    when it was written. One statement, so two writers never both read an old version."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    row = {"customer_id": contact.customer_id, "name": contact.name, "email": contact.email,
+           "version": contact.version, "updated_at_ms": now_ms}
+    statement = insert(customer_contacts).values(**row)
+    newer = statement.excluded
+    result = await conn.execute(statement.on_conflict_do_update(
+        index_elements=[_c.customer_id],
+        set_={"name": newer.name, "email": newer.email, "version": newer.version,
+              "updated_at_ms": newer.updated_at_ms},
+        where=_c.version < newer.version,
+    ))
+    return bool(result.rowcount == 1)

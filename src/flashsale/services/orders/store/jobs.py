@@ -1,0 +1,43 @@
+"""The schedule of periodic jobs shared by every instance: `scheduled_jobs` (its SQL).
+
+A round of a job is claimed by moving the job's `due_at_ms` forward by its interval, with a
+conditional UPDATE that only succeeds while the round is due: of the instances asking at the
+same time exactly one wins and runs it; the others find it claimed until the next interval.
+An instance that dies mid-round loses that round only: the next one is due an interval later.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
+from flashsale.services.orders.store.tables import scheduled_jobs
+
+
+class JobSchedule:
+    def __init__(self, db: Database, clock: Clock, *, owner: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.owner = owner
+
+    async def claim(self, job: str, interval_ms: int) -> bool:
+        """True when this instance won the job's round that is due now."""
+        now = self.clock.now_ms()
+        async with self.db.transaction() as conn:
+            await _ensure_txn(conn, job)
+            result = await conn.execute(
+                scheduled_jobs.update()
+                .where(scheduled_jobs.c.name == job, scheduled_jobs.c.due_at_ms <= now)
+                .values(holder=self.owner, due_at_ms=now + interval_ms)
+            )
+        return bool(result.rowcount == 1)
+
+
+async def _ensure_txn(conn: AsyncConnection, job: str) -> None:
+    """A job seen for the first time is due at once."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    await conn.execute(insert(scheduled_jobs).values(name=job, holder="", due_at_ms=0).on_conflict_do_nothing())

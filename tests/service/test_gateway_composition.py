@@ -1,0 +1,131 @@
+"""Composed reads degrade instead of failing: an order is still shown when the customers or the
+catalog service is down or hanging (that part null and marked), a hanging dependency's circuit
+opens so that reads stop waiting on it, and only the order itself is essential (503 without it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from gateway_support import Gateway, backends, bearer, gateway_env, mint
+
+from flashsale.runtime.process import ServiceProcess
+from polling import unique, wait_for
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+def own_customers(house: Any) -> Iterator[ServiceProcess]:
+    """A customers process of this test's own, to kill or freeze (the shared ones stay up)."""
+    process = house.start("customers", instance=unique("i"))
+    yield process
+    if process.is_running() and process.pid is not None:
+        os.kill(process.pid, signal.SIGCONT)
+
+
+def own_gateway(house: Any, **overrides: Any) -> Gateway:
+    settings = {key: value for key, value in overrides.items() if key not in ("catalog", "customers")}
+    wired = backends(house, catalog=overrides.get("catalog"), customers=overrides.get("customers"))
+    return Gateway(house.start("gateway", instance=unique("g"), **gateway_env(wired, **settings)), house.admin_token)
+
+
+def composed(gateway: Gateway, headers: dict[str, str], order_id: str) -> tuple[int, dict[str, Any], float]:
+    started = time.monotonic()
+    answer = gateway.get(f"/api/orders/{order_id}", headers=headers)
+    return answer.status_code, answer.json(), time.monotonic() - started
+
+
+def test_an_order_reads_whole_while_every_service_answers(house: Any) -> None:
+    gateway = Gateway(house.shared("gateway", **gateway_env(backends(house))), house.admin_token)
+    product_id = gateway.new_product(gateway.admin(), stock=3, price_cents=4999)
+    customer = gateway.sign_up("Ann")
+    order = gateway.place(customer, product_id, quantity=2)
+
+    status, body, _ = composed(gateway, customer.headers, order["orderId"])
+
+    assert status == 200
+    assert body["parts"] == {"order": "ok", "customer": "ok", "products": "ok"}
+    assert body["order"]["orderId"] == order["orderId"]
+    assert (body["customer"]["customerId"], body["customer"]["name"]) == (customer.customer_id, "Ann")
+    assert body["products"][product_id]["priceCents"] == 4999
+    assert body["products"][product_id]["availability"]["source"] in ("inventory", "catalog")
+
+
+def test_a_killed_customers_service_leaves_the_order_readable_with_the_customer_marked(
+    house: Any, own_customers: ServiceProcess,
+) -> None:
+    gateway = own_gateway(house, customers=own_customers)
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    customer = gateway.sign_up()
+    order_id = gateway.place(customer, product_id)["orderId"]
+
+    own_customers.kill()
+    status, body, _ = composed(gateway, customer.headers, order_id)
+
+    assert status == 200
+    assert body["parts"] == {"order": "ok", "customer": "unavailable", "products": "ok"}
+    assert body["customer"] is None
+    assert body["order"]["orderId"] == order_id
+    assert body["products"][product_id]["productId"] == product_id
+
+
+def test_a_killed_catalog_leaves_the_order_readable_with_the_products_marked(house: Any) -> None:
+    catalog = house.start("catalog", instance=unique("i"))
+    gateway = own_gateway(house, catalog=catalog)
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    customer = gateway.sign_up()
+    order_id = gateway.place(customer, product_id)["orderId"]
+
+    catalog.kill()
+    status, body, _ = composed(gateway, customer.headers, order_id)
+
+    assert status == 200
+    assert body["parts"] == {"order": "ok", "customer": "ok", "products": "unavailable"}
+    assert body["products"] is None
+    assert body["customer"]["customerId"] == customer.customer_id
+
+
+def test_without_the_order_service_there_is_no_order_to_show_503(house: Any) -> None:
+    inventory, payments = house.shared("inventory"), house.shared("payments")
+    orders = house.start("orders", instance=unique("i"), inventory_urls=inventory.url, payments_urls=payments.url)
+    wired = backends(house)
+    wired.orders = orders
+    gateway = Gateway(house.start("gateway", instance=unique("g"), **gateway_env(wired)), house.admin_token)
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    customer = gateway.sign_up()
+    order_id = gateway.place(customer, product_id)["orderId"]
+
+    orders.kill()
+    status, body, _ = composed(gateway, customer.headers, order_id)
+
+    assert (status, body["code"]) == (503, "orders_unavailable")
+
+
+def test_a_hanging_dependency_opens_its_circuit_and_reads_stop_waiting_for_it(
+    house: Any, own_customers: ServiceProcess,
+) -> None:
+    gateway = own_gateway(house, customers=own_customers, part_timeout_s="1.5", breaker_threshold="3",
+                          breaker_ttl_s="2")
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    customer = bearer(mint(unique("c")))  # signed by the gateway's key; no sign-in needed
+    order_id = gateway.place_as(customer, product_id)["orderId"]
+    assert own_customers.pid is not None
+
+    os.kill(own_customers.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+    waited = [composed(gateway, customer, order_id) for _ in range(3)]
+    failed_fast = composed(gateway, customer, order_id)
+    os.kill(own_customers.pid, signal.SIGCONT)
+
+    for status, body, seconds in [*waited, failed_fast]:
+        assert (status, body["parts"]["customer"], body["parts"]["products"]) == (200, "unavailable", "ok")
+        assert seconds < 6.0  # never the call timeout (15 s): the part's own deadline
+    assert all(seconds >= 1.5 for _, _, seconds in waited)  # each waited out the part's deadline
+    assert failed_fast[2] < 1.0  # the open circuit answers at once
+    recovered = wait_for(lambda: composed(gateway, customer, order_id)[1]["parts"]["customer"] == "missing",
+                         timeout_s=20, what="the circuit to close again once customers answers")
+    assert recovered
