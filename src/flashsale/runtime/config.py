@@ -1,9 +1,10 @@
 """What `flashsale up` is asked to run, and where everything listens (CONTRACT §1).
 
 Ports are a fixed layout above a base `P`: inventory on P+1, the order instances on P+2 up to
-P+1+N, then payments, shipping, notifications, catalog, customers and gateway on the next ones, and the
-embedded broker on P+90, far enough above the services that adding instances never collides with
-it (and never the standard 4222 a system NATS holds).
+P+1+N, then payments, shipping, notifications, catalog, customers, gateway, monitor and reporting
+on the next ones (extra inventory instances after them), and the embedded broker on P+90, far
+enough above the services that adding instances never collides with it (and never the standard
+4222 a system NATS holds).
 """
 
 from __future__ import annotations
