@@ -69,7 +69,9 @@ def test_the_catalog_records_each_applied_event_and_warns_above_its_threshold(
     room.listed(product_id)
     room.wait_until_agree(product_id)
 
-    assert _observations(catalog.url, "catalog", "StockReceived") == before + 1
+    # Other test modules' inventories publish on the same broker, and this catalog hears them too:
+    # at least this event was measured, and the warning below names it by id.
+    assert _observations(catalog.url, "catalog", "StockReceived") >= before + 1
     [event_id] = inventory_events_about(house.database_base, product_id)
     warned = wait_for(lambda: [w for w in _warnings(catalog.log_file) if w["event_id"] == event_id],
                       timeout_s=10, what="the slow_propagation warning")
@@ -92,7 +94,8 @@ def test_an_event_that_arrives_late_is_measured_late_and_logged_at_the_default_t
     publish(nats_url, late)
     client.wait_for_messages(orderId=order_id)
 
-    assert _observations(process.url, "notifications", "OrderCompleted") == before + 1
+    # Earlier modules' events may still be arriving on the session's broker: at least this one.
+    assert _observations(process.url, "notifications", "OrderCompleted") >= before + 1
     warned = wait_for(lambda: [w for w in _warnings(process.log_file) if w["event_id"] == late.id],
                       timeout_s=10, what="the slow_propagation warning")
     assert warned[0]["consumer"] == "notifications"
