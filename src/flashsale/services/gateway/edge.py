@@ -21,8 +21,9 @@ import time
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from flashsale.kit.asgi import replay_body
 from flashsale.kit.problems import problem_response
 from flashsale.services.gateway import metrics
 from flashsale.services.gateway.errors import PayloadTooLarge, RateLimited
@@ -51,7 +52,7 @@ class BodyLimit:
                 return
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(bytes(body), receive), send)
+        await self.app(scope, replay_body(bytes(body), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics.refusals.labels("payload_too_large").inc()
@@ -66,20 +67,6 @@ def _declared_length(scope: Scope) -> int:
         if name == b"content-length":
             return int(value) if value.isdigit() else 0  # the server refuses a malformed one itself
     return 0
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """The body as one message, then whatever the client sends next (its disconnect)."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 class Throttle:

@@ -24,9 +24,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flashsale.contracts.api import ReserveStock
+from flashsale.kit.asgi import replay_body
 from flashsale.services.inventory.api import reservation_view
 from flashsale.services.inventory.domain import Fulfilment, Line
 from flashsale.services.inventory.errors import InventoryError
@@ -57,7 +58,7 @@ class ReserveHotPath:
             return  # the client went away before it finished asking
         wanted = _well_formed(scope, body)
         if wanted is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         scope["route"] = Route
         response = await _reserve(scope, wanted)
@@ -101,17 +102,3 @@ def _well_formed(scope: Scope, body: bytes) -> ReserveStock | None:
         return ReserveStock.model_validate_json(body)
     except ValidationError:
         return None
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that gives the body already read, then whatever the client sends next."""
-    given = False
-
-    async def replay() -> Message:
-        nonlocal given
-        if given:
-            return await receive()
-        given = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
