@@ -1,0 +1,77 @@
+"""Pages in a real browser: Debian's chromium driven by Playwright.
+
+Playwright's own browser downloads are never used: the tests launch the chromium the machine has
+(`apt-get install chromium`; `.ci/run` installs it). Where there is none, the page tests skip and
+say why; with CI=true a missing chromium fails them instead, so CI cannot pass without them.
+
+Screenshots are test artifacts: `FLASHSALE_TEST_ARTIFACTS` (default `.artifacts/` at the top of
+the checkout) gets one per `shot(page, name)`, named after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+# The flags a closed network and a container need: no sandbox (root), no GPU, and no calls home
+# (without --disable-background-networking chromium keeps opening refused connections).
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+    "--no-first-run", "--disable-component-update", "--disable-sync",
+]
+Shot = Callable[[Page, str], Path]
+
+
+def chromium_path() -> str | None:
+    explicit = os.environ.get("FLASHSALE_CHROMIUM")
+    if explicit:
+        return explicit
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """A headless chromium for the session."""
+    path = chromium_path()
+    if path is None:
+        reason = "no chromium on this machine (apt-get install chromium) - page tests need a real browser"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    """A fresh browser context (no cookies, no storage) and a page in it."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Shot:
+    """`shot(page, "sold-out")` saves a full-page screenshot under the artifacts directory."""
+    root = Path(os.environ.get("FLASHSALE_TEST_ARTIFACTS", Path(request.config.rootpath) / ".artifacts"))
+    folder = root / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Page, name: str) -> Path:
+        target = folder / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(target), full_page=True)
+        return target
+
+    return take
