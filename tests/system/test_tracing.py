@@ -141,6 +141,34 @@ def test_one_order_is_one_trace_across_the_services(house_dir: tuple[Path, Servi
                                                     spans)
 
 
+def test_an_expired_hold_is_a_step_of_its_orders_trace(house_dir: tuple[Path, ServicesFile]) -> None:
+    data_dir, services = house_dir
+    admin = {"Authorization": f"Bearer {services.admin_token}"}
+    product, order_id = unique("p"), unique("o")
+    inventory = services.urls["inventory"][0]
+    stocked = httpx.post(f"{inventory}/inventory/{product}/receive", headers=admin, json={"quantity": 1})
+    assert stocked.status_code == 200, stocked.text
+    held = httpx.post(f"{inventory}/inventory/reserve",
+                      json={"productId": product, "quantity": 1, "orderId": order_id, "ttlSeconds": 1})
+    assert held.status_code == 200, held.text
+    reservation = held.json()["reservationId"]
+    wait_for(lambda: httpx.get(f"{inventory}/inventory/reservations/{reservation}").json()["status"] == "EXPIRED",
+             timeout_s=15, what=f"hold {reservation} EXPIRED")
+
+    trace_id = f"{journey_ids(order_id)[0]:032x}"
+
+    def expiry_spans() -> list[dict[str, Any]] | None:
+        spans = read_journeys(data_dir / "traces", "order.id", order_id, {trace_id})
+        names = {(s["service"], s["name"]) for s in spans}
+        return spans if ("inventory", "publish inventory.ReservationExpired") in names else None
+
+    spans = wait_for(expiry_spans, timeout_s=20, what=f"the expiry spans of order {order_id}")
+    expiry = _one(spans, "inventory", "hold.expire")
+    assert expiry["traceId"] == trace_id
+    assert ("inventory", "hold.expire") in _ancestors(_one(spans, "inventory", "publish inventory.ReservationExpired"),
+                                                      spans)
+
+
 def test_flashsale_trace_prints_the_order_tree(house_dir: tuple[Path, ServicesFile]) -> None:
     data_dir, services = house_dir
     order_id, _ = _buy_and_pay(services)

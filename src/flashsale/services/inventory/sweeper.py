@@ -2,7 +2,11 @@
 
 Every instance of the service runs one. Each hold expires in its own short transaction that
 first re-checks (under the row lock) that the hold is still HELD and due, so sweepers of several
-instances, a release and a late confirmation can race without double-counting.
+instances, a release and a late confirmation can race without double-counting. The database's
+clock decides what is due, not this process's: every instance's sweeper then agrees.
+
+An order's hold expiring is a step of that order's journey, so it is traced in the order's trace
+(and the ReservationExpired it announces carries that trace on to the order service).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import structlog
 
 from flashsale.kit.service import Loop
+from flashsale.kit.tracing import in_journey
 from flashsale.services.inventory.store import InventoryStore
 
 log = structlog.get_logger(__name__)
@@ -24,7 +29,7 @@ def expiry_sweeper(store: InventoryStore, *, interval_s: float, batch_size: int)
     async def sweep(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                due = await store.expire_due(batch_size)
+                due = await _expire_due(store, batch_size)
             except Exception:  # the sweeper must outlive a failed round (e.g. a database restart)
                 log.exception("expiry_sweep_failed")
                 due = 0
@@ -33,3 +38,15 @@ def expiry_sweeper(store: InventoryStore, *, interval_s: float, batch_size: int)
                     await asyncio.wait_for(stop.wait(), interval_s)
 
     return sweep
+
+
+async def _expire_due(store: InventoryStore, batch_size: int) -> int:
+    now = await store.now_ms()
+    due = await store.due_holds(batch_size, now)
+    for reservation_id, order_id in due:
+        if order_id is None:
+            await store.expire(reservation_id, now)
+            continue
+        with in_journey(order_id, "hold.expire", {"order.id": order_id, "reservation.id": reservation_id}):
+            await store.expire(reservation_id, now)
+    return len(due)

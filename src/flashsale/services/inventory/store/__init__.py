@@ -164,25 +164,33 @@ class InventoryStore:
     async def expire_due(self, limit: int, *, now_ms: int | None = None) -> int:
         """Expire up to `limit` holds whose time is up, each in its own short transaction.
 
-        Returns how many were due (a full batch means more may be waiting). The database's
-        clock decides what is due, not this process's: every instance's sweeper then agrees.
-        `now_ms` judges by another clock instead (a test's, which it moves by hand)."""
-        now = await self.db.now_ms() if now_ms is None else now_ms
-        async with self.db.read() as conn:
-            due = (
-                await conn.scalars(
-                    sa.select(reservations.c.reservation_id)
-                    .where(reservations.c.status == ReservationStatus.HELD.value)
-                    .where(reservations.c.expires_at_ms <= now)
-                    .order_by(reservations.c.expires_at_ms)
-                    .limit(limit)
-                )
-            ).all()
-        for reservation_id in due:
-            await self._expire(reservation_id, now)
+        Returns how many were due (a full batch means more may be waiting). `now_ms` judges by
+        another clock than the database's (a test's, which it moves by hand)."""
+        now = await self.now_ms() if now_ms is None else now_ms
+        due = await self.due_holds(limit, now)
+        for reservation_id, _order_id in due:
+            await self.expire(reservation_id, now)
         return len(due)
 
-    async def _expire(self, reservation_id: str, now: int) -> None:
+    async def now_ms(self) -> int:
+        """The database's clock: what is due is judged by it, so every instance agrees."""
+        return await self.db.now_ms()
+
+    async def due_holds(self, limit: int, now_ms: int) -> list[tuple[str, str | None]]:
+        """Up to `limit` holds still HELD whose time is up at `now_ms`, earliest first, with
+        their order ids (the sweeper expires each as a step of its order's journey)."""
+        async with self.db.read() as conn:
+            due = await conn.execute(
+                sa.select(reservations.c.reservation_id, reservations.c.order_id)
+                .where(reservations.c.status == ReservationStatus.HELD.value)
+                .where(reservations.c.expires_at_ms <= now_ms)
+                .order_by(reservations.c.expires_at_ms)
+                .limit(limit)
+            )
+            return [(reservation_id, order_id) for reservation_id, order_id in due]
+
+    async def expire(self, reservation_id: str, now: int) -> None:
+        """Expire one hold in its own transaction, if it is still HELD and due at `now`."""
         async with self.db.transaction() as conn:
             reservation = await sql.lock_reservation(conn, reservation_id)
             # Another instance's sweeper, a release or a confirmation may have come first.
@@ -300,6 +308,14 @@ class InventoryStore:
         if row is None:
             raise UnknownProduct(product_id)
         return sql.stock_from(row)
+
+    async def stock_of_products(self, product_ids: Sequence[str]) -> list[ProductStock]:
+        """The stock of these products (those that exist), read by primary key."""
+        if not product_ids:
+            return []
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(stock).where(stock.c.product_id.in_(product_ids)))).all()
+        return [sql.stock_from(row) for row in rows]
 
     async def products(self, *, after: str | None, limit: int) -> Page[ProductStock]:
         query = sa.select(stock).order_by(stock.c.product_id).limit(limit + 1)
