@@ -3,7 +3,6 @@ admin. Passwords are kept as argon2id hashes and never come back out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,13 +17,6 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def services(house: Any) -> Any:
     return house
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def register(customers: CustomersClient, password: str = PASSWORD, **fields: Any) -> httpx.Response:

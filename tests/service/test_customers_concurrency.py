@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,13 +20,6 @@ def services(house: Any) -> Any:
 
 
 RACERS = 20
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def race(url: str, requests: list[tuple[str, str, Any, dict[str, str]]]) -> list[httpx.Response]:

@@ -3,7 +3,6 @@ subjects customers.<Type>) in version order, and announces nothing that changed 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ pytestmark = pytest.mark.service
 def services(house: Any) -> Any:
     """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
     return house
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def test_every_version_of_a_profile_is_announced_in_order(customers: CustomersClient, nats_url: str) -> None:

@@ -3,7 +3,6 @@ it gets a 4xx problem with a `code`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,13 +19,6 @@ def services(house: Any) -> Any:
 
 
 PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def assert_problem(answer: httpx.Response, status: int, code: str, case: object) -> None:

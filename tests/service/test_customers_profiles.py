@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,6 @@ pytestmark = pytest.mark.service
 def services(house: Any) -> Any:
     """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
     return house
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def test_a_created_customer_reads_back_as_version_1(customers: CustomersClient) -> None:

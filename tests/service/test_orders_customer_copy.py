@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -38,13 +37,6 @@ def shop(services: Any) -> House:
 @pytest.fixture
 def copy(shop: House, services: Any) -> ContactCopy:
     return ContactCopy(shop.orders.url, services.admin_token)
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def settled(copy: ContactCopy, nats_url: str) -> None:

@@ -4,7 +4,6 @@ by the scheduled job; the counts say what a round walked and fixed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.service
 def services(house: Any) -> Any:
     """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
     return house
-
-
-@pytest.fixture
-def customers(services: Any) -> Iterator[CustomersClient]:
-    client = CustomersClient(services.shared("customers").url, services.admin_token)
-    yield client
-    client.close()
 
 
 def orders(services: Any, *, instance: str = "1", start: bool = False, **env: str) -> ServiceProcess:
