@@ -15,7 +15,8 @@ from fastapi.responses import JSONResponse
 from flashsale.kit.clock import Clock
 from flashsale.kit.problems import problem_response
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.gateway import api_admin, api_orders, api_public
+from flashsale.services.gateway import api_admin, api_orders, api_public, pages
+from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.edge import BodyLimit, Throttle
@@ -51,6 +52,8 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
     app.include_router(api_public.router)
     app.include_router(api_orders.router)
     app.include_router(api_admin.router)
+    app.state.assets = Assets.load()  # the storefront's files, read once (a few kilobytes)
+    app.include_router(pages.router)
 
     @app.exception_handler(GatewayProblem)
     async def _with_headers(request: Request, exc: GatewayProblem) -> JSONResponse:
