@@ -42,11 +42,13 @@ def demo(
     buyers: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
     stock: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100,
     orders_instances: Annotated[int, typer.Option(min=1, max=16)] = 2,
+    dashboard: Annotated[bool, typer.Option(
+        "--dashboard", help="Print the dashboard's URL and keep the house up after the sale until Ctrl-C")] = False,
 ) -> None:
     """Run the whole house in a temporary directory, replay the last-PS5 story, play a sale, audit it."""
     from flashsale.sale.commands import demo as run_demo
 
-    raise typer.Exit(run_demo(buyers, stock, orders_instances))
+    raise typer.Exit(run_demo(buyers, stock, orders_instances, dashboard=dashboard))
 
 
 @app.command()

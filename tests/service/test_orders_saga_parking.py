@@ -35,6 +35,7 @@ def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operato
     assert parked["reason"] == "customer_cancelled" and "payments" in parked["lastError"]
     assert _metric(house.orders.url, "orders_sagas_parked_total") >= 1
     assert house.orders.get(order["orderId"])["status"] == "PAID"  # not cancelled until the money is back
+    assert order["orderId"] in _parked(house.orders.url, house.orders.admin)  # the operator's list shows it
 
     back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
     services.processes.append(back.start())
@@ -46,6 +47,29 @@ def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operato
     assert finished["statusReason"] == "customer_cancelled"
     assert house.orders.saga(order["orderId"])["state"] == "COMPENSATED"
     assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "VOIDED"]
+    assert order["orderId"] not in _parked(house.orders.url, house.orders.admin)
+
+
+def test_the_list_of_parked_sagas_is_for_admins_and_refuses_an_unknown_state(services: Any) -> None:
+    house, _ = start_house(services)
+    url = f"{house.orders.url}/sagas"
+
+    assert httpx.get(url).status_code == 401
+    refused = httpx.get(url, params={"state": "STUCK"}, headers=house.orders.admin)
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request")
+    too_many = httpx.get(url, params={"limit": "100000"}, headers=house.orders.admin)
+    assert (too_many.status_code, too_many.json()["code"]) == (422, "invalid_request")
+    running = httpx.get(url, params={"state": "RUNNING", "limit": "5"}, headers=house.orders.admin)
+    assert running.status_code == 200 and all(s["state"] == "RUNNING" for s in running.json()["sagas"])
+
+
+def _parked(orders_url: str, admin: dict[str, str]) -> list[str]:
+    """The order ids of the sagas parked for an operator, the most recently parked first."""
+    answer = httpx.get(f"{orders_url}/sagas", params={"state": "NEEDS_ATTENTION", "limit": "100"}, headers=admin)
+    assert answer.status_code == 200, answer.text
+    sagas = answer.json()["sagas"]
+    assert all(saga["state"] == "NEEDS_ATTENTION" for saga in sagas)
+    return [saga["orderId"] for saga in sagas]
 
 
 def _metric(url: str, name: str) -> float:

@@ -166,6 +166,7 @@ def test_up_serves_every_instance_restarts_one_that_dies_and_stops_cleanly(
     assert stat.S_IMODE((data_dir / "services.json").stat().st_mode) == 0o600
     assert all(healthy(url) for urls in house.urls.values() for url in urls)
     assert "services.json" in up.printed() and f"http://127.0.0.1:{base + 1}" in up.printed()
+    assert f"{house.urls['monitor'][0]}/dashboard" in up.printed()  # the operations dashboard
 
     crashed = house.instances["orders"][1]
     os.kill(crashed.pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ replayed message is then removed from the dead-letter stream.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import nats
@@ -64,6 +65,28 @@ async def list_dead_letters(broker_url: str, *, limit: int = 1000) -> list[DeadL
             found.append(_dead_letter(msg))
             seq = int(msg.seq or seq) + 1
         return found
+    finally:
+        await nc.close()
+
+
+async def recent_dead_letters(broker_url: str, *, limit: int = 5) -> tuple[int, list[DeadLetter]]:
+    """How many dead letters there are, and the `limit` most recent, newest first (a dashboard's
+    view: it reads back from the stream's end instead of walking the whole stream)."""
+    nc = await nats.connect(broker_url, connect_timeout=3, max_reconnect_attempts=0)
+    try:
+        js = nc.jetstream()
+        try:
+            state = (await js.stream_info(DLQ_STREAM)).state
+        except nats.js.errors.NotFoundError:
+            return 0, []  # nothing was ever dead-lettered on this broker
+        found: list[DeadLetter] = []
+        seq = int(state.last_seq or 0)
+        first = max(int(state.first_seq or 1), seq - limit * 20)  # a bound on the gaps replays leave
+        while seq >= first and len(found) < min(limit, int(state.messages or 0)):
+            with contextlib.suppress(nats.js.errors.NotFoundError):  # replayed (deleted) since
+                found.append(_dead_letter(await js.get_msg(DLQ_STREAM, seq=seq)))
+            seq -= 1
+        return int(state.messages or 0), found
     finally:
         await nc.close()
 

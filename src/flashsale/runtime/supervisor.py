@@ -29,6 +29,7 @@ from rich.table import Table
 from flashsale.runtime.children import BrokerChild, ServiceChild, log_tail
 from flashsale.runtime.config import PortLayout, UpConfig, port_layout, resolve_admin_token, service_env
 from flashsale.runtime.errors import HouseError, HouseInUse, StartupFailed, StartupInterrupted
+from flashsale.runtime.pages import page_urls
 from flashsale.runtime.process import ServiceProcess
 from flashsale.runtime.restart import Child, Notice, NoticeKind, Watch
 from flashsale.runtime.services_file import SERVICES_FILE, ServiceInstance, ServicesFile, write_services
@@ -301,6 +302,8 @@ def _print_house(house: House, out: Console) -> None:
         for instance in instances:
             table.add_row(name, instance.url, str(instance.pid))
     out.print(table)
+    for page, url in page_urls(house.services_file()).items():
+        out.print(f"{page:<15}{url}", highlight=False)
     out.print(f"broker         {house.broker_url}", highlight=False)
     out.print(f"services.json  {house.services_path}", highlight=False)
     out.print(f"logs           {house.data_dir / 'logs'}", highlight=False)

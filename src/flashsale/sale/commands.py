@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from flashsale.runtime.config import find_free_port_base
+from flashsale.runtime.pages import page_urls
 from flashsale.runtime.services_file import ServicesFile, load_services
 from flashsale.sale.apology import Epilogue, drop_a_sold_unit
 from flashsale.sale.audit import AuditReport
@@ -118,12 +120,37 @@ async def _demo(services: ServicesFile, buyers: int, stock: int, console: Consol
         await client.close()
 
 
-def demo(buyers: int, stock: int, orders_instances: int) -> int:
+def demo(buyers: int, stock: int, orders_instances: int, *, dashboard: bool = False) -> int:
+    """The exit code reflects the audit; with `dashboard` the house stays up after it (its pages
+    printed before the sale, to watch it, and again after) until Ctrl-C."""
     console = Console()
     with tempfile.TemporaryDirectory(prefix="flashsale-demo-") as tmp, \
             running_house(Path(tmp), orders_instances, DEMO_HOLD_TTL_S, console) as services:
+        if dashboard:
+            _print_pages(console, services)
         ok = asyncio.run(_demo(services, buyers, stock, console))
+        if dashboard:
+            _stay_up(console, services)
     return 0 if ok else 1
+
+
+def _print_pages(console: Console, services: ServicesFile) -> None:
+    for page, url in page_urls(services).items():
+        console.print(f"{page:<11}{url}", highlight=False)
+
+
+def _stay_up(console: Console, services: ServicesFile) -> None:
+    """Keep the house up until Ctrl-C (or SIGTERM), then let `running_house` stop it."""
+    console.print("\n[bold]The house stays up[/] after the sale; Ctrl-C stops it.")
+    _print_pages(console, services)
+    stopped = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stopped.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stopped.wait(0.5):  # short waits: the signal handler runs between them
+            pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def sale(services_path: Path, buyers: int, stock: int, product: str | None) -> int:

@@ -13,6 +13,16 @@ class MonitorSettings(ServiceSettings):
     catalog_urls: str = ""
     orders_urls: str = ""
     customers_urls: str = ""
+    # The operations dashboard scrapes every instance of these too (with the services above, and
+    # inventory and payments from every service's settings); a service not given is not shown.
+    shipping_urls: str = ""
+    notifications_urls: str = ""
+    gateway_urls: str = ""
+    reporting_urls: str = ""
+    # FLASHSALE_SCRAPE_INTERVAL_S: seconds between two dashboard scrapes of every /metrics.
+    scrape_interval_s: float = Field(default=1.0, ge=0.1, le=60)
+    # FLASHSALE_DASHBOARD_WINDOW_S: how far back the dashboard's charts remember.
+    dashboard_window_s: float = Field(default=600.0, ge=10, le=3600)
     # FLASHSALE_CHECK_INTERVAL_S: seconds between two consistency rounds.
     check_interval_s: float = Field(default=30.0, gt=0)
     # FLASHSALE_SAMPLE_SIZE: entities sampled per model and round.

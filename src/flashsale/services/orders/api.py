@@ -19,6 +19,7 @@ from flashsale.contracts.api import (
     PayOrder,
     ReconcileRound,
 )
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.idempotency import Answer, IdempotencyStore
@@ -29,7 +30,7 @@ from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.checkout import Checkout
 from flashsale.services.orders.errors import RequestInProgress, UnknownContact
 from flashsale.services.orders.reconcile import ContactReconciler
-from flashsale.services.orders.store import ContactStore, Order, OrderStore, Saga, Step
+from flashsale.services.orders.store import ContactStore, Order, OrderStore, Saga, SagaStore, Step
 
 router = APIRouter()
 
@@ -37,6 +38,8 @@ OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
 CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 STATUS_PATTERN = "^(" + "|".join(domain.STATUSES) + ")$"
+SAGA_STATES = (plan.RUNNING, plan.COMPENSATING, plan.COMPLETED, plan.COMPENSATED, plan.NEEDS_ATTENTION)
+SAGA_STATE_PATTERN = "^(" + "|".join(SAGA_STATES) + ")$"
 
 
 class SagaStepView(ApiModel):
@@ -62,6 +65,22 @@ class SagaView(ApiModel):
     steps: list[SagaStepView]
 
 
+class SagaSummaryView(ApiModel):
+    """A saga without its steps: a line in an operator's list."""
+
+    order_id: str
+    state: str
+    reason: str | None
+    attempts: int
+    last_error: str | None
+    created_at: str
+    updated_at: str
+
+
+class SagaList(ApiModel):
+    sagas: list[SagaSummaryView]
+
+
 class CustomerOrders(ApiModel):
     orders: list[OrderView]
 
@@ -71,26 +90,6 @@ class OrderPage(ApiModel):
     next: str | None
 
 
-async def _checkout(request: Request) -> Checkout:
-    checkout: Checkout = request.app.state.checkout
-    return checkout
-
-
-async def _store(request: Request) -> OrderStore:
-    store: OrderStore = request.app.state.orders
-    return store
-
-
-async def _idempotency(request: Request) -> IdempotencyStore:
-    store: IdempotencyStore = request.app.state.idempotency
-    return store
-
-
-async def _contacts(request: Request) -> ContactStore:
-    contacts: ContactStore = request.app.state.contacts
-    return contacts
-
-
 async def _reconciler(request: Request) -> ContactReconciler:
     reconciler: ContactReconciler | None = request.app.state.reconciler
     if reconciler is None:
@@ -98,10 +97,11 @@ async def _reconciler(request: Request) -> ContactReconciler:
     return reconciler
 
 
-CheckoutDep = Annotated[Checkout, Depends(_checkout)]
-StoreDep = Annotated[OrderStore, Depends(_store)]
-IdempotencyDep = Annotated[IdempotencyStore, Depends(_idempotency)]
-ContactsDep = Annotated[ContactStore, Depends(_contacts)]
+CheckoutDep = Annotated[Checkout, from_app_state("checkout")]
+StoreDep = Annotated[OrderStore, from_app_state("orders")]
+SagasDep = Annotated[SagaStore, from_app_state("sagas")]
+IdempotencyDep = Annotated[IdempotencyStore, from_app_state("idempotency")]
+ContactsDep = Annotated[ContactStore, from_app_state("contacts")]
 ReconcilerDep = Annotated[ContactReconciler, Depends(_reconciler)]
 ADMIN = [Depends(require_admin)]
 
@@ -160,6 +160,17 @@ async def reconcile_contacts(reconciler: ReconcilerDep) -> ReconcileRound:
     the customers service cannot be walked (the copy is left as far as the round got)."""
     done = await reconciler.run("on_demand")
     return ReconcileRound(processed=done.processed, fixed=done.fixed)
+
+
+@router.get("/sagas", dependencies=ADMIN)
+async def list_sagas(
+    sagas: SagasDep,
+    state: Annotated[str, Query(pattern=SAGA_STATE_PATTERN)] = plan.NEEDS_ATTENTION,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SagaList:
+    """Admin: the sagas in one state (default: parked for an operator), the most recently
+    changed first; the operations dashboard lists the latest few."""
+    return SagaList(sagas=[_saga_summary(saga) for saga in await sagas.recent(state, limit)])
 
 
 @router.get("/orders/{orderId}/saga")
@@ -258,6 +269,14 @@ def saga_view(saga: Saga) -> SagaView:
         order_id=saga.order_id, state=saga.state, reason=saga.reason, attempts=saga.attempts,
         last_error=saga.last_error, created_at=iso_from_ms(saga.created_at_ms),
         updated_at=iso_from_ms(saga.updated_at_ms), steps=[_step_view(step) for step in steps],
+    )
+
+
+def _saga_summary(saga: Saga) -> SagaSummaryView:
+    return SagaSummaryView(
+        order_id=saga.order_id, state=saga.state, reason=saga.reason, attempts=saga.attempts,
+        last_error=saga.last_error, created_at=iso_from_ms(saga.created_at_ms),
+        updated_at=iso_from_ms(saga.updated_at_ms),
     )
 
 

@@ -48,6 +48,7 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         saga = CheckoutSaga(runtime.db, store, sagas, inventory, payments, shipping, runtime.clock,
                             _saga_settings(settings))
         app.state.orders = store
+        app.state.sagas = sagas
         app.state.idempotency = IdempotencyStore(runtime.db, runtime.clock, lock_s=settings.idempotency_lock_s)
         app.state.checkout = Checkout(store, sagas, saga, inventory, runtime.clock,
                                       prices=_prices(settings, clients, runtime))

@@ -92,6 +92,14 @@ class SagaStore:
         async with self.db.read() as conn:
             return [row.order_id for row in await conn.execute(query)]
 
+    async def recent(self, state: str, limit: int) -> list[Saga]:
+        """The sagas in `state`, the most recently changed first (without their steps): an
+        operator's list of what is parked."""
+        query = (sa.select(sagas_table).where(sagas_table.c.state == state)
+                 .order_by(sagas_table.c.updated_at_ms.desc(), sagas_table.c.order_id).limit(limit))
+        async with self.db.read() as conn:
+            return [Saga(**row._mapping) for row in await conn.execute(query)]
+
     async def count_by_state(self) -> dict[str, int]:
         query = sa.select(sagas_table.c.state, sa.func.count()).group_by(sagas_table.c.state)
         async with self.db.read() as conn:
