@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -17,6 +17,7 @@ from flashsale.contracts.api import (
     ProductPage,
     ProductView,
 )
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms, ms_from_iso
 from flashsale.kit.service import require_admin
 from flashsale.services.catalog import domain
@@ -35,24 +36,9 @@ _PATCHABLE = {"name": "name", "price_cents": "price_cents", "description": "desc
               "image_url": "image_url", "sale_starts_at": "sale_starts_ms", "sale_ends_at": "sale_ends_ms"}
 
 
-async def _products(request: Request) -> Products:
-    products: Products = request.app.state.products
-    return products
-
-
-async def _low_threshold(request: Request) -> int:
-    threshold: int = request.app.state.low_threshold
-    return threshold
-
-
-async def _reconciler(request: Request) -> Reconciler:
-    reconciler: Reconciler = request.app.state.reconciler
-    return reconciler
-
-
-ProductsDep = Annotated[Products, Depends(_products)]
-LowDep = Annotated[int, Depends(_low_threshold)]
-ReconcilerDep = Annotated[Reconciler, Depends(_reconciler)]
+ProductsDep = Annotated[Products, from_app_state("products")]
+LowDep = Annotated[int, from_app_state("low_threshold")]
+ReconcilerDep = Annotated[Reconciler, from_app_state("reconciler")]
 
 
 class ReconcileRound(ApiModel):

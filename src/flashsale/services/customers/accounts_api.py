@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from flashsale.contracts.api import ID_PATTERN, Address, CustomerView, Registration, SetPassword, SignedIn, SignIn
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.service import require_admin
 from flashsale.services.customers import domain
 from flashsale.services.customers.accounts import Accounts
@@ -18,12 +19,7 @@ router = APIRouter(prefix="/customers", tags=["accounts"])
 CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
 
 
-async def _accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-AccountsDep = Annotated[Accounts, Depends(_accounts)]
+AccountsDep = Annotated[Accounts, from_app_state("accounts")]
 
 
 @router.post("/registrations", status_code=201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -15,6 +15,7 @@ from flashsale.contracts.api import (
     CustomerView,
     UpdateCustomer,
 )
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.service import require_admin
 from flashsale.services.customers import domain
@@ -35,12 +36,7 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 ADMIN = [Depends(require_admin)]
 
 
-async def _customers(request: Request) -> Customers:
-    customers: Customers = request.app.state.customers
-    return customers
-
-
-CustomersDep = Annotated[Customers, Depends(_customers)]
+CustomersDep = Annotated[Customers, from_app_state("customers")]
 
 
 @router.post("", status_code=201)

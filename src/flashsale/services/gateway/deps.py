@@ -6,25 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from flashsale.kit.app_state import from_app_state
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.settings import GatewaySettings
 from flashsale.services.gateway.upstream import Upstreams
-
-
-async def _upstreams(request: Request) -> Upstreams:
-    upstreams: Upstreams = request.app.state.upstreams
-    return upstreams
-
-
-async def _reads(request: Request) -> Reads:
-    reads: Reads = request.app.state.reads
-    return reads
-
-
-async def _keys(request: Request) -> Keys:
-    keys: Keys = request.app.state.keys
-    return keys
 
 
 async def _settings(request: Request) -> GatewaySettings:
@@ -32,7 +18,7 @@ async def _settings(request: Request) -> GatewaySettings:
     return settings
 
 
-UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
-ReadsDep = Annotated[Reads, Depends(_reads)]
-KeysDep = Annotated[Keys, Depends(_keys)]
+UpstreamsDep = Annotated[Upstreams, from_app_state("upstreams")]
+ReadsDep = Annotated[Reads, from_app_state("reads")]
+KeysDep = Annotated[Keys, from_app_state("keys")]
 SettingsDep = Annotated[GatewaySettings, Depends(_settings)]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from flashsale.contracts.api import ID_PATTERN, Notifications, NotificationView
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.services.notifications.errors import MissingFilter
 from flashsale.services.notifications.store import Notification, NotificationStore
@@ -16,12 +17,7 @@ router = APIRouter()
 MAX_LIMIT = 1000
 
 
-async def _store(request: Request) -> NotificationStore:
-    store: NotificationStore = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[NotificationStore, Depends(_store)]
+StoreDep = Annotated[NotificationStore, from_app_state("store")]
 
 
 @router.get("/notifications")

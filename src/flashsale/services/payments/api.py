@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 
 from flashsale.contracts.api import ID_PATTERN, ApiModel, AuthorisePayment, PaymentView
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.service import require_admin
 from flashsale.services.payments import domain
@@ -56,12 +57,7 @@ class ProviderOperationsView(ApiModel):
     operations: list[ProviderOperationView]
 
 
-async def _payments(request: Request) -> Payments:
-    payments: Payments = request.app.state.payments
-    return payments
-
-
-PaymentsDep = Annotated[Payments, Depends(_payments)]
+PaymentsDep = Annotated[Payments, from_app_state("payments")]
 
 
 @router.post("/payments")

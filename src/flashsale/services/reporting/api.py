@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from flashsale.contracts.api import ID_PATTERN
 from flashsale.contracts.reports import (
@@ -16,6 +16,7 @@ from flashsale.contracts.reports import (
     SalesPoint,
     SalesReport,
 )
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.services.reporting import domain
 from flashsale.services.reporting.store import ReportStore
@@ -24,12 +25,7 @@ router = APIRouter(tags=["reporting"])
 DEFAULT_BUCKET: Bucket = "10s"  # a flash sale is over in seconds to minutes
 
 
-async def _store(request: Request) -> ReportStore:
-    store: ReportStore = request.app.state.store
-    return store
-
-
-StoreDep = Annotated[ReportStore, Depends(_store)]
+StoreDep = Annotated[ReportStore, from_app_state("store")]
 
 
 @router.get("/reports/sales")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -14,6 +14,7 @@ from flashsale.contracts.api import (
     Shippability,
     ShippabilityView,
 )
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.service import require_admin
 from flashsale.services.shipping.domain import Line
@@ -27,12 +28,7 @@ ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
 ADMIN = [Depends(require_admin)]
 
 
-async def _shipments(request: Request) -> Shipments:
-    shipments: Shipments = request.app.state.shipments
-    return shipments
-
-
-ShipmentsDep = Annotated[Shipments, Depends(_shipments)]
+ShipmentsDep = Annotated[Shipments, from_app_state("shipments")]
 
 
 @router.post("/shipments", status_code=201, responses={200: {"description": "Already scheduled"}})
