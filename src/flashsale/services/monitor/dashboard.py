@@ -11,10 +11,11 @@ from pathlib import Path
 from string import Template
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.services.monitor.board import board, product_rows
 from flashsale.services.monitor.scrape import Scraper
@@ -34,15 +35,12 @@ def install(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
-def _scraper(request: Request) -> Scraper:
-    scraper: Scraper = request.app.state.scraper
-    return scraper
+ScraperDep = Annotated[Scraper, from_app_state("scraper")]
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard_page(request: Request) -> HTMLResponse:
+async def dashboard_page(scraper: ScraperDep) -> HTMLResponse:
     """The page, with the stock table filled in as the last scrape found it."""
-    scraper = _scraper(request)
     latest = scraper.series.latest
     rows = "\n".join(_product_row(product) for product in product_rows(scraper.series))
     note = "" if latest is None or latest.stock is not None else f"inventory not answering: {latest.stock_error}"
@@ -56,11 +54,10 @@ async def dashboard_page(request: Request) -> HTMLResponse:
 
 @router.get("/dashboard/data")
 async def dashboard_data(
-    request: Request, minutes: Annotated[float, Query(gt=0, le=60)] = CHART_MINUTES,
+    scraper: ScraperDep, minutes: Annotated[float, Query(gt=0, le=60)] = CHART_MINUTES,
 ) -> dict[str, Any]:
     """Current values and the charts' series over the last `minutes` (as far as the window goes).
     A service that does not answer is listed as down; this never fails because of it."""
-    scraper = _scraper(request)
     return board(scraper.series, scraper.clock.now_ms(), minutes, scraper.extras)
 
 
