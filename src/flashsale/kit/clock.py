@@ -29,9 +29,20 @@ class ManualClock:
         self._now += int(seconds * 1000)
 
 
+# The last second formatted, as (epoch second, "YYYY-MM-DDTHH:MM:SS"): every hold formats two
+# timestamps (its expiry, its event's time) and they mostly fall in a second already seen.
+_last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
 def iso_from_ms(ms: int) -> str:
-    """Epoch milliseconds as an RFC 3339 UTC timestamp (what the APIs and events carry)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch milliseconds as an RFC 3339 UTC timestamp (what the APIs and events carry), e.g.
+    2026-11-22T06:02:00.123Z: the same text as `datetime.isoformat(timespec="milliseconds")`."""
+    global _last_second
+    second, millis = divmod(ms, 1000)
+    cached = _last_second
+    if cached[0] != second:
+        cached = _last_second = (second, datetime.fromtimestamp(second, tz=UTC).isoformat()[:-6])
+    return f"{cached[1]}.{millis:03d}Z"
 
 
 def ms_from_iso(text: str) -> int:

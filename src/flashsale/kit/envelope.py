@@ -39,7 +39,10 @@ class Envelope(BaseModel):
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> Envelope:
-        return cls(
+        # Built without validation (one per hold on the hot path): every value is made here or
+        # typed by the caller (mypy strict); an envelope read from the outside goes through
+        # `from_bytes`, which validates.
+        return cls.model_construct(
             id=str(uuid.uuid4()),
             source=source,
             type=type,

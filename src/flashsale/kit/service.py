@@ -168,7 +168,13 @@ def service_app(
         finally:
             await runtime.close()
 
-    app = FastAPI(title=f"Flashsale {name}", lifespan=_lifespan)
+    # FastAPI's native OpenTelemetry (0.165+) is switched off: request spans are the kit's
+    # (kit/tracing.py, with its own provider, never the global one, so the native layer had
+    # nothing to do). Left on, FastAPI asks whether it is enabled on every request: three global
+    # provider lookups, each an `os.environ` miss (a KeyError raised and caught) while no global
+    # provider is set: 1-6% of a hold's CPU in the profiles (bench/RESULTS.md).
+    app = FastAPI(title=f"Flashsale {name}", lifespan=_lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.add_middleware(RequestMetrics)
@@ -208,6 +214,9 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The histogram of each (route, method, status), looked up once: `labels()` takes a lock
+        # and builds its key on every call. Routes are templates, so this stays small.
+        self._histograms: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -225,10 +234,11 @@ class RequestMetrics:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            metrics.requests.labels(template, scope["method"], str(status[0])).observe(
-                time.perf_counter() - started
-            )
+            key = (getattr(route, "path", "unmatched"), scope["method"], status[0])
+            histogram = self._histograms.get(key)
+            if histogram is None:
+                histogram = self._histograms[key] = metrics.requests.labels(key[0], key[1], str(key[2]))
+            histogram.observe(time.perf_counter() - started)
 
 
 def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> None:

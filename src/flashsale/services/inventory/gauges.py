@@ -1,8 +1,14 @@
 """Stock gauges per product (available, reserved, sold), refreshed from the stock table.
 
 The hold path sets `available` as it changes; reserved and sold move in places no gauge follows
-(deductions, expiries, revocations), so a loop reads every product's level every few seconds,
-a page at a time. A dashboard sees a product's stock drain within that interval.
+(deductions, expiries, revocations), so a loop reads the levels afresh every few seconds. It
+reads only the products whose stock this process has moved (`metrics.active_products`: holds,
+releases, expiries, receipts, adjustments, order events; the 10,000 most recent), by primary key:
+its cost follows what is being sold, not the catalogue. Reading every product each round, as
+this loop once did, is a scale bug: with a million products it scanned the stock table every
+5 s and still stopped at the first 10,000 ids, so a product further on never got its gauges.
+A product this process has not moved since it started has no gauges; each instance exports
+the products it moves. A dashboard sees a product's stock drain within the interval.
 """
 
 from __future__ import annotations
@@ -18,8 +24,7 @@ from flashsale.services.inventory.store import InventoryStore
 
 log = structlog.get_logger(__name__)
 
-PAGE = 500
-MAX_PRODUCTS = 10_000  # a bound on the labels one process exports
+PAGE = 500  # products read per statement
 
 
 def stock_gauges(store: InventoryStore, *, interval_s: float) -> Loop:
@@ -38,15 +43,11 @@ def stock_gauges(store: InventoryStore, *, interval_s: float) -> Loop:
 
 
 async def refresh_stock_gauges(store: InventoryStore) -> None:
-    after: str | None = None
-    seen = 0
-    while seen < MAX_PRODUCTS:
-        page = await store.products(after=after, limit=PAGE)
-        for product in page.items:
+    active = metrics.active_products()
+    for start in range(0, len(active), PAGE):
+        for product in await store.stock_of_products(active[start:start + PAGE]):
+            if not metrics.is_active(product.product_id):
+                continue  # forgotten while this round read (more than 10,000 moved meanwhile)
             metrics.stock_available.labels(product.product_id).set(product.level.available)
             metrics.stock_reserved.labels(product.product_id).set(product.level.reserved)
             metrics.stock_sold.labels(product.product_id).set(product.level.sold)
-        seen += len(page.items)
-        if page.next is None:
-            return
-        after = page.next

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -19,7 +20,33 @@ stock_reserved = Gauge("inventory_stock_reserved", "Units held by active holds, 
 stock_sold = Gauge("inventory_stock_sold", "Units sold (deducted), per product", ["product_id"])
 
 
+# The products whose stock this process has moved, least recently first: those the gauges loop
+# reads afresh (gauges.py). Bounded, as the labels one process exports are.
+MAX_ACTIVE_PRODUCTS = 10_000
+_active: OrderedDict[str, None] = OrderedDict()
+
+
 def record_available(levels: Iterable[tuple[str, int]]) -> None:
-    """Set the gauge from values read back in a committed transaction."""
+    """Set the gauge from values read back in a committed transaction (every stock move of this
+    process comes here: holds, releases, expiries, receipts, adjustments, order events)."""
     for product_id, available in levels:
         stock_available.labels(product_id).set(available)
+        _active[product_id] = None
+        _active.move_to_end(product_id)
+    while len(_active) > MAX_ACTIVE_PRODUCTS:
+        _forget(_active.popitem(last=False)[0])
+
+
+def active_products() -> list[str]:
+    """The products this process has moved stock of, the most recently moved last."""
+    return list(_active)
+
+
+def is_active(product_id: str) -> bool:
+    return product_id in _active
+
+
+def _forget(product_id: str) -> None:
+    """The product's gauges go: a value nothing refreshes any more would only go stale."""
+    for gauge in (stock_available, stock_reserved, stock_sold):
+        gauge.remove(product_id)  # a label never set is no error
