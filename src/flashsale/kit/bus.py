@@ -182,6 +182,28 @@ class Bus:
         js = self._jetstream()
         await js.publish(subject, payload, headers=headers)
 
+    # -- hints (core NATS: not stored, at most once; for nudges whose loss only costs a poll) --
+
+    async def hint(self, subject: str) -> None:
+        """Send an empty message on `subject` to whoever listens now (nobody stores it)."""
+        if self._nc is None or not self.is_connected:
+            raise BrokerUnavailable(f"not connected to {self.url}")
+        try:
+            await self._nc.publish(subject)
+        except nats.errors.Error as exc:
+            raise BrokerUnavailable(f"hint failed: {exc}") from exc
+
+    async def listen(self, subject: str, on_hint: Callable[[], None]) -> None:
+        """Call `on_hint` for every hint on `subject` from now on (kept across reconnects)."""
+        if self._nc is None or not self.is_connected:
+            raise BrokerUnavailable(f"not connected to {self.url}")
+
+        async def heard(_msg: Msg) -> None:
+            on_hint()
+
+        await self._nc.subscribe(subject, cb=heard)
+        await self._nc.flush()  # the server knows of us when this returns: no hint sent later is missed
+
     # -- progress (what a reconciliation asks before it trusts a read model) ---------------
 
     async def stream_last_sequence(self, producer: str) -> int:

@@ -7,6 +7,13 @@ change, so the later one also draws the later position: per-aggregate order is c
 One relay per database. Several instances of a service share one database; a lease row decides
 which of them relays, so events are never published out of order by two relays racing. If the
 holder dies, its lease runs out and another instance takes over.
+
+Waking up. A commit that wrote events wakes the relay of its own process at once
+(`Database.on_events_committed`). When that relay does not hold the lease, it passes the wake-up
+on as a hint on the broker (`_relay.<producer>.wake` is no stream's subject: core NATS, not
+stored) to the instance that does, so an event written on any instance goes out right after its
+commit rather than at the holder's next poll. The hint carries nothing: the holder reads the
+outbox as always, and a lost hint only costs that poll.
 """
 
 from __future__ import annotations
@@ -87,15 +94,27 @@ class Relay:
         self._lease_until_ms = 0
         self._lease_checked_ms = 0
         self._lag_recorded_ms = 0
+        self._committed_here = False  # events committed in this process since we last looked
+        self.listening = False  # whether other instances' wake-ups reach us (once the broker was there)
+
+    @property
+    def wake_subject(self) -> str:
+        return f"_relay.{self.producer}.wake"
 
     def notify(self) -> None:
         """Something was committed: look at the outbox now rather than at the next poll."""
+        self._committed_here = True
+        self._wake.set()
+
+    def _heard(self) -> None:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
+                await self._listen()
                 published = await self.relay_once()
+                await self._pass_wake_on()
             except BrokerUnavailable as exc:
                 log.warning("relay_waiting_for_broker", error=str(exc))
                 published = 0
@@ -111,6 +130,21 @@ class Relay:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+
+    async def _listen(self) -> None:
+        """Hear the other instances' wake-ups, once the broker is there (a relay starts without it)."""
+        if not self.listening and self.bus.is_connected:
+            await self.bus.listen(self.wake_subject, self._heard)
+            self.listening = True
+
+    async def _pass_wake_on(self) -> None:
+        """Events were committed here but another instance relays: wake it rather than leave
+        them to its next poll. (A holder whose lease ran out takes it again itself.)"""
+        if not self._committed_here:
+            return
+        self._committed_here = False
+        if self._lease_until_ms == 0 and self.bus.is_connected:
+            await self.bus.hint(self.wake_subject)
 
     async def relay_once(self) -> int:
         """Publish one batch if we hold the lease; returns how many rows were published."""

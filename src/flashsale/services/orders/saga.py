@@ -138,8 +138,10 @@ class CheckoutSaga:
         except Exception as exc:  # noqa: BLE001 - any failure is retried later or parked, never dropped
             await self._failed(lease, current[0], exc)
             return exc
-        if last_seen.lease_owner == lease.token:  # not already given back by the last step's commit
-            await self.sagas.let_go(lease, due_at_ms=None)
+        # Not already given back by the last step's commit. News that came in between our last
+        # look and the letting go found the saga held: its recorder's wake-up was spent, so wake again.
+        if last_seen.lease_owner == lease.token and await self.sagas.let_go(lease, due_at_ms=None):
+            self.wake_worker()
         return None
 
     async def _advance(self, lease: Lease, current: list[str | None]) -> Saga:
@@ -150,6 +152,12 @@ class CheckoutSaga:
             step = plan.next_step(saga.state, saga.records())
             if step in (plan.Next.WAIT, plan.Next.FINISHED):
                 return saga
+            if saga.lease_owner != lease.token:
+                # Given back with the last step's commit (a payment recorded, the saga waiting for
+                # the deduction) and the news came since: whoever recorded it made the saga due and
+                # woke a worker, which may be running it already. `renew` trusts a fresh lease
+                # without asking, so this read is what keeps us from being a second runner.
+                raise LostLease(lease.order_id)
             held = await self.sagas.renew(held or lease, self.lease_ms)
             if held is None:
                 raise LostLease(lease.order_id)

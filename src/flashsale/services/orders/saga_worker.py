@@ -3,6 +3,11 @@
 Due means: an event recorded news (stock deducted, a hold expired), a failed step's retry time
 came, or a runner died holding a saga and its lease ran out. The worker claims each saga's lease
 before running it, so the workers of several instances never run one saga twice at once.
+
+Each due saga runs as a task of its own, up to `batch_size` at a time: the worker does not wait
+for a round of them to finish before it looks again, so news recorded while other sagas are in
+their remote calls (a capture, a shipment: hundreds of ms) is acted on at once, when the
+consumer that recorded it wakes the worker, rather than after the slowest saga of the round.
 """
 
 from __future__ import annotations
@@ -28,24 +33,47 @@ def saga_worker(saga: CheckoutSaga, sagas: SagaStore, *, interval_s: float, batc
     """A background loop (for `ServiceRuntime.spawn`) until `stop` is set."""
     wake = asyncio.Event()
     saga.wake_worker = wake.set
+    running: dict[str, asyncio.Task[Exception | None]] = {}
+    backlog = [False]  # the last look found more due sagas than there was room for
+
+    def finished(task: asyncio.Task[Exception | None]) -> None:
+        running.pop(task.get_name(), None)
+        if not task.cancelled() and task.exception() is not None:  # e.g. the claim's database gone
+            log.error("saga_resume_failed", order_id=task.get_name(), error=repr(task.exception()))
+        if backlog[0]:
+            wake.set()  # room for one of those waiting
+
+    def start(order_id: str) -> None:
+        task = asyncio.create_task(saga.resume(order_id), name=order_id)
+        running[order_id] = task
+        task.add_done_callback(finished)
 
     async def work(stop: asyncio.Event) -> None:
         refreshed = 0.0
-        while not stop.is_set():
-            wake.clear()
-            due: list[str] = []
-            try:
-                due = await sagas.due(batch_size)
-                await asyncio.gather(*(saga.resume(order_id) for order_id in due))
-                if time.monotonic() - refreshed > GAUGE_REFRESH_S:
-                    await _refresh_gauges(sagas)
-                    await _refresh_order_gauges(saga.orders)
-                    refreshed = time.monotonic()
-            except Exception:  # the worker must outlive a failed round (e.g. a database restart)
-                log.exception("saga_round_failed")
-            if len(due) < batch_size:  # a full batch means more are waiting: go again at once
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    due = await sagas.due(batch_size) if len(running) < batch_size else []
+                    waiting = [order_id for order_id in due if order_id not in running]
+                    room = batch_size - len(running)
+                    for order_id in waiting[:room]:
+                        start(order_id)
+                    backlog[0] = len(waiting) > room or len(due) == batch_size or room <= 0
+                    if time.monotonic() - refreshed > GAUGE_REFRESH_S:
+                        await _refresh_gauges(sagas)
+                        await _refresh_order_gauges(saga.orders)
+                        refreshed = time.monotonic()
+                except Exception:  # the worker must outlive a failed round (e.g. a database restart)
+                    log.exception("saga_round_failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(_either(stop, wake), interval_s)
+        finally:
+            # Cut off mid-step, a saga keeps its lease until it runs out and is due then: any
+            # instance's worker carries it on (its steps are idempotent).
+            for task in list(running.values()):
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
 
     return work
 

@@ -142,10 +142,11 @@ class SagaStore:
             )
         return Lease(lease.order_id, lease.token, now + lease_ms) if result.rowcount == 1 else None
 
-    async def let_go(self, lease: Lease, *, due_at_ms: int | None) -> None:
+    async def let_go(self, lease: Lease, *, due_at_ms: int | None) -> bool:
         """Give the lease back; `due_at_ms` says when the saga needs a runner again (None: when
         an event or a request brings news). A decision that arrived while we held the lease
-        (an expiry turned the saga to compensating) makes it due at once."""
+        (an expiry turned the saga to compensating) makes it due at once: True then (its
+        recorder's wake-up found the saga held, so the caller wakes a worker again)."""
         async with self.db.transaction() as conn:
             saga = await get_txn(conn, lease.order_id)
             news = (saga is not None and saga.state in plan.ACTIVE_STATES
@@ -157,6 +158,7 @@ class SagaStore:
                 .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
                 .values(lease_owner=None, lease_until_ms=0, due_at_ms=due_at_ms)
             )
+        return news
 
     # -- steps -----------------------------------------------------------------------------
 

@@ -1,0 +1,83 @@
+"""An event committed on an instance that does not relay goes out at once: its relay wakes the
+instance holding the relay lease through the broker, instead of leaving the event to that
+instance's next poll."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import nats
+import pytest
+
+from flashsale.kit.bus import Bus
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.outbox import Relay, append_txn
+
+pytestmark = pytest.mark.service
+
+POLL_S = 30.0  # longer than the test may take: nothing here is published because a poll came round
+
+
+@contextlib.asynccontextmanager
+async def _running(*relays: Relay) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
+    try:
+        yield
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def _first_event(nats_url: str, subject: str, timeout_s: float) -> Envelope | None:
+    """The first event stored on `subject`, or None when none came within `timeout_s`."""
+    nc = await nats.connect(nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
+        try:
+            return Envelope.from_bytes((await sub.next_msg(timeout=timeout_s)).data)
+        except nats.errors.TimeoutError:
+            return None
+    finally:
+        await nc.close()
+
+
+async def test_an_event_written_where_the_lease_is_not_is_relayed_without_a_poll(
+    kit_db: Database, bus: Bus, nats_url: str,
+) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    writer_bus = Bus(nats_url, name="kit-test-writer")
+    await writer_bus.connect(attempts=20)
+    holder = Relay(kit_db, bus, producer, SystemClock(), poll_interval_s=POLL_S)
+    writer = Relay(kit_db, writer_bus, producer, SystemClock(), poll_interval_s=POLL_S)
+    kit_db.on_events_committed(writer.notify)  # the writing process's own relay hears of the commit
+    try:
+        await bus.ensure_stream(producer)
+        assert await holder.relay_once() == 0  # takes the lease: from now on the holder relays
+        async with _running(holder, writer):
+            await _until(lambda: holder.listening and writer.listening, "both relays to listen for wake-ups")
+            async with kit_db.transaction() as conn:
+                event = Envelope.new(source=producer, type="ThingHappened", subject="a", data={"n": 1},
+                                     now_ms=SystemClock().now_ms())
+                await append_txn(conn, producer, event, aggregate_id="a")
+
+            got = await _first_event(nats_url, f"{producer}.>", timeout_s=POLL_S / 3)
+    finally:
+        await writer_bus.close()
+
+    assert got is not None and got.id == event.id
