@@ -2,7 +2,7 @@
 
     python -m bench.holds [--duration 3] [--levels 1,16,64,256] [--no-record]
                           [--strategies naive,conditional,coalesced] [--backends sqlite,postgresql]
-                          [--loadgen auto|wrk|python] [--no-references]
+                          [--loadgen auto|wrk|python] [--no-references] [--no-checkout]
 
 Starts its own NATS, an inventory service per database backend (SQLite always, PostgreSQL when
 reachable) and hold strategy (FLASHSALE_HOLD_STRATEGY: the naive lock-then-write baseline, the
@@ -14,7 +14,8 @@ multi-process Python one; the ceiling is measured with both, side by side); prin
 p50/p99, the ratio to the ceiling and to the naive strategy (same database, same clients) and
 each process's resident memory right after its heaviest load; checks after each run that
 nothing was oversold (sold + reserved <= received), exiting non-zero if anything was; and
-appends the figures to bench/RESULTS.md.
+appends the figures to bench/RESULTS.md. Last, the end-to-end checkout section of bench/checkout.py
+(a whole house per backend; alone: `python -m bench.checkout --quick`), in the same report.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import datetime as dt
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,13 +38,15 @@ from pathlib import Path
 import httpx
 import redis
 
-from bench import wrk
+from bench import checkout, wrk
+from bench.figures import ratio
 from bench.loadgen import LoadResult, run_load
+from bench.postgres import POSTGRES, fresh_prefix, postgres_up
+from bench.scale import scale_section
 from flashsale.kit.db import drop_postgres_database, service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess
 
-POSTGRES = os.environ.get("FLASHSALE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/")
 REDIS = os.environ.get("FLASHSALE_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 RESULTS = Path(__file__).parent / "RESULTS.md"
 ADMIN = "bench-admin-token"
@@ -54,14 +56,6 @@ BASELINE = STRATEGIES[0]
 SCALED = ("postgresql", "coalesced", 2)  # (backend, strategy, processes) measured across processes too
 STOCK = 10**9  # more than any run can take: every request should be granted
 Load = Callable[[list[str], bytes, int, float], LoadResult]
-
-
-def _postgres_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _rss_mb(pid: int | None) -> float:
@@ -231,19 +225,15 @@ def _assert_not_oversold(url: str, product: str, granted: int) -> None:
         raise SystemExit(f"LOST HOLDS: {granted} granted but {stock['reserved']} reserved: {stock}")
 
 
-def _ratio(part: float, whole: float | None) -> str:
-    return f"{part / whole:.2f}" if whole else "-"
-
-
 def _table(report: Report) -> str:
     ceiling = {r.clients: r.per_s for r in report.rows if r.name == "hello-world (ceiling)"}
     naive = {(r.backend, r.clients): r.per_s for r in report.rows if r.strategy == BASELINE}
     lines = ["| what | clients | ok/s | p50 ms | p99 ms | non-200 | vs ceiling | vs naive |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report.rows:
-        vs_naive = _ratio(r.per_s, naive.get((r.backend, r.clients))) if r.backend else "-"
+        vs_naive = ratio(r.per_s, naive.get((r.backend, r.clients))) if r.backend else "-"
         lines.append(f"| {r.name} | {r.clients} | {r.per_s:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} | "
-                     f"{_ratio(r.per_s, ceiling.get(r.clients))} | {vs_naive} |")
+                     f"{ratio(r.per_s, ceiling.get(r.clients))} | {vs_naive} |")
     lines += ["", "| process | resident MB after its heaviest load |", "|---|---:|"]
     lines += [f"| {name} | {mb:.0f} |" for name, mb in report.memory]
     return "\n".join(lines)
@@ -258,6 +248,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-references", action="store_true", help="skip the ceiling and the Redis gate")
+    parser.add_argument("--no-checkout", action="store_true", help="skip the end-to-end checkout section")
     return parser.parse_args()
 
 
@@ -278,8 +269,8 @@ def main() -> None:
             _redis_gate(bench)
         backends = [("sqlite", "")] if "sqlite" in args.backends.split(",") else []
         if "postgresql" in args.backends.split(","):
-            if _postgres_up():
-                backends.append(("postgresql", POSTGRES.rstrip("/") + f"/bench_{uuid.uuid4().hex[:6]}"))
+            if postgres_up():
+                backends.append(("postgresql", fresh_prefix("bench")))
             else:
                 print("PostgreSQL not reachable: its rows are skipped")
         strategies = args.strategies.split(",")
@@ -293,6 +284,9 @@ def main() -> None:
         nats.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
     table = _table(bench.report)
+    table += scale_section(bench.load, args.backends.split(","), POSTGRES)  # bench/scale.py: catalogue, history
+    if not args.no_checkout:  # bench/checkout.py: whole houses, measured against this run's ceiling
+        table += "\n\n" + checkout.section(checkout.best_ceiling(bench.report), backends=args.backends.split(","))
     print(table)
     if not args.no_record:
         _record(table, args, "wrk" if use_wrk else "the Python load generator")

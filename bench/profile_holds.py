@@ -26,7 +26,8 @@ from pathlib import Path
 import httpx
 
 from bench import wrk
-from bench.holds import ADMIN, POSTGRES, python_load, wrk_load
+from bench.holds import ADMIN, python_load, wrk_load
+from bench.postgres import POSTGRES
 from flashsale.kit.db import drop_postgres_database, service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess

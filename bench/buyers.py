@@ -1,0 +1,187 @@
+"""The buyers of the checkout bench: asyncio loops of checkouts in several client processes.
+
+Raw HTTP/1.1 keep-alive connections (bench.loadgen's `Connection`), so that the client is not
+what is measured. Each buyer, in a loop until the window closes: POST /orders on one order
+instance, POST /orders/{id}/pay with an approving card on the next, then GET /orders/{id} every
+poll interval until it is COMPLETED (every poll is counted). The buyers start a ramp before the
+measured window, so that it sees a full pipeline of checkouts, and start none after it;
+checkouts completed outside the window are finished (and audited by the caller), not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bench.loadgen import Connection, ServerClosed, run_processes, spread
+
+CHECKOUT_DEADLINE_S = 60.0  # a buyer polls this long; the audit then waits as long again
+RETRY_WINDOW_S = 30.0  # how long a buyer asks again with the same Idempotency-Key
+CLIENT_PROCESSES = 2
+
+
+@dataclass
+class Outcome:
+    """What the buyers saw in one window (picklable: it comes back from the client processes)."""
+
+    seconds: float = 0.0  # the measured window
+    requests: int = 0  # every request, ramp and drain included
+    window_requests: int = 0  # requests sent inside the window
+    polls: int = 0
+    retries: int = 0  # POSTs asked again with their key (request_in_progress, 503)
+    completed: int = 0  # COMPLETED seen inside the window
+    outside: int = 0  # COMPLETED seen during the ramp or after the window (audited, not counted)
+    latencies: list[float] = field(default_factory=list)  # of the checkouts completed inside the window
+    created: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)  # every order seen COMPLETED
+    not_done: list[str] = field(default_factory=list)  # paid, not COMPLETED within the deadline
+    refused: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)  # the first few, to print
+
+    def merge(self, other: Outcome) -> None:
+        self.seconds = max(self.seconds, other.seconds)
+        for name in ("requests", "window_requests", "polls", "retries", "completed", "outside"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("latencies", "created", "done", "not_done"):
+            getattr(self, name).extend(getattr(other, name))
+        self.refused.update(other.refused)
+        self.failures.extend(other.failures[: max(0, 20 - len(self.failures))])
+
+    def sent(self, window: Span) -> None:
+        self.requests += 1
+        self.window_requests += window.holds(time.perf_counter())
+
+    def fail(self, kind: str, detail: str) -> None:
+        self.refused[kind] += 1
+        if len(self.failures) < 20:
+            self.failures.append(detail)
+
+
+@dataclass(frozen=True)
+class Span:
+    """The measured window, in one client process's perf_counter time: the buyers start a ramp
+    before it (so the window sees a full pipeline of checkouts) and start none after it."""
+
+    opens: float
+    closes: float
+
+    def holds(self, moment: float) -> bool:
+        return self.opens <= moment <= self.closes
+
+
+async def _checkout(orders: list[Connection], n: int, product: str, poll_s: float, window: Span,
+                    outcome: Outcome) -> None:
+    """One buyer's checkout: order on one instance, pay on the next, poll until COMPLETED."""
+    place, pay = orders[n % len(orders)], orders[(n + 1) % len(orders)]
+    started = time.perf_counter()
+    order = json.dumps({"customerId": f"bench-{os.getpid()}-{n}",
+                        "items": [{"productId": product, "quantity": 1}]}).encode()
+    status, body = await _post(place, "/orders", order, window, outcome)
+    if status != 201:
+        return outcome.fail(f"POST /orders {status}", body[:200].decode(errors="replace"))
+    order_id = json.loads(body)["orderId"]
+    outcome.created.append(order_id)
+    status, body = await _post(pay, f"/orders/{order_id}/pay", b'{"paymentToken": "tok_ok"}', window, outcome)
+    if status != 200:
+        return outcome.fail(f"POST /orders/{{id}}/pay {status}", f"{order_id}: {body[:200]!r}")
+    if await _poll_until_completed(place, order_id, body, started + CHECKOUT_DEADLINE_S, poll_s, window, outcome):
+        _count_completed(order_id, started, window, outcome)
+    else:
+        outcome.not_done.append(order_id)
+    return None
+
+
+async def _poll_until_completed(connection: Connection, order_id: str, body: bytes, deadline: float, poll_s: float,
+                                window: Span, outcome: Outcome) -> bool:
+    """GET the order every `poll_s` until it is COMPLETED (True) or the deadline passes (False);
+    `body` is the answer to the payment, which may say COMPLETED already."""
+    while json.loads(body).get("status") != "COMPLETED":
+        if time.perf_counter() > deadline:
+            return False
+        await asyncio.sleep(poll_s)
+        status, body = await connection.call("GET", f"/orders/{order_id}")
+        outcome.sent(window)
+        outcome.polls += 1
+        if status != 200:
+            body = b"{}"
+    return True
+
+
+def _count_completed(order_id: str, started: float, window: Span, outcome: Outcome) -> None:
+    finished = time.perf_counter()
+    outcome.done.append(order_id)
+    if window.holds(finished):
+        outcome.completed += 1
+        outcome.latencies.append(finished - started)
+    else:
+        outcome.outside += 1
+
+
+async def _post(connection: Connection, path: str, body: bytes, window: Span, outcome: Outcome) -> tuple[int, bytes]:
+    """POST with an Idempotency-Key as a careful client does (the house's own HouseClient alike):
+    asked again with that key while the first attempt is still running (409 request_in_progress)
+    or a dependency is down for now (503), backing off, for up to RETRY_WINDOW_S."""
+    key, pause = uuid.uuid4().hex, 0.02
+    give_up = time.perf_counter() + RETRY_WINDOW_S
+    while True:
+        status, answer = await connection.call("POST", path, body, key=key)
+        outcome.sent(window)
+        in_progress = status == 409 and b"request_in_progress" in answer
+        if not (in_progress or status == 503) or time.perf_counter() > give_up:
+            return status, answer
+        outcome.retries += 1
+        await asyncio.sleep(pause)
+        pause = min(1.0, pause * 2)
+
+
+async def _buyer(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
+    orders = [Connection(url) for url in urls]
+    try:
+        while time.perf_counter() < window.closes:
+            try:
+                await _checkout(orders, n, product, poll_s, window, outcome)
+            except (OSError, IndexError, ValueError, KeyError, asyncio.IncompleteReadError, ServerClosed) as error:
+                outcome.fail("connection or answer", repr(error))
+    finally:
+        for connection in orders:
+            connection.close()
+
+
+def _client_process(urls: list[str], first: int, buyers: int, product: str, poll_s: float, ramp_s: float,
+                    duration_s: float, start_at: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    import uvloop
+
+    outcome = Outcome()
+
+    async def main() -> None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        opens = time.perf_counter() + ramp_s
+        window = Span(opens, opens + duration_s)
+        await asyncio.gather(*(_buyer(urls, first + n, product, poll_s, window, outcome) for n in range(buyers)))
+        outcome.seconds = duration_s
+
+    uvloop.run(main())
+    out.put(outcome)
+
+
+def drive_buyers(urls: list[str], product: str, buyers: int, ramp_s: float, duration_s: float,
+                 poll_s: float) -> Outcome:
+    """`buyers` concurrent buyers over CLIENT_PROCESSES client processes for `ramp_s` + `duration_s`,
+    then until every checkout they started has finished; counted: the last `duration_s`."""
+    processes = max(1, min(CLIENT_PROCESSES, buyers))
+    start_at = time.time() + 1.0  # every process ready, then all start together
+    shares = spread(buyers, processes)
+    firsts = [sum(shares[:i]) for i in range(processes)]
+    arguments = [(urls, first, share, product, poll_s, ramp_s, duration_s, start_at)
+                 for first, share in zip(firsts, shares, strict=True)]
+    total = Outcome()
+    for outcome in run_processes(_client_process, arguments,
+                                 ramp_s + duration_s + CHECKOUT_DEADLINE_S + 2 * RETRY_WINDOW_S + 60):
+        total.merge(outcome)
+    return total
