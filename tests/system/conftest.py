@@ -34,9 +34,13 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """A headless chromium for the session."""
+    """A headless chromium for the module's tests.
+
+    Module-scoped on purpose: Playwright's sync API runs an event loop of its own in this thread
+    for as long as it is started, and any later test in the same worker that runs asyncio
+    (`asyncio.run`, async tests) would fail with "cannot be called from a running event loop"."""
     path = chromium_path()
     if path is None:
         reason = "no chromium on this machine (apt-get install chromium) - page tests need a real browser"

@@ -23,6 +23,7 @@ from flashsale.contracts.api import (
     ReserveStock,
     StockView,
 )
+from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.outbox import outbox_backlog
 from flashsale.kit.problems import Problem, problem_response
@@ -63,12 +64,7 @@ class ReservationPage(ApiModel):
     next: str | None
 
 
-async def _store(request: Request) -> InventoryStore:
-    store: InventoryStore = request.app.state.store
-    return store
-
-
-Store = Annotated[InventoryStore, Depends(_store)]
+Store = Annotated[InventoryStore, from_app_state("store")]
 ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
 ReservationId = Annotated[str, Path(alias="reservationId", max_length=100)]
 After = Annotated[str | None, Query(max_length=100)]
