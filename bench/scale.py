@@ -46,6 +46,7 @@ import sqlalchemy as sa
 
 from bench import wrk
 from bench.loadgen import LoadResult, run_load
+from bench.postgres import POSTGRES, postgres_up
 from flashsale.kit.db import Database, drop_postgres_database, service_database_url
 from flashsale.kit.schema import outbox
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
@@ -364,7 +365,7 @@ def run(backends: list[str], postgres: str, nats: str, tmp: Path, load: Load,
     rows: list[Measured] = []
     notes: list[str] = []
     for backend in backends:
-        if backend == "postgresql" and not _postgres_up():
+        if backend == "postgresql" and not postgres_up():
             print("PostgreSQL not reachable: its scale rows are skipped")
             continue
         base = postgres.rstrip("/") + f"/scale_{uuid.uuid4().hex[:6]}" if backend == "postgresql" else ""
@@ -392,18 +393,7 @@ def scale_section(load: Load, backends: list[str], postgres: str, *, quick: bool
     return section + "".join(["\n", *(f"\n- {note}" for note in notes)]) if notes else section
 
 
-def _postgres_up() -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def main() -> None:
-    import os
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="100,000 rows and 1.5 s windows")
@@ -415,7 +405,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings(clients=args.clients, duration=args.duration or (1.5 if args.quick else 3.0),
                         rows=args.rows or (100_000 if args.quick else 1_000_000), explain=not args.no_explain)
-    postgres = os.environ.get("FLASHSALE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/")
+    postgres = POSTGRES
     tmp = Path(tempfile.mkdtemp(prefix="flashsale-scale-"))
     port = free_port()
     nats = start_nats(tmp / "nats", port, tmp / "nats.log")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,12 +27,12 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import run_load
+from bench.postgres import fresh_prefix, postgres_up
 from flashsale.kit.db import drop_postgres_database, service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess
 
 TICKS = os.sysconf("SC_CLK_TCK")
-POSTGRES = os.environ.get("FLASHSALE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/")
 ADMIN = "bench-admin-token"
 STOCK = 10**9  # more than any run can take: every hold is granted
 # What each inventory process runs with: no tracing, every hold traced, one hold in ten traced.
@@ -43,14 +42,6 @@ MODES = {
     "on, 10% sampled": {"FLASHSALE_TRACING": "on", "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                         "OTEL_TRACES_SAMPLER_ARG": "0.1"},
 }
-
-
-def _postgres_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -185,20 +176,20 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="flashsale-bench-tracing-"))
     nats_port = free_port()
     nats = start_nats(tmp / "nats", nats_port, tmp / "nats.log")
-    pg_base = POSTGRES.rstrip("/") + f"/bench_tr_{uuid.uuid4().hex[:6]}"
+    pg_base = fresh_prefix("bench_tr")
     print("| backend | clients | mode | holds/s | p50 ms | p99 ms | CPU µs per hold | spans per hold | vs off |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     try:
         wait_for_port(nats_port)
         if "sqlite" in args.backends:
             _compare("sqlite", "", f"nats://127.0.0.1:{nats_port}", args, tmp)
-        if "postgresql" in args.backends and _postgres_up():
+        if "postgresql" in args.backends and postgres_up():
             _compare("postgresql", service_database_url(pg_base, "inventory"), f"nats://127.0.0.1:{nats_port}",
                      args, tmp)
     finally:
         nats.terminate()
         nats.wait(10)
-        if "postgresql" in args.backends and _postgres_up():
+        if "postgresql" in args.backends and postgres_up():
             import asyncio
 
             for n in range(len(MODES)):
