@@ -24,16 +24,19 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # Test files run three at a time (each test waits mostly on its processes, databases and broker);
-# a file stays on one worker, so its module-wide fixtures (a running house) are started once.
+# a file stays on one worker, so its module-wide fixtures (a running house) are started once, and
+# the system tests share one worker (tests/conftest.py says why).
 test: lint
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadgroup
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-# The chaos sale, longer: more buyers, more processes killed (outside `make test`).
+# Longer than `make test` can afford: the chaos sale with more buyers and more processes killed,
+# and the inventory rules against the real store over many more random examples.
 soak: $(STAMP)
 	FLASHSALE_CHAOS_BUYERS=2000 FLASHSALE_CHAOS_KILLS=8 $(BIN)/pytest -s tests/system/test_chaos.py
+	FLASHSALE_RULES_EXAMPLES=1000 $(BIN)/pytest tests/service/test_inventory_rules_stateful.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.holds

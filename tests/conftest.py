@@ -60,6 +60,22 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
+SYSTEM_TESTS = Path(__file__).parent / "system"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """How `make test` (pytest -n 3 --dist loadgroup) shares the work among its workers.
+
+    Every system test goes to one worker, one module after the other: each module starts a whole
+    house (a dozen processes), and two or three houses at once on a 2-core machine made each
+    other's deadlines. Any other file stays whole on one worker, so that its module-wide
+    processes start once. xdist hands out the biggest group, the system tests, first."""
+    for item in items:
+        group = "system" if item.path.is_relative_to(SYSTEM_TESTS) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 SERVICES = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers")
 
 

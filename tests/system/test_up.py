@@ -201,6 +201,9 @@ def test_a_restart_of_up_keeps_its_data_and_token_and_a_held_port_is_a_clear_err
     assert first.stop() == 0
 
     with socket.socket() as holder:
+        # As a real server binds (uvicorn does): the first house's closed connections may leave the
+        # port in TIME_WAIT for a minute, which only a bind without SO_REUSEADDR trips over.
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", base + 3))
         holder.listen()
         blocked = start_up(data_dir, base)
@@ -250,4 +253,4 @@ def test_services_stop_by_themselves_when_up_is_killed(tmp_path: Path, start_up:
     def all_gone() -> bool:
         return not any(_alive(pid) for pid in service_pids)
 
-    wait_for("the orphaned services to stop", all_gone, 20.0, up.explain)
+    wait_for("the orphaned services to stop", all_gone, STOP_S, up.explain)

@@ -18,7 +18,10 @@ class ServiceSettings(BaseSettings):
     broker_url: str = "nats://127.0.0.1:4222"
     admin_token: str = ""
     log_level: str = "WARNING"
-    relay_poll_interval_s: float = 0.25
+    # The relay's safety net: a commit wakes the relay of its own process at once, and another
+    # instance's relay through a hint over the broker, so the poll only catches what a lost hint
+    # or a reconnection left behind. Each poll is a query (or a lease attempt) on every instance.
+    relay_poll_interval_s: float = 1.0
     # Comma-separated base URLs of the services this one calls.
     inventory_urls: str = ""
     payments_urls: str = ""

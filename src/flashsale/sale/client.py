@@ -54,7 +54,9 @@ class HouseClient:
         self._catalog: str | None = catalogs[0] if catalogs else None
         self._admin = {"Authorization": f"Bearer {services.admin_token}"}
         self._http = httpx.AsyncClient(
-            timeout=timeout_s,
+            # Waiting for one of our own pooled connections is the load generator's queue, not a
+            # fault of the house: no pool timeout, or a large crowd fails on a slow machine.
+            timeout=httpx.Timeout(timeout_s, pool=None),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 

@@ -6,6 +6,7 @@ Everything the page needs is served here; the page fetches nothing from anywhere
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 from string import Template
@@ -44,7 +45,7 @@ async def dashboard_page(scraper: ScraperDep) -> HTMLResponse:
     latest = scraper.series.latest
     rows = "\n".join(_product_row(product) for product in product_rows(scraper.series))
     note = "" if latest is None or latest.stock is not None else f"inventory not answering: {latest.stock_error}"
-    page = Template(PAGE.read_text()).substitute(
+    page = _page_template().substitute(
         poll_ms=int(scraper.interval_s * 1000), minutes=CHART_MINUTES,
         as_of=html.escape(iso_from_ms(latest.at_ms) if latest else "not scraped yet"),
         product_rows=rows, stock_note=html.escape(note),
@@ -59,6 +60,12 @@ async def dashboard_data(
     """Current values and the charts' series over the last `minutes` (as far as the window goes).
     A service that does not answer is listed as down; this never fails because of it."""
     return board(scraper.series, scraper.clock.now_ms(), minutes, scraper.extras)
+
+
+@functools.cache
+def _page_template() -> Template:
+    """Read once per process: the page is part of the installed code, not data."""
+    return Template(PAGE.read_text())
 
 
 def _product_row(product: dict[str, Any]) -> str:
