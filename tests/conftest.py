@@ -14,6 +14,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,20 +61,23 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
-SYSTEM_TESTS = Path(__file__).parent / "system"
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """How `make test` (pytest -n 3 --dist loadfile) shares the work among its workers.
 
+    A test file stays whole on one worker, so its module-wide processes start once; and every
+    system test goes to one worker, one module after the other: each of those modules starts a
+    whole house (a dozen processes), and two or three houses at once on a 2-core machine made each
+    other miss their deadlines. (Hand-made because pytest-xdist's own grouping, --dist loadgroup,
+    renames node ids, which pytest 9 no longer lets it do.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """How `make test` (pytest -n 3 --dist loadgroup) shares the work among its workers.
+    class SystemTestsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/system" if nodeid.startswith("tests/system/") else str(super()._split_scope(nodeid))
 
-    Every system test goes to one worker, one module after the other: each module starts a whole
-    house (a dozen processes), and two or three houses at once on a 2-core machine made each
-    other's deadlines. Any other file stays whole on one worker, so that its module-wide
-    processes start once. xdist hands out the biggest group, the system tests, first."""
-    for item in items:
-        group = "system" if item.path.is_relative_to(SYSTEM_TESTS) else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    return SystemTestsTogether(config, log)
 
 
 SERVICES = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers")
