@@ -89,8 +89,10 @@ def book(db: Database) -> ProviderBookStore:
 
 
 @pytest.fixture
-def link(book: ProviderBookStore) -> CuttableLink:
-    return CuttableLink(SimulatedProvider(book))
+async def link(book: ProviderBookStore) -> AsyncIterator[CuttableLink]:
+    link = CuttableLink(SimulatedProvider(book))
+    yield link
+    await link.provider.settle()
 
 
 @pytest.fixture
@@ -131,6 +133,41 @@ async def test_a_capture_the_provider_cannot_take_is_a_503_and_records_nothing(
     assert (await payments.capture(order_id)).status == "CAPTURED"
     assert await _kinds(payments, order_id) == ["AUTHORISED", "CAPTURED"]
     assert await _effects(book, order_id) == {"authorise": 1, "capture": 1}
+
+
+class LateBook:
+    """The provider's books, where the first write takes longer than our timeout (a provider that
+    acts, then answers too late)."""
+
+    def __init__(self, book: ProviderBookStore, late_s: float) -> None:
+        self.book, self.late_s = book, late_s
+
+    async def act_once(self, operation: Operation, idempotency_key: str, charge: Charge,
+                       result: ProviderResult) -> ProviderResult:
+        late_s, self.late_s = self.late_s, 0.0
+        await asyncio.sleep(late_s)
+        return await self.book.act_once(operation, idempotency_key, charge, result)
+
+    async def count_failed_call(self, operation: Operation, idempotency_key: str, charge: Charge) -> None:
+        await self.book.count_failed_call(operation, idempotency_key, charge)
+
+    async def operations(self, order_id: str) -> list[ProviderOperation]:
+        return await self.book.operations(order_id)
+
+
+async def test_a_provider_that_acts_but_answers_after_our_timeout_is_asked_again_and_acts_once(
+    db: Database, book: ProviderBookStore,
+) -> None:
+    provider = SimulatedProvider(LateBook(book, late_s=POLICY.timeout_s * 2))
+    payments = Payments(PaymentStore(db, SystemClock()), provider, POLICY)
+    order_id = unique("o")
+
+    answer = await payments.authorise(order_id, 1000, "tok_ok")
+    await provider.settle()
+
+    assert answer.status == "AUTHORISED"
+    [operation] = await book.operations(order_id)
+    assert (operation.calls, operation.effects) == (2, 1)  # both calls reached it; it acted once
 
 
 @pytest.mark.parametrize("captured", [False, True], ids=["void", "refund"])

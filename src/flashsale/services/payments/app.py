@@ -31,6 +31,7 @@ def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
         policy = RetryPolicy(attempts=settings.provider_attempts, timeout_s=settings.provider_timeout_s)
         app.state.payments = Payments(store, provider, policy)
         yield
+        await provider.settle()
 
     app = service_app(SERVICE, runtime, lifespan)
     app.include_router(api.router)

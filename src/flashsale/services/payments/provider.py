@@ -20,8 +20,9 @@ Capture, void and refund always succeed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from flashsale.services.payments.domain import Operation
 
@@ -104,21 +105,41 @@ class ProviderBook(Protocol):
     async def operations(self, order_id: str) -> list[ProviderOperation]: ...
 
 
+T = TypeVar("T")
+
+
 class SimulatedProvider:
-    """Answers by token and acts on each idempotency key once, whatever happens to our process."""
+    """Answers by token and acts on each idempotency key once, whatever happens to our process.
+
+    Its books are kept in our database but stand for the provider's own side: a caller that stops
+    waiting (our timeout) does not stop the provider acting, as it would not stop a real one. So
+    the book is written in a task of its own that the caller's cancellation does not reach, and a
+    database transaction is never cut off half-way by it."""
 
     def __init__(self, book: ProviderBook, *, slow_answer_s: float = SLOW_ANSWER_S) -> None:
         self.book = book
         self.slow_answer_s = slow_answer_s
+        self._acting: set[asyncio.Future[Any]] = set()
+
+    async def _on_its_side(self, work: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(work)
+        self._acting.add(task)
+        task.add_done_callback(self._acting.discard)
+        return await asyncio.shield(task)
+
+    async def settle(self) -> None:
+        """Wait for what the provider is still doing after its callers stopped waiting."""
+        if self._acting:
+            await asyncio.gather(*self._acting, return_exceptions=True)
 
     async def authorise(self, charge: Charge, idempotency_key: str) -> ProviderResult:
         if charge.token == ERROR_TOKEN:
-            await self.book.count_failed_call(Operation.AUTHORISE, idempotency_key, charge)
+            await self._on_its_side(self.book.count_failed_call(Operation.AUTHORISE, idempotency_key, charge))
             raise ProviderError("simulated provider failure")
         approved, reason = _AUTHORISATIONS.get(charge.token, _UNKNOWN_TOKEN)
-        answer = await self.book.act_once(
+        answer = await self._on_its_side(self.book.act_once(
             Operation.AUTHORISE, idempotency_key, charge, ProviderResult(approved, reason)
-        )
+        ))
         if charge.token == SLOW_TOKEN:
             await asyncio.sleep(self.slow_answer_s)  # acted already; only the answer is late
         return answer
@@ -139,4 +160,6 @@ class SimulatedProvider:
         return await self.book.operations(order_id)
 
     async def _succeed(self, operation: Operation, charge: Charge, idempotency_key: str) -> ProviderResult:
-        return await self.book.act_once(operation, idempotency_key, charge, ProviderResult(approved=True))
+        return await self._on_its_side(
+            self.book.act_once(operation, idempotency_key, charge, ProviderResult(approved=True))
+        )
