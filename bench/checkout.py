@@ -109,7 +109,7 @@ def run_window(services: ServicesFile, backend: str, buyers: int, duration_s: fl
                memory: MemoryWatch | None) -> Window:
     """A fresh hot product, `buyers` buyers for a ramp and `duration_s`, then the audit and the figures."""
     product = f"HOT-{uuid.uuid4().hex[:6]}"
-    asyncio.run(_put_on_sale(services, product))
+    asyncio.run(put_on_sale(services, product))
     before = _propagation_buckets(services)
     with memory or contextlib.nullcontext():
         outcome = drive_buyers(services.urls["orders"], product, buyers, RAMP_S, duration_s, poll_s)
@@ -132,7 +132,7 @@ def run_window(services: ServicesFile, backend: str, buyers: int, duration_s: fl
     return window
 
 
-async def _put_on_sale(services: ServicesFile, product: str) -> None:
+async def put_on_sale(services: ServicesFile, product: str) -> None:
     client = HouseClient(services)
     try:
         answer = await client.receive(product, STOCK, name="Hot product (bench)")

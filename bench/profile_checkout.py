@@ -1,0 +1,111 @@
+"""Where a whole house spends its CPU on checkouts: CPU per service per checkout, and a py-spy
+profile of the busiest processes.
+
+    python -m bench.profile_checkout [--backend postgresql|sqlite] [--buyers 16] [--seconds 10]
+                                     [--profile 3] [--top 15]
+
+Starts a house (`flashsale up`, bench.house), puts a hot product on sale and runs the checkout
+bench's buyers (order -> pay -> poll to COMPLETED). Over the measured window it reads every service
+process's CPU time from /proc and samples the `--profile` busiest of them (by a first look at their
+CPU) with `py-spy record`. Prints CPU-milliseconds per completed checkout per service (the whole
+house's share of the two cores) and, per profiled process, its top frames by own time and our code
+by inclusive time. The "checkout profile" figures in bench/RESULTS.md come from this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from bench.buyers import Outcome, drive_buyers
+from bench.checkout import POLL_MS, RAMP_S, put_on_sale
+from bench.house import temporary_house
+from bench.postgres import fresh_prefix, postgres_up
+from bench.profile_holds import _cpu_s, summarise
+from flashsale.runtime.services_file import ServicesFile
+
+SPY_RATE_HZ = 100  # enough for the top frames; light enough to leave the house's figures alone
+
+
+def _processes(services: ServicesFile) -> dict[int, str]:
+    """pid -> service-instance name, for every instance in the house."""
+    return {instance.pid: f"{name}-{n}" for name, found in services.instances.items()
+            for n, instance in enumerate(found, start=1)}
+
+
+def _cpu_over(pids: dict[int, str], seconds: float) -> dict[str, float]:
+    """CPU seconds each process spent over the next `seconds`."""
+    before = {pid: _cpu_s(pid) for pid in pids}
+    time.sleep(seconds)
+    return {name: _cpu_s(pid) - before[pid] for pid, name in pids.items()}
+
+
+def _spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["py-spy", "record", "-r", str(SPY_RATE_HZ), "-d", str(int(seconds)), "-f", "raw",
+                             "--nonblocking", "-o", str(raw), "--pid", str(pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def profile(services: ServicesFile, buyers: int, seconds: float, busiest: int, top: int, tmp: Path) -> None:
+    product = f"HOT-{uuid.uuid4().hex[:6]}"
+    asyncio.run(put_on_sale(services, product))
+    pids = _processes(services)
+    outcome: list[Outcome] = []
+    load = threading.Thread(target=lambda: outcome.append(
+        drive_buyers(services.urls["orders"], product, buyers, RAMP_S, seconds, POLL_MS / 1000)))
+    load.start()
+    time.sleep(1.0 + RAMP_S)  # the buyers' processes start together after a second, then ramp
+    first_look = _cpu_over(pids, 1.0)
+    chosen = sorted(first_look, key=first_look.__getitem__, reverse=True)[:busiest]
+    spies = {name: _spy(pid, seconds - 2, tmp / f"{name}.txt") for pid, name in pids.items() if name in chosen}
+    cpu = _cpu_over(pids, seconds - 2)
+    for spy in spies.values():
+        spy.wait(60)
+    load.join()
+    measured_s = seconds - 2
+    rate = outcome[0].completed / outcome[0].seconds if outcome and outcome[0].seconds else 0.0
+    print(f"{buyers} buyers: {rate:,.1f} checkouts/s in the bench's window; the house used "
+          f"{sum(cpu.values()) / measured_s:.2f} cores over {measured_s:g} s of it")
+    checkouts = max(rate * measured_s, 1.0)
+    per_checkout = Counter({name: 1000 * s / checkouts for name, s in cpu.items()})
+    print("CPU ms per completed checkout, by process:")
+    for name, ms in per_checkout.most_common():
+        print(f"  {ms:7.1f}  {name}")
+    print(f"  {sum(per_checkout.values()):7.1f}  the whole house")
+    for name in chosen:
+        raw = tmp / f"{name}.txt"
+        if raw.exists():
+            print(f"\n== {name}\n{summarise(raw, top)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--buyers", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--profile", type=int, default=3, help="how many of the busiest processes to sample")
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    if shutil.which("py-spy") is None:
+        raise SystemExit("py-spy is needed: pip install py-spy")
+    if args.backend == "postgresql" and not postgres_up():
+        raise SystemExit("PostgreSQL does not answer (FLASHSALE_BENCH_POSTGRES)")
+    database = fresh_prefix("bench_prof") if args.backend == "postgresql" else ""
+    tmp = Path(tempfile.mkdtemp(prefix="flashsale-profile-checkout-"))
+    try:
+        with temporary_house(args.backend, database) as services:
+            profile(services, args.buyers, args.seconds, args.profile, args.top, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
