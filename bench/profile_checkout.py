@@ -29,7 +29,7 @@ from bench.buyers import Outcome, drive_buyers
 from bench.checkout import POLL_MS, RAMP_S, put_on_sale
 from bench.house import temporary_house
 from bench.postgres import fresh_prefix, postgres_up
-from bench.profile_holds import _cpu_s, summarise
+from bench.profile_holds import _cpu_s, py_spy, summarise
 from flashsale.runtime.services_file import ServicesFile
 
 SPY_RATE_HZ = 100  # enough for the top frames; light enough to leave the house's figures alone
@@ -49,7 +49,7 @@ def _cpu_over(pids: dict[int, str], seconds: float) -> dict[str, float]:
 
 
 def _spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["py-spy", "record", "-r", str(SPY_RATE_HZ), "-d", str(int(seconds)), "-f", "raw",
+    return subprocess.Popen([py_spy(), "record", "-r", str(SPY_RATE_HZ), "-d", str(int(seconds)), "-f", "raw",
                              "--nonblocking", "-o", str(raw), "--pid", str(pid)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -94,8 +94,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=3, help="how many of the busiest processes to sample")
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()
-    if shutil.which("py-spy") is None:
-        raise SystemExit("py-spy is needed: pip install py-spy")
+    py_spy()  # there, before a house is started for nothing
     if args.backend == "postgresql" and not postgres_up():
         raise SystemExit("PostgreSQL does not answer (FLASHSALE_BENCH_POSTGRES)")
     database = fresh_prefix("bench_prof") if args.backend == "postgresql" else ""

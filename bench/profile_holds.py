@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections import Counter
@@ -33,6 +34,14 @@ from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess
 
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^:)]*)(:\d+)?\)$")
+
+
+def py_spy() -> str:
+    """py-spy from this interpreter's environment (a venv need not be on PATH), else from PATH."""
+    found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("py-spy is needed: pip install py-spy")
+    return found
 
 
 def _cpu_s(pid: int | None) -> float:
@@ -81,8 +90,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
-    if shutil.which("py-spy") is None:
-        raise SystemExit("py-spy is needed: pip install py-spy")
+    spy_command = py_spy()
     tmp = Path(tempfile.mkdtemp(prefix="flashsale-profile-"))
     nats_port = free_port()
     nats = start_nats(tmp / "nats", nats_port, tmp / "nats.log")
@@ -97,8 +105,9 @@ def main() -> None:
         httpx.post(f"{inventory.url}/inventory/HOT/receive", json={"quantity": 10**9},
                    headers={"Authorization": f"Bearer {ADMIN}"}).raise_for_status()
         raw = tmp / "profile.txt"
-        spy = subprocess.Popen(["py-spy", "record", "-r", "200", "-d", str(args.seconds), "-f", "raw", "-o", str(raw),
-                                "--pid", str(inventory.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen([spy_command, "record", "-r", "200", "-d", str(args.seconds), "-f", "raw",
+                                "-o", str(raw), "--pid", str(inventory.pid)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before = _cpu_s(inventory.pid)
         load = wrk_load if wrk.available() else python_load
         result = load([f"{inventory.url}/inventory/reserve"], b'{"productId": "HOT", "quantity": 1}', args.clients,

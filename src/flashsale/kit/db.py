@@ -145,10 +145,25 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (never takes SQLite's write lock)."""
+        """A read. On SQLite a read-only transaction: one snapshot for all its statements, and
+        never the write lock. On PostgreSQL each statement runs on its own (autocommit): under
+        READ COMMITTED every statement takes a fresh snapshot inside a transaction as well, so
+        the BEGIN and COMMIT around a read were two round trips that bought nothing."""
         with child_span("db.read", {"db.system.name": self.engine.dialect.name}):
-            async with self._begin(immediate=False) as conn:
-                yield conn
+            if self.is_sqlite:
+                async with self._begin(immediate=False) as conn:
+                    yield conn
+            else:
+                async with self._statements() as conn:
+                    yield conn
+
+    @asynccontextmanager
+    async def _statements(self) -> AsyncIterator[AsyncConnection]:
+        """A connection that runs each statement on its own: autocommit on PostgreSQL."""
+        async with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield conn
 
     @asynccontextmanager
     async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
@@ -167,12 +182,12 @@ class Database:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this
         database, so their decisions about time (a hold's expiry) agree whatever their own clocks say."""
         query = _SQLITE_NOW_MS if self.is_sqlite else _POSTGRES_NOW_MS
-        async with self.engine.connect() as conn:
+        async with self._statements() as conn:
             return int(await conn.scalar(sa.text(query)) or 0)
 
     async def ping(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
+            async with self._statements() as conn:
                 await conn.execute(sa.text("SELECT 1"))
             return True
         except Exception:  # noqa: BLE001 - health reports any failure as "down"
