@@ -88,6 +88,11 @@ def test_a_killed_catalog_leaves_the_order_readable_with_the_products_marked(hou
     assert body["parts"] == {"order": "ok", "customer": "ok", "products": "unavailable"}
     assert body["products"] is None
     assert body["customer"]["customerId"] == customer.customer_id
+    for path in (f"/products/{product_id}", "/"):  # the storefront's pages: a 503 page, never a 500
+        page = gateway.get(path)
+        assert (page.status_code, page.headers["retry-after"]) == (503, "5"), (path, page.text)
+        assert page.headers["content-type"].startswith("text/html")
+        assert 'data-testid="unavailable"' in page.text and "cannot reach its catalog" in page.text
 
 
 def test_without_the_order_service_there_is_no_order_to_show_503(house: Any) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 # The flags a closed network and a container need: no sandbox (root), no GPU, and no calls home
 # (without --disable-background-networking chromium keeps opening refused connections).
@@ -25,6 +25,10 @@ CHROMIUM_ARGS = [
     "--no-first-run", "--disable-component-update", "--disable-sync",
 ]
 Shot = Callable[[Page, str], Path]
+# A guest's first Buy now signs up and in (two password hashes) before the order: on a busy
+# machine that is seconds, more than Playwright's default 5 s for an expectation.
+PATIENCE_MS = 30_000
+EXPECT_DEFAULT_MS = 5_000  # Playwright's own
 
 
 def chromium_path() -> str | None:
@@ -64,6 +68,34 @@ def page(chromium: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def patient_expect() -> Iterator[None]:
+    """Playwright's expectations wait PATIENCE_MS in the module that asks for this."""
+    expect.set_options(timeout=PATIENCE_MS)
+    try:
+        yield
+    finally:
+        expect.set_options(timeout=EXPECT_DEFAULT_MS)
+
+
+@pytest.fixture
+def buyer(chromium: Browser) -> Iterator[Callable[[], Page]]:
+    """`buyer()` is a page in a browser context of its own: a buyer with their own tab storage."""
+    contexts: list[BrowserContext] = []
+
+    def new_buyer() -> Page:
+        context = chromium.new_context(viewport={"width": 1100, "height": 800})
+        context.set_default_timeout(PATIENCE_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield new_buyer
+    finally:
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture

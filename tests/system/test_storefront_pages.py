@@ -7,48 +7,28 @@ customer). Pages are never reloaded where the page is meant to follow the system
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
-from rich.console import Console
+from playwright.sync_api import Page, expect
+from storefront_support import SOLD_OUT, Shot, on_sale, orders_of_tab, stock_of, storefront_house
 
 from flashsale.runtime.services_file import ServicesFile
-from flashsale.sale.commands import running_house
-from polling import unique, wait_for
+from polling import unique
 
 # The first test's time includes starting the house (module fixture), hence more than the default.
-pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.timeout(360)]
-# A guest's first Buy now signs up and in (two password hashes) before the order: on a busy
-# machine that is seconds, more than expect's default 5 s.
-PATIENCE_MS = 30_000
-EXPECT_DEFAULT_MS = 5_000  # Playwright's own
+pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.timeout(360),
+              pytest.mark.usefixtures("patient_expect")]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _patient_expect() -> Iterator[None]:
-    expect.set_options(timeout=PATIENCE_MS)
-    try:
-        yield
-    finally:
-        expect.set_options(timeout=EXPECT_DEFAULT_MS)
-
-SOLD_OUT = "Sorry, this item is sold out"
 DECLINED = "Your payment was declined. Your order was cancelled and the item released."
-Shot = Callable[[Page, str], Path]  # the `shot` fixture (tests/system/conftest.py)
 
 
 @pytest.fixture(scope="module")
 def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    data_dir = tmp_path_factory.mktemp("storefront")
-    with running_house(data_dir, orders_instances=2, hold_ttl=300, console=Console(quiet=True)) as services:
-        wait_for(lambda: _healthy(services), timeout_s=60, what="every instance to answer /health")
+    with storefront_house(tmp_path_factory.mktemp("storefront"), hold_ttl_s=300) as services:
         yield services
 
 
@@ -57,76 +37,10 @@ def shop_url(house: ServicesFile) -> str:
     return house.url("gateway")
 
 
-@pytest.fixture
-def buyer(chromium: Browser) -> Iterator[Callable[[], Page]]:
-    """`buyer()` is a page in a browser context of its own: a buyer with their own tab storage."""
-    contexts: list[BrowserContext] = []
-
-    def new_buyer() -> Page:
-        context = chromium.new_context(viewport={"width": 1100, "height": 800})
-        context.set_default_timeout(PATIENCE_MS)
-        contexts.append(context)
-        return context.new_page()
-
-    try:
-        yield new_buyer
-    finally:
-        for context in contexts:
-            context.close()
-
-
-def _healthy(services: ServicesFile) -> bool:
-    try:
-        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200
-                   for urls in services.urls.values() for url in urls)
-    except httpx.HTTPError:
-        return False
-
-
-def _on_sale(services: ServicesFile, stock: int, name: str) -> str:
-    """A product listed in the catalog with `stock` units received, visible through the gateway."""
-    admin = {"Authorization": f"Bearer {services.admin_token}"}
-    product = unique("sf")
-    listed = httpx.put(f"{services.url('catalog')}/products/{product}", headers=admin, timeout=10,
-                       json={"name": name, "priceCents": 49900, "description": "Limited edition, while stock lasts."})
-    assert listed.status_code in (200, 201), listed.text
-    received = httpx.post(f"{services.url('inventory')}/inventory/{product}/receive", headers=admin, timeout=10,
-                          json={"quantity": stock})
-    assert received.status_code == 200, received.text
-    gateway = services.url("gateway")
-    wait_for(lambda: _available(gateway, product) == stock, timeout_s=15,
-             what=f"the catalog to show {stock} of {product}")
-    return product
-
-
-def _available(gateway: str, product: str) -> int | None:
-    answer = httpx.get(f"{gateway}/api/products/{product}", timeout=10)
-    return answer.json()["availability"]["available"] if answer.status_code == 200 else None
-
-
-def _stock(services: ServicesFile, product: str) -> dict[str, Any]:
-    answer = httpx.get(f"{services.url('inventory')}/inventory/{product}", timeout=10)
-    assert answer.status_code == 200, answer.text
-    stock: dict[str, Any] = answer.json()
-    return stock
-
-
-def _orders_of_tab(page: Page, gateway: str) -> list[dict[str, Any]]:
-    """The orders of the guest customer this tab signed up (none when it never signed up)."""
-    session = page.evaluate("sessionStorage.getItem('flashsale.guest')")
-    if session is None:
-        return []
-    token = json.loads(session)["token"]
-    answer = httpx.get(f"{gateway}/api/orders", headers={"Authorization": f"Bearer {token}"}, timeout=10)
-    assert answer.status_code == 200, answer.text
-    orders: list[dict[str, Any]] = answer.json()["orders"]
-    return orders
-
-
 def test_the_last_unit_goes_to_one_buyer_and_the_other_sees_it_sold_out_live(
     house: ServicesFile, shop_url: str, buyer: Callable[[], Page], shot: Shot,
 ) -> None:
-    product = _on_sale(house, stock=1, name="Console, last one")
+    product = on_sale(house, stock=1, name="Console, last one")
     page_a, page_b, page_c = buyer(), buyer(), buyer()
     for page in (page_a, page_b):
         page.goto(f"{shop_url}/products/{product}")
@@ -164,24 +78,24 @@ def test_the_last_unit_goes_to_one_buyer_and_the_other_sees_it_sold_out_live(
     expect(page_a.locator("#pay-step")).to_be_hidden()
     shot(page_a, "a-order-complete")
 
-    [order] = _orders_of_tab(page_a, shop_url)
+    [order] = orders_of_tab(page_a, shop_url)
     assert order["status"] == "COMPLETED"
-    assert _orders_of_tab(page_b, shop_url) == [] and _orders_of_tab(page_c, shop_url) == []
-    assert {k: _stock(house, product)[k] for k in ("available", "reserved", "sold")} == \
+    assert orders_of_tab(page_b, shop_url) == [] and orders_of_tab(page_c, shop_url) == []
+    assert {k: stock_of(house, product)[k] for k in ("available", "reserved", "sold")} == \
         {"available": 0, "reserved": 0, "sold": 1}
 
 
 def test_a_declined_payment_cancels_the_order_and_releases_the_unit(
     house: ServicesFile, shop_url: str, buyer: Callable[[], Page], shot: Shot,
 ) -> None:
-    product = _on_sale(house, stock=1, name="Headphones")
+    product = on_sale(house, stock=1, name="Headphones")
     page = buyer()
     page.goto(f"{shop_url}/products/{product}")
     page.locator("#buy").click()
     expect(page.locator("#order-status")).to_have_text("Awaiting payment")
     expect(page.locator("#items")).to_contain_text("Headphones")
     expect(page.locator("#total")).to_have_text("€499.00")
-    assert _stock(house, product)["reserved"] == 1
+    assert stock_of(house, product)["reserved"] == 1
 
     page.get_by_label("Test card: declined").check()
     page.locator("#pay").click()
@@ -191,17 +105,17 @@ def test_a_declined_payment_cancels_the_order_and_releases_the_unit(
     expect(page.locator("#pay-step")).to_be_hidden()
     shot(page, "declined")
 
-    assert _stock(house, product)["available"] == 1
+    assert stock_of(house, product)["available"] == 1
     page.locator("#items a").click()  # back to the product: the unit is for sale again
     expect(page.locator("#availability")).to_have_text("Only 1 left")
     expect(page.locator("#buy")).to_be_enabled()
     shot(page, "available-again")
 
 
-def test_an_unknown_product_is_a_404_page_and_the_shop_lists_what_is_on_sale(
+def test_an_unknown_product_is_a_404_page_and_the_shop_lists_what_ison_sale(
     house: ServicesFile, shop_url: str, buyer: Callable[[], Page], shot: Shot,
 ) -> None:
-    product = _on_sale(house, stock=7, name="Gaming mouse")
+    product = on_sale(house, stock=7, name="Gaming mouse")
     page = buyer()
     missing = page.goto(f"{shop_url}/products/{unique('nothing')}")
     assert missing is not None and missing.status == 404

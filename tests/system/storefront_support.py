@@ -1,0 +1,77 @@
+"""What the storefront's page tests share: a house for them, products on sale, and reading back
+through the APIs what a buyer's tab did."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page
+from rich.console import Console
+
+from flashsale.runtime.services_file import ServicesFile
+from flashsale.sale.commands import running_house
+from polling import unique, wait_for
+
+SOLD_OUT = "Sorry, this item is sold out"
+Shot = Callable[[Page, str], Path]  # the `shot` fixture (tests/system/conftest.py)
+
+
+@contextlib.contextmanager
+def storefront_house(data_dir: Path, *, hold_ttl_s: int) -> Iterator[ServicesFile]:
+    """A house (two order instances) whose every instance answers, holds lasting `hold_ttl_s`."""
+    with running_house(data_dir, orders_instances=2, hold_ttl=hold_ttl_s, console=Console(quiet=True)) as services:
+        wait_for(lambda: _healthy(services), timeout_s=60, what="every instance to answer /health")
+        yield services
+
+
+def _healthy(services: ServicesFile) -> bool:
+    try:
+        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200
+                   for urls in services.urls.values() for url in urls)
+    except httpx.HTTPError:
+        return False
+
+
+def on_sale(services: ServicesFile, stock: int, name: str) -> str:
+    """A product listed in the catalog with `stock` units received, visible through the gateway."""
+    admin = {"Authorization": f"Bearer {services.admin_token}"}
+    product = unique("sf")
+    listed = httpx.put(f"{services.url('catalog')}/products/{product}", headers=admin, timeout=10,
+                       json={"name": name, "priceCents": 49900, "description": "Limited edition, while stock lasts."})
+    assert listed.status_code in (200, 201), listed.text
+    received = httpx.post(f"{services.url('inventory')}/inventory/{product}/receive", headers=admin, timeout=10,
+                          json={"quantity": stock})
+    assert received.status_code == 200, received.text
+    gateway = services.url("gateway")
+    wait_for(lambda: available(gateway, product) == stock, timeout_s=15,
+             what=f"the catalog to show {stock} of {product}")
+    return product
+
+
+def available(gateway: str, product: str) -> int | None:
+    answer = httpx.get(f"{gateway}/api/products/{product}", timeout=10)
+    return answer.json()["availability"]["available"] if answer.status_code == 200 else None
+
+
+def stock_of(services: ServicesFile, product: str) -> dict[str, Any]:
+    answer = httpx.get(f"{services.url('inventory')}/inventory/{product}", timeout=10)
+    assert answer.status_code == 200, answer.text
+    stock: dict[str, Any] = answer.json()
+    return stock
+
+
+def orders_of_tab(page: Page, gateway: str) -> list[dict[str, Any]]:
+    """The orders of the guest customer this tab signed up (none when it never signed up)."""
+    session = page.evaluate("sessionStorage.getItem('flashsale.guest')")
+    if session is None:
+        return []
+    token = json.loads(session)["token"]
+    answer = httpx.get(f"{gateway}/api/orders", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    orders: list[dict[str, Any]] = answer.json()["orders"]
+    return orders
