@@ -29,7 +29,7 @@ from bench.buyers import Outcome, drive_buyers
 from bench.checkout import POLL_MS, RAMP_S, put_on_sale
 from bench.house import temporary_house
 from bench.postgres import fresh_prefix, postgres_up
-from bench.profile_holds import _cpu_s, py_spy, summarise
+from bench.profile_holds import process_cpu_s, py_spy, summarise
 from flashsale.runtime.services_file import ServicesFile
 
 SPY_RATE_HZ = 100  # enough for the top frames; light enough to leave the house's figures alone
@@ -43,9 +43,9 @@ def _processes(services: ServicesFile) -> dict[int, str]:
 
 def _cpu_over(pids: dict[int, str], seconds: float) -> dict[str, float]:
     """CPU seconds each process spent over the next `seconds`."""
-    before = {pid: _cpu_s(pid) for pid in pids}
+    before = {pid: process_cpu_s(pid) for pid in pids}
     time.sleep(seconds)
-    return {name: _cpu_s(pid) - before[pid] for pid, name in pids.items()}
+    return {name: process_cpu_s(pid) - before[pid] for pid, name in pids.items()}
 
 
 def _spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:

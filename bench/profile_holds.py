@@ -44,7 +44,7 @@ def py_spy() -> str:
     return found
 
 
-def _cpu_s(pid: int | None) -> float:
+def process_cpu_s(pid: int | None) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -108,11 +108,11 @@ def main() -> None:
         spy = subprocess.Popen([spy_command, "record", "-r", "200", "-d", str(args.seconds), "-f", "raw",
                                 "-o", str(raw), "--pid", str(inventory.pid)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        before = _cpu_s(inventory.pid)
+        before = process_cpu_s(inventory.pid)
         load = wrk_load if wrk.available() else python_load
         result = load([f"{inventory.url}/inventory/reserve"], b'{"productId": "HOT", "quantity": 1}', args.clients,
                       args.seconds)
-        cpu = _cpu_s(inventory.pid) - before
+        cpu = process_cpu_s(inventory.pid) - before
         spy.wait(args.seconds + 30)
         ok = result.statuses.get(200, 0)
         print(f"{args.backend}, {args.strategy}, {args.clients} clients: {ok / result.seconds:,.0f} holds/s, "

@@ -1,40 +1,21 @@
-"""What the storefront's page tests share: a house for them, products on sale, and reading back
-through the APIs what a buyer's tab did."""
+"""What the storefront's page tests share: products on sale, and reading back through the APIs
+what a buyer's tab did."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Page
-from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile
-from flashsale.sale.commands import running_house
 from polling import unique, wait_for
 
 SOLD_OUT = "Sorry, this item is sold out"
 Shot = Callable[[Page, str], Path]  # the `shot` fixture (tests/system/conftest.py)
-
-
-@contextlib.contextmanager
-def storefront_house(data_dir: Path, *, hold_ttl_s: int) -> Iterator[ServicesFile]:
-    """A house (two order instances) whose every instance answers, holds lasting `hold_ttl_s`."""
-    with running_house(data_dir, orders_instances=2, hold_ttl=hold_ttl_s, console=Console(quiet=True)) as services:
-        wait_for(lambda: _healthy(services), timeout_s=60, what="every instance to answer /health")
-        yield services
-
-
-def _healthy(services: ServicesFile) -> bool:
-    try:
-        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200
-                   for urls in services.urls.values() for url in urls)
-    except httpx.HTTPError:
-        return False
 
 
 def on_sale(services: ServicesFile, stock: int, name: str) -> str:

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from houses import answering_house
 from playwright.sync_api import Page
-from rich.console import Console
 
 from flashsale.runtime.pages import page_urls
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
-from flashsale.sale.commands import running_house
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
 from polling import unique, wait_for
 
@@ -31,18 +30,8 @@ Shot = Callable[[Page, str], Path]
 
 @pytest.fixture(scope="module")
 def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    data_dir = tmp_path_factory.mktemp("house")
-    with running_house(data_dir, orders_instances=2, hold_ttl=120, console=Console(quiet=True)) as services:
-        wait_for(lambda: _all_healthy(services), timeout_s=60, what="every instance to answer /health")
+    with answering_house(tmp_path_factory.mktemp("house"), hold_ttl_s=120) as services:
         yield services
-
-
-def _all_healthy(services: ServicesFile) -> bool:
-    try:
-        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200
-                   for urls in services.urls.values() for url in urls)
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass

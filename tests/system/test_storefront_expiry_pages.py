@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from houses import answering_house
 from playwright.sync_api import Page, expect
-from storefront_support import Shot, on_sale, orders_of_tab, stock_of, storefront_house
+from storefront_support import Shot, on_sale, orders_of_tab, stock_of
 
 from flashsale.runtime.services_file import ServicesFile
 from polling import wait_for
@@ -23,7 +24,7 @@ EXPIRED = "Your hold expired before payment. Your order was cancelled and the it
 
 @pytest.fixture(scope="module")
 def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    with storefront_house(tmp_path_factory.mktemp("storefront-expiry"), hold_ttl_s=HOLD_TTL_S) as services:
+    with answering_house(tmp_path_factory.mktemp("storefront-expiry"), hold_ttl_s=HOLD_TTL_S) as services:
         yield services
 
 

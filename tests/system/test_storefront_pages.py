@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from houses import answering_house
 from playwright.sync_api import Page, expect
-from storefront_support import SOLD_OUT, Shot, on_sale, orders_of_tab, stock_of, storefront_house
+from storefront_support import SOLD_OUT, Shot, on_sale, orders_of_tab, stock_of
 
 from flashsale.runtime.services_file import ServicesFile
 from polling import unique
@@ -28,7 +29,7 @@ DECLINED = "Your payment was declined. Your order was cancelled and the item rel
 
 @pytest.fixture(scope="module")
 def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    with storefront_house(tmp_path_factory.mktemp("storefront"), hold_ttl_s=300) as services:
+    with answering_house(tmp_path_factory.mktemp("storefront"), hold_ttl_s=300) as services:
         yield services
 
 

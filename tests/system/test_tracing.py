@@ -18,13 +18,12 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from houses import answering_house
 from prometheus_client.parser import text_string_to_metric_families
-from rich.console import Console
 
 from flashsale.kit.trace_files import read_journeys
 from flashsale.kit.tracing import journey_ids
 from flashsale.runtime.services_file import ServicesFile
-from flashsale.sale.commands import running_house
 from polling import unique, wait_for
 
 pytestmark = pytest.mark.system
@@ -43,17 +42,8 @@ JOURNEY_STEPS = {
 @pytest.fixture(scope="module")
 def house_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ServicesFile]]:
     data_dir = tmp_path_factory.mktemp("house")
-    with running_house(data_dir, orders_instances=2, hold_ttl=120, console=Console(quiet=True)) as services:
-        wait_for(lambda: _all_healthy(services), timeout_s=60, what="every instance to answer /health")
+    with answering_house(data_dir, hold_ttl_s=120) as services:
         yield data_dir, services
-
-
-def _all_healthy(services: ServicesFile) -> bool:
-    try:
-        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200
-                   for urls in services.urls.values() for url in urls)
-    except httpx.HTTPError:
-        return False
 
 
 def _buy_and_pay(services: ServicesFile) -> tuple[str, str]:
