@@ -128,6 +128,24 @@ def test_concurrent_reserves_for_one_order_share_one_hold(inventory: InventoryCl
     assert inventory.counts(product) == (7, 3, 0)
 
 
+def test_retries_among_holds_that_all_fit_get_their_orders_hold_and_take_stock_once(
+    inventory: InventoryClient,
+) -> None:
+    # Plenty of stock: a coalesced batch would fit whole, but some of its holds repeat an order
+    # that already holds stock, or each other. Each order still holds its units once.
+    product = inventory.new_product(100)
+    early = unique("order")
+    first = inventory.hold(product, 2, orderId=early)["reservationId"]
+    fresh = [unique("order") for _ in range(15)]
+    bodies = [{"productId": product, "quantity": 2 if o == early else 1, "orderId": o} for o in [early, *fresh] * 2]
+    answers = burst(inventory.url, bodies)
+    assert {a.status_code for a in answers} == {200}
+    holds = {(hold["orderId"], hold["reservationId"]) for hold in granted(answers)}
+    assert len(holds) == 16  # one reservation per order, whichever copy of its request won
+    assert (early, first) in holds
+    assert inventory.counts(product) == (100 - 2 - 15, 2 + 15, 0)
+
+
 def test_orders_racing_for_the_last_units_each_get_one_answer_and_retries_their_hold(
     inventory: InventoryClient,
 ) -> None:

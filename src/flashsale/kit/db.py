@@ -158,6 +158,23 @@ class Database:
                     yield conn
 
     @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL only: a write that is ONE statement, committed on its own (autocommit), so
+        one round trip where BEGIN, the statement and COMMIT are three. A statement is atomic:
+        it commits whole or not at all, data-modifying CTEs included. Events it marks written
+        (`mark_events_written`) wake the relay as a transaction's do."""
+        if self.is_sqlite:
+            raise RuntimeError("single_statement is for PostgreSQL; SQLite writes take the write lock")
+        with child_span("db.statement", {"db.system.name": self.engine.dialect.name}):
+            async with self._statements() as conn:
+                try:
+                    yield conn
+                except BaseException:
+                    conn.info.pop(_EVENTS_WRITTEN, None)
+                    raise
+                self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
+
+    @asynccontextmanager
     async def _statements(self) -> AsyncIterator[AsyncConnection]:
         """A connection that runs each statement on its own: autocommit on PostgreSQL."""
         async with self.engine.connect() as conn:

@@ -61,15 +61,18 @@ async def append_all_txn(conn: AsyncConnection, producer: str, envelopes: Sequen
     (the positions they draw follow it), inside the caller's transaction."""
     if not envelopes:
         return
-    await conn.execute(
-        outbox.insert(),
-        [
-            {"event_id": envelope.id, "subject": nats_subject(producer, envelope.type), "aggregate_id": aggregate_id,
-             "envelope": envelope.to_bytes().decode(), "created_at_ms": _ms_from_envelope(envelope)}
-            for envelope, aggregate_id in envelopes
-        ],
-    )
+    await conn.execute(outbox.insert(), outbox_rows(producer, envelopes))
     mark_events_written(conn)
+
+
+def outbox_rows(producer: str, envelopes: Sequence[tuple[Envelope, str]]) -> list[dict[str, object]]:
+    """The outbox rows of (envelope, aggregate id) pairs, for a statement that writes them itself
+    (it must also call `mark_events_written`)."""
+    return [
+        {"event_id": envelope.id, "subject": nats_subject(producer, envelope.type), "aggregate_id": aggregate_id,
+         "envelope": envelope.to_bytes().decode(), "created_at_ms": _ms_from_envelope(envelope)}
+        for envelope, aggregate_id in envelopes
+    ]
 
 
 def _ms_from_envelope(envelope: Envelope) -> int:

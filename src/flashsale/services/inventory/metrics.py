@@ -14,6 +14,13 @@ holds_ended = Counter("inventory_holds_ended_total", "Holds that ended", ["outco
 hold_batch_size = Histogram(
     "inventory_hold_batch_size", "Holds per coalesced batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1000)
 )
+# From a batch's first statement to its commit: under load this, not the SQL, sets how fast the
+# next batch can start (each await of the transaction waits for its turn on the event loop).
+hold_batch_seconds = Histogram(
+    "inventory_hold_batch_seconds",
+    "Time from a coalesced batch's transaction start to its commit",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 stock_available = Gauge("inventory_stock_available", "Units available to hold, per product", ["product_id"])
 # Refreshed from the stock table every few seconds (gauges.py); `available` also moves with each hold.
 stock_reserved = Gauge("inventory_stock_reserved", "Units held by active holds, per product", ["product_id"])

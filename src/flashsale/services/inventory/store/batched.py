@@ -16,6 +16,10 @@ gathers) and `grant_batch_txn` grants a whole batch in one transaction:
 3. one multi-row INSERT per table writes the granted reservations, one more their StockReserved
    events to the outbox, in the same transaction.
 
+On PostgreSQL a batch first tries the common case in ONE statement (whole_batch.py: every hold
+fits as asked, no order repeated); only when that writes nothing does it take the transaction
+above.
+
 Each waiting request then gets its own answer: its reservation, or its refusal. None is
 answered before the commit. A batch that rolls back for the reasons below is run again one hold
 per transaction; one that fails otherwise (the database went away mid-batch) answers every
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -48,6 +52,7 @@ from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import Fulfilment, Line, Reservation, grant_in_turn
 from flashsale.services.inventory.errors import OrderAlreadyReserved, OutOfStock
 from flashsale.services.inventory.store import sql
+from flashsale.services.inventory.store.whole_batch import Announcement, announcement, grant_all_statement
 
 STRATEGY = "coalesced"  # FLASHSALE_HOLD_STRATEGY
 Answer = Reservation | Exception
@@ -63,28 +68,45 @@ def may_batch(wanted: Reservation) -> bool:
     return len(wanted.lines) == 1
 
 
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A hold waiting for its batch, with what it would write if granted as asked, made before it
+    queues (PostgreSQL's one-statement path) so that the batch in flight does not make it."""
+
+    wanted: Reservation
+    announcement: Announcement | None
+
+
 class BatchedHolds:
     """The holds of each product queued and granted a batch per transaction."""
 
     def __init__(self, db: Database, single: SingleHold, *, max_batch: int, linger_s: float) -> None:
         self._db = db
         self._single = single
-        self._coalescer: Coalescer[str, Reservation, Reservation] = Coalescer(
+        self._coalescer: Coalescer[str, Asked, Reservation] = Coalescer(
             self._grant, max_batch=max_batch, linger_s=linger_s
         )
 
     async def reserve(self, wanted: Reservation) -> Reservation:
         """The hold, once its batch has committed; or its refusal, raised."""
-        return await self._coalescer.submit(wanted.lines[0].product_id, wanted)
+        asked = Asked(wanted, None if self._db.is_sqlite else announcement(wanted))
+        return await self._coalescer.submit(wanted.lines[0].product_id, asked)
 
-    async def _grant(self, product_id: str, batch: list[Reservation]) -> Sequence[Answer]:
+    async def _grant(self, product_id: str, batch: list[Asked]) -> Sequence[Answer]:
         metrics.hold_batch_size.observe(len(batch))
-        try:
-            async with self._db.transaction() as conn:
-                answers, available = await grant_batch_txn(conn, product_id, batch)
-                crash_point("hold.batch_written")  # crash tests: everything written, nothing committed
-        except (OneByOne, IntegrityError):
-            return await self._one_by_one(batch)
+        wanted = [asked.wanted for asked in batch]
+        with metrics.hold_batch_seconds.time():
+            left = await self._grant_whole(product_id, batch)
+            if left is not None:
+                answers: Sequence[Answer] = wanted
+                available: int | None = left
+            else:
+                try:
+                    async with self._db.transaction() as conn:
+                        answers, available = await grant_batch_txn(conn, product_id, wanted)
+                        crash_point("hold.batch_written")  # crash tests: everything written, nothing committed
+                except (OneByOne, IntegrityError):
+                    return await self._one_by_one(wanted)
         metrics.holds_granted.inc(sum(1 for answer in answers if isinstance(answer, Reservation)))
         refused = sum(1 for answer in answers if isinstance(answer, OutOfStock))
         if refused:
@@ -92,6 +114,20 @@ class BatchedHolds:
         if available is not None:
             metrics.record_available([(product_id, available)])
         return answers
+
+    async def _grant_whole(self, product_id: str, batch: list[Asked]) -> int | None:
+        """On PostgreSQL, the common case in one statement (whole_batch.py): the units left once
+        every hold of the batch is granted as asked; None when it was not (nothing written)."""
+        announced = [asked.announcement for asked in batch]
+        if not all(announced):
+            return None  # SQLite
+        try:
+            async with self._db.single_statement() as conn:
+                crash_point("hold.batch_written")  # crash tests: the batch ready, nothing committed
+                return await grant_all_statement(conn, product_id, [asked.wanted for asked in batch],
+                                                 [a for a in announced if a is not None])
+        except IntegrityError:  # an order of the batch already holds stock: the general way answers it
+            return None
 
     async def _one_by_one(self, batch: list[Reservation]) -> list[Answer]:
         answers = await asyncio.gather(*(self._single(wanted) for wanted in batch), return_exceptions=True)

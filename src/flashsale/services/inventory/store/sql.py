@@ -150,7 +150,7 @@ async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation
 
 async def insert_reservations_txn(conn: AsyncConnection, held: Sequence[Reservation]) -> None:
     """New reservations, created at their `created_at_ms`: one multi-row INSERT per table."""
-    await conn.execute(reservations.insert(), [_reservation_row(r) for r in held])
+    await conn.execute(reservations.insert(), [reservation_row(r) for r in held])
     await conn.execute(
         reservation_items.insert(),
         [
@@ -161,7 +161,7 @@ async def insert_reservations_txn(conn: AsyncConnection, held: Sequence[Reservat
     )
 
 
-def _reservation_row(reservation: Reservation) -> dict[str, Any]:
+def reservation_row(reservation: Reservation) -> dict[str, Any]:
     requested = reservation.requested
     return {
         "reservation_id": reservation.reservation_id,
