@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -29,20 +30,19 @@ class ManualClock:
         self._now += int(seconds * 1000)
 
 
-# The last second formatted, as (epoch second, "YYYY-MM-DDTHH:MM:SS"): every hold formats two
-# timestamps (its expiry, its event's time) and they mostly fall in a second already seen.
-_last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+@functools.lru_cache(maxsize=64)
+def _second_text(second: int) -> str:
+    """"YYYY-MM-DDTHH:MM:SS" of an epoch second. Every hold formats two timestamps (its event's
+    time and its expiry, a TTL later) and each mostly falls in a second already seen; a cache of
+    one entry missed every time, as the two alternate."""
+    return datetime.fromtimestamp(second, tz=UTC).isoformat()[:-6]
 
 
 def iso_from_ms(ms: int) -> str:
     """Epoch milliseconds as an RFC 3339 UTC timestamp (what the APIs and events carry), e.g.
     2026-11-22T06:02:00.123Z: the same text as `datetime.isoformat(timespec="milliseconds")`."""
-    global _last_second
     second, millis = divmod(ms, 1000)
-    cached = _last_second
-    if cached[0] != second:
-        cached = _last_second = (second, datetime.fromtimestamp(second, tz=UTC).isoformat()[:-6])
-    return f"{cached[1]}.{millis:03d}Z"
+    return f"{_second_text(second)}.{millis:03d}Z"
 
 
 def ms_from_iso(text: str) -> int:

@@ -39,10 +39,9 @@ class Envelope(BaseModel):
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> Envelope:
-        # Built without validation (one per hold on the hot path): every value is made here or
-        # typed by the caller (mypy strict); an envelope read from the outside goes through
-        # `from_bytes`, which validates.
-        return cls.model_construct(
+        # One per hold on the hot path. Validated construction (pydantic-core, in Rust) measured
+        # 3.5 us against model_construct's 9.2 us (a Python loop over the fields and defaults).
+        return cls(
             id=str(uuid.uuid4()),
             source=source,
             type=type,
@@ -57,7 +56,8 @@ class Envelope(BaseModel):
         )
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self.model_dump(exclude_none=True))
+        # Straight to JSON bytes in pydantic-core: 2.9 us against 5.3 us through a dict and orjson.
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
     @classmethod
     def from_bytes(cls, raw: bytes | str) -> Envelope:
