@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import nats
 import pytest
@@ -81,3 +81,62 @@ async def test_an_event_written_where_the_lease_is_not_is_relayed_without_a_poll
         await writer_bus.close()
 
     assert got is not None and got.id == event.id
+
+
+class _CommitsDuringFirstPublish(Bus):
+    """The real bus, with one more commit landing while the relay publishes its first batch (the
+    moment a busy service's next event most often arrives)."""
+
+    def __init__(self, url: str, db: Database, producer: str) -> None:
+        super().__init__(url, name="kit-test-busy")
+        self.db = db
+        self.producer = producer
+        self.late: Envelope | None = None
+
+    async def publish_batch(
+        self, producer: str, messages: Sequence[tuple[str, str, bytes]],
+        traceparents: Sequence[str | None] | None = None,
+    ) -> None:
+        if self.late is None:
+            self.late = Envelope.new(source=self.producer, type="ThingHappened", subject="b", data={"n": 2},
+                                     now_ms=SystemClock().now_ms())
+            async with self.db.transaction() as conn:
+                await append_txn(conn, self.producer, self.late, aggregate_id="b")
+        await super().publish_batch(producer, messages, traceparents)
+
+
+async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at_the_next_poll(
+    kit_db: Database, nats_url: str,
+) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    busy = _CommitsDuringFirstPublish(nats_url, kit_db, producer)
+    await busy.connect(attempts=20)
+    relay = Relay(kit_db, busy, producer, SystemClock(), poll_interval_s=POLL_S)
+    kit_db.on_events_committed(relay.notify)
+    try:
+        await busy.ensure_stream(producer)
+        async with _running(relay):
+            async with kit_db.transaction() as conn:
+                first = Envelope.new(source=producer, type="ThingHappened", subject="a", data={"n": 1},
+                                     now_ms=SystemClock().now_ms())
+                await append_txn(conn, producer, first, aggregate_id="a")
+            await _until(lambda: busy.late is not None, "the relay to publish the first event")
+            late = await _last_event(nats_url, f"{producer}.>", timeout_s=POLL_S / 3)
+    finally:
+        await busy.close()
+
+    assert late is not None and busy.late is not None and late.id == busy.late.id
+
+
+async def _last_event(nats_url: str, subject: str, timeout_s: float) -> Envelope | None:
+    """The second event stored on `subject`, or None when it did not come within `timeout_s`."""
+    nc = await nats.connect(nats_url)
+    try:
+        sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
+        try:
+            await sub.next_msg(timeout=timeout_s)
+            return Envelope.from_bytes((await sub.next_msg(timeout=timeout_s)).data)
+        except nats.errors.TimeoutError:
+            return None
+    finally:
+        await nc.close()

@@ -114,6 +114,10 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before this round looks at the outbox, not after: a commit (or a hint) that
+            # lands while it publishes leaves the flag set, and the next round starts at once.
+            # Cleared after, it was lost and its event waited for the next poll.
+            self._wake.clear()
             try:
                 await self._listen()
                 published = await self.relay_once()
@@ -130,7 +134,6 @@ class Relay:
                 await self._sleep(stop)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
