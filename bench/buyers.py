@@ -153,8 +153,36 @@ async def _buyer(urls: list[str], n: int, product: str, poll_s: float, window: S
             connection.close()
 
 
+async def _arrival(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
+    """One checkout of the open loop, on connections of its own."""
+    orders = [Connection(url) for url in urls]
+    try:
+        await _checkout(orders, n, product, poll_s, window, outcome)
+    except (OSError, IndexError, ValueError, KeyError, asyncio.IncompleteReadError, ServerClosed) as error:
+        outcome.fail("connection or answer", repr(error))
+    finally:
+        for connection in orders:
+            connection.close()
+
+
+async def _arrivals(urls: list[str], first: int, stride: int, per_s: float, product: str, poll_s: float,
+                    window: Span, outcome: Outcome) -> None:
+    """Open loop: a checkout starts every 1/per_s seconds until the window closes, whether or not
+    the earlier ones have finished (the load does not ease off when the house slows down)."""
+    started: list[asyncio.Task[None]] = []
+    due, n = time.perf_counter(), first
+    while due < window.closes:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        started.append(asyncio.create_task(_arrival(urls, n, product, poll_s, window, outcome)))
+        due, n = due + 1.0 / per_s, n + stride
+    await asyncio.gather(*started)
+
+
 def _client_process(urls: list[str], first: int, buyers: int, product: str, poll_s: float, ramp_s: float,
-                    duration_s: float, start_at: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+                    duration_s: float, start_at: float, paced_per_s: float | None,
+                    out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """`buyers` closed-loop buyers; or, with `paced_per_s`, checkouts arriving at that rate (the
+    process's share of it), numbered first, first + buyers, ... so that processes never share one."""
     import uvloop
 
     outcome = Outcome()
@@ -163,7 +191,10 @@ def _client_process(urls: list[str], first: int, buyers: int, product: str, poll
         await asyncio.sleep(max(0.0, start_at - time.time()))
         opens = time.perf_counter() + ramp_s
         window = Span(opens, opens + duration_s)
-        await asyncio.gather(*(_buyer(urls, first + n, product, poll_s, window, outcome) for n in range(buyers)))
+        if paced_per_s is not None:
+            await _arrivals(urls, first, buyers, paced_per_s, product, poll_s, window, outcome)
+        else:
+            await asyncio.gather(*(_buyer(urls, first + n, product, poll_s, window, outcome) for n in range(buyers)))
         outcome.seconds = duration_s
 
     uvloop.run(main())
@@ -178,10 +209,24 @@ def drive_buyers(urls: list[str], product: str, buyers: int, ramp_s: float, dura
     start_at = time.time() + 1.0  # every process ready, then all start together
     shares = spread(buyers, processes)
     firsts = [sum(shares[:i]) for i in range(processes)]
-    arguments = [(urls, first, share, product, poll_s, ramp_s, duration_s, start_at)
+    arguments = [(urls, first, share, product, poll_s, ramp_s, duration_s, start_at, None)
                  for first, share in zip(firsts, shares, strict=True)]
+    return _run(arguments, ramp_s + duration_s)
+
+
+def drive_paced(urls: list[str], product: str, per_s: float, ramp_s: float, duration_s: float,
+                poll_s: float) -> Outcome:
+    """Checkouts arriving at `per_s` a second (open loop, over CLIENT_PROCESSES client processes)
+    for `ramp_s` + `duration_s`, then until every one has finished; counted: the last `duration_s`.
+    A load of a known rate, where closed-loop buyers set their own pace by the house's."""
+    start_at = time.time() + 1.0
+    arguments = [(urls, p, CLIENT_PROCESSES, product, poll_s, ramp_s, duration_s, start_at, per_s / CLIENT_PROCESSES)
+                 for p in range(CLIENT_PROCESSES)]
+    return _run(arguments, ramp_s + duration_s)
+
+
+def _run(arguments: list[tuple[object, ...]], load_s: float) -> Outcome:
     total = Outcome()
-    for outcome in run_processes(_client_process, arguments,
-                                 ramp_s + duration_s + CHECKOUT_DEADLINE_S + 2 * RETRY_WINDOW_S + 60):
+    for outcome in run_processes(_client_process, arguments, load_s + CHECKOUT_DEADLINE_S + 2 * RETRY_WINDOW_S + 60):
         total.merge(outcome)
     return total
