@@ -90,9 +90,9 @@ def wrk_load(urls: list[str], body: bytes, clients: int, duration: float) -> Loa
 
 
 class Row:
-    def __init__(self, name: str, clients: int, result: LoadResult, *, backend: str | None = None,
-                 strategy: str | None = None) -> None:
-        self.name, self.clients, self.result = name, clients, result
+    def __init__(self, name: str, clients: int, result: LoadResult, *, processes: int = 1,
+                 backend: str | None = None, strategy: str | None = None) -> None:
+        self.name, self.clients, self.result, self.processes = name, clients, result, processes
         self.backend, self.strategy = backend, strategy
         ok = result.statuses.get(200, 0)
         self.ok = ok
@@ -117,13 +117,14 @@ class Bench:
     report: Report
 
     def drive(self, name: str, urls: list[str], body: bytes, pids: list[int | None],
-              check: Callable[[Row], None] | None = None, load: Load | None = None, **tags: str) -> None:
+              check: Callable[[Row], None] | None = None, load: Load | None = None, processes: int = 1,
+              **tags: str) -> None:
         """Every client count against the processes, heaviest last measured for memory; `check` after each."""
         for clients in self.levels:
             result = (load or self.load)(urls, body, clients, self.duration)
             if clients == max(self.levels):
                 self.report.memory.append((name, max(_rss_mb(pid) for pid in pids)))
-            row = Row(name, clients, result, **tags)
+            row = Row(name, clients, result, processes=processes, **tags)
             self.report.rows.append(row)
             print(f"  {name}, {clients} clients: {row.per_s:,.0f}/s, p50 {row.p50:.1f} ms, p99 {row.p99:.1f} ms",
                   flush=True)
@@ -131,19 +132,33 @@ class Bench:
                 check(row)
 
 
-def _ceiling(bench: Bench, compare_python: bool) -> None:
-    port = free_port()
-    with open(bench.tmp / "hello.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bench.hello", str(port)], stdout=log, stderr=log)
+CEILING = "hello-world (ceiling)"
+
+
+def _ceiling(bench: Bench, compare_python: bool, processes: int = 1) -> None:
+    """The hello-world app as `processes` processes, driven as the holds of as many inventory
+    processes are (the clients spread over them): the ceiling for rows of that many processes."""
+    procs: list[subprocess.Popen[bytes]] = []
+    ports = [free_port() for _ in range(processes)]
     try:
-        wait_for_port(port)
-        url = [f"http://127.0.0.1:{port}/hello"]
-        bench.drive("hello-world (ceiling)", url, b"", [proc.pid])
+        with open(bench.tmp / "hello.log", "ab") as log:
+            procs = [subprocess.Popen([sys.executable, "-m", "bench.hello", str(port)], stdout=log, stderr=log)
+                     for port in ports]
+        for port in ports:
+            wait_for_port(port)
+        urls = [f"http://127.0.0.1:{port}/hello" for port in ports]
+        pids: list[int | None] = [proc.pid for proc in procs]
+        bench.drive(CEILING + _times(processes), urls, b"", pids, processes=processes)
         if compare_python:  # which load generator drives the server harder, side by side
-            bench.drive("hello-world, Python load generator", url, b"", [proc.pid], load=python_load)
+            bench.drive("hello-world, Python load generator", urls, b"", pids, load=python_load)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def _times(processes: int) -> str:
+    return f" x{processes} processes" if processes > 1 else ""
 
 
 def _redis_gate(bench: Bench) -> None:
@@ -203,10 +218,9 @@ def _holds(bench: Bench, backend: str, database: str, strategy: str, nats: str, 
             granted += row.ok
             _assert_not_oversold(url, product, granted)
 
-        scaled = f" x{processes} processes" if processes > 1 else ""
-        name = f"reserve, one hot product, {backend}, {strategy}{scaled}"
+        name = f"reserve, one hot product, {backend}, {strategy}{_times(processes)}"
         bench.drive(name, [f"{p.url}/inventory/reserve" for p in inventories], body, [p.pid for p in inventories],
-                    on_the_books, backend=backend,
+                    on_the_books, processes=processes, backend=backend,
                     strategy=strategy if processes == 1 else f"{strategy} x{processes}")
     finally:
         for process in inventories:
@@ -226,14 +240,15 @@ def _assert_not_oversold(url: str, product: str, granted: int) -> None:
 
 
 def _table(report: Report) -> str:
-    ceiling = {r.clients: r.per_s for r in report.rows if r.name == "hello-world (ceiling)"}
+    # Each row against the ceiling of as many processes (the hello-world app run the same way).
+    ceiling = {(r.processes, r.clients): r.per_s for r in report.rows if r.name.startswith(CEILING)}
     naive = {(r.backend, r.clients): r.per_s for r in report.rows if r.strategy == BASELINE}
     lines = ["| what | clients | ok/s | p50 ms | p99 ms | non-200 | vs ceiling | vs naive |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report.rows:
         vs_naive = ratio(r.per_s, naive.get((r.backend, r.clients))) if r.backend else "-"
         lines.append(f"| {r.name} | {r.clients} | {r.per_s:,.0f} | {r.p50:.1f} | {r.p99:.1f} | {r.errors} | "
-                     f"{ratio(r.per_s, ceiling.get(r.clients))} | {vs_naive} |")
+                     f"{ratio(r.per_s, ceiling.get((r.processes, r.clients)))} | {vs_naive} |")
     lines += ["", "| process | resident MB after its heaviest load |", "|---|---:|"]
     lines += [f"| {name} | {mb:.0f} |" for name, mb in report.memory]
     return "\n".join(lines)
@@ -266,6 +281,7 @@ def main() -> None:
         wait_for_port(nats_port)
         if not args.no_references:
             _ceiling(bench, compare_python=use_wrk)
+            _ceiling(bench, compare_python=False, processes=SCALED[2])
             _redis_gate(bench)
         backends = [("sqlite", "")] if "sqlite" in args.backends.split(",") else []
         if "postgresql" in args.backends.split(","):
