@@ -27,7 +27,7 @@ lint: $(STAMP)
 # a file stays on one worker, so its module-wide fixtures (a running house) are started once, and
 # the system tests share one worker (tests/conftest.py says why).
 test: lint
-	$(BIN)/pytest -n 3 --dist loadfile
+	$(BIN)/pytest -n 3 --dist loadfile --durations=25
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit

@@ -11,12 +11,14 @@ checkouts completed outside the window are finished (and audited by the caller),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bench.loadgen import Connection, ServerClosed, run_processes, spread
@@ -140,29 +142,39 @@ async def _post(connection: Connection, path: str, body: bytes, window: Span, ou
         pause = min(1.0, pause * 2)
 
 
-async def _buyer(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
+# What a checkout may meet that ends it without ending the run: counted as a failure (the audit fails the bench).
+CHECKOUT_FAILURES = (OSError, IndexError, ValueError, KeyError, asyncio.IncompleteReadError, ServerClosed)
+
+
+@contextlib.contextmanager
+def _connections(urls: list[str]) -> Iterator[list[Connection]]:
     orders = [Connection(url) for url in urls]
     try:
-        while time.perf_counter() < window.closes:
-            try:
-                await _checkout(orders, n, product, poll_s, window, outcome)
-            except (OSError, IndexError, ValueError, KeyError, asyncio.IncompleteReadError, ServerClosed) as error:
-                outcome.fail("connection or answer", repr(error))
+        yield orders
     finally:
         for connection in orders:
             connection.close()
+
+
+async def _counted_checkout(orders: list[Connection], n: int, product: str, poll_s: float, window: Span,
+                            outcome: Outcome) -> None:
+    try:
+        await _checkout(orders, n, product, poll_s, window, outcome)
+    except CHECKOUT_FAILURES as error:
+        outcome.fail("connection or answer", repr(error))
+
+
+async def _buyer(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
+    """Closed loop: one checkout after another until the window closes."""
+    with _connections(urls) as orders:
+        while time.perf_counter() < window.closes:
+            await _counted_checkout(orders, n, product, poll_s, window, outcome)
 
 
 async def _arrival(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
     """One checkout of the open loop, on connections of its own."""
-    orders = [Connection(url) for url in urls]
-    try:
-        await _checkout(orders, n, product, poll_s, window, outcome)
-    except (OSError, IndexError, ValueError, KeyError, asyncio.IncompleteReadError, ServerClosed) as error:
-        outcome.fail("connection or answer", repr(error))
-    finally:
-        for connection in orders:
-            connection.close()
+    with _connections(urls) as orders:
+        await _counted_checkout(orders, n, product, poll_s, window, outcome)
 
 
 async def _arrivals(urls: list[str], first: int, stride: int, per_s: float, product: str, poll_s: float,

@@ -114,7 +114,8 @@ def test_without_the_order_service_there_is_no_order_to_show_503(house: Any) -> 
 def test_a_hanging_dependency_opens_its_circuit_and_reads_stop_waiting_for_it(
     house: Any, own_customers: ServiceProcess,
 ) -> None:
-    gateway = own_gateway(house, customers=own_customers, part_timeout_s="1.5", breaker_threshold="3",
+    part_deadline_s = 1.5
+    gateway = own_gateway(house, customers=own_customers, part_timeout_s=str(part_deadline_s), breaker_threshold="3",
                           breaker_ttl_s="2")
     product_id = gateway.new_product(gateway.admin(), stock=3)
     customer = bearer(mint(unique("c")))  # signed by the gateway's key; no sign-in needed
@@ -129,8 +130,10 @@ def test_a_hanging_dependency_opens_its_circuit_and_reads_stop_waiting_for_it(
     for status, body, seconds in [*waited, failed_fast]:
         assert (status, body["parts"]["customer"], body["parts"]["products"]) == (200, "unavailable", "ok")
         assert seconds < 6.0  # never the call timeout (15 s): the part's own deadline
-    assert all(seconds >= 1.5 for _, _, seconds in waited)  # each waited out the part's deadline
-    assert failed_fast[2] < 1.0  # the open circuit answers at once
+    assert all(seconds >= part_deadline_s for _, _, seconds in waited)  # each waited out the part's deadline
+    # The open circuit answers without waiting for customers at all: under the deadline the
+    # closed circuit waited out (the rest of the read, orders and catalog, still takes its time).
+    assert failed_fast[2] < part_deadline_s
     recovered = wait_for(lambda: composed(gateway, customer, order_id)[1]["parts"]["customer"] == "missing",
                          timeout_s=20, what="the circuit to close again once customers answers")
     assert recovered

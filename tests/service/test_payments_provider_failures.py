@@ -167,7 +167,8 @@ async def test_a_provider_that_acts_but_answers_after_our_timeout_is_asked_again
 
     assert answer.status == "AUTHORISED"
     [operation] = await book.operations(order_id)
-    assert (operation.calls, operation.effects) == (2, 1)  # both calls reached it; it acted once
+    # Asked again after our timeout (again, if a loaded machine made the retry slow too); acted once.
+    assert operation.calls >= 2 and operation.effects == 1
 
 
 @pytest.mark.parametrize("captured", [False, True], ids=["void", "refund"])
@@ -210,6 +211,9 @@ async def test_a_void_cut_off_by_the_provider_keeps_the_capture_refused(
 async def test_a_provider_that_hangs_is_timed_out_and_asked_again(payments: Payments, link: CuttableLink) -> None:
     authorised = await _authorised(payments)
     link.hanging = True
+    # Counted from here: on a loaded machine the authorisation above may itself have outlasted
+    # the 0.2 s timeout once and been asked again.
+    calls_before = link.calls.copy()
     started = time.monotonic()
 
     declined = await payments.authorise(unique("o"), 1000, "tok_ok")
@@ -217,8 +221,8 @@ async def test_a_provider_that_hangs_is_timed_out_and_asked_again(payments: Paym
         await payments.capture(authorised)
 
     assert (declined.status, declined.reason) == ("DECLINED", "provider_error")
-    assert link.calls["authorise"] == 1 + POLICY.attempts
-    assert link.calls["capture"] == POLICY.attempts
+    assert link.calls["authorise"] - calls_before["authorise"] == POLICY.attempts
+    assert link.calls["capture"] - calls_before["capture"] == POLICY.attempts
     assert time.monotonic() - started < 2 * POLICY.attempts * (POLICY.timeout_s + POLICY.max_backoff_s) + 1
 
 

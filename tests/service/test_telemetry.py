@@ -71,8 +71,9 @@ def test_a_hold_continues_the_callers_trace(inventory: InventoryClient, trace_di
     assert server["attributes"]["http.route"] == "/inventory/reserve"
     assert server["attributes"]["http.response.status_code"] == 200
     assert spans["db.transaction"]["parentId"] == server["spanId"]
-    # The event was written inside the transaction: its publish continues from there.
-    assert spans["publish inventory.StockReserved"]["parentId"] == spans["db.transaction"]["spanId"]
+    # Its event's publish continues the hold's request: from the transaction that wrote it, or
+    # (PostgreSQL's one-statement batches make each hold's event before it queues) the request.
+    assert spans["publish inventory.StockReserved"]["parentId"] in (spans["db.transaction"]["spanId"], server["spanId"])
 
 
 def test_an_event_is_handled_in_the_trace_that_wrote_it(

@@ -165,7 +165,8 @@ class Database:
         (`mark_events_written`) wake the relay as a transaction's do."""
         if self.is_sqlite:
             raise RuntimeError("single_statement is for PostgreSQL; SQLite writes take the write lock")
-        with child_span("db.statement", {"db.system.name": self.engine.dialect.name}):
+        # The same span name as a transaction's: it is one (implicit), and commits like one.
+        with child_span("db.transaction", {"db.system.name": self.engine.dialect.name, "db.autocommit": True}):
             async with self._statements() as conn:
                 try:
                     yield conn
