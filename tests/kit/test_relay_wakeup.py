@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import nats
 import pytest
@@ -16,7 +16,7 @@ from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import Relay, append_txn
+from flashsale.kit.outbox import Relay, append_txn, outbox_backlog
 
 pytestmark = pytest.mark.service
 
@@ -100,9 +100,12 @@ class _CommitsDuringFirstPublish(Bus):
         if self.late is None:
             self.late = Envelope.new(source=self.producer, type="ThingHappened", subject="b", data={"n": 2},
                                      now_ms=SystemClock().now_ms())
-            async with self.db.transaction() as conn:
-                await append_txn(conn, self.producer, self.late, aggregate_id="b")
+            await asyncio.create_task(self._commit(self.late))  # as a request would: its own task
         await super().publish_batch(producer, messages, traceparents)
+
+    async def _commit(self, event: Envelope) -> None:
+        async with self.db.transaction() as conn:
+            await append_txn(conn, self.producer, event, aggregate_id="b")
 
 
 async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at_the_next_poll(
@@ -122,10 +125,25 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at
                 await append_txn(conn, producer, first, aggregate_id="a")
             await _until(lambda: busy.late is not None, "the relay to publish the first event")
             late = await _last_event(nats_url, f"{producer}.>", timeout_s=POLL_S / 3)
+            # ...and is marked published (a relay stopped inside that write would leave SQLite's
+            # write lock to its cancellation, and the test's teardown waiting for the busy timeout).
+            await _until_async(lambda: _nothing_unpublished(kit_db), "the outbox to be relayed", POLL_S / 3)
     finally:
         await busy.close()
 
     assert late is not None and busy.late is not None and late.id == busy.late.id
+
+
+async def _nothing_unpublished(db: Database) -> bool:
+    return (await outbox_backlog(db))[0] == 0
+
+
+async def _until_async(condition: Callable[[], Awaitable[bool]], what: str, timeout_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 async def _last_event(nats_url: str, subject: str, timeout_s: float) -> Envelope | None:

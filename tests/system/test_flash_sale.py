@@ -40,7 +40,10 @@ async def _poll_statuses(client: HouseClient, order_ids: list[str], want: str, t
 
 def test_500_buyers_for_5_units_through_two_instances_makes_exactly_5_orders(house: ServicesFile) -> None:
     async def scenario() -> None:
-        client = HouseClient(house)
+        # 500 requests share the client's 256 connections: on a slow machine a buyer's retry
+        # window (spent in that queue too) ran out after one dropped connection; a buyer who
+        # keeps trying for two minutes is still a buyer, and the assertions stay exact.
+        client = HouseClient(house, retry_window_s=120.0)
         try:
             product = f"PS5-{uuid.uuid4().hex[:6]}"
             assert (await client.receive(product, 5)).status == 200
