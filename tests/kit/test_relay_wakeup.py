@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -36,20 +37,32 @@ async def _running(*relays: Relay) -> AsyncIterator[None]:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+async def _until(condition: Callable[[], bool | Awaitable[bool]], what: str, timeout_s: float = 10.0) -> None:
+    """Poll `condition` (plain or async) until it holds; fail after `timeout_s`."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
+    while not await _holds(condition()):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
 
 
+async def _holds(answer: bool | Awaitable[bool]) -> bool:
+    return await answer if inspect.isawaitable(answer) else bool(answer)
+
+
 async def _first_event(nats_url: str, subject: str, timeout_s: float) -> Envelope | None:
     """The first event stored on `subject`, or None when none came within `timeout_s`."""
+    return await _nth_event(nats_url, subject, 1, timeout_s)
+
+
+async def _nth_event(nats_url: str, subject: str, n: int, timeout_s: float) -> Envelope | None:
+    """The n-th event stored on `subject`, or None when it did not come within `timeout_s` (each)."""
     nc = await nats.connect(nats_url)
     try:
         sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
         try:
+            for _ in range(n - 1):
+                await sub.next_msg(timeout=timeout_s)
             return Envelope.from_bytes((await sub.next_msg(timeout=timeout_s)).data)
         except nats.errors.TimeoutError:
             return None
@@ -124,10 +137,10 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at
                                      now_ms=SystemClock().now_ms())
                 await append_txn(conn, producer, first, aggregate_id="a")
             await _until(lambda: busy.late is not None, "the relay to publish the first event")
-            late = await _last_event(nats_url, f"{producer}.>", timeout_s=POLL_S / 3)
+            late = await _nth_event(nats_url, f"{producer}.>", 2, timeout_s=POLL_S / 3)
             # ...and is marked published (a relay stopped inside that write would leave SQLite's
             # write lock to its cancellation, and the test's teardown waiting for the busy timeout).
-            await _until_async(lambda: _nothing_unpublished(kit_db), "the outbox to be relayed", POLL_S / 3)
+            await _until(lambda: _nothing_unpublished(kit_db), "the outbox to be relayed", POLL_S / 3)
     finally:
         await busy.close()
 
@@ -136,25 +149,3 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at
 
 async def _nothing_unpublished(db: Database) -> bool:
     return (await outbox_backlog(db))[0] == 0
-
-
-async def _until_async(condition: Callable[[], Awaitable[bool]], what: str, timeout_s: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def _last_event(nats_url: str, subject: str, timeout_s: float) -> Envelope | None:
-    """The second event stored on `subject`, or None when it did not come within `timeout_s`."""
-    nc = await nats.connect(nats_url)
-    try:
-        sub = await nc.jetstream().subscribe(subject, ordered_consumer=True)
-        try:
-            await sub.next_msg(timeout=timeout_s)
-            return Envelope.from_bytes((await sub.next_msg(timeout=timeout_s)).data)
-        except nats.errors.TimeoutError:
-            return None
-    finally:
-        await nc.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -168,12 +168,8 @@ class Database:
         # The same span name as a transaction's: it is one (implicit), and commits like one.
         with child_span("db.transaction", {"db.system.name": self.engine.dialect.name, "db.autocommit": True}):
             async with self._statements() as conn:
-                try:
+                with self._relay_told_after(conn):
                     yield conn
-                except BaseException:
-                    conn.info.pop(_EVENTS_WRITTEN, None)
-                    raise
-                self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
 
     @asynccontextmanager
     async def _statements(self) -> AsyncIterator[AsyncConnection]:
@@ -188,13 +184,20 @@ class Database:
         async with self.engine.connect() as conn:
             if immediate:
                 await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-            try:
+            with self._relay_told_after(conn):
                 async with conn.begin():
                     yield conn
-            except BaseException:
-                conn.info.pop(_EVENTS_WRITTEN, None)  # rolled back: nothing new to relay
-                raise
-            self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
+
+    @contextlib.contextmanager
+    def _relay_told_after(self, conn: AsyncConnection) -> Iterator[None]:
+        """Around a write that commits when the block ends: if it wrote events, wake the relay
+        once it has committed; if it failed, nothing new is there to relay."""
+        try:
+            yield
+        except BaseException:
+            conn.info.pop(_EVENTS_WRITTEN, None)
+            raise
+        self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
 
     async def now_ms(self) -> int:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this

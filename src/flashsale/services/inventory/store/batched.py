@@ -118,14 +118,13 @@ class BatchedHolds:
     async def _grant_whole(self, product_id: str, batch: list[Asked]) -> int | None:
         """On PostgreSQL, the common case in one statement (whole_batch.py): the units left once
         every hold of the batch is granted as asked; None when it was not (nothing written)."""
-        announced = [asked.announcement for asked in batch]
-        if not all(announced):
-            return None  # SQLite
+        if self._db.is_sqlite:
+            return None
+        announced = [asked.announcement for asked in batch if asked.announcement is not None]
         try:
             async with self._db.single_statement() as conn:
                 crash_point("hold.batch_written")  # crash tests: the batch ready, nothing committed
-                return await grant_all_statement(conn, product_id, [asked.wanted for asked in batch],
-                                                 [a for a in announced if a is not None])
+                return await grant_all_statement(conn, product_id, [asked.wanted for asked in batch], announced)
         except IntegrityError:  # an order of the batch already holds stock: the general way answers it
             return None
 
