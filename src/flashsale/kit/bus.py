@@ -5,6 +5,11 @@
 - A consumer acks only after its handler committed. A handler that raises is redelivered with
   backoff; after `max_deliver` attempts the message goes to the dead-letter stream
   (`dlq.<consumer>`) with the error in its headers, and is acked so the others keep flowing.
+- A subscription handles one message at a time by default. One whose events about different
+  things commute (each order's events touch that order) sets `concurrency`: a fetched batch is
+  split into lanes by the envelope's `subject`, each lane in arrival order, up to `concurrency`
+  lanes at once. A handler waiting on its database (SQLite's write lock, a row lock) then no
+  longer holds up the events of every other order behind it.
 - The connection is made in the background and kept: a service starts (and takes writes into
   its outbox) while the broker is down, and reports itself unhealthy until it is back.
 """
@@ -56,6 +61,9 @@ class Subscription:
     # analytics file). Acks follow its return; when it raises, the batch goes through `handler`
     # one message at a time, so retries and dead letters stay per message.
     batch_handler: BatchHandler | None = None
+    # How many subjects' events may be handled at once (see the module docstring). 1 keeps the
+    # stream's order: for a copy that sets absolute values, or events about one shared thing.
+    concurrency: int = 1
 
 
 class Bus:
@@ -279,8 +287,29 @@ class Bus:
                 continue
             if sub.batch_handler is not None and await self._deliver_batch(sub, sub.batch_handler, msgs):
                 continue
+            if sub.concurrency > 1:
+                await self._deliver_by_subject(sub, msgs)
+                continue
             for msg in msgs:
                 await self._deliver(sub, msg)
+
+    async def _deliver_by_subject(self, sub: Subscription, msgs: list[Msg]) -> None:
+        """Each subject's messages in arrival order, up to `sub.concurrency` subjects at once."""
+        lanes: dict[str, list[Msg]] = {}
+        for msg in msgs:
+            lanes.setdefault(_ordering_key(msg), []).append(msg)
+        turns = asyncio.Semaphore(sub.concurrency)
+
+        async def deliver_lane(lane: list[Msg]) -> None:
+            async with turns:
+                for msg in lane:
+                    await self._deliver(sub, msg)
+
+        # Every lane finishes before a failure (the broker gone mid-ack) goes up to resubscribe.
+        outcomes = await asyncio.gather(*(deliver_lane(lane) for lane in lanes.values()), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _deliver_batch(self, sub: Subscription, handle: BatchHandler, msgs: list[Msg]) -> bool:
         """Hand the whole batch over and ack it; False leaves it to one-by-one delivery (an
@@ -341,6 +370,15 @@ class Bus:
         metrics.dead_letters.labels(sub.consumer).inc()
         log.error("dead_lettered", consumer=sub.consumer, subject=msg.subject, error=error)
         await msg.ack()
+
+
+def _ordering_key(msg: Msg) -> str:
+    """What a message must stay in order with: the same subject (the order, the reservation). An
+    undecodable one gets a lane of its own (it goes to the dead letters whatever its neighbours)."""
+    try:
+        return Envelope.from_bytes(msg.data).subject
+    except ValueError:
+        return f"undecodable:{id(msg)}"
 
 
 def _headers(event_id: str, traceparent: str | None) -> dict[str, str]:

@@ -22,6 +22,9 @@ from flashsale.services.inventory.store import InventoryStore
 log = structlog.get_logger(__name__)
 
 CONSUMER = "inventory"
+# Different orders' events are handled side by side (each turns its own hold into a deduction or
+# back into stock; the stock row's update is atomic), one order's in the order they happened.
+CONCURRENCY = 8
 Changes = list[tuple[str, int]]
 Handler = Callable[[InventoryStore, AsyncConnection, Envelope], Awaitable[Changes]]
 
@@ -61,5 +64,6 @@ def order_events(store: InventoryStore) -> Subscription:
             metrics.record_available(changes)
 
     return Subscription(
-        consumer=CONSUMER, producer="orders", event_types=list(ORDER_HANDLERS), handler=handle
+        consumer=CONSUMER, producer="orders", event_types=list(ORDER_HANDLERS), handler=handle,
+        concurrency=CONCURRENCY,
     )

@@ -26,6 +26,9 @@ log = structlog.get_logger(__name__)
 
 CONSUMER = "notifications"
 PRODUCER = "orders"
+# Each order's notifications are its own: different orders' events are handled side by side,
+# one order's in the order they happened (kit.bus lanes).
+CONCURRENCY = 8
 NO_CUSTOMER = "no_customer"
 
 
@@ -78,7 +81,8 @@ def order_outcomes(store: NotificationStore) -> Subscription:
             return
         await record_once(store, envelope, outcome.customer_id, outcome.message)
 
-    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=list(ORDER_HANDLERS), handler=handle)
+    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=list(ORDER_HANDLERS), handler=handle,
+                        concurrency=CONCURRENCY)
 
 
 async def record_once(

@@ -40,6 +40,9 @@ from flashsale.services.orders.store import OrderStore, get_txn
 from flashsale.services.orders.store.contacts import apply_txn as apply_contact_txn
 
 CONSUMER = "orders"
+# Reports on different reservations commute (each moves its own order's saga), so up to this many
+# are handled side by side; one reservation's reports keep their order (kit.bus lanes).
+CONCURRENCY = 8
 CONTACTS_CONSUMER = "orders-contacts"
 
 # What a report means for the order as it is now: whether to act at all.
@@ -61,7 +64,7 @@ class ReservationEvents:
 
     def subscription(self) -> Subscription:
         return Subscription(consumer=CONSUMER, producer="inventory", event_types=list(self.handlers),
-                            handler=self.handle)
+                            handler=self.handle, concurrency=CONCURRENCY)
 
     async def handle(self, envelope: Envelope) -> None:
         handler = self.handlers.get(envelope.type)
