@@ -39,6 +39,7 @@ soak: $(STAMP)
 	FLASHSALE_RULES_EXAMPLES=1000 $(BIN)/pytest tests/service/test_inventory_rules_stateful.py
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.holds
 
 clean:
