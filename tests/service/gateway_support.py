@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import jwt
+import pytest
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
@@ -17,6 +19,16 @@ from polling import unique, wait_for
 SECRET = secrets.token_hex(32)  # the gateway's signing key in these tests
 PASSWORD = "correct horse battery"
 ADDRESS = {"line1": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+
+
+@pytest.fixture(scope="module")
+def module_database_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The services behind a gateway test keep their data in SQLite only (this replaces the
+    SQLite-and-PostgreSQL pair the house is otherwise started on). The gateway keeps no data, so
+    what its tests check (tokens, ownership, composition, freshness) is the same on either
+    database, while each house start is a dozen processes; every service behind it has its own
+    tests on both databases, and tests/system/test_up.py runs the whole house on PostgreSQL."""
+    yield f"sqlite:///{tmp_path_factory.mktemp('module')}/db/"
 
 
 @dataclass

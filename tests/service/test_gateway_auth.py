@@ -12,7 +12,15 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from gateway_support import Customer, Gateway, backends, bearer, gateway_env, mint
+from gateway_support import (
+    Customer,
+    Gateway,
+    backends,
+    bearer,
+    gateway_env,
+    mint,
+    module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
+)
 
 from polling import unique
 

@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gateway_support import Gateway, backends, bearer, gateway_env, mint
+from gateway_support import (
+    Gateway,
+    backends,
+    bearer,
+    gateway_env,
+    mint,
+    module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
+)
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for

@@ -8,7 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gateway_support import Gateway, backends, gateway_env
+from gateway_support import (
+    Gateway,
+    backends,
+    gateway_env,
+    module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
+)
 
 from flashsale.kit.clock import ms_from_iso
 from polling import wait_for
