@@ -146,6 +146,8 @@ class ServiceLauncher:
         resuming work against it, would fail the next test for a reason of the last one's making."""
         if any(not proc.is_running() for proc in self._shared.values()):
             for proc in self._shared.values():
+                proc.terminate()
+            for proc in self._shared.values():
                 proc.stop()
             self._shared.clear()
         key = (service, instance, tuple(sorted(env.items())))
@@ -154,6 +156,8 @@ class ServiceLauncher:
         return self._shared[key]
 
     def stop_all(self) -> None:
+        for proc in self.processes:  # all at once, as `flashsale up` stops its children
+            proc.terminate()
         for proc in self.processes:
             proc.stop()
 

@@ -25,6 +25,7 @@ class ServiceProcess:
     log_file: Path | None = None
     host: str = "127.0.0.1"
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _terminated: bool = field(default=False, repr=False)  # SIGTERM sent (a second one would force the exit)
 
     @property
     def url(self) -> str:
@@ -35,6 +36,7 @@ class ServiceProcess:
         return self.popen.pid if self.popen else None
 
     def start(self) -> ServiceProcess:
+        self._terminated = False
         env = {**os.environ, **self.env, "FLASHSALE_PORT": str(self.port), "FLASHSALE_HOST": self.host,
                "FLASHSALE_PARENT_PID": str(os.getpid())}
         command = [sys.executable, "-m", f"flashsale.services.{self.service}"]
@@ -79,12 +81,20 @@ class ServiceProcess:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait(10)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting, so that several processes shut down side by side; `stop` waits.
+        Sent once: uvicorn takes a second SIGTERM as "exit now", skipping the graceful shutdown."""
+        if self.is_running() and not self._terminated:
+            assert self.popen is not None
+            self.popen.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
         if not self.is_running():
             return
         assert self.popen is not None
-        self.popen.send_signal(signal.SIGTERM)
+        self.terminate()
         try:
             self.popen.wait(timeout_s)
         except subprocess.TimeoutExpired:
