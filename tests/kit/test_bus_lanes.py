@@ -9,7 +9,8 @@ import uuid
 import pytest
 
 from flashsale.kit.bus import Bus, Subscription
-from flashsale.kit.envelope import Envelope
+from flashsale.kit.deadletters import list_dead_letters
+from flashsale.kit.envelope import Envelope, nats_subject
 from kit.bus_support import event, publish, run, unacked
 
 pytestmark = pytest.mark.service
@@ -67,3 +68,26 @@ async def test_each_subjects_events_are_handled_in_the_order_they_were_published
 
     for order in ("a", "b"):
         assert [n for n in handled if n.startswith(order)] == [f"{order}-{step}" for step in range(5)]
+
+
+async def test_an_undecodable_message_among_lanes_is_dead_lettered_and_the_rest_handled(
+    bus: Bus, nats_url: str
+) -> None:
+    producer, consumer = _names()
+    handled: list[str] = []
+
+    async def handle(envelope: Envelope) -> None:
+        handled.append(envelope.subject)
+
+    await publish(bus, producer, [event(producer, "order-1")])
+    await bus.publish_raw(nats_subject(producer, "ThingHappened"), b"{not an envelope", {})
+    await publish(bus, producer, [event(producer, "order-2")])
+    subscription = Subscription(consumer, producer, ["ThingHappened"], handle, concurrency=4)
+
+    async def settled() -> bool:
+        letters = [d for d in await list_dead_letters(nats_url) if d.consumer == consumer]
+        return len(handled) == 2 and len(letters) == 1 and await unacked(nats_url, producer, consumer) == 0
+
+    await run(bus, subscription, settled)
+
+    assert sorted(handled) == ["order-1", "order-2"]

@@ -295,15 +295,18 @@ class Bus:
 
     async def _deliver_by_subject(self, sub: Subscription, msgs: list[Msg]) -> None:
         """Each subject's messages in arrival order, up to `sub.concurrency` subjects at once."""
-        lanes: dict[str, list[Msg]] = {}
+        lanes: dict[str, list[tuple[Msg, Envelope | None]]] = {}
         for msg in msgs:
-            lanes.setdefault(_ordering_key(msg), []).append(msg)
+            envelope = _decoded(msg)
+            # An undecodable message has a lane of its own: it goes to the dead letters regardless.
+            subject = envelope.subject if envelope is not None else f"undecodable:{id(msg)}"
+            lanes.setdefault(subject, []).append((msg, envelope))
         turns = asyncio.Semaphore(sub.concurrency)
 
-        async def deliver_lane(lane: list[Msg]) -> None:
+        async def deliver_lane(lane: list[tuple[Msg, Envelope | None]]) -> None:
             async with turns:
-                for msg in lane:
-                    await self._deliver(sub, msg)
+                for msg, envelope in lane:
+                    await self._deliver(sub, msg, envelope)
 
         # Every lane finishes before a failure (the broker gone mid-ack) goes up to resubscribe.
         outcomes = await asyncio.gather(*(deliver_lane(lane) for lane in lanes.values()), return_exceptions=True)
@@ -330,13 +333,16 @@ class Bus:
             await msg.ack()
         return True
 
-    async def _deliver(self, sub: Subscription, msg: Msg) -> None:
+    async def _deliver(self, sub: Subscription, msg: Msg, envelope: Envelope | None = None) -> None:
+        """Handle one message and ack it (or nak, or dead-letter it); `envelope`: its data decoded
+        already (lanes decode it to find its subject)."""
         attempt = msg.metadata.num_delivered
-        try:
-            envelope = Envelope.from_bytes(msg.data)
-        except ValueError as exc:
-            await self._dead_letter(sub, msg, f"undecodable: {exc}")
-            return
+        if envelope is None:
+            try:
+                envelope = Envelope.from_bytes(msg.data)
+            except ValueError as exc:
+                await self._dead_letter(sub, msg, f"undecodable: {exc}")
+                return
         if attempt > sub.max_deliver:
             await self._dead_letter(sub, msg, "gave up after repeated failures")
             return
@@ -372,13 +378,11 @@ class Bus:
         await msg.ack()
 
 
-def _ordering_key(msg: Msg) -> str:
-    """What a message must stay in order with: the same subject (the order, the reservation). An
-    undecodable one gets a lane of its own (it goes to the dead letters whatever its neighbours)."""
+def _decoded(msg: Msg) -> Envelope | None:
     try:
-        return Envelope.from_bytes(msg.data).subject
+        return Envelope.from_bytes(msg.data)
     except ValueError:
-        return f"undecodable:{id(msg)}"
+        return None
 
 
 def _headers(event_id: str, traceparent: str | None) -> dict[str, str]:
