@@ -101,6 +101,12 @@ def database_base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
     yield from _database_base(request.param, tmp_path)
 
 
+@pytest.fixture
+def postgres_database_base(tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database, for what only PostgreSQL has (deadlocks, single statements)."""
+    yield from _database_base("postgresql", tmp_path)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def module_database_base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Databases shared by one test module's tests (each test makes its own ids)."""

@@ -29,6 +29,16 @@ async def kit_db(database_base: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
+async def postgres_kit_db(postgres_database_base: str) -> AsyncIterator[Database]:
+    db = await Database.connect(service_database_url(postgres_database_base, "inventory"))
+    await create_kit_schema(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
     bus = Bus(nats_url, name="kit-test")
     await bus.connect(attempts=20)

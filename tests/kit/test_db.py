@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import Database, mark_events_written
+from flashsale.kit.db import Database, broke_a_deadlock, mark_events_written, rerun_deadlock_victims
 from flashsale.kit.schema import relay_lease
 
 pytestmark = pytest.mark.service
@@ -38,9 +40,8 @@ async def test_a_single_statement_commits_on_its_own_and_wakes_the_relay(kit_db:
     assert woken == [True]
 
 
-async def test_a_failed_single_statement_leaves_nothing_and_wakes_no_one(kit_db: Database) -> None:
-    if kit_db.is_sqlite:
-        pytest.skip("single statements are PostgreSQL's (SQLite writes take the write lock)")
+async def test_a_failed_single_statement_leaves_nothing_and_wakes_no_one(postgres_kit_db: Database) -> None:
+    kit_db = postgres_kit_db  # single statements are PostgreSQL's (SQLite writes take the write lock)
     woken: list[bool] = []
     kit_db.on_events_committed(lambda: woken.append(True))
     with pytest.raises(sa.exc.IntegrityError):
@@ -54,3 +55,53 @@ async def test_a_failed_single_statement_leaves_nothing_and_wakes_no_one(kit_db:
     async with kit_db.read() as conn:
         assert (await conn.scalar(sa.select(sa.func.count()).where(relay_lease.c.name == "twice"))) == 0
     assert woken == []
+
+
+async def _lock_lease(conn: AsyncConnection, name: str) -> None:
+    await conn.execute(sa.select(relay_lease).where(relay_lease.c.name == name).with_for_update())
+
+
+async def _deadlock(db: Database, rerun: bool) -> tuple[list[int], BaseException | None]:
+    """Two transactions lock rows a and b in opposite orders. The victim waits 10 ms before it
+    looks for a deadlock, the other 10 s, so PostgreSQL always rolls the victim back."""
+    async with db.transaction() as conn:
+        await conn.execute(sa.insert(relay_lease).values(
+            [{"name": n, "holder": "", "expires_at_ms": 0} for n in ("a", "b")]))
+    attempts: list[int] = []
+    victim_has_a, other_has_b = asyncio.Event(), asyncio.Event()
+
+    async def victim() -> None:
+        attempts.append(len(attempts) + 1)
+        async with db.transaction() as conn:
+            await conn.execute(sa.text("SET LOCAL deadlock_timeout = '10ms'"))
+            await _lock_lease(conn, "a")
+            victim_has_a.set()
+            await other_has_b.wait()
+            await _lock_lease(conn, "b")
+
+    async def other() -> None:
+        async with db.transaction() as conn:
+            await conn.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))
+            await _lock_lease(conn, "b")
+            other_has_b.set()
+            await victim_has_a.wait()
+            await _lock_lease(conn, "a")
+
+    run = rerun_deadlock_victims()(victim) if rerun else victim
+    outcomes = await asyncio.gather(run(), other(), return_exceptions=True)
+    assert outcomes[1] is None, outcomes[1]  # the other transaction got both rows
+    return attempts, outcomes[0] if isinstance(outcomes[0], BaseException) else None
+
+
+async def test_a_transaction_picked_to_break_a_deadlock_runs_again_and_commits(postgres_kit_db: Database) -> None:
+    attempts, failure = await _deadlock(postgres_kit_db, rerun=True)
+
+    assert failure is None
+    assert attempts == [1, 2]
+
+
+async def test_without_a_rerun_the_deadlock_victim_fails(postgres_kit_db: Database) -> None:
+    attempts, failure = await _deadlock(postgres_kit_db, rerun=False)
+
+    assert failure is not None and broke_a_deadlock(failure), failure
+    assert attempts == [1]

@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from flashsale.kit.tracing import child_span
 
@@ -31,6 +33,9 @@ _EVENTS_WRITTEN = "flashsale_events_written"
 _SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
 _POSTGRES_NOW_MS = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 SQLITE_BUSY_TIMEOUT_S = 30
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for the transaction it rolled back to break a cycle
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def service_database_url(base: str, service: str, data_dir: Path | None = None) -> str:
@@ -241,3 +246,22 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def broke_a_deadlock(error: BaseException) -> bool:
+    """PostgreSQL rolled this transaction back to break a deadlock: nothing of it stayed."""
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == DEADLOCK_DETECTED
+
+
+def rerun_deadlock_victims(
+    attempts: int = 3,
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Run a function that is one whole transaction again when PostgreSQL picked it to break a
+    deadlock. Locks taken in one order everywhere make cycles rare, not impossible (a write-off
+    must lock the stock of a revoked hold's other products after its own): the victim is chosen
+    by whichever waiter's deadlock_timeout runs out first, and since it rolled back whole, running
+    it again is what the caller would have to do, minus the 500."""
+    return retry(
+        retry=retry_if_exception(broke_a_deadlock), stop=stop_after_attempt(attempts),
+        wait=wait_random(0.005, 0.05), reraise=True,
+    )

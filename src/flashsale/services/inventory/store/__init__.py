@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, rerun_deadlock_victims
 from flashsale.kit.envelope import Envelope
 from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import (
@@ -115,8 +115,9 @@ class InventoryStore:
             return await self._batches.reserve(wanted)
         return await self._reserve_one(wanted)
 
+    @rerun_deadlock_victims()
     async def _reserve_one(self, wanted: Reservation) -> Reservation:
-        """One hold in a transaction of its own."""
+        """One hold in a transaction of its own (its stock rows locked in product order)."""
         now, order_id = wanted.created_at_ms, wanted.order_id
         try:
             async with self.db.transaction() as conn:
@@ -146,6 +147,7 @@ class InventoryStore:
             raise RuntimeError(f"order {order_id!r} conflicted but holds nothing")
         return sql.same_hold(existing, wanted.asked, wanted.fulfilment)
 
+    @rerun_deadlock_victims()
     async def release(self, reservation_id: str) -> Reservation:
         """HELD -> RELEASED (units back to available); an ended hold is returned as it is."""
         now = self.clock.now_ms()
@@ -189,6 +191,7 @@ class InventoryStore:
             )
             return [(reservation_id, order_id) for reservation_id, order_id in due]
 
+    @rerun_deadlock_victims()
     async def expire(self, reservation_id: str, now: int) -> None:
         """Expire one hold in its own transaction, if it is still HELD and due at `now`."""
         async with self.db.transaction() as conn:
