@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
+from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_random
 
 from flashsale.kit.tracing import child_span
 
@@ -33,6 +34,8 @@ _EVENTS_WRITTEN = "flashsale_events_written"
 _SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
 _POSTGRES_NOW_MS = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 SQLITE_BUSY_TIMEOUT_S = 30
+log = structlog.get_logger(__name__)
+
 DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for the transaction it rolled back to break a cycle
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -263,5 +266,10 @@ def rerun_deadlock_victims(
     it again is what the caller would have to do, minus the 500."""
     return retry(
         retry=retry_if_exception(broke_a_deadlock), stop=stop_after_attempt(attempts),
-        wait=wait_random(0.005, 0.05), reraise=True,
+        wait=wait_random(0.005, 0.05), reraise=True, before_sleep=_say_rerun,
     )
+
+
+def _say_rerun(state: RetryCallState) -> None:
+    log.warning("deadlock_victim_rerun", transaction=getattr(state.fn, "__qualname__", "?"),
+                attempt=state.attempt_number)
