@@ -273,3 +273,13 @@ def rerun_deadlock_victims(
 def _say_rerun(state: RetryCallState) -> None:
     log.warning("deadlock_victim_rerun", transaction=getattr(state.fn, "__qualname__", "?"),
                 attempt=state.attempt_number)
+
+
+def insert_unless_present(conn: AsyncConnection, table: sa.Table, **values: Any) -> sa.Executable:
+    """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect: its rowcount says whether the
+    row is new (a concurrent insert of the same key waits for the other transaction's outcome)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(table).values(**values).on_conflict_do_nothing()

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, insert_unless_present
 from flashsale.kit.problems import Problem
 from flashsale.kit.schema import idempotency_keys
 
@@ -35,6 +35,22 @@ MAX_KEY_LENGTH = 200
 class Answer:
     status: int
     body: object
+
+
+def _in_progress() -> Problem:
+    return Problem(409, "request_in_progress", "Request in progress",
+                   "a request with this Idempotency-Key is still running")
+
+
+async def _insert_new_txn(
+    conn: AsyncConnection, scope: str, key: str, digest: str, locked_until_ms: int, now_ms: int
+) -> bool:
+    """Record the key as in progress; False when it exists already."""
+    inserted = await conn.execute(insert_unless_present(
+        conn, idempotency_keys, scope=scope, key=key, request_hash=digest, state="in_progress",
+        locked_until_ms=locked_until_ms, created_at_ms=now_ms,
+    ))
+    return bool(inserted.rowcount == 1)
 
 
 def request_hash(body: bytes) -> str:
@@ -78,36 +94,34 @@ class IdempotencyStore:
     async def _claim(self, scope: str, key: str, digest: str) -> Answer | None:
         """Take the key (None: go ahead) or return what an earlier request with it answered."""
         now = self.clock.now_ms()
-        row_values = dict(scope=scope, key=key, request_hash=digest, state="in_progress",
-                          locked_until_ms=now + self.lock_ms, created_at_ms=now)
-        try:
-            async with self.db.transaction() as conn:
-                row = (await conn.execute(
-                    sa.select(idempotency_keys).where(
-                        idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
-                    )
-                )).first()
-                if row is None:
-                    await conn.execute(idempotency_keys.insert().values(**row_values))
-                    return None
-                if row.request_hash != digest:
-                    raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
-                                  "this key was used with a different request body")
-                if row.state == "done":
-                    return Answer(row.status_code, orjson.loads(row.body))
-                if row.locked_until_ms > now:
-                    raise Problem(409, "request_in_progress", "Request in progress",
-                                  "a request with this Idempotency-Key is still running")
-                await conn.execute(  # the earlier holder died: take over
-                    idempotency_keys.update()
-                    .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-                    .values(locked_until_ms=row_values["locked_until_ms"])
-                )
-                return None
-        except IntegrityError:
-            # Another instance inserted the same key between our read and insert.
-            raise Problem(409, "request_in_progress", "Request in progress",
-                          "a request with this Idempotency-Key is still running") from None
+        locked_until = now + self.lock_ms
+        async with self.db.transaction() as conn:
+            if await _insert_new_txn(conn, scope, key, digest, locked_until, now):
+                return None  # the common case: a key never seen, one statement
+            row = (await conn.execute(
+                sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+            )).first()
+            if row is None:  # released (its request failed) between our insert and this read
+                raise _in_progress()
+            if row.request_hash != digest:
+                raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                              "this key was used with a different request body")
+            if row.state == "done":
+                return Answer(row.status_code, orjson.loads(row.body))
+            if row.locked_until_ms > now:
+                raise _in_progress()
+            # The earlier holder died. Take over only if no one else just did: on PostgreSQL two
+            # requests may both have read the run-out lock, and only one may run.
+            taken = await conn.execute(
+                idempotency_keys.update()
+                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                       idempotency_keys.c.state == "in_progress",
+                       idempotency_keys.c.locked_until_ms == row.locked_until_ms)
+                .values(locked_until_ms=locked_until)
+            )
+            if taken.rowcount != 1:
+                raise _in_progress()
+            return None
 
     async def _complete(self, scope: str, key: str, answer: Answer) -> None:
         async with self.db.transaction() as conn:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit import propagation
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, insert_unless_present
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
 from flashsale.kit.telemetry import metrics
@@ -26,14 +26,8 @@ Effect = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 
 async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_ms: int) -> bool:
     """Record the message as handled; False if it already was (inside the caller's transaction)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     result = await conn.execute(
-        insert(inbox)
-        .values(consumer=consumer, message_id=message_id, processed_at_ms=now_ms)
-        .on_conflict_do_nothing()
+        insert_unless_present(conn, inbox, consumer=consumer, message_id=message_id, processed_at_ms=now_ms)
     )
     return bool(result.rowcount == 1)
 

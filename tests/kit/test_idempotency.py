@@ -1,0 +1,76 @@
+"""The Idempotency-Key store against real SQLite and PostgreSQL: a key runs its work once, and a key
+whose request died is taken over by exactly one of the requests that find it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from flashsale.kit.clock import ManualClock
+from flashsale.kit.db import Database
+from flashsale.kit.idempotency import Answer, IdempotencyStore, request_hash
+from flashsale.kit.problems import Problem
+from flashsale.kit.schema import idempotency_keys
+
+pytestmark = pytest.mark.service
+
+BODY = b'{"customerId": "c-1"}'
+
+
+def _key() -> str:
+    return f"key-{uuid.uuid4().hex[:10]}"
+
+
+async def test_a_key_runs_its_work_once_and_answers_the_same_again(kit_db: Database) -> None:
+    store, key, runs = IdempotencyStore(kit_db, ManualClock()), _key(), []
+
+    async def work() -> Answer:
+        runs.append(1)
+        return Answer(201, {"orderId": f"o-{len(runs)}"})
+
+    first = await store.run("create-order", key, BODY, work)
+    again = await store.run("create-order", key, b'{"customerId":"c-1"}', work)  # same meaning, other spacing
+
+    assert (first, again) == (Answer(201, {"orderId": "o-1"}), Answer(201, {"orderId": "o-1"}))
+    assert runs == [1]
+    with pytest.raises(Problem) as reused:
+        await store.run("create-order", key, b'{"customerId": "c-2"}', work)
+    assert reused.value.code == "idempotency_key_reused"
+
+
+async def test_a_dead_requests_key_is_taken_over_by_exactly_one_of_two_requests(kit_db: Database) -> None:
+    clock, key = ManualClock(), _key()
+    # A request that took the key and died: its lock ran out a second ago, no answer stored.
+    async with kit_db.transaction() as conn:
+        await conn.execute(sa.insert(idempotency_keys).values(
+            scope="create-order", key=key, request_hash=request_hash(BODY), state="in_progress",
+            locked_until_ms=clock.now_ms() - 1000, created_at_ms=clock.now_ms() - 61_000,
+        ))
+    runs: list[int] = []
+    both_asked = asyncio.Event()
+
+    async def work() -> Answer:
+        runs.append(1)
+        await asyncio.wait_for(both_asked.wait(), timeout=10)  # the other request's claim is decided meanwhile
+        return Answer(201, {"orderId": "o-1"})
+
+    async def request() -> Answer | Problem:
+        try:
+            return await IdempotencyStore(kit_db, clock).run("create-order", key, BODY, work)
+        except Problem as refused:
+            return refused
+        finally:
+            answered.append(1)
+            if len(answered) == 1:
+                both_asked.set()
+
+    answered: list[int] = []
+    outcomes = await asyncio.gather(request(), request())
+
+    assert runs == [1]
+    assert sorted(type(o).__name__ for o in outcomes) == ["Answer", "Problem"]
+    refused = next(o for o in outcomes if isinstance(o, Problem))
+    assert (refused.status, refused.code) == (409, "request_in_progress")
