@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -18,24 +19,26 @@ async def create_kit_schema(db: Database) -> None:
         await conn.execute(sa.insert(relay_lease).values(name="relay", holder="", expires_at_ms=0))
 
 
-@pytest.fixture
-async def kit_db(database_base: str) -> AsyncIterator[Database]:
-    db = await Database.connect(service_database_url(database_base, "inventory"))
+@asynccontextmanager
+async def kit_database(base: str) -> AsyncIterator[Database]:
+    db = await Database.connect(service_database_url(base, "inventory"))
     await create_kit_schema(db)
     try:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def kit_db(database_base: str) -> AsyncIterator[Database]:
+    async with kit_database(database_base) as db:
+        yield db
 
 
 @pytest.fixture
 async def postgres_kit_db(postgres_database_base: str) -> AsyncIterator[Database]:
-    db = await Database.connect(service_database_url(postgres_database_base, "inventory"))
-    await create_kit_schema(db)
-    try:
+    async with kit_database(postgres_database_base) as db:
         yield db
-    finally:
-        await db.dispose()
 
 
 @pytest.fixture

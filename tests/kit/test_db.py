@@ -61,6 +61,18 @@ async def _lock_lease(conn: AsyncConnection, name: str) -> None:
     await conn.execute(sa.select(relay_lease).where(relay_lease.c.name == name).with_for_update())
 
 
+async def _lock_both(
+    db: Database, names: tuple[str, str], deadlock_timeout: str, *, holding: asyncio.Event, then_after: asyncio.Event
+) -> None:
+    """Lock one row, say so, and once the other transaction holds its first row, lock the second."""
+    async with db.transaction() as conn:
+        await conn.execute(sa.text(f"SET LOCAL deadlock_timeout = '{deadlock_timeout}'"))
+        await _lock_lease(conn, names[0])
+        holding.set()
+        await then_after.wait()
+        await _lock_lease(conn, names[1])
+
+
 async def _deadlock(db: Database, rerun: bool) -> tuple[list[int], BaseException | None]:
     """Two transactions lock rows a and b in opposite orders. The victim waits 10 ms before it
     looks for a deadlock, the other 10 s, so PostgreSQL always rolls the victim back."""
@@ -72,20 +84,10 @@ async def _deadlock(db: Database, rerun: bool) -> tuple[list[int], BaseException
 
     async def victim() -> None:
         attempts.append(len(attempts) + 1)
-        async with db.transaction() as conn:
-            await conn.execute(sa.text("SET LOCAL deadlock_timeout = '10ms'"))
-            await _lock_lease(conn, "a")
-            victim_has_a.set()
-            await other_has_b.wait()
-            await _lock_lease(conn, "b")
+        await _lock_both(db, ("a", "b"), "10ms", holding=victim_has_a, then_after=other_has_b)
 
     async def other() -> None:
-        async with db.transaction() as conn:
-            await conn.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))
-            await _lock_lease(conn, "b")
-            other_has_b.set()
-            await victim_has_a.wait()
-            await _lock_lease(conn, "a")
+        await _lock_both(db, ("b", "a"), "10s", holding=other_has_b, then_after=victim_has_a)
 
     run = rerun_deadlock_victims()(victim) if rerun else victim
     outcomes = await asyncio.gather(run(), other(), return_exceptions=True)
