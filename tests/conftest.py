@@ -20,7 +20,7 @@ import pytest
 
 from flashsale.kit.db import drop_postgres_database, service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
-from flashsale.runtime.process import ServiceProcess
+from flashsale.runtime.process import ServiceProcess, stop_together
 
 POSTGRES_URL = os.environ.get("FLASHSALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -151,10 +151,7 @@ class ServiceLauncher:
         of them start afresh (on the same databases): a process wired to the dead one's URL, or
         resuming work against it, would fail the next test for a reason of the last one's making."""
         if any(not proc.is_running() for proc in self._shared.values()):
-            for proc in self._shared.values():
-                proc.terminate()
-            for proc in self._shared.values():
-                proc.stop()
+            stop_together(self._shared.values())
             self._shared.clear()
         key = (service, instance, tuple(sorted(env.items())))
         if key not in self._shared:
@@ -162,10 +159,7 @@ class ServiceLauncher:
         return self._shared[key]
 
     def stop_all(self) -> None:
-        for proc in self.processes:  # all at once, as `flashsale up` stops its children
-            proc.terminate()
-        for proc in self.processes:
-            proc.stop()
+        stop_together(self.processes)
 
 
 @pytest.fixture

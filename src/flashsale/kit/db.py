@@ -251,9 +251,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def sqlstate(error: DBAPIError) -> str | None:
+    """The SQLSTATE code PostgreSQL gave the failed statement (None from SQLite)."""
+    code = getattr(error.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
 def broke_a_deadlock(error: BaseException) -> bool:
     """PostgreSQL rolled this transaction back to break a deadlock: nothing of it stayed."""
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == DEADLOCK_DETECTED
+    return isinstance(error, DBAPIError) and sqlstate(error) == DEADLOCK_DETECTED
 
 
 def rerun_deadlock_victims(

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,3 +100,13 @@ class ServiceProcess:
             self.popen.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+def stop_together(processes: Iterable[ServiceProcess], timeout_s: float = 10.0) -> None:
+    """SIGTERM to all first, so that they shut down side by side, then wait for each (as
+    `flashsale up` stops its children); one after another, each waited out its own drain."""
+    stopping = list(processes)
+    for proc in stopping:
+        proc.terminate()
+    for proc in stopping:
+        proc.stop(timeout_s)

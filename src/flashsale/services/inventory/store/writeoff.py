@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashsale.kit.db import DEADLOCK_DETECTED, sqlstate
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import Holder, Reservation, ReservationStatus, plan_write_off
 from flashsale.services.inventory.errors import UnknownProduct
@@ -34,14 +35,14 @@ from flashsale.services.inventory.store.tables import reservation_items, reserva
 
 GIVE_WAY_AFTER = "200ms"
 # lock_not_available (our lock_timeout), and deadlock_detected should the reasoning above ever fail.
-GAVE_WAY = {"55P03", "40P01"}
+GAVE_WAY = {"55P03", DEADLOCK_DETECTED}
 
 Levels = list[tuple[str, int]]
 
 
 def gave_way(error: DBAPIError) -> bool:
     """Whether the write-off rolled back to let another transaction through (worth a retry)."""
-    return getattr(error.orig, "sqlstate", None) in GAVE_WAY
+    return sqlstate(error) in GAVE_WAY
 
 
 async def revoke_for_txn(
