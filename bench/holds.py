@@ -15,7 +15,8 @@ p50/p99, the ratio to the ceiling and to the naive strategy (same database, same
 each process's resident memory right after its heaviest load; checks after each run that
 nothing was oversold (sold + reserved <= received), exiting non-zero if anything was; and
 appends the figures to bench/RESULTS.md. Last, the end-to-end checkout section of bench/checkout.py
-(a whole house per backend; alone: `python -m bench.checkout --quick`), in the same report.
+(a whole house per backend; alone: `python -m bench.checkout --quick`), and how long events wait
+in the consumers' pull (bench/delivery.py), in the same report.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import checkout, wrk
+from bench import checkout, delivery, wrk
 from bench.figures import ratio
 from bench.loadgen import LoadResult, run_load
 from bench.postgres import POSTGRES, fresh_prefix, postgres_up
@@ -299,6 +300,7 @@ def main() -> None:
                 _holds(bench, backend, database, strategy, nats_url)
             if (backend, SCALED[1]) == SCALED[:2] and SCALED[1] in strategies:
                 _holds(bench, backend, database, SCALED[1], nats_url, processes=SCALED[2])
+        pulling = delivery.section(nats_url)  # bench/delivery.py: the consumers' pull, on this broker
     finally:
         nats.terminate()
         nats.wait(10)
@@ -307,6 +309,7 @@ def main() -> None:
     table += scale_section(bench.load, args.backends.split(","), POSTGRES)  # bench/scale.py: catalogue, history
     if not args.no_checkout:  # bench/checkout.py: whole houses, measured against this run's ceiling
         table += "\n\n" + checkout.section(checkout.best_ceiling(bench.report), backends=args.backends.split(","))
+    table += "\n\n" + pulling
     print(table)
     if not args.no_record:
         _record(table, args, "wrk" if use_wrk else "the Python load generator")

@@ -5,6 +5,7 @@
 - A consumer acks only after its handler committed. A handler that raises is redelivered with
   backoff; after `max_deliver` attempts the message goes to the dead-letter stream
   (`dlq.<consumer>`) with the error in its headers, and is acked so the others keep flowing.
+- A subscription takes each message as soon as it arrives and a backlog in batches (pulling.py).
 - A subscription handles one message at a time by default. One whose events about different
   things commute (each order's events touch that order) sets `concurrency`: a fetched batch is
   split into lanes by the envelope's `subject`, each lane in arrival order, up to `concurrency`
@@ -33,6 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
 
 from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.errors import BrokerUnavailable
+from flashsale.kit.pulling import fetch_arrived
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import consuming, consuming_batch
 from flashsale.kit.tracing import mark_failed
@@ -282,7 +284,7 @@ class Bus:
                 sampled_at = time.monotonic()
                 await _sample_lag(sub, psub)
             try:
-                msgs = await psub.fetch(batch=100, timeout=0.5)
+                msgs = await fetch_arrived(psub)
             except TimeoutError:
                 continue
             if sub.batch_handler is not None and await self._deliver_batch(sub, sub.batch_handler, msgs):
