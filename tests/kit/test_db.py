@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.db import Database, broke_a_deadlock, mark_events_written, rerun_deadlock_victims
+from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.schema import relay_lease
 
 pytestmark = pytest.mark.service
@@ -107,3 +109,22 @@ async def test_without_a_rerun_the_deadlock_victim_fails(postgres_kit_db: Databa
 
     assert failure is not None and broke_a_deadlock(failure), failure
     assert attempts == [1]
+
+
+async def test_a_database_that_takes_no_connections_is_unavailable_and_then_back(postgres_kit_db: Database) -> None:
+    db, url = postgres_kit_db, postgres_kit_db.engine.url
+    await db.engine.dispose()  # no pooled connection left: the next one is asked of the server
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
+    try:
+        await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+        with pytest.raises(DatabaseUnavailable):
+            async with db.read():
+                pass
+        with pytest.raises(DatabaseUnavailable):
+            async with db.transaction():
+                pass
+    finally:
+        await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    async with db.read() as conn:
+        assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_random
 
+from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.tracing import child_span
 
 _BEGIN_OPTION = "flashsale_begin"
@@ -182,19 +183,34 @@ class Database:
     @asynccontextmanager
     async def _statements(self) -> AsyncIterator[AsyncConnection]:
         """A connection that runs each statement on its own: autocommit on PostgreSQL."""
-        async with self.engine.connect() as conn:
+        async with self._connection() as conn:
             if not self.is_sqlite:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     @asynccontextmanager
     async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with self._connection() as conn:
             if immediate:
                 await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             with self._relay_told_after(conn):
                 async with conn.begin():
                     yield conn
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection from the pool. Not getting one (the server down or out of connection slots,
+        the pool still exhausted at its timeout) is an outage, DatabaseUnavailable (a 503), not a
+        bug; what fails once a connection is in hand stays what it is."""
+        conn = self.engine.connect()
+        try:
+            await conn.start()
+        except (DBAPIError, OSError, sa.exc.TimeoutError) as exc:
+            raise DatabaseUnavailable(f"{self.engine.dialect.name}: {exc}") from exc
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     @contextlib.contextmanager
     def _relay_told_after(self, conn: AsyncConnection) -> Iterator[None]:

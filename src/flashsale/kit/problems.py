@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flashsale.kit.errors import DependencyUnavailable
+from flashsale.kit.errors import DatabaseUnavailable, DependencyUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +88,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DependencyUnavailable)
     async def _dependency(request: Request, exc: DependencyUnavailable) -> JSONResponse:
         problem = Problem(503, f"{exc.dependency}_unavailable", "Dependency unavailable", exc.reason)
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database_unavailable", path=request.url.path, error=str(exc))
+        problem = Problem(503, "database_unavailable", "Database unavailable", "the service cannot reach its database")
         return problem_response(problem, request.url.path)
 
     @app.exception_handler(Exception)
