@@ -80,7 +80,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SystemTestsTogether(config, log)
 
 
-SERVICES = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers")
+SERVICES = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers", "reporting")
 
 
 def _database_base(kind: str, tmp_path: Path) -> Iterator[str]:

@@ -16,10 +16,8 @@ from polling import unique, wait_for
 
 
 def start_reporting(house: Any) -> ServiceProcess:
-    """The module's one reporting process (two would share its durable consumers and split the
-    events between them), its DuckDB file in the launcher's directory: a PostgreSQL house has no
-    SQLite directory to put it beside."""
-    return house.shared("reporting", reporting_path=str(house.tmp_path / "reporting.duckdb"))
+    """The module's one reporting process, on its own database."""
+    return house.shared("reporting")
 
 
 class Reporting:

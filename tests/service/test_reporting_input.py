@@ -38,8 +38,8 @@ def test_each_bucket_is_accepted(reporting: Reporting, bucket: str) -> None:
     assert answer.json()["bucket"] == bucket
 
 
-def test_the_service_says_it_is_healthy_when_its_broker_is_there(reporting: Reporting) -> None:
+def test_the_service_says_it_is_healthy_when_its_database_and_broker_are_there(reporting: Reporting) -> None:
     answer = reporting.http.get("/health")
 
     assert answer.status_code == 200, answer.text
-    assert answer.json()["checks"] == {"broker": True}
+    assert answer.json()["checks"] == {"database": True, "broker": True}

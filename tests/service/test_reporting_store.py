@@ -1,12 +1,17 @@
-"""The reporting store on a real DuckDB file: each event once, and nothing lost when it reopens."""
+"""The reporting store on a real database (SQLite and PostgreSQL): each event once, and nothing
+lost when it is opened again."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
+from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.migrations import upgrade
+from flashsale.services.reporting.app import MIGRATIONS
 from flashsale.services.reporting.domain import Fact, fact_of
 from flashsale.services.reporting.store import ReportStore
 
@@ -22,19 +27,27 @@ def _sold(event_id: str, at_s: float, *lines: tuple[str, int]) -> Fact:
                          "items": [{"productId": p, "quantity": q} for p, q in lines]})
 
 
-def test_an_event_is_stored_once_however_often_it_comes_and_survives_a_reopen(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        store = await ReportStore.open(tmp_path / "r.duckdb")
-        first = await store.record([_sold("e-1", 0, ("P", 2)), _sold("e-2", 1.5, ("P", 1)),
-                                    _sold("e-1", 0, ("P", 2))], recorded_ms=T0_MS)
-        again = await store.record([_sold("e-2", 1.5, ("P", 1)), _sold("e-3", 2, ("P", 4), ("Q", 1))],
-                                   recorded_ms=T0_MS)
-        await store.close()
+@asynccontextmanager
+async def opened(database_base: str) -> AsyncIterator[ReportStore]:
+    db = await Database.connect(service_database_url(database_base, "reporting"))
+    try:
+        await upgrade(db, MIGRATIONS)
+        yield ReportStore(db)
+    finally:
+        await db.dispose()
 
-        reopened = await ReportStore.open(tmp_path / "r.duckdb")
-        p, q = await reopened.sales(None, 1_000)
-        counts = await reopened.counts()
-        await reopened.close()
+
+def test_an_event_is_stored_once_however_often_it_comes_and_survives_a_reopen(database_base: str) -> None:
+    async def scenario() -> None:
+        async with opened(database_base) as store:
+            first = await store.record([_sold("e-1", 0, ("P", 2)), _sold("e-2", 1.5, ("P", 1)),
+                                        _sold("e-1", 0, ("P", 2))], recorded_ms=T0_MS)
+            again = await store.record([_sold("e-2", 1.5, ("P", 1)), _sold("e-3", 2, ("P", 4), ("Q", 1))],
+                                       recorded_ms=T0_MS)
+
+        async with opened(database_base) as reopened:
+            p, q = await reopened.sales(None, 1_000)
+            counts = await reopened.counts()
 
         assert (first, again) == ({"e-1", "e-2"}, {"e-3"})
         assert (p.product_id, p.units.sold, q.product_id, q.units.sold) == ("P", 7, "Q", 1)
@@ -45,12 +58,12 @@ def test_an_event_is_stored_once_however_often_it_comes_and_survives_a_reopen(tm
     asyncio.run(scenario())
 
 
-def test_a_batch_larger_than_one_statement_is_stored_whole(tmp_path: Path) -> None:
+def test_a_batch_larger_than_one_statement_is_stored_whole(database_base: str) -> None:
     async def scenario() -> None:
-        store = await ReportStore.open(tmp_path / "r.duckdb")
-        stored = await store.record([_sold(f"e-{n}", n / 10, ("P", 1)) for n in range(250)], recorded_ms=T0_MS)
-        (p,) = await store.sales("P", 60_000)
-        await store.close()
+        async with opened(database_base) as store:
+            stored = await store.record([_sold(f"e-{n}", n / 10, ("P", 1)) for n in range(250)],
+                                        recorded_ms=T0_MS)
+            (p,) = await store.sales("P", 60_000)
 
         assert len(stored) == 250
         assert (p.units.sold, [pt.sold for pt in p.series]) == (250, [250])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flashsale.runtime.config import UpConfig, port_layout, service_env
 from flashsale.services.reporting.domain import (
     Fact,
     Orders,
@@ -18,7 +16,6 @@ from flashsale.services.reporting.domain import (
     first_of_each,
     ratio,
 )
-from flashsale.services.reporting.settings import ReportingSettings
 
 pytestmark = pytest.mark.unit
 
@@ -91,23 +88,3 @@ def test_a_products_conversion_sell_through_and_cancellations() -> None:
     assert (sales.conversion, sales.sell_through, sales.orders.cancelled) == (0.75, 0.6, 3)
     assert point.sell_through == 0.4
     assert ProductSales("Q").conversion is None
-
-
-def test_the_store_sits_beside_the_sqlite_database_unless_told(tmp_path: Path) -> None:
-    beside = ReportingSettings(database_url=f"sqlite:///{tmp_path}/reporting.db", reporting_path="")
-    told = ReportingSettings(database_url="postgresql://u@h/x", reporting_path=str(tmp_path / "r.duckdb"))
-
-    assert beside.store_path() == tmp_path / "reporting.duckdb"
-    assert told.store_path() == tmp_path / "r.duckdb"
-    with pytest.raises(ValueError, match="FLASHSALE_REPORTING_PATH"):
-        ReportingSettings(database_url="postgresql://u@h/x", reporting_path="")
-
-
-def test_up_puts_the_store_in_the_data_directory_whatever_the_database(tmp_path: Path) -> None:
-    config = UpConfig(data_dir=tmp_path, database="postgresql://postgres@127.0.0.1/")
-    layout = port_layout(8000, 1)
-    reporting = next(slot for slot in layout.services if slot.service == "reporting")
-
-    env = service_env(reporting, config, layout, "nats://x", "t")
-
-    assert env["FLASHSALE_REPORTING_PATH"] == str(tmp_path.resolve() / "reporting.duckdb")

@@ -300,8 +300,15 @@ def _say_rerun(state: RetryCallState) -> None:
 def insert_unless_present(conn: AsyncConnection, table: sa.Table, **values: Any) -> sa.Executable:
     """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect: its rowcount says whether the
     row is new (a concurrent insert of the same key waits for the other transaction's outcome)."""
+    statement: sa.Executable = insert_skipping_present(conn, table).values(**values)
+    return statement
+
+
+def insert_skipping_present(conn: AsyncConnection, table: sa.Table) -> Any:
+    """The dialect's INSERT ... ON CONFLICT DO NOTHING, values to come: with several rows and
+    RETURNING, only the rows that were new come back."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table).values(**values).on_conflict_do_nothing()
+    return insert(table).on_conflict_do_nothing()

@@ -48,8 +48,9 @@ class ServiceRuntime:
         self, name: str, settings: ServiceSettings, migrations: Path | None, clock: Clock | None = None,
         *, consumes: bool = False,
     ) -> None:
-        """`migrations` None: a stateless service (the gateway) with no database, broker or relay;
-        with `consumes`, a pure consumer with a store of its own (reporting): the broker, no relay."""
+        """`migrations` None: a stateless service (the gateway) with no database, broker or relay.
+        `consumes`: a pure consumer (reporting) that announces nothing: its database and the
+        broker, no relay."""
         self.name = name
         self.consumes = consumes
         self.settings = settings
@@ -77,9 +78,6 @@ class ServiceRuntime:
         propagation.watch.configure(self.settings.propagation_warn_ms)
         if self.migrations is not None:
             await self._start_storage(self.migrations)
-        elif self.consumes:
-            self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
-            self.spawn(self._connect_bus)
         if self.settings.parent_pid:
             self.spawn(self._stop_when_orphaned)
 
@@ -87,10 +85,12 @@ class ServiceRuntime:
         self._db = await Database.connect(self.settings.database_url)
         await upgrade(self._db, migrations)
         self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
+        self.spawn(self._connect_bus)
+        if self.consumes:
+            return
         self._relay = Relay(self._db, self._bus, self.name, self.clock,
                             poll_interval_s=self.settings.relay_poll_interval_s)
         self._db.on_events_committed(self._relay.notify)
-        self.spawn(self._connect_bus)
         self.spawn(self._relay.run)
 
     async def _stop_when_orphaned(self, stop: asyncio.Event) -> None:
@@ -129,8 +129,6 @@ class ServiceRuntime:
 
     async def healthy(self) -> dict[str, bool]:
         if self.migrations is None:
-            if self._bus is not None:  # a pure consumer: its store is a local file, the broker can fail
-                return {"broker": self._bus.is_connected}
             return {}  # stateless: up is healthy; its dependencies answer for themselves
         return {
             "database": self._db is not None and await self._db.ping(),

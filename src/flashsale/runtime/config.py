@@ -168,7 +168,5 @@ def service_env(slot: Slot, config: UpConfig, layout: PortLayout, broker_url: st
         # The monitor's dashboard scrapes every service's /metrics, these two as well.
         "FLASHSALE_GATEWAY_URLS": ",".join(layout.urls("gateway")),
         "FLASHSALE_REPORTING_URLS": ",".join(layout.urls("reporting")),
-        # The reporting projection's DuckDB file lives in the data directory, whatever the database.
-        "FLASHSALE_REPORTING_PATH": str(data_dir / "reporting.duckdb"),
         "FLASHSALE_GATEWAY_SECRET": gateway_secret(admin_token),
     }

@@ -1,11 +1,9 @@
-"""`python -m flashsale.services.reporting`: the reporting projection, configured from FLASHSALE_*.
-
-Run one instance per store file: DuckDB lets one process write it."""
+"""`python -m flashsale.services.reporting`: the reporting projection, configured from FLASHSALE_*."""
 
 from flashsale.kit.service import run_service
+from flashsale.kit.settings import ServiceSettings
 from flashsale.services.reporting.app import create_app
-from flashsale.services.reporting.settings import ReportingSettings
 
 if __name__ == "__main__":
-    settings = ReportingSettings()
+    settings = ServiceSettings()
     run_service(lambda: create_app(settings), settings)

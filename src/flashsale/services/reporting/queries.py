@@ -1,64 +1,48 @@
-"""The reporting store's SQL (DuckDB): its one table of facts, and the reports over it.
+"""The reporting store's SQL, the same on SQLite and PostgreSQL: the reports over its facts.
 
-`events` keeps every event once (its id is the primary key); `product_ids` and `units` are the
-event's product lines, side by side. The `lines` view unnests them: one row per product an event
-is about, which is what every per-product report starts from. `$product` NULL means every product.
+`events` keeps every event once (its id is the primary key); `event_lines` are its product lines.
+`lines` joins them: one row per product an event is about, which is what every per-product report
+starts from. `:product` NULL means every product. Sums over lines use CASE rather than FILTER, and
+times are epoch milliseconds, so that one text serves both databases.
 """
 
 from __future__ import annotations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    event_id VARCHAR PRIMARY KEY,
-    type VARCHAR NOT NULL,
-    producer VARCHAR NOT NULL,
-    subject VARCHAR NOT NULL,
-    happened_at TIMESTAMP NOT NULL,
-    order_id VARCHAR,
-    reservation_id VARCHAR,
-    amount_cents BIGINT,
-    reason VARCHAR,
-    stage VARCHAR,
-    refunded BOOLEAN,
-    product_ids VARCHAR[] NOT NULL,
-    units BIGINT[] NOT NULL,
-    data VARCHAR NOT NULL,
-    recorded_at TIMESTAMP NOT NULL
-);
-CREATE OR REPLACE VIEW lines AS
-    SELECT event_id, type, producer, happened_at, order_id, reason, stage,
-           unnest(product_ids) AS product_id, unnest(units) AS units
-    FROM events;
-"""
+_LINES = """lines AS (
+    SELECT e.event_id, e.type, e.producer, e.happened_ms, e.order_id, e.reason, e.stage,
+           l.product_id, l.units
+    FROM events e JOIN event_lines l ON l.event_id = e.event_id
+)"""
 
-# One row's placeholders; an insert of n facts repeats it n times.
-ROW = "(?, ?, ?, ?, epoch_ms(?::BIGINT), ?, ?, ?, ?, ?, ?, ?::VARCHAR[], ?::BIGINT[], ?, epoch_ms(?::BIGINT))"
+_OF_PRODUCT = "(CAST(:product AS VARCHAR) IS NULL OR product_id = CAST(:product AS VARCHAR))"
 
 
-def insert_facts(rows: int) -> str:
-    """Insert `rows` facts in one statement; an event id already stored is skipped, and the ids
-    that were new come back."""
-    return f"INSERT INTO events VALUES {', '.join([ROW] * rows)} ON CONFLICT DO NOTHING RETURNING event_id"
+def _units_of(event_type: str) -> str:
+    return f"coalesce(sum(CASE WHEN type = '{event_type}' THEN units END), 0)"
 
 
-_OF_PRODUCT = "($product::VARCHAR IS NULL OR product_id = $product::VARCHAR)"
+def _orders_with(event_type: str) -> str:
+    return f"count(DISTINCT CASE WHEN e.type = '{event_type}' THEN e.order_id END)"
+
+
+def _money_of(event_type: str) -> str:
+    """An order's amount shared among its products by units (events carry no line prices)."""
+    share = "e.amount_cents * p.units * 1.0 / u.units"
+    return f"CAST(round(coalesce(sum(CASE WHEN e.type = '{event_type}' THEN {share} END), 0)) AS BIGINT)"
+
 
 UNITS = f"""
-SELECT product_id,
-       coalesce(sum(units) FILTER (WHERE type = 'StockReceived'), 0),
-       coalesce(sum(units) FILTER (WHERE type = 'StockAdjusted'), 0),
-       coalesce(sum(units) FILTER (WHERE type = 'StockReserved'), 0),
-       coalesce(sum(units) FILTER (WHERE type = 'ReservationConfirmed'), 0),
-       coalesce(sum(units) FILTER (WHERE type = 'ReservationReleased'), 0),
-       coalesce(sum(units) FILTER (WHERE type = 'ReservationExpired'), 0),
-       coalesce(sum(units) FILTER (WHERE type = 'ReservationRevoked'), 0)
+WITH {_LINES}
+SELECT product_id, {_units_of('StockReceived')}, {_units_of('StockAdjusted')}, {_units_of('StockReserved')},
+       {_units_of('ReservationConfirmed')}, {_units_of('ReservationReleased')},
+       {_units_of('ReservationExpired')}, {_units_of('ReservationRevoked')}
 FROM lines
 WHERE {_OF_PRODUCT}
 GROUP BY product_id
 ORDER BY product_id
 """
 
-# Which products each order holds (its OrderCreated lines), and how many units it holds in all.
+# Which products each order holds (its OrderCreated lines), and how many units of each.
 _ORDER_PRODUCTS = f"""
 order_products AS (
     SELECT order_id, product_id, sum(units) AS units
@@ -68,37 +52,28 @@ order_products AS (
 )"""
 
 ORDERS = f"""
-WITH {_ORDER_PRODUCTS}
-SELECT p.product_id,
-       count(DISTINCT e.order_id) FILTER (WHERE e.type = 'OrderCreated'),
-       count(DISTINCT e.order_id) FILTER (WHERE e.type = 'OrderConfirmed'),
-       count(DISTINCT e.order_id) FILTER (WHERE e.type = 'OrderCompleted')
+WITH {_LINES}, {_ORDER_PRODUCTS}
+SELECT p.product_id, {_orders_with('OrderCreated')}, {_orders_with('OrderConfirmed')},
+       {_orders_with('OrderCompleted')}
 FROM events e JOIN order_products p ON p.order_id = e.order_id
 WHERE e.producer = 'orders'
 GROUP BY p.product_id
 """
 
 CANCELLATIONS = f"""
-WITH {_ORDER_PRODUCTS}
+WITH {_LINES}, {_ORDER_PRODUCTS}
 SELECT p.product_id, coalesce(e.reason, 'unknown'), count(DISTINCT e.order_id)
 FROM events e JOIN order_products p ON p.order_id = e.order_id
 WHERE e.type = 'OrderCancelled'
-GROUP BY ALL
+GROUP BY p.product_id, coalesce(e.reason, 'unknown')
 """
 
-# An order's amounts are shared among its products by units (events carry no line prices).
 MONEY = f"""
-WITH {_ORDER_PRODUCTS},
+WITH {_LINES}, {_ORDER_PRODUCTS},
 order_units AS (
     SELECT order_id, sum(units) AS units FROM lines WHERE type = 'OrderCreated' GROUP BY order_id
 )
-SELECT p.product_id,
-       CAST(round(coalesce(sum(e.amount_cents * p.units / u.units)
-                           FILTER (WHERE e.type = 'PaymentCaptured'), 0)) AS BIGINT),
-       CAST(round(coalesce(sum(e.amount_cents * p.units / u.units)
-                           FILTER (WHERE e.type = 'PaymentRefunded'), 0)) AS BIGINT),
-       CAST(round(coalesce(sum(e.amount_cents * p.units / u.units)
-                           FILTER (WHERE e.type = 'PaymentVoided'), 0)) AS BIGINT)
+SELECT p.product_id, {_money_of('PaymentCaptured')}, {_money_of('PaymentRefunded')}, {_money_of('PaymentVoided')}
 FROM events e
 JOIN order_products p ON p.order_id = e.order_id
 JOIN order_units u ON u.order_id = e.order_id
@@ -107,21 +82,21 @@ GROUP BY p.product_id
 """
 
 # Buckets in which stock was received, held or sold, with running totals per product.
+_RUNNING = "OVER (PARTITION BY product_id ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 SERIES = f"""
-WITH per_bucket AS (
+WITH {_LINES},
+per_bucket AS (
     SELECT product_id,
-           time_bucket(to_milliseconds($bucket_ms::BIGINT), happened_at) AS bucket,
-           coalesce(sum(units) FILTER (WHERE type = 'StockReceived'), 0) AS received,
-           coalesce(sum(units) FILTER (WHERE type = 'StockReserved'), 0) AS held,
-           coalesce(sum(units) FILTER (WHERE type = 'ReservationConfirmed'), 0) AS sold
+           (happened_ms / CAST(:bucket_ms AS BIGINT)) * CAST(:bucket_ms AS BIGINT) AS bucket,
+           {_units_of('StockReceived')} AS received,
+           {_units_of('StockReserved')} AS held,
+           {_units_of('ReservationConfirmed')} AS sold
     FROM lines
     WHERE type IN ('StockReceived', 'StockReserved', 'ReservationConfirmed') AND {_OF_PRODUCT}
     GROUP BY product_id, bucket
 )
-SELECT product_id, epoch_ms(bucket), received, held, sold,
-       sum(sold) OVER running, sum(received) OVER running
+SELECT product_id, bucket, received, held, sold, sum(sold) {_RUNNING}, sum(received) {_RUNNING}
 FROM per_bucket
-WINDOW running AS (PARTITION BY product_id ORDER BY bucket ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ORDER BY product_id, bucket
 """
 
