@@ -1,9 +1,9 @@
 """How a pull subscription takes its messages: each one as soon as it arrives, a backlog in batches.
 
 nats-py's `fetch(batch=N)` waits, after the first message, for the batch to fill until the server
-reports that no more are waiting, and only then hands the batch over. That report came late here:
-with two instances pulling from one durable consumer, a lone event waited 100-500 ms in a fetch
-that already held it (`python -m bench.delivery`: p99 ~360 ms, against ~2 ms for `fetch(batch=1)`),
+reports that no more are waiting, and only then hands the batch over. That report often came late
+when events arrive a few at a time: a lone event waited up to 100-500 ms in a fetch that already
+held it (`python -m bench.delivery`, events ~150 ms apart: p99 ~200 ms, against ~2 ms this way),
 and that wait was most of the OrderConfirmed -> deduction p99 in the checkout bench.
 
 So a pull waits for ONE message (`fetch(1)` returns the moment it arrives), then takes only what
