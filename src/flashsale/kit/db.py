@@ -307,8 +307,14 @@ def insert_unless_present(conn: AsyncConnection, table: sa.Table, **values: Any)
 def insert_skipping_present(conn: AsyncConnection, table: sa.Table) -> Any:
     """The dialect's INSERT ... ON CONFLICT DO NOTHING, values to come: with several rows and
     RETURNING, only the rows that were new come back."""
+    return dialect_insert(conn, table).on_conflict_do_nothing()
+
+
+def dialect_insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """The connection's dialect's INSERT (SQLite's or PostgreSQL's, alike in what we use): the one
+    with ON CONFLICT DO NOTHING / DO UPDATE."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table).on_conflict_do_nothing()
+    return insert(table)

@@ -131,12 +131,24 @@ class OrderStore:
         return Moved(changed, order)
 
 
+# An order and its lines in one statement: a row per line (the order's columns on each), the
+# line's columns labelled "line_<name>"; an order always has at least one line.
+_LINE_COLUMNS = [column for column in order_lines.c if column.name != "order_id"]
+_ORDER_WITH_LINES = (
+    sa.select(orders, *[column.label(f"line_{column.name}") for column in _LINE_COLUMNS])
+    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id))
+    .order_by(order_lines.c.product_id)
+)
+
+
 async def get_txn(conn: AsyncConnection, order_id: str) -> Order | None:
-    row = (await conn.execute(sa.select(orders).where(orders.c.order_id == order_id))).first()
-    if row is None:
+    rows = (await conn.execute(_ORDER_WITH_LINES.where(orders.c.order_id == order_id))).all()
+    if not rows:
         return None
-    lines = await _lines_txn(conn, [order_id])
-    return replace(_order(row), lines=lines.get(order_id, ()))
+    first = rows[0]._mapping
+    lines = tuple(domain.Line(row.line_product_id, row.line_quantity, row.line_name, row.line_unit_price_cents)
+                  for row in rows if row.line_product_id is not None)
+    return Order(**{column.name: first[column.name] for column in orders.c}, lines=lines)
 
 
 async def _lines_txn(conn: AsyncConnection, order_ids: list[str]) -> dict[str, tuple[domain.Line, ...]]:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, dialect_insert
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
 from flashsale.services.orders.store.tables import checkout_sagas as sagas_table
@@ -188,21 +188,31 @@ class SagaStore:
                                                               steps_table.c.step == name).values(error=error))
 
 
-async def get_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
-    row = (await conn.execute(sa.select(sagas_table).where(sagas_table.c.order_id == order_id))).first()
-    if row is None:
+# A saga and its steps in one statement: a row per step (the saga's columns on each), or one row
+# whose step columns are NULL for a saga without steps. Step columns are labelled "step_<name>".
+_STEP_COLUMNS = [column for column in steps_table.c if column.name != "order_id"]
+_SAGA_WITH_STEPS = (
+    sa.select(sagas_table, *[column.label(f"step_{column.name}") for column in _STEP_COLUMNS])
+    .select_from(sagas_table.outerjoin(steps_table, steps_table.c.order_id == sagas_table.c.order_id))
+)
+
+
+async def get_txn(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> Saga | None:
+    query = _SAGA_WITH_STEPS.where(sagas_table.c.order_id == order_id)
+    if lock:
+        query = query.with_for_update(of=sagas_table)
+    rows = (await conn.execute(query)).all()
+    if not rows:
         return None
-    step_rows = await conn.execute(sa.select(steps_table).where(steps_table.c.order_id == order_id))
-    steps = {r.step: _step(r) for r in step_rows}
-    return Saga(**row._mapping, steps=steps)
+    first = rows[0]._mapping
+    steps = {row.step_step: _step(row) for row in rows if row.step_step is not None}
+    return Saga(**{column.name: first[column.name] for column in sagas_table.c}, steps=steps)
 
 
 async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     """The saga, locked for the rest of the transaction (PostgreSQL row lock; SQLite's write
     transactions are serialised already)."""
-    await conn.execute(sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == order_id)
-                       .with_for_update())
-    return await get_txn(conn, order_id)
+    return await get_txn(conn, order_id, lock=True)
 
 
 async def start_txn(conn: AsyncConnection, order_id: str, reservation_id: str, now: int) -> None:
@@ -221,18 +231,16 @@ async def finish_step_txn(
     conn: AsyncConnection, order_id: str, name: str, now: int, *,
     status: str = plan.DONE, outcome: str | None = None, detail: str | None = None,
 ) -> None:
-    """Checkpoint after a step: its outcome, in the transaction that acts on it."""
-    existing = await _step_txn(conn, order_id, name)
-    if existing is None:
-        await conn.execute(steps_table.insert().values(
-            order_id=order_id, step=name, status=status, outcome=outcome, detail=detail,
-            attempts=1, started_at_ms=now, finished_at_ms=now,
-        ))
-        return
-    await conn.execute(
-        steps_table.update().where(steps_table.c.order_id == order_id, steps_table.c.step == name)
-        .values(status=status, outcome=outcome, detail=detail, finished_at_ms=now, error=None)
+    """Checkpoint after a step: its outcome, in the transaction that acts on it (one upsert: a
+    step recorded from outside, like the deduction, may have no STARTED row)."""
+    insert = dialect_insert(conn, steps_table).values(
+        order_id=order_id, step=name, status=status, outcome=outcome, detail=detail,
+        attempts=1, started_at_ms=now, finished_at_ms=now,
     )
+    await conn.execute(insert.on_conflict_do_update(
+        index_elements=[steps_table.c.order_id, steps_table.c.step],
+        set_={"status": status, "outcome": outcome, "detail": detail, "finished_at_ms": now, "error": None},
+    ))
 
 
 async def set_state_txn(
@@ -248,16 +256,13 @@ async def set_state_txn(
 async def _begin_step_txn(
     conn: AsyncConnection, order_id: str, name: str, now: int, *, payment_token: str | None,
 ) -> None:
-    existing = await _step_txn(conn, order_id, name)
-    if existing is None:
-        await conn.execute(steps_table.insert().values(
-            order_id=order_id, step=name, status=plan.STARTED, attempts=1, started_at_ms=now,
-        ))
-    else:
-        await conn.execute(
-            steps_table.update().where(steps_table.c.order_id == order_id, steps_table.c.step == name)
-            .values(status=plan.STARTED, attempts=existing.attempts + 1)
-        )
+    insert = dialect_insert(conn, steps_table).values(
+        order_id=order_id, step=name, status=plan.STARTED, attempts=1, started_at_ms=now,
+    )
+    await conn.execute(insert.on_conflict_do_update(
+        index_elements=[steps_table.c.order_id, steps_table.c.step],
+        set_={"status": plan.STARTED, "attempts": steps_table.c.attempts + 1},
+    ))
     if payment_token is not None:
         await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id)
                            .values(payment_token=payment_token, updated_at_ms=now))
@@ -281,14 +286,8 @@ async def reset_attempts_txn(conn: AsyncConnection, order_id: str) -> None:
                        .values(attempts=0, last_error=None))
 
 
-async def _step_txn(conn: AsyncConnection, order_id: str, name: str) -> Step | None:
-    row = (await conn.execute(sa.select(steps_table).where(
-        steps_table.c.order_id == order_id, steps_table.c.step == name))).first()
-    return None if row is None else _step(row)
-
-
 def _step(row: sa.Row[tuple[object, ...]]) -> Step:
     m = row._mapping
-    return Step(name=m["step"], status=m["status"], outcome=m["outcome"], detail=m["detail"],
-                attempts=m["attempts"], started_at_ms=m["started_at_ms"], finished_at_ms=m["finished_at_ms"],
-                error=m["error"])
+    return Step(name=m["step_step"], status=m["step_status"], outcome=m["step_outcome"], detail=m["step_detail"],
+                attempts=m["step_attempts"], started_at_ms=m["step_started_at_ms"],
+                finished_at_ms=m["step_finished_at_ms"], error=m["step_error"])
