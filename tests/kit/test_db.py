@@ -128,3 +128,23 @@ async def test_a_database_that_takes_no_connections_is_unavailable_and_then_back
         await admin.close()
     async with db.read() as conn:
         assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
+
+
+async def test_a_connection_lost_to_a_server_restart_is_unavailable_once_and_the_next_reconnects(
+    postgres_kit_db: Database,
+) -> None:
+    db, url = postgres_kit_db, postgres_kit_db.engine.url
+    async with db.read() as conn:  # a pooled connection, about to be cut
+        await conn.execute(sa.text("SELECT 1"))
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
+    try:
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                            url.database)
+    finally:
+        await admin.close()
+
+    with pytest.raises(DatabaseUnavailable):
+        async with db.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    async with db.read() as conn:
+        assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1

@@ -200,8 +200,9 @@ class Database:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
         """A connection from the pool. Not getting one (the server down or out of connection slots,
-        the pool still exhausted at its timeout) is an outage, DatabaseUnavailable (a 503), not a
-        bug; what fails once a connection is in hand stays what it is."""
+        the pool still exhausted at its timeout), or losing it mid-way (the server restarted: the
+        pool then drops every connection it holds, so the next request connects afresh), is an
+        outage, DatabaseUnavailable (a 503), not a bug. Any other error stays what it is."""
         conn = self.engine.connect()
         try:
             await conn.start()
@@ -209,6 +210,10 @@ class Database:
             raise DatabaseUnavailable(f"{self.engine.dialect.name}: {exc}") from exc
         try:
             yield conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise DatabaseUnavailable(f"{self.engine.dialect.name}: connection lost: {exc.orig}") from exc
+            raise
         finally:
             await conn.close()
 
