@@ -155,8 +155,7 @@ class Relay:
     async def relay_once(self) -> int:
         """Publish one batch if we hold the lease; returns how many rows were published."""
         if not self.bus.is_connected or not await self._hold_lease():
-            if self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:
-                await self._record_lag()  # the backlog grows while the broker is away: show it
+            await self._record_lag_when_due()  # the backlog grows while the broker is away: show it
             return 0
         async with self.db.read() as conn:
             rows = (
@@ -174,10 +173,7 @@ class Relay:
                 )
             await self._mark_published([r.position for r in rows])
             metrics.published.inc(len(rows))
-        # At most once a second, busy or idle: after every batch it was one more statement per
-        # event at a checkout's pace (a batch is often one event); the gauges are scraped slower.
-        if self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:
-            await self._record_lag()
+        await self._record_lag_when_due()
         return len(rows)
 
     async def _mark_published(self, positions: list[int]) -> None:
@@ -211,6 +207,12 @@ class Relay:
                 .values(holder=self.holder, expires_at_ms=until)
             )
             return bool(taken.rowcount == 1)
+
+    async def _record_lag_when_due(self) -> None:
+        """At most once a second, busy or idle: after every batch it was one more statement per
+        event at a checkout's pace (a batch is often one event); the gauges are scraped slower."""
+        if self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:
+            await self._record_lag()
 
     async def _record_lag(self) -> None:
         self._lag_recorded_ms = self.clock.now_ms()

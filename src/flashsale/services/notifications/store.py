@@ -10,11 +10,10 @@ import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, dialect_insert
 from flashsale.services.notifications import domain
 
 SERVICE = "notifications"
@@ -62,7 +61,7 @@ class NotificationStore:
             created_at_ms=self.clock.now_ms(), source_event_id=source_event_id,
         )
         inserted = await conn.execute(
-            _insert(conn).values(**notification.__dict__).on_conflict_do_nothing(
+            dialect_insert(conn, notifications).values(**notification.__dict__).on_conflict_do_nothing(
                 index_elements=[notifications.c.source_event_id]
             )
         )
@@ -82,10 +81,3 @@ class NotificationStore:
         ).limit(limit)
         async with self.db.read() as conn:
             return [Notification(**row._mapping) for row in await conn.execute(query)]
-
-
-def _insert(conn: AsyncConnection) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that can say ON CONFLICT DO NOTHING: both dialects spell it alike, built apart."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(notifications)
-    return sqlite.insert(notifications)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from flashsale.kit.db import dialect_insert
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.outbox import append_txn
 from flashsale.services.inventory import events
@@ -130,8 +130,7 @@ async def must_move(conn: AsyncConnection, line: Line, source: str, target: str)
 
 
 async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock:
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    insert = dialect_insert(stock).values(
+    insert = dialect_insert(conn, stock).values(
         product_id=product_id, available=quantity, reserved=0, sold=0, received=quantity, written_off=0
     )
     upsert = insert.on_conflict_do_update(

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, dialect_insert
 from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.store.tables import customer_contacts
 
@@ -62,13 +62,9 @@ class ContactStore:
 async def apply_txn(conn: AsyncConnection, contact: Contact, now_ms: int) -> bool:
     """Upsert `contact` if newer than the stored version, inside the caller's transaction; True
     when it was written. One statement, so two writers never both read an old version."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     row = {"customer_id": contact.customer_id, "name": contact.name, "email": contact.email,
            "version": contact.version, "updated_at_ms": now_ms}
-    statement = insert(customer_contacts).values(**row)
+    statement = dialect_insert(conn, customer_contacts).values(**row)
     newer = statement.excluded
     result = await conn.execute(statement.on_conflict_do_update(
         index_elements=[_c.customer_id],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database
+from flashsale.kit.db import Database, insert_unless_present
 from flashsale.services.orders.store.tables import scheduled_jobs
 
 
@@ -36,8 +36,4 @@ class JobSchedule:
 
 async def _ensure_txn(conn: AsyncConnection, job: str) -> None:
     """A job seen for the first time is due at once."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    await conn.execute(insert(scheduled_jobs).values(name=job, holder="", due_at_ms=0).on_conflict_do_nothing())
+    await conn.execute(insert_unless_present(conn, scheduled_jobs, name=job, holder="", due_at_ms=0))
