@@ -334,7 +334,7 @@ def _tables(windows: list[Window], memory: dict[str, dict[str, float]], ceiling:
         "",
         "Time to consistency, OrderConfirmed committed -> deduction committed, ms. Buckets: the inventory's "
         "event_propagation_seconds{type=\"OrderConfirmed\"} over the run, ramp and drain included (bucket "
-        "upper bounds: 5, 10, 25, 50, 100, 250 ...). Exact: paidAt -> the reservation's confirmedAt through "
+        "upper bounds: 5, 10, 25, 50, 75, 100, 250 ...). Exact: paidAt -> the reservation's confirmedAt through "
         "the APIs, for a sample of the run's orders. Both start when the order service stamps the "
         "payment, inside the transaction that writes OrderConfirmed, so they include the rest of that "
         "transaction: an upper bound of the time from its commit. "

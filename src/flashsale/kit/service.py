@@ -30,7 +30,7 @@ from flashsale.kit.bus import Bus, Subscription
 from flashsale.kit.clock import Clock, SystemClock, ms_from_iso
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.migrations import upgrade
+from flashsale.kit.migrations import upgrade, upgrade_in_child
 from flashsale.kit.outbox import Relay
 from flashsale.kit.problems import Problem, install_problem_handlers
 from flashsale.kit.settings import ServiceSettings
@@ -61,6 +61,14 @@ class ServiceRuntime:
         self._bus: Bus | None = None
         self._relay: Relay | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._migrated = False
+
+    def migrate_before_serving(self) -> None:
+        """Bring the database to the newest revision from a child process (kit/migrations.py
+        says why), so that starting migrates no more. Before the server starts: it forks."""
+        if self.migrations is not None:
+            upgrade_in_child(self.settings.database_url, self.migrations)
+            self._migrated = True
 
     @property
     def db(self) -> Database:
@@ -83,7 +91,8 @@ class ServiceRuntime:
 
     async def _start_storage(self, migrations: Path) -> None:
         self._db = await Database.connect(self.settings.database_url)
-        await upgrade(self._db, migrations)
+        if not self._migrated:  # an app started in this process without run_service
+            await upgrade(self._db, migrations)
         self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
         self.spawn(self._connect_bus)
         if self.consumes:
@@ -243,8 +252,10 @@ def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> Non
     """Serve the app on uvicorn (uvloop, httptools), as every service process does."""
     import uvicorn
 
+    app = create_app()
+    app.state.runtime.migrate_before_serving()
     uvicorn.run(
-        create_app(), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
         # Longer than any client's idle keep-alive (httpx: 5 s): when the server closes an idle
         # connection first, a client can send on it in the same instant and see a reset instead
