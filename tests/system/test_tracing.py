@@ -200,3 +200,6 @@ def test_operators_metrics_follow_the_order(house_dir: tuple[Path, ServicesFile]
     latency = _metric(paid_on, "http_request_duration_seconds_count", route="/orders/{orderId}/pay", method="POST",
                       status="200")
     assert latency is not None and latency >= 1, "request latency is counted per route template"
+    holds = _metric(inventory, "http_request_duration_seconds_count", route="/inventory/reserve", method="POST",
+                    status="200")
+    assert holds is not None and holds >= 1, "holds, answered in front of the inventory's app, are counted too"

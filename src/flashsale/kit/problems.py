@@ -8,12 +8,13 @@ which is a bug to fix, never an expected path.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashsale.kit.errors import DatabaseUnavailable, DependencyUnavailable
@@ -69,6 +70,18 @@ _HTTP_CODES = {
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
 }
+
+
+async def answer_for(app: FastAPI, request: Request, exc: Exception) -> Response:
+    """The answer of `app`'s own exception handler for `exc` (the nearest class of it that has
+    one), for code that answers in front of the app's exception middleware: the same problem the
+    app's routes give. Every service app has a handler for `Exception` (`install_problem_handlers`)."""
+    for cls in type(exc).__mro__:
+        handler = app.exception_handlers.get(cls)
+        if handler is not None:
+            answer = handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+    raise exc
 
 
 def install_problem_handlers(app: FastAPI) -> None:
