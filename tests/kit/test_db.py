@@ -148,3 +148,26 @@ async def test_a_connection_lost_to_a_server_restart_is_unavailable_once_and_the
             await conn.execute(sa.text("SELECT 1"))
     async with db.read() as conn:
         assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
+
+
+@pytest.mark.parametrize("write", ["single_statement", "transaction"])
+async def test_a_connection_lost_inside_a_write_is_unavailable_and_the_next_write_reconnects(
+    postgres_kit_db: Database, write: str,
+) -> None:
+    db, url = postgres_kit_db, postgres_kit_db.engine.url
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
+    try:
+        with pytest.raises(DatabaseUnavailable):  # not the pool's PendingRollbackError over it
+            async with getattr(db, write)() as conn:
+                mark_events_written(conn)
+                backend = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+                await admin.execute("SELECT pg_terminate_backend($1)", backend)
+                await conn.execute(sa.insert(relay_lease).values(name=f"lost-{write}", holder="", expires_at_ms=0))
+    finally:
+        await admin.close()
+
+    async with getattr(db, write)() as conn:
+        await conn.execute(sa.insert(relay_lease).values(name=f"after-{write}", holder="", expires_at_ms=0))
+    async with db.read() as conn:
+        names = set((await conn.execute(sa.select(relay_lease.c.name))).scalars())
+    assert f"after-{write}" in names and f"lost-{write}" not in names

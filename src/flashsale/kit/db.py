@@ -224,7 +224,11 @@ class Database:
         try:
             yield
         except BaseException:
-            conn.info.pop(_EVENTS_WRITTEN, None)
+            # A connection lost mid-way (invalidated) is left alone: asking for its info would
+            # reconnect, or raise PendingRollbackError over the error that says what happened;
+            # the pool clears the info of a connection it makes anew.
+            if not conn.invalidated:
+                conn.info.pop(_EVENTS_WRITTEN, None)
             raise
         self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
 
