@@ -1,8 +1,9 @@
 """What every service process has: its database, the bus, the outbox relay, health and metrics.
 
 A service's `app.py` builds a `ServiceRuntime` and a FastAPI app with `service_app`; the runtime
-starts in the app's lifespan (migrations, broker connection, relay, subscriptions, background
-loops) and stops cleanly with it. Nothing is built at import time.
+starts in the app's lifespan (broker connection, relay, subscriptions, background loops) and
+stops cleanly with it. `run_service` migrates the database first, from a child process, and
+serves the app behind its front route if it has one. Nothing is built at import time.
 """
 
 from __future__ import annotations

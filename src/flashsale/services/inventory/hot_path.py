@@ -7,7 +7,7 @@ wrappers, the routing itself. The ceiling's hello-world route costs 66 us in all
 inside the app's middleware saved most of it; answering in front of the app (kit.service
 `front`) saves the rest of the stack: FastAPI's and Starlette's entry, the error and body-limit
 middleware, and a coroutine frame per layer that every resumption of a hold (each database round
-trip) passes through: +25% holds/s at 256 clients on PostgreSQL, measured side by side. A
+trip) passes through: +24% holds/s at 256 clients on PostgreSQL, measured side by side. A
 reserve answered here still passes the service's observers (request metrics, tracing; kit.service
 `observed`) and gets the app's own problem for any error (kit.problems `answer_for`): a refusal
 its 409/404, a database out of reach its 503.
