@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.ids import new_id
 from flashsale.kit.tracing import current_traceparent
 
 
@@ -42,7 +42,7 @@ class Envelope(BaseModel):
         # One per hold on the hot path. Validated construction (pydantic-core, in Rust) measured
         # 3.5 us against model_construct's 9.2 us (a Python loop over the fields and defaults).
         return cls(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             source=source,
             type=type,
             time=iso_from_ms(now_ms),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database, rerun_deadlock_victims
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.ids import new_id
 from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import (
     Fulfilment,
@@ -102,7 +102,7 @@ class InventoryStore:
         now = self.clock.now_ms()
         asked = tuple(in_lock_order(lines))
         wanted = Reservation(
-            reservation_id=str(uuid.uuid4()),
+            reservation_id=new_id(),
             status=ReservationStatus.HELD,
             lines=asked,
             expires_at_ms=expires_at_ms(now, ttl_s or self.hold_ttl_s),
