@@ -5,8 +5,9 @@ Several instances of one service may start at once against the same database, so
 under a lock: PostgreSQL's advisory lock, SQLite's write lock (BEGIN IMMEDIATE).
 
 A service process migrates from a forked child before it serves (`upgrade_in_child`): Alembic
-and what it loads are ~11 MB that a serving process would otherwise carry for its whole life to
-run a few statements once (measured: a service process at 94-96 MB with it, 83-85 without).
+and what it loads are ~8-11 MB that a serving process would otherwise carry for its whole life
+to run a few statements once (measured: an idle house's processes at 95-106 MB with it, 88-99
+without).
 Alembic is therefore imported here only inside the functions that use it.
 """
 
