@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher
 
 from flashsale.services.customers import credentials
 
@@ -36,3 +37,11 @@ def test_two_hashes_of_one_password_differ_by_their_salt() -> None:
 def test_no_account_never_verifies_whatever_the_password() -> None:
     assert not credentials.verify_password(None, "decoy password of no account")
     assert not credentials.verify_password("not a hash", "anything")
+
+
+def test_hashes_use_owasps_argon2id_floor_and_older_profiles_are_remade() -> None:
+    assert "$m=19456,t=2,p=1$" in credentials.hash_password("correct horse battery")
+    older = PasswordHasher().hash("correct horse battery")  # the library's 64 MiB profile, as hashes were made before
+
+    assert credentials.verify_password(older, "correct horse battery")
+    assert credentials.needs_rehash(older)

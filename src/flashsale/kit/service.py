@@ -280,6 +280,8 @@ def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> Non
     uvicorn.run(
         front(app), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+        # uvicorn would trust X-Forwarded-For from 127.0.0.1 unless told otherwise: the setting decides.
+        proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
         # Longer than any client's idle keep-alive (httpx: 5 s): when the server closes an idle
         # connection first, a client can send on it in the same instant and see a reset instead
         # of an answer.

@@ -14,6 +14,11 @@ class ServiceSettings(BaseSettings):
     instance: str = "1"
     host: str = "127.0.0.1"
     port: int = 8000
+    # FLASHSALE_TRUSTED_PROXIES: the addresses (comma-separated, CIDR allowed, "*" for any) whose
+    # X-Forwarded-For / X-Forwarded-Proto the server believes: a load balancer in front of the
+    # gateway. Empty (the default): nobody's, the connection's peer is the client. A client can
+    # write any header it likes, so only a proxy the house runs may name the client.
+    trusted_proxies: str = ""
     database_url: str = ""
     broker_url: str = "nats://127.0.0.1:4222"
     admin_token: str = ""
