@@ -76,6 +76,7 @@ class Bus:
         self._js: JetStreamContext | None = None
         self._connected = asyncio.Event()
         self._known_streams: set[str] = set()
+        self._on_gap: list[Callable[[bool], None]] = []
 
     # -- connection -----------------------------------------------------------------------
 
@@ -109,10 +110,14 @@ class Bus:
 
     async def _on_disconnect(self) -> None:
         self._connected.clear()
+        for gap in self._on_gap:
+            gap(False)
         log.warning("nats_disconnected", url=self.url)
 
     async def _on_reconnect(self) -> None:
         self._connected.set()
+        for gap in self._on_gap:
+            gap(True)  # nats-py has subscribed again by now
         log.info("nats_reconnected", url=self.url)
 
     @property
@@ -213,6 +218,26 @@ class Bus:
 
         await self._nc.subscribe(subject, cb=heard)
         await self._nc.flush()  # the server knows of us when this returns: no hint sent later is missed
+
+    async def overhear(
+        self, subjects: Sequence[str], on_event: Callable[[Envelope], None], on_gap: Callable[[bool], None],
+    ) -> None:
+        """Call `on_event` with every event published on `subjects` from now on, as it is published
+        (core NATS: no durable consumer, no acks, no replay), and `on_gap(heard)` whenever some may
+        have been missed: `heard` False when the connection drops, True once it is back. For a
+        local copy that only ever makes an answer cheaper and never decides one on its own."""
+        if self._nc is None or not self.is_connected:
+            raise BrokerUnavailable(f"not connected to {self.url}")
+
+        async def heard(msg: Msg) -> None:
+            envelope = _decoded(msg)
+            if envelope is not None:
+                on_event(envelope)
+
+        for subject in subjects:
+            await self._nc.subscribe(subject, cb=heard)
+        await self._nc.flush()  # the server knows of us when this returns: nothing published later is missed
+        self._on_gap.append(on_gap)
 
     # -- progress (what a reconciliation asks before it trusts a read model) ---------------
 

@@ -1,7 +1,8 @@
 """Composition root of the gateway: builds and wires everything, nothing at import time.
 
-The gateway is stateless (no database, no broker): what it keeps (recent writes, rate-limit
-windows) lives in the process and may be lost on restart at no cost but a moment of staleness.
+The gateway is stateless (no database): what it keeps (recent writes, rate-limit windows, the
+sold-out copy it overhears the broker for) lives in the process and may be lost on restart at no
+cost but a moment of staleness.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from flashsale.kit.bus import Bus
 from flashsale.kit.clock import Clock
 from flashsale.kit.problems import problem_response
 from flashsale.kit.service import ServiceRuntime, service_app
@@ -21,8 +23,10 @@ from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.edge import BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
+from flashsale.services.gateway.feed import hear_units_back
 from flashsale.services.gateway.freshness import RecentWrites
 from flashsale.services.gateway.settings import GatewaySettings
+from flashsale.services.gateway.sold_out import SoldOut
 from flashsale.services.gateway.upstream import Upstreams
 
 SERVICE = "gateway"
@@ -43,10 +47,16 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         app.state.throttle = Throttle(settings.rate_limit)
         app.state.reads = Reads(upstreams, recent, runtime.clock, settings.part_timeout_s,
                                 settings.low_stock_threshold)
+        app.state.sold_out = SoldOut(int(settings.sold_out_ttl_s * 1000))
+        bus = Bus(settings.broker_url, name=f"{SERVICE}-{settings.instance}") if settings.sold_out_ttl_s else None
+        if bus is not None:
+            runtime.spawn(lambda stop: hear_units_back(bus, app.state.sold_out, stop))
         try:
             yield
         finally:
             await upstreams.close()
+            if bus is not None:
+                await bus.close()
 
     app = service_app(SERVICE, runtime, lifespan)
     app.include_router(api_public.router)

@@ -7,7 +7,9 @@ GatewayProblem (kit Problem; `headers` go out with the answer)
 ├── OrderNotFound    404 order_not_found: no such order *for this caller*; another customer's
 │                    order gets exactly this answer, so nothing tells the two apart
 ├── PayloadTooLarge  413 payload_too_large: the body is over the limit (answered by edge.BodyLimit)
-└── RateLimited      429 rate_limited, with `Retry-After`
+├── RateLimited      429 rate_limited, with `Retry-After`
+└── SoldOutHere      409 out_of_stock: the product is sold out (sold_out.py), the order service's
+                     own answer, given without asking it
 
 What a service behind the gateway answers (a 409 out_of_stock, a 402 payment_declined) goes out
 as it came; a service that is down is 503 `<service>_unavailable` (kit DependencyUnavailable).
@@ -55,3 +57,9 @@ class RateLimited(GatewayProblem):
         super().__init__(429, "rate_limited", "Too many requests",
                          f"slow down: try again in {retry_after_s} s")
         self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class SoldOutHere(GatewayProblem):
+    def __init__(self, product_id: str) -> None:
+        # The order service's words for it (its OutOfStock), so a buyer cannot tell who answered.
+        super().__init__(409, "out_of_stock", "Out of stock", f"{product_id} is sold out")

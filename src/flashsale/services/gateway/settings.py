@@ -31,6 +31,10 @@ class GatewaySettings(ServiceSettings):
     breaker_ttl_s: float = Field(default=5.0, gt=0)
     # The catalog's rule for "low" stock, applied to availability read from the inventory.
     low_stock_threshold: int = Field(default=5, ge=0)
+    # FLASHSALE_SOLD_OUT_TTL_S: how long a product the inventory refused for lack of stock is
+    # refused at the gateway without asking (sold_out.py); facts giving units back end it sooner.
+    # 0 switches the copy off: every attempt is forwarded.
+    sold_out_ttl_s: float = Field(default=2.0, ge=0)
     catalog_urls: str = ""
     customers_urls: str = ""
     orders_urls: str = ""

@@ -63,3 +63,14 @@ def relay(answer: httpx.Response, instance: str) -> Response:
     if answer.status_code == 204:
         return Response(status_code=204, headers=headers)
     return Response(answer.content, status_code=answer.status_code, media_type=media_type, headers=headers)
+
+
+def problem_code(answer: httpx.Response) -> str | None:
+    """The `code` of a service's problem answer, if it is one."""
+    if not answer.headers.get("content-type", "").startswith(MEDIA_TYPE):
+        return None
+    try:
+        problem = answer.json()
+    except ValueError:
+        return None
+    return str(problem.get("code")) if isinstance(problem, dict) else None

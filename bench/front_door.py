@@ -1,0 +1,351 @@
+"""The front door: signed-in buyers racing through the gateway for one product, in a running house.
+
+    python -m bench.front_door [--backends sqlite,postgresql] [--buyers 1000] [--stock 1000]
+                               [--connections 256] [--seconds 10]
+
+Also a section of `make bench` (bench.holds). Per database backend it starts the house as an
+operator does (`flashsale up`, bench.house) with the gateway behind a trusted proxy
+(FLASHSALE_TRUSTED_PROXIES=127.0.0.1: the bench is that proxy, and names a distinct client
+address per buyer in X-Forwarded-For, as a load balancer would). Then, in that running house:
+
+1. the hello-world ceiling (bench/hello.py, the services' own HTTP stack), measured beside it;
+2. sign-up and sign-in of `--buyers` buyers through the gateway (their rates are reported): a
+   drop's buyers sign in before it opens, so the crowd carries tokens;
+3. phase "while stock lasts": `--stock` units of a product listed in the catalog, and the crowd
+   (`--connections` keep-alive connections, wrk, each request the next buyer's token) posting
+   `POST /api/orders` for one unit for `--seconds`;
+4. phase "sold out": the same crowd for as long again, every answer should be a 409.
+
+Per phase: answers/s, p50/p99, timeouts (wrk's --timeout, 2 s), answers by status and problem
+code, CPU per buy attempt of every house process (from /proc), and the stock's books checked
+through the inventory's API: every unit accounted for, exactly as many held as orders placed,
+none oversold. A broken book fails the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.figures import fmt, ratio
+from bench.house import house
+from bench.postgres import fresh_prefix, postgres_up
+from bench.profile_holds import process_cpu_s
+from flashsale.runtime.nats_server import free_port, wait_for_port
+from flashsale.runtime.services_file import ServicesFile
+from flashsale.sale.client import HouseClient
+
+PROXY = "127.0.0.1"  # the bench stands where the house's load balancer would
+TIMEOUT_S = 2  # wrk's --timeout: an answer later than this is counted as a timeout
+SIGN_UP_CONCURRENCY = 16
+SETTLE_S = 30  # how long the books may take to settle after a phase (answers still on their way)
+PASSWORD = "bench buyer password"
+
+# wrk: each request is the next buyer's (their token, their address); answers are counted by
+# status and problem code in each thread and summed in done().
+CROWD = """
+local tokens, addresses, threads, n = {}, {}, {}, 0
+local body = [==[__BODY__]==]
+-- Counted per thread in globals (wrk hands numbers, not tables, from a thread to done()).
+local KINDS = {"201", "409 out_of_stock", "409 other", "429", "503 circuit open", "503 other", "other"}
+local KEYS = {}
+for i, kind in ipairs(KINDS) do KEYS[kind] = "answers_" .. i end
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+  for line in io.lines(args[1]) do
+    local token, address = line:match("([^ ]+) ([^ ]+)")
+    table.insert(tokens, token); table.insert(addresses, address)
+  end
+  n = math.random(#tokens)
+  for _, key in pairs(KEYS) do _G[key] = 0 end
+end
+function request()
+  n = n % #tokens + 1
+  return wrk.format("POST", "/api/orders", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. tokens[n], ["X-Forwarded-For"] = addresses[n]}, body)
+end
+function response(status, headers, answer)
+  local kind = "other"
+  if status == 201 or status == 429 then kind = tostring(status)
+  elseif status == 409 then kind = answer:find("out_of_stock", 1, true) and "409 out_of_stock" or "409 other"
+  elseif status == 503 then kind = answer:find("circuit open", 1, true) and "503 circuit open" or "503 other" end
+  _G[KEYS[kind]] = _G[KEYS[kind]] + 1
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("FLASHSALE %d %d %d %f %f\\n", summary.requests, e.timeout,
+    e.connect + e.read + e.write, latency:percentile(50), latency:percentile(99)))
+  for _, thread in ipairs(threads) do
+    for kind, key in pairs(KEYS) do io.write("ANSWER " .. kind .. " " .. thread:get(key) .. "\\n") end
+  end
+end
+"""
+
+HELLO = """
+wrk.method = "POST"
+done = function(summary, latency, requests)
+  io.write(string.format("FLASHSALE %d %d %d %f %f\\n", summary.requests, summary.errors.timeout,
+    summary.errors.connect + summary.errors.read + summary.errors.write,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+@dataclass
+class Phase:
+    name: str
+    seconds: float
+    requests: int = 0
+    timeouts: int = 0
+    socket_errors: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    answers: Counter[str] = field(default_factory=Counter)
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per process, over the phase
+    books: str = ""
+
+    @property
+    def per_s(self) -> float:
+        return sum(self.answers.values()) / self.seconds
+
+    def cpu_per_attempt_ms(self) -> dict[str, float]:
+        attempts = max(1, self.requests)
+        return {name: cpu / attempts for name, cpu in self.cpu_ms.items()}
+
+
+def _wrk(url: str, script: str, connections: int, seconds: float, *args: str) -> tuple[Phase, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        lua = Path(tmp) / "crowd.lua"
+        lua.write_text(script)
+        done = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", f"{TIMEOUT_S}s",
+             "-s", str(lua), url, "--", *args],
+            capture_output=True, text=True, timeout=seconds + 60, check=True,
+        )
+    phase = Phase("", seconds)
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if parts[:1] == ["FLASHSALE"]:
+            phase.requests, phase.timeouts, phase.socket_errors = (int(x) for x in parts[1:4])
+            phase.p50_ms, phase.p99_ms = float(parts[4]) / 1000, float(parts[5]) / 1000
+        elif parts[:1] == ["ANSWER"] and int(parts[-1]):
+            phase.answers[" ".join(parts[1:-1])] += int(parts[-1])
+    return phase, done.stdout
+
+
+def _pids(services: ServicesFile) -> dict[str, int]:
+    return {f"{name}-{n}": instance.pid for name, found in services.instances.items()
+            for n, instance in enumerate(found, start=1) if instance.pid}
+
+
+def crowd(services: ServicesFile, tokens: Path, product: str, name: str, connections: int,
+          seconds: float) -> Phase:
+    """The crowd at the gateway for `seconds`, with the house's CPU read around it."""
+    pids = _pids(services)
+    before = {label: process_cpu_s(pid) for label, pid in pids.items()}
+    body = f'{{"items": [{{"productId": "{product}", "quantity": 1}}]}}'
+    phase, _ = _wrk(services.url("gateway"), CROWD.replace("__BODY__", body), connections, seconds, str(tokens))
+    phase.name = name
+    phase.cpu_ms = {label: (process_cpu_s(pid) - before[label]) * 1000 for label, pid in pids.items()}
+    return phase
+
+
+def ceiling(connections: int, seconds: float) -> float:
+    """Hello-world requests/s on the services' HTTP stack, started beside the running house."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bench.hello", str(port)])
+    try:
+        wait_for_port(port)
+        phase, _ = _wrk(f"http://127.0.0.1:{port}/hello", HELLO, connections, seconds)
+        return phase.requests / seconds
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@dataclass
+class Buyers:
+    customer_ids: list[str]
+    sign_ups_per_s: float
+    sign_ins_per_s: float
+
+
+async def sign_up_buyers(gateway: str, buyers: int, tokens: Path) -> Buyers:
+    """Sign up, then sign in, `buyers` buyers through the gateway; their tokens (and the client
+    address each came from) go to `tokens`."""
+    run = uuid.uuid4().hex[:8]
+    emails = [f"buyer-{run}-{n}@bench.example" for n in range(buyers)]
+    addresses = [f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in range(buyers)]
+    gate = asyncio.Semaphore(SIGN_UP_CONCURRENCY)
+    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
+
+        async def call(path: str, n: int, body: dict[str, object]) -> httpx.Response:
+            async with gate:
+                answer = await http.post(path, json=body, headers={"X-Forwarded-For": addresses[n]})
+            if answer.status_code not in (200, 201):
+                raise SystemExit(f"{path} for buyer {n}: {answer.status_code} {answer.text}")
+            return answer
+
+        address = {"line1": "1 Bench Street", "city": "Benchton", "postalCode": "10000", "country": "GB"}
+        started = time.perf_counter()
+        profiles = await asyncio.gather(*(
+            call("/api/signup", n, {"name": f"Buyer {n}", "email": email, "password": PASSWORD, "address": address})
+            for n, email in enumerate(emails)))
+        signed_up = time.perf_counter()
+        answers = await asyncio.gather(*(call("/api/auth/token", n, {"email": email, "password": PASSWORD})
+                                         for n, email in enumerate(emails)))
+        signed_in = time.perf_counter()
+    lines = "".join(f"{a.json()['accessToken']} {addresses[n]}\n" for n, a in enumerate(answers))
+    await asyncio.to_thread(tokens.write_text, lines)
+    return Buyers([p.json()["customerId"] for p in profiles], buyers / (signed_up - started),
+                  buyers / (signed_in - signed_up))
+
+
+async def put_on_sale(services: ServicesFile, product: str, stock: int) -> None:
+    client = HouseClient(services)
+    try:
+        answer = await client.receive(product, stock, name="Front-door product (bench)")
+        if answer.status != 200:
+            raise SystemExit(f"could not put {product} on sale: {answer.status} {answer.body}")
+    finally:
+        await client.close()
+
+
+async def books(services: ServicesFile, product: str, stock: int, buyers: list[str]) -> str:
+    """The product's stock as the inventory keeps it, checked once the house is quiet: nothing
+    oversold, every unit accounted for, and exactly as many units taken as the buyers' orders
+    hold (read through the order service: an order whose answer came after wrk's timeout counts)."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            level = (await http.get(f"{services.url('inventory')}/inventory/{product}")).json()
+            ordered = await _units_ordered(http, services.url("orders"), product, buyers)
+            taken = level["reserved"] + level["sold"]
+            if taken == ordered or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    line = f"available {level['available']}, held {level['reserved']}, sold {level['sold']}; {ordered} in orders"
+    if level["available"] < 0 or taken > stock or level["available"] + taken != stock or taken != ordered:
+        raise SystemExit(f"THE BOOKS DO NOT BALANCE for {product} (stock {stock}): {line}")
+    return line
+
+
+async def _units_ordered(http: httpx.AsyncClient, orders: str, product: str, buyers: list[str]) -> int:
+    """Units of `product` in the buyers' orders that still hold or own them (not cancelled)."""
+    gate = asyncio.Semaphore(SIGN_UP_CONCURRENCY)
+
+    async def of(customer_id: str) -> int:
+        async with gate:
+            answer = await http.get(f"{orders}/orders", params={"customerId": customer_id, "limit": 1000})
+        return sum(item["quantity"] for order in answer.json()["orders"] if order["status"] != "CANCELLED"
+                   for item in order["items"] if item["productId"] == product)
+
+    return sum(await asyncio.gather(*(of(c) for c in buyers)))
+
+
+@dataclass
+class Backend:
+    name: str
+    ceiling_per_s: float
+    sign_ups_per_s: float
+    sign_ins_per_s: float
+    phases: list[Phase]
+
+
+def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
+    os.environ["FLASHSALE_TRUSTED_PROXIES"] = PROXY
+    with tempfile.TemporaryDirectory(prefix="flashsale-bench-front-door-") as tmp, \
+            house(Path(tmp) / "house", database) as services:
+        tokens = Path(tmp) / "tokens.txt"
+        print(f"[{backend}] house up; signing up {args.buyers} buyers", flush=True)
+        buyers = asyncio.run(sign_up_buyers(services.url("gateway"), args.buyers, tokens))
+        print(f"[{backend}] {fmt(buyers.sign_ups_per_s)} sign-ups/s, {fmt(buyers.sign_ins_per_s)} sign-ins/s",
+              flush=True)
+        top = ceiling(args.connections, min(args.seconds, 5))
+        product = f"DROP-{uuid.uuid4().hex[:6]}"
+        asyncio.run(put_on_sale(services, product, args.stock))
+        phases = []
+        for name in ("while stock lasts", "sold out"):
+            phase = crowd(services, tokens, product, name, args.connections, args.seconds)
+            phase.books = asyncio.run(books(services, product, args.stock, buyers.customer_ids))
+            print(f"[{backend}] {name}: {fmt(phase.per_s, 0)} answers/s, p99 {fmt(phase.p99_ms)} ms, "
+                  f"{dict(phase.answers)}, timeouts {phase.timeouts}; {phase.books}", flush=True)
+            phases.append(phase)
+        return Backend(backend, top, buyers.sign_ups_per_s, buyers.sign_ins_per_s, phases)
+
+
+def table(results: list[Backend], args: argparse.Namespace) -> str:
+    lines = [
+        f"### The front door: {args.buyers} signed-in buyers, {args.connections} connections, "
+        f"through the gateway (`python -m bench.front_door`)",
+        "",
+        f"`POST /api/orders` for one unit of one product with {args.stock:,} units, {args.seconds:.0f} s per phase; "
+        "the ceiling is hello-world on the same HTTP stack, measured beside the running house.",
+        "",
+        "| backend | phase | answers/s | x ceiling | p50 ms | p99 ms | timeouts | answers | books |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for result in results:
+        for phase in result.phases:
+            answers = ", ".join(f"{key.strip()}: {count:,}" for key, count in sorted(phase.answers.items()))
+            lines.append(f"| {result.name} | {phase.name} | {fmt(phase.per_s, 0)} | "
+                         f"{ratio(phase.per_s, result.ceiling_per_s)} | {fmt(phase.p50_ms)} | {fmt(phase.p99_ms)} | "
+                         f"{phase.timeouts + phase.socket_errors:,} | {answers} | {phase.books} |")
+    lines += ["", "| backend | ceiling /s | sign-ups /s | sign-ins /s |", "|---|---:|---:|---:|"]
+    lines += [f"| {r.name} | {fmt(r.ceiling_per_s, 0)} | {fmt(r.sign_ups_per_s)} | {fmt(r.sign_ins_per_s)} |"
+              for r in results]
+    lines += ["", "CPU per buy attempt, ms, per process (from /proc over each phase):", "",
+              "| backend | phase | " + " | ".join(_process_names(results)) + " | house |",
+              "|---|---|" + "---:|" * (len(_process_names(results)) + 1)]
+    for result in results:
+        for phase in result.phases:
+            per = phase.cpu_per_attempt_ms()
+            cells = [fmt(per.get(name), 2) for name in _process_names(results)]
+            lines.append(f"| {result.name} | {phase.name} | " + " | ".join(cells) + f" | {fmt(sum(per.values()), 2)} |")
+    return "\n".join(lines)
+
+
+def _process_names(results: list[Backend]) -> list[str]:
+    names = {name for r in results for p in r.phases for name in p.cpu_ms}
+    return sorted(names)
+
+
+def section(backends: list[str], args: argparse.Namespace | None = None) -> str:
+    args = args or _arguments([])
+    results = [measure("sqlite", "", args)] if "sqlite" in backends else []
+    if "postgresql" in backends:
+        if postgres_up():
+            results.append(measure("postgresql", fresh_prefix("bench_front"), args))
+        else:
+            print("PostgreSQL not reachable: its rows are skipped")
+    return table(results, args)
+
+
+def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--buyers", type=int, default=1000)
+    parser.add_argument("--stock", type=int, default=1000)
+    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = _arguments()
+    print(section(args.backends.split(","), args))
+
+
+if __name__ == "__main__":
+    main()
