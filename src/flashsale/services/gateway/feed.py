@@ -33,6 +33,7 @@ async def hear_units_back(bus: Bus, sold_out: SoldOut, stop: asyncio.Event) -> N
             sold_out.feed_heard()
         else:
             sold_out.feed_lost()
+        metrics.feed_listening.set(int(heard))
         metrics.sold_out_products.set(len(sold_out))
 
     await bus.connect()
@@ -40,6 +41,7 @@ async def hear_units_back(bus: Bus, sold_out: SoldOut, stop: asyncio.Event) -> N
         try:
             await bus.overhear([nats_subject(PRODUCER, t) for t in RETURNS], on_event, on_gap)
             sold_out.feed_heard()
+            metrics.feed_listening.set(1)
             return
         except BrokerUnavailable as exc:  # dropped between connecting and subscribing
             log.warning("sold_out_feed_retry", error=str(exc))

@@ -13,3 +13,4 @@ availability_reads = Counter("gateway_availability_reads_total", "Availability s
 # Products the sold-out copy holds marked now; facts heard that gave units back (sold_out.py).
 sold_out_products = Gauge("gateway_sold_out_products", "Products the gateway refuses as sold out")
 units_back_heard = Counter("gateway_units_back_heard_total", "Inventory facts heard that gave units back")
+feed_listening = Gauge("gateway_sold_out_feed_listening", "1 while the sold-out copy hears the inventory's facts")

@@ -16,14 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import EventData, Line, OrderCancelled, OrderCompleted, OrderConfirmed, OrderCreated
 from flashsale.kit.clock import Clock
+from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import append_txn
+from flashsale.kit.errors import DatabaseUnavailable
+from flashsale.kit.outbox import append_all_txn, append_txn
 from flashsale.services.orders import domain
 from flashsale.services.orders.store import sagas
 from flashsale.services.orders.store.tables import order_lines, orders
 
 SERVICE = "orders"
+MAX_PLACEMENTS = 64  # orders written in one transaction at most
 
 
 @dataclass(frozen=True)
@@ -53,20 +56,36 @@ class OrderStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._placements: Coalescer[None, Order, None] = Coalescer(self._create_batch, max_batch=MAX_PLACEMENTS)
 
     async def create(self, order: Order) -> None:
-        """The order, its lines, OrderCreated and its checkout saga, in one transaction."""
-        async with self.db.transaction() as conn:
-            await conn.execute(orders.insert().values(**_order_row(order)))
-            await conn.execute(order_lines.insert(), [
-                {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity,
-                 "name": line.name, "unit_price_cents": line.unit_price_cents}
-                for line in order.lines
-            ])
-            event = OrderCreated(order_id=order.order_id, customer_id=order.customer_id,
-                                 reservation_id=order.reservation_id, items=_event_lines(order))
-            await _announce_txn(conn, order, event, order.created_at_ms, cause=None)
-            await sagas.start_txn(conn, order.order_id, order.reservation_id, order.created_at_ms)
+        """The order, its lines, OrderCreated and its checkout saga, in one transaction: the one of
+        the placements that arrive while another batch commits (group commit, kit.coalescer), so
+        that a crowd's winners pay for one commit and one turn at the database's write lock per
+        batch instead of one each (on SQLite, two instances taking turns at one file's lock
+        placed 17 orders/s)."""
+        await self._placements.submit(None, order)
+
+    async def _create_batch(self, _lane: None, batch: list[Order]) -> list[Exception | None]:
+        try:
+            async with self.db.transaction() as conn:
+                await _create_all_txn(conn, batch)
+            return [None] * len(batch)
+        except DatabaseUnavailable:
+            raise  # every placement of the batch meets the outage alike
+        except Exception:
+            if len(batch) == 1:
+                raise
+        # One placement spoiled the batch: each on its own, so only that one fails.
+        return [await self._create_alone(order) for order in batch]
+
+    async def _create_alone(self, order: Order) -> Exception | None:
+        try:
+            async with self.db.transaction() as conn:
+                await _create_all_txn(conn, [order])
+        except Exception as error:  # noqa: BLE001 - this placement's own failure, handed to its caller
+            return error
+        return None
 
     async def get(self, order_id: str) -> Order | None:
         async with self.db.read() as conn:
@@ -169,6 +188,24 @@ def _order(row: sa.Row[tuple[object, ...]]) -> Order:
     return Order(**row._mapping)
 
 
+async def _create_all_txn(conn: AsyncConnection, batch: Sequence[Order]) -> None:
+    """New orders with their lines, OrderCreated events and sagas: a multi-row INSERT per table."""
+    await conn.execute(orders.insert(), [_order_row(order) for order in batch])
+    await conn.execute(order_lines.insert(), [
+        {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity,
+         "name": line.name, "unit_price_cents": line.unit_price_cents}
+        for order in batch for line in order.lines
+    ])
+    await append_all_txn(conn, SERVICE, [(_created(order), order.order_id) for order in batch])
+    await sagas.start_all_txn(conn, [(order.order_id, order.reservation_id, order.created_at_ms) for order in batch])
+
+
+def _created(order: Order) -> Envelope:
+    event = OrderCreated(order_id=order.order_id, customer_id=order.customer_id,
+                         reservation_id=order.reservation_id, items=_event_lines(order))
+    return _envelope(order, event, order.created_at_ms, cause=None)
+
+
 def _order_row(order: Order) -> dict[str, object]:
     row = dict(order.__dict__)
     del row["lines"]
@@ -197,9 +234,12 @@ def _event_of(order: Order, *, refunded: bool) -> EventData:
 async def _announce_txn(
     conn: AsyncConnection, order: Order, event: EventData, now: int, *, cause: Envelope | None
 ) -> None:
-    envelope = Envelope.new(
+    await append_txn(conn, SERVICE, _envelope(order, event, now, cause=cause), aggregate_id=order.order_id)
+
+
+def _envelope(order: Order, event: EventData, now: int, *, cause: Envelope | None) -> Envelope:
+    return Envelope.new(
         source=SERVICE, type=type(event).__name__, subject=order.order_id, data=event.to_data(), now_ms=now,
         correlation_id=(cause.correlationid or cause.id) if cause else order.order_id,
         causation_id=cause.id if cause else None,
     )
-    await append_txn(conn, SERVICE, envelope, aggregate_id=order.order_id)

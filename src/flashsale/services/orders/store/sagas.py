@@ -12,6 +12,7 @@ Two kinds of writes meet on a saga row:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -215,16 +216,20 @@ async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     return await get_txn(conn, order_id, lock=True)
 
 
-async def start_txn(conn: AsyncConnection, order_id: str, reservation_id: str, now: int) -> None:
-    """A new saga whose hold step is done (the order exists only because the hold does)."""
-    await conn.execute(sagas_table.insert().values(
-        order_id=order_id, state=plan.RUNNING, reason=None, payment_token=None, due_at_ms=None,
-        lease_owner=None, lease_until_ms=0, attempts=0, last_error=None, created_at_ms=now, updated_at_ms=now,
-    ))
-    await conn.execute(steps_table.insert().values(
-        order_id=order_id, step=plan.HOLD, status=plan.DONE, outcome="HELD", detail=reservation_id,
-        attempts=1, started_at_ms=now, finished_at_ms=now,
-    ))
+async def start_all_txn(conn: AsyncConnection, started: Sequence[tuple[str, str, int]]) -> None:
+    """New sagas, each (order id, reservation id, now), whose hold step is done (an order exists
+    only because its hold does): a multi-row INSERT per table."""
+    await conn.execute(sagas_table.insert(), [
+        {"order_id": order_id, "state": plan.RUNNING, "reason": None, "payment_token": None, "due_at_ms": None,
+         "lease_owner": None, "lease_until_ms": 0, "attempts": 0, "last_error": None, "created_at_ms": now,
+         "updated_at_ms": now}
+        for order_id, _, now in started
+    ])
+    await conn.execute(steps_table.insert(), [
+        {"order_id": order_id, "step": plan.HOLD, "status": plan.DONE, "outcome": "HELD", "detail": reservation_id,
+         "attempts": 1, "started_at_ms": now, "finished_at_ms": now}
+        for order_id, reservation_id, now in started
+    ])
 
 
 async def finish_step_txn(

@@ -1,0 +1,135 @@
+"""The gateway's sold-out copy across real processes (gateway, orders, catalog, inventory and the
+broker): once the inventory has refused a product for want of a unit, the crowd's attempts stop
+reaching it; a unit that comes back (received, or released by a cancelled order) is sold again;
+and a crowd racing while units come back gets exactly the units there are, never more."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from gateway_support import (
+    Gateway,
+    backends,
+    bearer,
+    gateway_env,
+    mint,
+    module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
+)
+from prometheus_client.parser import text_string_to_metric_families
+
+from polling import unique, wait_for
+
+pytestmark = pytest.mark.service
+
+CROWD = 12
+RETURNS = 6
+
+
+@pytest.fixture
+def gateway(house: Any) -> Gateway:
+    wired = backends(house)
+    gateway = Gateway(house.shared("gateway", **gateway_env(wired, rate_limit="1000/second")), house.admin_token)
+    wait_for(lambda: metric(gateway.url, "gateway_sold_out_feed_listening") == 1, timeout_s=30,
+             what="the gateway to hear the inventory's facts")
+    return gateway
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        total += sum(s.value for s in family.samples
+                     if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+    return total
+
+
+def reserves_asked(house: Any) -> float:
+    """Holds the inventory was asked for (every answer)."""
+    return metric(house.shared("inventory").url, "http_request_duration_seconds_count", route="/inventory/reserve")
+
+
+def buy(gateway: Gateway, headers: dict[str, str], product_id: str) -> httpx.Response:
+    return gateway.post("/api/orders", headers=headers, json={"items": [{"productId": product_id, "quantity": 1}]})
+
+
+def test_a_sold_out_product_is_refused_without_reaching_the_inventory_until_a_unit_is_received(
+    gateway: Gateway, house: Any,
+) -> None:
+    admin = gateway.admin()
+    product_id = gateway.new_product(admin, stock=1)
+    ann, bob = bearer(mint(unique("c"))), bearer(mint(unique("c")))
+    assert buy(gateway, ann, product_id).status_code == 201
+    first = buy(gateway, bob, product_id)  # the inventory's own refusal
+    asked = reserves_asked(house)
+
+    refused = [buy(gateway, bob, product_id) for _ in range(10)]
+
+    assert (first.status_code, first.json()["code"]) == (409, "out_of_stock")
+    assert asked >= 2  # ann's hold and bob's refusal were the inventory's
+    assert all((r.status_code, r.json()["code"]) == (409, "out_of_stock") for r in refused)
+    assert reserves_asked(house) == asked  # none of them reached the inventory
+    received = gateway.post(f"/api/admin/inventory/{product_id}/receive", headers=admin, json={"quantity": 1})
+    assert received.status_code == 200
+    sold = wait_for(lambda: buy(gateway, bob, product_id).status_code == 201, timeout_s=10,
+                    what="the received unit to be sold")
+    assert sold
+
+
+def test_a_unit_released_by_a_cancelled_order_is_sold_again(gateway: Gateway) -> None:
+    product_id = gateway.new_product(gateway.admin(), stock=1)
+    ann, bob = bearer(mint(unique("c"))), bearer(mint(unique("c")))
+    order = buy(gateway, ann, product_id).json()
+    assert buy(gateway, bob, product_id).status_code == 409
+
+    cancelled = gateway.post(f"/api/orders/{order['orderId']}/cancel", headers=ann)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert wait_for(lambda: buy(gateway, bob, product_id).status_code == 201, timeout_s=10,
+                    what="the released unit to be sold")
+
+
+def test_a_crowd_racing_while_units_come_back_gets_every_unit_and_never_more(gateway: Gateway, house: Any) -> None:
+    admin = gateway.admin()
+    product_id = gateway.new_product(admin, stock=2)
+    crowd = [bearer(mint(unique("c"))) for _ in range(CROWD)]
+    answers = asyncio.run(_race(gateway, admin, product_id, crowd))
+
+    placed = [a for a in answers if a.status_code == 201]
+    assert {a.status_code for a in answers} <= {201, 409}, {a.status_code for a in answers}
+    stock = httpx.get(f"{house.shared('inventory').url}/inventory/{product_id}", timeout=10).json()
+    assert (stock["available"], stock["reserved"] + stock["sold"]) == (0, 2 + RETURNS)  # every unit sold ...
+    assert len(placed) == 2 + RETURNS  # ... to exactly one order each
+
+
+async def _race(gateway: Gateway, admin: dict[str, str], product_id: str,
+                crowd: list[dict[str, str]]) -> list[httpx.Response]:
+    """The crowd buys until every unit has been sold; meanwhile one unit comes back at a time, each
+    once every unit before it is gone (so the crowd has just been refused, and the copy marked it)."""
+    answers: list[httpx.Response] = []
+    sold = asyncio.Condition()
+    body = {"items": [{"productId": product_id, "quantity": 1}]}
+    total = 2 + RETURNS
+
+    def placed() -> int:
+        return sum(1 for a in answers if a.status_code == 201)
+
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+
+        async def returns() -> None:
+            for returned in range(RETURNS):
+                async with sold:
+                    await sold.wait_for(lambda n=returned: placed() >= 2 + n)
+                received = await http.post(f"/api/admin/inventory/{product_id}/receive", headers=admin,
+                                           json={"quantity": 1})
+                assert received.status_code == 200
+
+        async def buyer(headers: dict[str, str]) -> None:
+            while placed() < total:
+                answers.append(await http.post("/api/orders", headers=headers, json=body))
+                async with sold:
+                    sold.notify_all()
+
+        await asyncio.wait_for(asyncio.gather(returns(), *(buyer(h) for h in crowd)), timeout=90)
+    return answers
