@@ -14,7 +14,9 @@ address per buyer in X-Forwarded-For, as a load balancer would). Then, in that r
 3. phase "while stock lasts": `--stock` units of a product listed in the catalog, and the crowd
    (`--connections` keep-alive connections, wrk, each request the next buyer's token) posting
    `POST /api/orders` for one unit for `--seconds`;
-4. phase "sold out": the same crowd for as long again, every answer should be a 409.
+4. phase "sold out": the same crowd for as long again, every answer should be a 409;
+5. buyable again: a unit received after the sell-out, and the time until one buyer asking
+   through the gateway over and over gets it (RESTOCK_ROUNDS times).
 
 Per phase: answers/s, p50/p99, timeouts (wrk's --timeout, 2 s), answers by status and problem
 code, CPU per buy attempt of every house process (from /proc), and the stock's books checked
@@ -49,6 +51,7 @@ from flashsale.sale.client import HouseClient
 PROXY = "127.0.0.1"  # the bench stands where the house's load balancer would
 TIMEOUT_S = 2  # wrk's --timeout: an answer later than this is counted as a timeout
 SIGN_UP_CONCURRENCY = 16
+RESTOCK_ROUNDS = 5  # units received one at a time after the sell-out, each bought through the gateway
 SETTLE_S = 30  # how long the books may take to settle after a phase (answers still on their way)
 PASSWORD = "bench buyer password"
 
@@ -254,6 +257,28 @@ async def _units_ordered(http: httpx.AsyncClient, orders: str, product: str, buy
     return sum(await asyncio.gather(*(of(c) for c in buyers)))
 
 
+async def buyable_again_ms(services: ServicesFile, product: str, token_line: str, rounds: int) -> list[float]:
+    """After sell-out: a unit received, then one buyer asking through the gateway until it is
+    theirs. The time from the receive's answer to the 201, per round."""
+    token, address = token_line.split()
+    headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": address}
+    body = {"items": [{"productId": product, "quantity": 1}]}
+    admin = {"Authorization": f"Bearer {services.admin_token}"}
+    windows = []
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(rounds):
+            received = await http.post(f"{services.url('inventory')}/inventory/{product}/receive", headers=admin,
+                                       json={"quantity": 1})
+            started = time.perf_counter()
+            assert received.status_code == 200, received.text
+            while (await http.post(f"{services.url('gateway')}/api/orders", headers=headers, json=body)).status_code \
+                    != 201:
+                if time.perf_counter() - started > SETTLE_S:
+                    raise SystemExit(f"a received unit of {product} was not sold within {SETTLE_S} s")
+            windows.append((time.perf_counter() - started) * 1000)
+    return windows
+
+
 @dataclass
 class Backend:
     name: str
@@ -261,6 +286,7 @@ class Backend:
     sign_ups_per_s: float
     sign_ins_per_s: float
     phases: list[Phase]
+    buyable_again_ms: list[float] = field(default_factory=list)
 
 
 def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
@@ -282,7 +308,10 @@ def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
             print(f"[{backend}] {name}: {fmt(phase.per_s, 0)} answers/s, p99 {fmt(phase.p99_ms)} ms, "
                   f"{dict(phase.answers)}, timeouts {phase.timeouts}; {phase.books}", flush=True)
             phases.append(phase)
-        return Backend(backend, top, buyers.sign_ups_per_s, buyers.sign_ins_per_s, phases)
+        first_buyer = tokens.read_text().splitlines()[0]
+        again = asyncio.run(buyable_again_ms(services, product, first_buyer, RESTOCK_ROUNDS))
+        print(f"[{backend}] buyable again after a receive: {[round(ms) for ms in again]} ms", flush=True)
+        return Backend(backend, top, buyers.sign_ups_per_s, buyers.sign_ins_per_s, phases, again)
 
 
 def table(results: list[Backend], args: argparse.Namespace) -> str:
@@ -302,8 +331,10 @@ def table(results: list[Backend], args: argparse.Namespace) -> str:
             lines.append(f"| {result.name} | {phase.name} | {fmt(phase.per_s, 0)} | "
                          f"{ratio(phase.per_s, result.ceiling_per_s)} | {fmt(phase.p50_ms)} | {fmt(phase.p99_ms)} | "
                          f"{phase.timeouts + phase.socket_errors:,} | {answers} | {phase.books} |")
-    lines += ["", "| backend | ceiling /s | sign-ups /s | sign-ins /s |", "|---|---:|---:|---:|"]
-    lines += [f"| {r.name} | {fmt(r.ceiling_per_s, 0)} | {fmt(r.sign_ups_per_s)} | {fmt(r.sign_ins_per_s)} |"
+    lines += ["", "| backend | ceiling /s | sign-ups /s | sign-ins /s | buyable again after a receive, ms (max) |",
+              "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r.name} | {fmt(r.ceiling_per_s, 0)} | {fmt(r.sign_ups_per_s)} | {fmt(r.sign_ins_per_s)} | "
+              f"{', '.join(fmt(ms, 0) for ms in r.buyable_again_ms)} ({fmt(max(r.buyable_again_ms), 0)}) |"
               for r in results]
     lines += ["", "CPU per buy attempt, ms, per process (from /proc over each phase):", "",
               "| backend | phase | " + " | ".join(_process_names(results)) + " | house |",

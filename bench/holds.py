@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import checkout, delivery, wrk
+from bench import checkout, delivery, front_door, wrk
 from bench.figures import ratio
 from bench.loadgen import LoadResult, run_load
 from bench.postgres import POSTGRES, fresh_prefix, postgres_up
@@ -269,6 +269,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--no-references", action="store_true", help="skip the ceiling and the Redis gate")
     parser.add_argument("--no-checkout", action="store_true", help="skip the end-to-end checkout section")
+    parser.add_argument("--no-front-door", action="store_true", help="skip the buyers-through-the-gateway section")
     return parser.parse_args()
 
 
@@ -310,6 +311,8 @@ def main() -> None:
     if not args.no_checkout:  # bench/checkout.py: whole houses, measured against this run's ceiling
         table += "\n\n" + checkout.section(checkout.best_ceiling(bench.report), backends=args.backends.split(","))
     table += "\n\n" + pulling
+    if not args.no_front_door:  # bench/front_door.py: signed-in buyers through the gateway of a running house
+        table += "\n\n" + front_door.section(args.backends.split(","))
     print(table)
     if not args.no_record:
         _record(table, args, "wrk" if use_wrk else "the Python load generator")

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from flashsale.contracts.api import ID_PATTERN, PayOrder, UpdateCustomer
 from flashsale.services.gateway import metrics
 from flashsale.services.gateway.auth import CustomerId
-from flashsale.services.gateway.deps import ReadsDep, SoldOutDep, UpstreamsDep
+from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, UpstreamsDep
 from flashsale.services.gateway.errors import SoldOutHere
 from flashsale.services.gateway.models import PlaceOrder
 from flashsale.services.gateway.sold_out import Attempt
@@ -36,13 +36,14 @@ STATUS_PATTERN = "^(PENDING_PAYMENT|PAID|COMPLETED|CANCELLED)$"
 @router.post("/orders", status_code=201)
 async def place_order(
     body: PlaceOrder, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, sold_out: SoldOutDep,
-    request: Request, key: IdempotencyKey = None,
+    admission: AdmissionDep, request: Request, key: IdempotencyKey = None,
 ) -> Response:
     """201 order (the products' availability is read from the inventory for a while); 409 out_of_stock.
 
     A product the inventory has just refused for lack of stock is refused here, without asking
     (sold_out.py); an attempt with an Idempotency-Key is always forwarded, since its first answer,
-    whatever it was, is the one it must get again."""
+    whatever it was, is the one it must get again. Past what the house takes at once, an attempt is
+    shed with 503 overloaded and Retry-After (edge.Admission)."""
     attempt = Attempt(tuple((item.product_id, item.quantity) for item in body.items), body.fulfilment == "partial")
     clock = request.app.state.runtime.clock
     now_ms = clock.now_ms()
@@ -52,9 +53,10 @@ async def place_order(
         raise SoldOutHere(refused_by)
     ticket = sold_out.ticket()
     order = {"customerId": customer_id, **body.model_dump(by_alias=True, mode="json")}
-    answer = await upstreams.orders.request(
-        "POST", "/orders", json=order, headers=_keyed(customer_id, key), idempotent=key is not None,
-    )
+    with admission.admitted():
+        answer = await upstreams.orders.request(
+            "POST", "/orders", json=order, headers=_keyed(customer_id, key), idempotent=key is not None,
+        )
     if answer.status_code == 201:
         reads.wrote(customer_id, [item.product_id for item in body.items])
     elif answer.status_code == 409 and problem_code(answer) == "out_of_stock":

@@ -21,7 +21,7 @@ from flashsale.services.gateway import api_admin, api_orders, api_public, pages
 from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
-from flashsale.services.gateway.edge import BodyLimit, Throttle
+from flashsale.services.gateway.edge import Admission, BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
 from flashsale.services.gateway.feed import hear_units_back
 from flashsale.services.gateway.freshness import RecentWrites
@@ -47,6 +47,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         app.state.throttle = Throttle(settings.rate_limit)
         app.state.reads = Reads(upstreams, recent, runtime.clock, settings.part_timeout_s,
                                 settings.low_stock_threshold)
+        app.state.admission = Admission(settings.max_buys_in_flight)
         app.state.sold_out = SoldOut(int(settings.sold_out_ttl_s * 1000))
         bus = Bus(settings.broker_url, name=f"{SERVICE}-{settings.instance}") if settings.sold_out_ttl_s else None
         if bus is not None:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from flashsale.kit.app_state import from_app_state
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
+from flashsale.services.gateway.edge import Admission
 from flashsale.services.gateway.settings import GatewaySettings
 from flashsale.services.gateway.sold_out import SoldOut
 from flashsale.services.gateway.upstream import Upstreams
@@ -22,5 +23,6 @@ async def _settings(request: Request) -> GatewaySettings:
 UpstreamsDep = Annotated[Upstreams, from_app_state("upstreams")]
 ReadsDep = Annotated[Reads, from_app_state("reads")]
 KeysDep = Annotated[Keys, from_app_state("keys")]
+AdmissionDep = Annotated[Admission, from_app_state("admission")]
 SoldOutDep = Annotated[SoldOut, from_app_state("sold_out")]
 SettingsDep = Annotated[GatewaySettings, Depends(_settings)]

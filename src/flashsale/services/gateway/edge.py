@@ -4,6 +4,9 @@
   it: at once when `Content-Length` says so, and while reading when a body without one (chunked)
   grows past it. It reads the body (at most the limit) and hands it on, so nothing downstream can
   be made to buffer more.
+- `Admission` sheds what the house cannot take: at most N buy attempts forwarded at once, past
+  that 503 `overloaded` with Retry-After, at once, so that everything admitted gets a real answer
+  instead of every buyer waiting into a timeout together.
 - `Throttle` admits at most N requests per window per caller (the `limits` library, moving
   window, in memory): per customer when signed in, per client address otherwise. In memory means
   per gateway instance; several instances would share a Redis storage (`limits` has one).
@@ -15,8 +18,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 
 from limits import parse
 from limits.storage import MemoryStorage
@@ -26,7 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from flashsale.kit.asgi import replay_body
 from flashsale.kit.problems import problem_response
 from flashsale.services.gateway import metrics
-from flashsale.services.gateway.errors import PayloadTooLarge, RateLimited
+from flashsale.services.gateway.errors import Overloaded, PayloadTooLarge, RateLimited
 
 
 class BodyLimit:
@@ -67,6 +72,26 @@ def _declared_length(scope: Scope) -> int:
         if name == b"content-length":
             return int(value) if value.isdigit() else 0  # the server refuses a malformed one itself
     return 0
+
+
+class Admission:
+    RETRY_AFTER_S = 1
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_flight = 0
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        """The block runs as one of the attempts in flight, or Overloaded when there are enough."""
+        if self.in_flight >= self.limit:
+            metrics.refusals.labels("overloaded").inc()
+            raise Overloaded(self.RETRY_AFTER_S)
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
 
 
 class Throttle:

@@ -8,6 +8,8 @@ GatewayProblem (kit Problem; `headers` go out with the answer)
 │                    order gets exactly this answer, so nothing tells the two apart
 ├── PayloadTooLarge  413 payload_too_large: the body is over the limit (answered by edge.BodyLimit)
 ├── RateLimited      429 rate_limited, with `Retry-After`
+├── Overloaded       503 overloaded, with `Retry-After`: more buy attempts in flight than the house
+│                    takes (edge.Admission)
 └── SoldOutHere      409 out_of_stock: the product is sold out (sold_out.py), the order service's
                      own answer, given without asking it
 
@@ -63,3 +65,10 @@ class SoldOutHere(GatewayProblem):
     def __init__(self, product_id: str) -> None:
         # The order service's words for it (its OutOfStock), so a buyer cannot tell who answered.
         super().__init__(409, "out_of_stock", "Out of stock", f"{product_id} is sold out")
+
+
+class Overloaded(GatewayProblem):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(503, "overloaded", "Too busy", f"the sale is busier than we can answer: try again in "
+                         f"{retry_after_s} s")
+        self.headers = {"Retry-After": str(retry_after_s)}

@@ -35,6 +35,10 @@ class GatewaySettings(ServiceSettings):
     # refused at the gateway without asking (sold_out.py); facts giving units back end it sooner.
     # 0 switches the copy off: every attempt is forwarded.
     sold_out_ttl_s: float = Field(default=2.0, ge=0)
+    # FLASHSALE_MAX_BUYS_IN_FLIGHT: buy attempts forwarded to the order service at once; past it
+    # an attempt is shed with 503 overloaded and Retry-After (counted), instead of queueing into a
+    # timeout. What the house can take: more than the order instances' connections ever hold.
+    max_buys_in_flight: int = Field(default=512, ge=1)
     catalog_urls: str = ""
     customers_urls: str = ""
     orders_urls: str = ""
