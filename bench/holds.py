@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import checkout, delivery, front_door, wrk
+from bench import checkout, delivery, wrk
 from bench.figures import ratio
 from bench.loadgen import LoadResult, run_load
 from bench.postgres import POSTGRES, fresh_prefix, postgres_up
@@ -312,6 +312,8 @@ def main() -> None:
         table += "\n\n" + checkout.section(checkout.best_ceiling(bench.report), backends=args.backends.split(","))
     table += "\n\n" + pulling
     if not args.no_front_door:  # bench/front_door.py: signed-in buyers through the gateway of a running house
+        from bench import front_door  # here: it imports bench.profile_holds, which imports this module
+
         table += "\n\n" + front_door.section(args.backends.split(","))
     print(table)
     if not args.no_record:
