@@ -147,10 +147,10 @@ def run_window(services: ServicesFile, backend: str, buyers: int, duration_s: fl
     return window
 
 
-async def put_on_sale(services: ServicesFile, product: str) -> None:
+async def put_on_sale(services: ServicesFile, product: str, stock: int = STOCK) -> None:
     client = HouseClient(services)
     try:
-        answer = await client.receive(product, STOCK, name="Hot product (bench)")
+        answer = await client.receive(product, stock, name="Hot product (bench)")
         if answer.status != 200:
             raise SystemExit(f"could not put {product} on sale: {answer.status} {answer.body}")
     finally:

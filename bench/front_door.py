@@ -40,13 +40,13 @@ from pathlib import Path
 
 import httpx
 
+from bench.checkout import put_on_sale
 from bench.figures import fmt, ratio
 from bench.house import house
 from bench.postgres import fresh_prefix, postgres_up
 from bench.profile_holds import process_cpu_s
 from flashsale.runtime.nats_server import free_port, wait_for_port
 from flashsale.runtime.services_file import ServicesFile
-from flashsale.sale.client import HouseClient
 
 PROXY = "127.0.0.1"  # the bench stands where the house's load balancer would
 TIMEOUT_S = 2  # wrk's --timeout: an answer later than this is counted as a timeout
@@ -213,16 +213,6 @@ async def sign_up_buyers(gateway: str, buyers: int, tokens: Path) -> Buyers:
     await asyncio.to_thread(tokens.write_text, lines)
     return Buyers([p.json()["customerId"] for p in profiles], buyers / (signed_up - started),
                   buyers / (signed_in - signed_up))
-
-
-async def put_on_sale(services: ServicesFile, product: str, stock: int) -> None:
-    client = HouseClient(services)
-    try:
-        answer = await client.receive(product, stock, name="Front-door product (bench)")
-        if answer.status != 200:
-            raise SystemExit(f"could not put {product} on sale: {answer.status} {answer.body}")
-    finally:
-        await client.close()
 
 
 async def books(services: ServicesFile, product: str, stock: int, buyers: list[str]) -> str:
