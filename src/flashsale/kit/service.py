@@ -282,7 +282,7 @@ def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> Non
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
         # uvicorn would trust X-Forwarded-For from 127.0.0.1 unless told otherwise: the setting decides.
         proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
-        # Longer than any client's idle keep-alive (httpx: 5 s): when the server closes an idle
+        # Longer than any client's idle keep-alive (aiohttp: 15 s): when the server closes an idle
         # connection first, a client can send on it in the same instant and see a reset instead
         # of an answer.
         timeout_keep_alive=30,

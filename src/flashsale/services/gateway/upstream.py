@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
-from flashsale.kit.http import ServiceClient
+from flashsale.kit.http import Answer, ServiceClient
 from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.services.gateway.errors import OrderNotFound
 from flashsale.services.gateway.settings import GatewaySettings
@@ -50,7 +49,7 @@ class Upstreams:
         raise OrderNotFound(order_id)
 
 
-def relay(answer: httpx.Response, instance: str) -> Response:
+def relay(answer: Answer, instance: str) -> Response:
     """A service's answer as the gateway's: status, body and entity tag as they came; a problem's
     `instance` names the gateway's path, not the service's."""
     headers = {name: answer.headers[name] for name in RELAYED_HEADERS if name in answer.headers}
@@ -65,7 +64,7 @@ def relay(answer: httpx.Response, instance: str) -> Response:
     return Response(answer.content, status_code=answer.status_code, media_type=media_type, headers=headers)
 
 
-def problem_code(answer: httpx.Response) -> str | None:
+def problem_code(answer: Answer) -> str | None:
     """The `code` of a service's problem answer, if it is one."""
     if not answer.headers.get("content-type", "").startswith(MEDIA_TYPE):
         return None

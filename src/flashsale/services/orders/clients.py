@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx
-
 from flashsale.kit.clock import ms_from_iso
 from flashsale.kit.errors import DependencyUnavailable
-from flashsale.kit.http import ServiceClient
+from flashsale.kit.http import Answer, ServiceClient
 from flashsale.services.orders.domain import Contact, Line, Listing
 from flashsale.services.orders.errors import (
     InvalidItems,
@@ -49,7 +47,7 @@ class PaymentOutcome:
     reason: str | None
 
 
-def _code(response: httpx.Response) -> str:
+def _code(response: Answer) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -57,14 +55,14 @@ def _code(response: httpx.Response) -> str:
     return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: Answer) -> str:
     try:
         return str(response.json().get("detail", ""))
     except (ValueError, AttributeError):
         return ""
 
 
-def _unexpected(client: ServiceClient, response: httpx.Response) -> DependencyUnavailable:
+def _unexpected(client: ServiceClient, response: Answer) -> DependencyUnavailable:
     return DependencyUnavailable(client.name, f"unexpected answer {response.status_code} {_code(response)}")
 
 
@@ -141,7 +139,7 @@ class PaymentsClient:
             return "NOTHING"
         raise _unexpected(self.client, response)
 
-    async def _post(self, path: str, body: dict[str, object] | None = None) -> httpx.Response:
+    async def _post(self, path: str, body: dict[str, object] | None = None) -> Answer:
         return await self.client.request("POST", path, json=body, idempotent=True, timeout_s=self.timeout_s)
 
 
