@@ -77,6 +77,34 @@ def test_a_sold_out_product_is_refused_without_reaching_the_inventory_until_a_un
     assert sold
 
 
+def test_the_door_refuses_only_what_the_route_would_refuse_the_same_way(gateway: Gateway, house: Any) -> None:
+    """A refusal at the door (in front of the app) is the route's own 409 problem, counted as the
+    route's; an attempt it must not judge goes on to the route: without a token, with a body the
+    route refuses, with an Idempotency-Key (forwarded: its first answer must replay)."""
+    product_id = gateway.new_product(gateway.admin(), stock=1)
+    ann, bob = bearer(mint(unique("c"))), bearer(mint(unique("c")))
+    assert buy(gateway, ann, product_id).status_code == 201
+    assert buy(gateway, bob, product_id).status_code == 409  # the inventory's refusal marks the product
+    counted = metric(gateway.url, "http_request_duration_seconds_count", route="/api/orders", status="409")
+    asked = reserves_asked(house)
+
+    at_door = buy(gateway, bob, product_id)
+    counted_after = metric(gateway.url, "http_request_duration_seconds_count", route="/api/orders", status="409")
+    unsigned = gateway.post("/api/orders", json={"items": [{"productId": product_id, "quantity": 1}]})
+    invalid = gateway.post("/api/orders", headers=bob, json={"items": [{"productId": product_id, "quantity": 0}]})
+    keyed = gateway.post("/api/orders", headers={**bob, "Idempotency-Key": unique("k")},
+                         json={"items": [{"productId": product_id, "quantity": 1}]})
+
+    assert at_door.status_code == 409 and at_door.headers["content-type"].startswith("application/problem+json")
+    assert {k: at_door.json()[k] for k in ("code", "status", "title", "instance")} == {
+        "code": "out_of_stock", "status": 409, "title": "Out of stock", "instance": "/api/orders"}
+    assert counted_after == counted + 1
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unauthenticated")
+    assert (invalid.status_code, invalid.json()["code"]) == (422, "invalid_request")
+    assert (keyed.status_code, keyed.json()["code"]) == (409, "out_of_stock")
+    assert reserves_asked(house) == asked + 1  # the keyed attempt, and only it, reached the inventory
+
+
 def test_a_unit_released_by_a_cancelled_order_is_sold_again(gateway: Gateway) -> None:
     product_id = gateway.new_product(gateway.admin(), stock=1)
     ann, bob = bearer(mint(unique("c"))), bearer(mint(unique("c")))

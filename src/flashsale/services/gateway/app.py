@@ -21,6 +21,7 @@ from flashsale.services.gateway import api_admin, api_orders, api_public, pages
 from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
+from flashsale.services.gateway.door import SoldOutDoor
 from flashsale.services.gateway.edge import Admission, BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
 from flashsale.services.gateway.feed import hear_units_back
@@ -73,4 +74,5 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.front = SoldOutDoor  # the sold-out crowd refused in front of the app (door.py says why)
     return app

@@ -49,6 +49,21 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
+def signed_in_customer(keys: Keys, authorization: str | None) -> str | None:
+    """The customer a valid customer token names, from an Authorization header's value; None for
+    anything else (no token, another role, a token refused), which the routes answer themselves."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    try:
+        claims = keys.verify(token.strip())
+    except TokenRefused:
+        return None
+    return claims.subject if claims.role is Role.CUSTOMER else None
+
+
 def _claims(request: Request) -> Claims | None:
     token = _bearer(request)
     if token is None:

@@ -28,7 +28,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flashsale.kit.asgi import replay_body
+from flashsale.kit.asgi import declared_length, replay_body
 from flashsale.kit.problems import problem_response
 from flashsale.services.gateway import metrics
 from flashsale.services.gateway.errors import Overloaded, PayloadTooLarge, RateLimited
@@ -43,7 +43,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > self.max_bytes:
+        if (declared_length(scope) or 0) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
         body = bytearray()
@@ -65,13 +65,6 @@ class BodyLimit:
         response = problem_response(problem, scope.get("path"))
         response.headers.update(problem.headers)
         await response(scope, receive, send)
-
-
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            return int(value) if value.isdigit() else 0  # the server refuses a malformed one itself
-    return 0
 
 
 class Admission:

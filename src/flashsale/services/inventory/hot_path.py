@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from flashsale.contracts.api import ReserveStock
-from flashsale.kit.asgi import replay_body
+from flashsale.kit.asgi import is_json, read_body, replay_body
 from flashsale.kit.problems import answer_for
 from flashsale.kit.service import observed
 from flashsale.services.inventory.api import reservation_view
@@ -35,7 +35,6 @@ from flashsale.services.inventory.domain import Fulfilment, Line
 from flashsale.services.inventory.store import InventoryStore
 
 PATH = "/inventory/reserve"
-JSON_TYPES = (b"application/json", b"application/json; charset=utf-8")
 
 
 class Route:
@@ -55,7 +54,7 @@ class ReserveHotPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client went away before it finished asking
         wanted = _well_formed(scope, body)
@@ -90,21 +89,9 @@ async def _send_json(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def _well_formed(scope: Scope, body: bytes) -> ReserveStock | None:
     """The reserve, if its content type is JSON and the schema takes its body; else None."""
-    content_type = next((value for name, value in scope["headers"] if name == b"content-type"), None)
-    if content_type is None or content_type.lower() not in JSON_TYPES:
+    if not is_json(scope):
         return None
     try:
         return ReserveStock.model_validate_json(body)
