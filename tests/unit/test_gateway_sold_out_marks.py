@@ -77,13 +77,38 @@ def test_a_return_of_another_product_does_not_spoil_a_refusal() -> None:
     assert copy.refuses(one("PS5"), NOW) == "PS5"
 
 
-def test_a_mark_lapses_after_its_ttl() -> None:
+def test_a_lapsed_mark_lets_one_probe_through_and_its_refusal_marks_again() -> None:
     copy = listening()
     copy.refused(one("PS5"), copy.ticket(), NOW)
-
     assert copy.refuses(one("PS5"), NOW + TTL_MS - 1) == "PS5"
-    assert copy.refuses(one("PS5"), NOW + TTL_MS) is None
+
+    probe = copy.refuses(one("PS5"), NOW + TTL_MS)
+    ticket = copy.ticket()
+    while_probing = copy.refuses(one("PS5"), NOW + TTL_MS + 1)
+    copy.refused(one("PS5"), ticket, NOW + TTL_MS + 5)
+
+    assert (probe, while_probing) == (None, "PS5")  # one attempt asks the inventory, the rest wait for it
+    assert copy.refuses(one("PS5"), NOW + 2 * TTL_MS + 4) == "PS5"  # marked again by the probe's refusal
+
+
+def test_a_probe_that_gets_an_order_lifts_the_mark() -> None:
+    copy = listening()
+    copy.refused(one("PS5"), copy.ticket(), NOW)
+    assert copy.refuses(one("PS5"), NOW + TTL_MS) is None  # the probe (units came back unheard)
+
+    copy.granted(one("PS5"))
+
+    assert copy.refuses(one("PS5"), NOW + TTL_MS + 1) is None
     assert len(copy) == 0
+
+
+def test_a_probe_that_gets_no_answer_lets_another_through_a_ttl_later() -> None:
+    copy = listening()
+    copy.refused(one("PS5"), copy.ticket(), NOW)
+    assert copy.refuses(one("PS5"), NOW + TTL_MS) is None  # the probe, never answered
+
+    assert copy.refuses(one("PS5"), NOW + 2 * TTL_MS - 1) == "PS5"
+    assert copy.refuses(one("PS5"), NOW + 2 * TTL_MS) is None
 
 
 def test_nothing_is_marked_while_the_feed_is_not_heard_and_a_gap_drops_every_mark() -> None:

@@ -34,6 +34,7 @@ from flashsale.services.gateway.models import PlaceOrder
 from flashsale.services.gateway.sold_out import Attempt, SoldOut
 
 PATH = "/api/orders"
+JUDGED = "flashsale.sold_out_judged"  # in the scope of an attempt the door asked the copy about
 
 
 class Route:
@@ -89,6 +90,7 @@ class SoldOutDoor:
         lines = tuple((item.product_id, item.quantity) for item in order.items)
         attempt = Attempt(lines, order.fulfilment == "partial")
         product_id = sold_out.refuses(attempt, self.app.state.runtime.clock.now_ms())
+        scope[JUDGED] = True  # asking again would refuse a probe the copy just let through
         if product_id is not None:
             scope["flashsale.customer"] = customer_id
         return product_id
