@@ -5,7 +5,9 @@ from __future__ import annotations
 import jwt
 import pytest
 
+from flashsale.kit.clock import ManualClock
 from flashsale.services.gateway import tokens
+from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.tokens import Claims, Role, TokenRefused
 
 pytestmark = pytest.mark.unit
@@ -68,3 +70,21 @@ def test_a_genuine_token_with_a_rewritten_payload_is_invalid() -> None:
     _, payload, _ = tokens.issue(SECRET, "c-2", Role.ADMIN, NOW, 60).split(".")
 
     assert refusal(f"{header}.{payload}.{signature}") == "token_invalid"
+
+
+def test_a_remembered_token_still_expires_and_a_forged_one_is_never_remembered() -> None:
+    clock = ManualClock(NOW * 1000)
+    keys = Keys(SECRET, ttl_s=60, clock=clock)
+    token = keys.issue("c-1", Role.CUSTOMER)
+    forged = signed(secret="another key " * 4)
+
+    assert keys.verify(token).subject == "c-1"
+    assert keys.verify(token).subject == "c-1"  # the second time from memory
+    clock.advance(60)
+    with pytest.raises(TokenRefused) as expired:
+        keys.verify(token)
+    for _ in range(2):
+        with pytest.raises(TokenRefused) as invalid:
+            keys.verify(forged)
+        assert invalid.value.reason == "token_invalid"
+    assert expired.value.reason == "token_expired"

@@ -50,6 +50,11 @@ def issue(secret: str, subject: str, role: Role, now_s: int, ttl_s: int) -> str:
 def verify(secret: str, token: str, now_s: float) -> Claims:
     """The token's claims, or TokenRefused: invalid before expired (a forged token that says it
     has expired is still a forgery)."""
+    return unexpired(decode(secret, token), now_s)
+
+
+def decode(secret: str, token: str) -> Claims:
+    """The claims of a token signed with our key, expired or not; TokenRefused if it is invalid."""
     try:
         decoded = jwt.decode(
             token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
@@ -58,7 +63,10 @@ def verify(secret: str, token: str, now_s: float) -> Claims:
         )
     except jwt.InvalidTokenError as exc:
         raise TokenRefused("token_invalid", f"the token is not valid ({type(exc).__name__})") from None
-    claims = _claims(decoded)
+    return _claims(decoded)
+
+
+def unexpired(claims: Claims, now_s: float) -> Claims:
     if now_s >= claims.expires_at_s:
         raise TokenRefused("token_expired", "the token has expired: sign in again")
     return claims
