@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +38,18 @@ def up(
     )
 
 
+class BuyPath(StrEnum):
+    """How a sale's buyers reach the house (sale/buyers.py)."""
+
+    GATEWAY = "gateway"
+    ORDERS = "orders"
+
+
+Via = Annotated[BuyPath, typer.Option(
+    help="gateway: buyers sign up and in first, then buy and pay with their tokens, as real buyers do; "
+         "orders: straight at the order service's instances")]
+
+
 @app.command()
 def demo(
     buyers: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
@@ -44,11 +57,12 @@ def demo(
     orders_instances: Annotated[int, typer.Option(min=1, max=16)] = 2,
     dashboard: Annotated[bool, typer.Option(
         "--dashboard", help="Print the dashboard's URL and keep the house up after the sale until Ctrl-C")] = False,
+    via: Via = BuyPath.GATEWAY,
 ) -> None:
     """Run the whole house in a temporary directory, replay the last-PS5 story, play a sale, audit it."""
     from flashsale.sale.commands import demo as run_demo
 
-    raise typer.Exit(run_demo(buyers, stock, orders_instances, dashboard=dashboard))
+    raise typer.Exit(run_demo(buyers, stock, orders_instances, dashboard=dashboard, via=via.value))
 
 
 @app.command()
@@ -57,11 +71,12 @@ def sale(
     buyers: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
     stock: Annotated[int, typer.Option(min=1, max=1_000_000)] = 100,
     product: Annotated[str | None, typer.Option(help="Product id (default: a fresh one)")] = None,
+    via: Via = BuyPath.GATEWAY,
 ) -> None:
     """Play a flash sale against a running house and audit it."""
     from flashsale.sale.commands import sale as run_sale
 
-    raise typer.Exit(run_sale(services, buyers, stock, product))
+    raise typer.Exit(run_sale(services, buyers, stock, product, via=via.value))
 
 
 @app.command()

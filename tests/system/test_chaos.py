@@ -21,6 +21,7 @@ import pytest
 from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile, load_services
+from flashsale.sale.buyers import OrderServicePath
 from flashsale.sale.client import HouseClient
 from flashsale.sale.commands import running_house
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
@@ -83,7 +84,7 @@ async def _sale_under_fire(services: ServicesFile, services_json: Path) -> tuple
     killer = Killer(services_json, KILLS)
     killer.start()
     try:
-        result = await run_sale(client, plan)
+        result = await run_sale(OrderServicePath(client), plan)
     finally:
         killer.stop.set()
         killer.join()

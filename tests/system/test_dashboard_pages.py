@@ -17,6 +17,7 @@ from playwright.sync_api import Page
 
 from flashsale.runtime.pages import page_urls
 from flashsale.runtime.services_file import ServicesFile
+from flashsale.sale.buyers import OrderServicePath
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
 from polling import unique, wait_for
@@ -66,7 +67,7 @@ class BackgroundSale:
                 for wave in range(self.waves):
                     plan = SalePlan(product_id=self.product_id, buyers=self.wave_buyers, stock=STOCK,
                                     concurrency=self.wave_buyers, seed=wave)
-                    self.results.append(await run_sale(client, plan))
+                    self.results.append(await run_sale(OrderServicePath(client), plan))
                     await asyncio.sleep(self.pause_s)
             finally:
                 await client.close()

@@ -6,13 +6,14 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     retry_if_result,
     stop_after_delay,
@@ -32,12 +33,26 @@ class Answer:
     status: int
     body: dict[str, Any]
     seconds: float
+    retry_after_s: float | None = None  # what a 429 or 503 asked the caller to wait
 
 
 def _worth_retrying(answer: Answer) -> bool:
-    """The first attempt with this key is still running, or a dependency is down for now (503:
-    nothing was stored under the key, so the retry runs afresh)."""
-    return (answer.status == 409 and answer.body.get("code") == "request_in_progress") or answer.status == 503
+    """The first attempt with this key is still running, a dependency is down for now or the
+    house is too busy (503: nothing was stored under the key, so the retry runs afresh), or the
+    caller is over its rate limit (429)."""
+    in_progress = answer.status == 409 and answer.body.get("code") == "request_in_progress"
+    return in_progress or answer.status in (429, 503)
+
+
+_backoff = wait_exponential_jitter(multiplier=0.1, max=2.0)
+
+
+def _wait_as_told(state: RetryCallState) -> float:
+    """The answer's Retry-After when it gave one, else exponential backoff with jitter."""
+    answer = state.outcome.result() if state.outcome is not None and not state.outcome.failed else None
+    if isinstance(answer, Answer) and answer.retry_after_s is not None:
+        return answer.retry_after_s
+    return _backoff(state)
 
 
 class HouseClient:
@@ -68,33 +83,42 @@ class HouseClient:
         return len(self._orders)
 
     async def _call_idempotent(self, path: str, body: dict[str, Any], key: str | None, instance: int | None) -> Answer:
-        """POST as a careful client does: with an Idempotency-Key, retried with that same key when
-        the connection fails, the first attempt is still running (the retry then gets its answer)
-        or the service says a dependency is down (503).
-        A retry goes to the next order instance: every instance answers for a key (they share the
-        order database), so one instance that died does not stall its buyers."""
-        headers = {"Idempotency-Key": key or str(uuid.uuid4())}
+        """POST to the order service as a careful client does (`post_idempotent`). A retry goes to
+        the next order instance: every instance answers for a key (they share the order
+        database), so one instance that died does not stall its buyers."""
         first = next(self._round_robin) if instance is None else instance
         attempt = itertools.count(first)
+        return await self.post_idempotent(lambda: self.orders_url(next(attempt)) + path, body, key=key)
+
+    async def post_idempotent(
+        self, url: Callable[[], str], body: dict[str, Any], *, key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """POST as a careful client does: with an Idempotency-Key, retried with that same key when
+        the connection fails, the first attempt is still running (the retry then gets its answer),
+        the service says a dependency is down or it is too busy (503), or the caller is over its
+        rate limit (429, after its Retry-After). `url` names where each attempt goes."""
+        headers = {**(headers or {}), "Idempotency-Key": key or str(uuid.uuid4())}
         retrying = AsyncRetrying(
-            stop=stop_after_delay(self.retry_window_s), wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+            stop=stop_after_delay(self.retry_window_s), wait=_wait_as_told,
             retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_worth_retrying),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
 
         async def post() -> Answer:
-            return await self._call("POST", self.orders_url(next(attempt)) + path, json=body, headers=headers)
+            return await self._call("POST", url(), json=body, headers=headers)
 
         started = time.perf_counter()
         answer: Answer = await retrying(post)
-        return Answer(answer.status, answer.body, time.perf_counter() - started)
+        return Answer(answer.status, answer.body, time.perf_counter() - started, answer.retry_after_s)
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
         started = time.perf_counter()
         response = await self._http.request(method, url, **kwargs)
         seconds = time.perf_counter() - started
         body = response.json() if response.content else {}
-        return Answer(response.status_code, body, seconds)
+        retry_after = response.headers.get("retry-after", "")
+        return Answer(response.status_code, body, seconds, float(retry_after) if retry_after.isdigit() else None)
 
     # -- inventory --------------------------------------------------------------------------
 

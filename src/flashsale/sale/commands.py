@@ -23,6 +23,7 @@ from flashsale.runtime.pages import page_urls
 from flashsale.runtime.services_file import ServicesFile, load_services
 from flashsale.sale.apology import Epilogue, drop_a_sold_unit
 from flashsale.sale.audit import AuditReport
+from flashsale.sale.buyers import BuyPath, GatewayPath, OrderServicePath, sign_in_buyers
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
 from flashsale.sale.readmodels import compare_read_models, drift_found, print_read_models
@@ -35,6 +36,10 @@ from flashsale.sale.story import replay_last_ps5
 from flashsale.sale.windows import consistency_windows
 
 DEMO_HOLD_TTL_S = 20  # short, so abandoned holds expire while the demo watches; long enough to pay
+# The demo's load generator stands where a load balancer would in front of the gateway: the house
+# trusts it to name each buyer's own address (X-Forwarded-For), so per-address limits see 2,000
+# buyers, not one machine.
+DEMO_ENV = {"FLASHSALE_TRUSTED_PROXIES": "127.0.0.1"}
 
 
 @contextlib.contextmanager
@@ -70,19 +75,38 @@ def _wait_for_services(path: Path, up: subprocess.Popen[bytes], log: Path, conso
     return load_services(path)
 
 
-async def _play(client: HouseClient, plan: SalePlan, console: Console) -> SaleResult:
+def _progress(console: Console, what: str) -> Progress:
+    return Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+async def _buy_path(client: HouseClient, plan: SalePlan, via: str, console: Console) -> tuple[BuyPath, str]:
+    """The buyers' way in, and how it went to say in the report. Through the gateway they sign up
+    and in before the sale opens, as a drop's buyers do."""
+    if via == "orders":
+        return OrderServicePath(client), "order service, direct (no sign-in)"
+    with _progress(console, "buyers signing up and in") as progress:
+        task = progress.add_task("sign-in", total=plan.buyers * 2)
+        signed_in = await sign_in_buyers(client, plan.buyers, lambda: progress.advance(task))
+    return GatewayPath(client, signed_in), (f"gateway, signed-in buyers ({signed_in.sign_ups_per_s:,.1f} sign-ups/s, "
+                                            f"{signed_in.sign_ins_per_s:,.1f} sign-ins/s before the sale)")
+
+
+async def _play(client: HouseClient, plan: SalePlan, via: str, console: Console) -> SaleResult:
+    path, described = await _buy_path(client, plan, via, console)
     stocked = await client.receive(plan.product_id, plan.stock, name=plan.name, price_cents=plan.price_cents)
     if stocked.status != 200:
         raise RuntimeError(f"could not put {plan.product_id} on sale: {stocked.status} {stocked.body}")
-    with Progress(TextColumn("[bold]buyers"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
+    with _progress(console, "buyers") as progress:
         task = progress.add_task("sale", total=plan.buyers)
-        return await run_sale(client, plan, lambda: progress.advance(task))
+        result = await run_sale(path, plan, lambda: progress.advance(task))
+    result.epilogue.insert(0, ("buy path", described))
+    return result
 
 
-async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console, *, settle_pending: bool,
+async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console, *, via: str, settle_pending: bool,
                            settle_timeout_s: float, epilogue: Epilogue | None = None) -> AuditReport:
-    result = await _play(client, plan, console)
+    result = await _play(client, plan, via, console)
     with console.status("waiting for the house to go quiet…"):
         settled = await wait_until_settled(client, result.order_ids, include_pending=settle_pending,
                                            timeout_s=settle_timeout_s)
@@ -105,7 +129,7 @@ async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console
     return audit
 
 
-async def _demo(services: ServicesFile, buyers: int, stock: int, console: Console) -> bool:
+async def _demo(services: ServicesFile, buyers: int, stock: int, via: str, console: Console) -> bool:
     client = HouseClient(services)
     try:
         timeline, story_ok = await replay_last_ps5(client)
@@ -113,22 +137,22 @@ async def _demo(services: ServicesFile, buyers: int, stock: int, console: Consol
         plan = SalePlan(product_id=f"PS5-SALE-{uuid.uuid4().hex[:6]}", buyers=buyers, stock=stock)
         console.print(f"\n[bold]Flash sale:[/] {buyers} buyers, {stock} units, "
                       f"{client.orders_instances} order-service instances")
-        audit = await _sale_and_report(client, plan, console, settle_pending=True,
+        audit = await _sale_and_report(client, plan, console, via=via, settle_pending=True,
                                        settle_timeout_s=DEMO_HOLD_TTL_S + 60, epilogue=drop_a_sold_unit)
         return story_ok and audit.ok
     finally:
         await client.close()
 
 
-def demo(buyers: int, stock: int, orders_instances: int, *, dashboard: bool = False) -> int:
+def demo(buyers: int, stock: int, orders_instances: int, *, dashboard: bool = False, via: str = "gateway") -> int:
     """The exit code reflects the audit; with `dashboard` the house stays up after it (its pages
     printed before the sale, to watch it, and again after) until Ctrl-C."""
     console = Console()
     with tempfile.TemporaryDirectory(prefix="flashsale-demo-") as tmp, \
-            running_house(Path(tmp), orders_instances, DEMO_HOLD_TTL_S, console) as services:
+            running_house(Path(tmp), orders_instances, DEMO_HOLD_TTL_S, console, DEMO_ENV) as services:
         if dashboard:
             _print_pages(console, services)
-        ok = asyncio.run(_demo(services, buyers, stock, console))
+        ok = asyncio.run(_demo(services, buyers, stock, via, console))
         if dashboard:
             _stay_up(console, services)
     return 0 if ok else 1
@@ -153,7 +177,7 @@ def _stay_up(console: Console, services: ServicesFile) -> None:
             signal.signal(signum, handler)
 
 
-def sale(services_path: Path, buyers: int, stock: int, product: str | None) -> int:
+def sale(services_path: Path, buyers: int, stock: int, product: str | None, *, via: str = "gateway") -> int:
     console = Console()
     services = load_services(services_path)
     plan = SalePlan(product_id=product or f"SALE-{uuid.uuid4().hex[:6]}", buyers=buyers, stock=stock)
@@ -161,7 +185,8 @@ def sale(services_path: Path, buyers: int, stock: int, product: str | None) -> i
     async def run() -> bool:
         client = HouseClient(services)
         try:
-            return (await _sale_and_report(client, plan, console, settle_pending=False, settle_timeout_s=60)).ok
+            return (await _sale_and_report(client, plan, console, via=via, settle_pending=False,
+                                           settle_timeout_s=60)).ok
         finally:
             await client.close()
 

@@ -1,6 +1,7 @@
-"""The flash sale as a load: N buyers race for S units of one product through the order service.
+"""The flash sale as a load: N buyers race for S units of one product.
 
-Each buyer asks for one unit (POST /orders, spread over the order-service instances). A buyer who
+Each buyer asks for one unit along the sale's buy path (buyers.py: signed in, through the
+gateway; or straight at the order service's instances). A buyer who
 gets an order then pays with an approving card, a declined one, or walks away (abandons the hold,
 which expires by its TTL). Everything is measured from the client side; the audit then checks the
 outcome through the APIs.
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flashsale.sale.client import HouseClient
+from flashsale.sale.buyers import BuyPath
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,8 @@ def _choose_payment(rng: random.Random, plan: SalePlan) -> str | None:
     return "tok_ok"
 
 
-async def _buyer(client: HouseClient, plan: SalePlan, n: int, token: str | None, result: SaleResult) -> None:
-    created = await client.create_order(f"buyer-{n}", plan.product_id, instance=n,
-                                        idempotency_key=str(uuid.uuid4()))
+async def _buyer(path: BuyPath, plan: SalePlan, n: int, token: str | None, result: SaleResult) -> None:
+    created = await path.place_order(n, plan.product_id)
     if created.status == 409:
         result.outcomes["refused"] += 1
         return
@@ -68,7 +67,7 @@ async def _buyer(client: HouseClient, plan: SalePlan, n: int, token: str | None,
     if token is None:
         result.outcomes["abandoned"] += 1
         return
-    paid = await client.pay(order_id, token, instance=n + 1)  # pay through the other instance
+    paid = await path.pay(n, order_id, token)
     result.pay_latency.append(paid.seconds)
     expected = {"tok_ok": (200, "paid"), "tok_declined": (402, "declined")}[token]
     if paid.status == expected[0]:
@@ -80,7 +79,7 @@ async def _buyer(client: HouseClient, plan: SalePlan, n: int, token: str | None,
 
 
 async def run_sale(
-    client: HouseClient, plan: SalePlan, on_progress: Callable[[], None] = lambda: None
+    path: BuyPath, plan: SalePlan, on_progress: Callable[[], None] = lambda: None
 ) -> SaleResult:
     """Play the sale; stock must already be received. Returns what the buyers saw."""
     rng = random.Random(plan.seed)
@@ -91,7 +90,7 @@ async def run_sale(
     async def one(n: int) -> None:
         async with gate:
             try:
-                await _buyer(client, plan, n, tokens[n], result)
+                await _buyer(path, plan, n, tokens[n], result)
             except Exception as exc:  # noqa: BLE001 - a failed request is a finding, not a crash
                 result.unexpected.append(f"buyer {n}: {exc!r}")
             on_progress()
