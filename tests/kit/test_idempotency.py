@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 import sqlalchemy as sa
@@ -74,3 +75,39 @@ async def test_a_dead_requests_key_is_taken_over_by_exactly_one_of_two_requests(
     assert sorted(type(o).__name__ for o in outcomes) == ["Answer", "Problem"]
     refused = next(o for o in outcomes if isinstance(o, Problem))
     assert (refused.status, refused.code) == (409, "request_in_progress")
+
+
+async def test_concurrent_keys_are_claimed_together_and_one_keys_problem_is_its_own(kit_db: Database) -> None:
+    """A crowd of keyed requests on one store: claims and answers are committed in batches, each
+    key still runs once, and a key reused with another body is refused alone."""
+    store = IdempotencyStore(kit_db, ManualClock())
+    reused = _key()
+    await store.run("create-order", reused, BODY, _answer(200))
+    keys = [_key() for _ in range(40)]
+    runs: list[str] = []
+
+    async def request(key: str, body: bytes) -> Answer | Problem:
+        async def work() -> Answer:
+            runs.append(key)
+            await asyncio.sleep(0)
+            return Answer(201, {"key": key})
+
+        try:
+            return await store.run("create-order", key, body, work)
+        except Problem as refused:
+            return refused
+
+    outcomes = await asyncio.gather(*(request(k, BODY) for k in keys), request(reused, b'{"customerId": "c-9"}'))
+    again = await asyncio.gather(*(request(k, BODY) for k in keys))
+
+    assert sorted(runs) == sorted(keys)  # every new key ran once, the reused one not at all
+    assert outcomes[:-1] == [Answer(201, {"key": k}) for k in keys] == again  # stored, and answered again
+    refused = outcomes[-1]
+    assert isinstance(refused, Problem) and refused.code == "idempotency_key_reused"
+
+
+def _answer(status: int) -> Callable[[], Awaitable[Answer]]:
+    async def work() -> Answer:
+        return Answer(status, {})
+
+    return work

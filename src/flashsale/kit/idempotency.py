@@ -9,6 +9,15 @@ A request that dies mid-way (process killed) leaves its key locked only until it
 out; then the next request with that key runs again (the work below it must itself be safe to
 repeat: holds are idempotent per order id, payments per order). A 5xx answer is not stored, so
 the client can retry after an outage.
+
+Claims, and stored answers, that arrive while another batch of them commits go together in the
+next transaction (group commit, kit.coalescer): a crowd of careful clients sends a key with
+every attempt, and a transaction each for the claim and the answer was most of what a keyed
+refusal cost the order service on SQLite, where every write transaction queues for the file's
+write lock. Within a transaction keys are taken in sorted order, so two batches sharing keys
+(a client retrying at two instances at once) cannot deadlock on PostgreSQL. A failure of the
+transaction itself fails every request of its batch; a problem with one key (reused, in
+progress) is that request's alone.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
+from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database, insert_unless_present
 from flashsale.kit.problems import Problem
 from flashsale.kit.schema import idempotency_keys
@@ -29,6 +39,7 @@ from flashsale.kit.schema import idempotency_keys
 # Longer than any request with a key may take (a slow payment with retries: ~10 s).
 LOCK_S = 60.0
 MAX_KEY_LENGTH = 200
+MAX_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -62,11 +73,28 @@ def request_hash(body: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Claim:
+    scope: str
+    key: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class _Completion:
+    scope: str
+    key: str
+    answer: Answer
+
+
 class IdempotencyStore:
     def __init__(self, db: Database, clock: Clock, *, lock_s: float = LOCK_S) -> None:
         self.db = db
         self.clock = clock
         self.lock_ms = int(lock_s * 1000)
+        self._claims: Coalescer[None, _Claim, Answer | None] = Coalescer(self._claim_batch, max_batch=MAX_BATCH)
+        self._completions: Coalescer[None, _Completion, None] = Coalescer(
+            self._complete_batch, max_batch=MAX_BATCH)
 
     async def run(
         self, scope: str, key: str, body: bytes, work: Callable[[], Awaitable[Answer]]
@@ -75,7 +103,7 @@ class IdempotencyStore:
             raise Problem(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
                           f"the key must be 1..{MAX_KEY_LENGTH} characters")
         digest = request_hash(body)
-        stored = await self._claim(scope, key, digest)
+        stored = await self._claims.submit(None, _Claim(scope, key, digest))
         if stored is not None:
             return stored
         try:
@@ -88,48 +116,61 @@ class IdempotencyStore:
         if answer.status >= 500:
             await self._release(scope, key)
         else:
-            await self._complete(scope, key, answer)
+            await self._completions.submit(None, _Completion(scope, key, answer))
         return answer
 
-    async def _claim(self, scope: str, key: str, digest: str) -> Answer | None:
+    async def _claim_batch(self, _: None, claims: list[_Claim]) -> list[Answer | Exception | None]:
+        outcomes: dict[int, Answer | Exception | None] = {}
+        async with self.db.transaction() as conn:
+            for n in sorted(range(len(claims)), key=lambda n: (claims[n].scope, claims[n].key)):
+                claim = claims[n]
+                try:
+                    outcomes[n] = await self._claim_txn(conn, claim.scope, claim.key, claim.digest)
+                except Problem as problem:  # this key's alone: the others go on
+                    outcomes[n] = problem
+        return [outcomes[n] for n in range(len(claims))]
+
+    async def _claim_txn(self, conn: AsyncConnection, scope: str, key: str, digest: str) -> Answer | None:
         """Take the key (None: go ahead) or return what an earlier request with it answered."""
         now = self.clock.now_ms()
         locked_until = now + self.lock_ms
-        async with self.db.transaction() as conn:
-            if await _insert_new_txn(conn, scope, key, digest, locked_until, now):
-                return None  # the common case: a key never seen, one statement
-            row = (await conn.execute(
-                sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-            )).first()
-            if row is None:  # released (its request failed) between our insert and this read
-                raise _in_progress()
-            if row.request_hash != digest:
-                raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
-                              "this key was used with a different request body")
-            if row.state == "done":
-                return Answer(row.status_code, orjson.loads(row.body))
-            if row.locked_until_ms > now:
-                raise _in_progress()
-            # The earlier holder died. Take over only if no one else just did: on PostgreSQL two
-            # requests may both have read the run-out lock, and only one may run.
-            taken = await conn.execute(
-                idempotency_keys.update()
-                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
-                       idempotency_keys.c.state == "in_progress",
-                       idempotency_keys.c.locked_until_ms == row.locked_until_ms)
-                .values(locked_until_ms=locked_until)
-            )
-            if taken.rowcount != 1:
-                raise _in_progress()
-            return None
+        if await _insert_new_txn(conn, scope, key, digest, locked_until, now):
+            return None  # the common case: a key never seen, one statement
+        row = (await conn.execute(
+            sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        )).first()
+        if row is None:  # released (its request failed) between our insert and this read
+            raise _in_progress()
+        if row.request_hash != digest:
+            raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                          "this key was used with a different request body")
+        if row.state == "done":
+            return Answer(row.status_code, orjson.loads(row.body))
+        if row.locked_until_ms > now:
+            raise _in_progress()
+        # The earlier holder died. Take over only if no one else just did: on PostgreSQL two
+        # requests may both have read the run-out lock, and only one may run.
+        taken = await conn.execute(
+            idempotency_keys.update()
+            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                   idempotency_keys.c.state == "in_progress",
+                   idempotency_keys.c.locked_until_ms == row.locked_until_ms)
+            .values(locked_until_ms=locked_until)
+        )
+        if taken.rowcount != 1:
+            raise _in_progress()
+        return None
 
-    async def _complete(self, scope: str, key: str, answer: Answer) -> None:
+    async def _complete_batch(self, _: None, completions: list[_Completion]) -> list[None]:
         async with self.db.transaction() as conn:
-            await conn.execute(
-                idempotency_keys.update()
-                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-                .values(state="done", status_code=answer.status, body=orjson.dumps(answer.body).decode())
-            )
+            for done in sorted(completions, key=lambda done: (done.scope, done.key)):
+                await conn.execute(
+                    idempotency_keys.update()
+                    .where(idempotency_keys.c.scope == done.scope, idempotency_keys.c.key == done.key)
+                    .values(state="done", status_code=done.answer.status,
+                            body=orjson.dumps(done.answer.body).decode())
+                )
+        return [None] * len(completions)
 
     async def _release(self, scope: str, key: str) -> None:
         async with self.db.transaction() as conn:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import ProductUpdated
 from flashsale.kit.clock import Clock, iso_from_ms
+from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.outbox import append_txn
@@ -90,10 +91,17 @@ class Write:
 Update = Callable[[Details | None], Details]
 
 
+# Lookups answered by one read: the order service asks once per buy attempt, so a crowd's
+# attempts arrive together.
+MAX_LOOKUPS = 64  # x at most 100 ids each: within both databases' limits on bound parameters
+
+
 class CatalogStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._lookups: Coalescer[None, tuple[str, ...], list[Product]] = Coalescer(
+            self._find_batch, max_batch=MAX_LOOKUPS)
 
     async def find(self, product_id: str) -> Product | None:
         async with self.db.read() as conn:
@@ -101,8 +109,18 @@ class CatalogStore:
         return found[0] if found else None
 
     async def find_many(self, product_ids: Sequence[str]) -> list[Product]:
+        """The listed ones of these products, in the order asked for. Lookups that arrive while
+        another is being read go together in the next read (kit.coalescer): under a crowd one
+        SELECT answers them all instead of a read transaction each (on SQLite a thread hop per
+        statement; the batch lookup was ~1.9 ms of the catalog's CPU per buy attempt). Each
+        read starts after every lookup in it arrived, so it sees every write committed before."""
+        return await self._lookups.submit(None, tuple(product_ids))
+
+    async def _find_batch(self, _: None, lookups: list[tuple[str, ...]]) -> list[list[Product]]:
+        wanted = list(dict.fromkeys(p for lookup in lookups for p in lookup))
         async with self.db.read() as conn:
-            return await _select_txn(conn, product_ids)
+            found = {product.product_id: product for product in await _select_txn(conn, wanted)}
+        return [[found[p] for p in lookup if p in found] for lookup in lookups]
 
     async def page(self, after: str | None, limit: int) -> list[Product]:
         """Up to `limit` products in product id order, after `after`."""
