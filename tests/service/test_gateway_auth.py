@@ -13,6 +13,7 @@ import httpx
 import jwt
 import pytest
 from gateway_support import (
+    PASSWORD,
     Customer,
     Gateway,
     backends,
@@ -34,7 +35,8 @@ OBJECT_ROUTES = [
     ("POST", "/api/orders/{orderId}/cancel", None),
     ("GET", "/api/notifications?orderId={orderId}", None),
 ]
-PUBLIC = {"/api/signup", "/api/auth/token", "/api/auth/admin", "/api/products", "/api/products/{productId}"}
+PUBLIC = {"/api/signup", "/api/auth/token", "/api/auth/refresh", "/api/auth/admin", "/api/products",
+          "/api/products/{productId}"}
 
 
 @pytest.fixture
@@ -177,6 +179,27 @@ def test_signing_in_takes_the_right_password_and_the_admin_token_only(gateway: G
     assert (not_admin.status_code, not_admin.json()["code"]) == (401, "invalid_credentials")
     assert (me.status_code, me.json()["email"]) == (200, customer.email)
     assert "accessToken" not in wrong.text
+
+
+def test_a_refresh_token_buys_new_tokens_and_nothing_else(gateway: Gateway) -> None:
+    """A buyer signed in before a drop stays signed in through it: the refresh token from sign-in
+    gives a new access token; it is no access token itself, nor is an access token a refresh token."""
+    customer = gateway.sign_up()
+    signed_in = gateway.post("/api/auth/token", json={"email": customer.email, "password": PASSWORD}).json()
+
+    renewed = gateway.post("/api/auth/refresh", json={"refreshToken": signed_in["refreshToken"]})
+    me = gateway.get("/api/me", headers=bearer(renewed.json()["accessToken"]))
+    refresh_as_access = gateway.get("/api/me", headers=bearer(signed_in["refreshToken"]))
+    access_as_refresh = gateway.post("/api/auth/refresh", json={"refreshToken": signed_in["accessToken"]})
+    forged = gateway.post("/api/auth/refresh", json={"refreshToken": mint(customer.customer_id, aud="flashsale-refresh",
+                                                                          secret="another secret " * 3)})
+
+    assert renewed.status_code == 200 and renewed.headers["cache-control"] == "no-store"
+    assert signed_in["refreshExpiresIn"] > signed_in["expiresIn"] and "refreshToken" in renewed.json()
+    assert (me.status_code, me.json()["email"]) == (200, customer.email)
+    assert (refresh_as_access.status_code, refresh_as_access.json()["code"]) == (401, "token_invalid")
+    assert (access_as_refresh.status_code, access_as_refresh.json()["code"]) == (401, "token_invalid")
+    assert (forged.status_code, forged.json()["code"]) == (401, "token_invalid")
 
 
 def test_whose_order_it_is_comes_from_the_token_never_the_body(gateway: Gateway, admin: dict[str, str]) -> None:

@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse
 
 from flashsale.contracts.api import ID_PATTERN, SignIn
 from flashsale.kit.problems import Problem
-from flashsale.services.gateway.auth import VisitorId
+from flashsale.services.gateway import metrics
+from flashsale.services.gateway.auth import Keys, VisitorId
 from flashsale.services.gateway.deps import KeysDep, ReadsDep, SettingsDep, UpstreamsDep
-from flashsale.services.gateway.models import AccessToken, AdminSignIn, SignUp
-from flashsale.services.gateway.tokens import ADMIN_SUBJECT, Role
+from flashsale.services.gateway.errors import Unauthenticated
+from flashsale.services.gateway.models import AccessToken, AdminSignIn, Refresh, SignUp
+from flashsale.services.gateway.tokens import ADMIN_SUBJECT, Role, TokenRefused
 from flashsale.services.gateway.upstream import relay
 
 router = APIRouter(prefix="/api", tags=["public"])
@@ -40,7 +42,19 @@ async def sign_in(body: SignIn, request: Request, _: VisitorId, upstreams: Upstr
     )
     if answer.status_code != 200:
         return relay(answer, request.url.path)
-    return _token(keys.issue(answer.json()["customerId"], Role.CUSTOMER), keys.ttl_s)
+    return _customer_tokens(keys, answer.json()["customerId"])
+
+
+@router.post("/auth/refresh")
+async def refresh(body: Refresh, _: VisitorId, keys: KeysDep) -> Response:
+    """New tokens for a customer's refresh token: 200 as sign-in answers; 401 token_invalid or
+    token_expired (sign in again). No password is checked: the refresh token is the credential."""
+    try:
+        claims = keys.verify_refresh(body.refresh_token)
+    except TokenRefused as refused:
+        metrics.refusals.labels(refused.reason).inc()
+        raise Unauthenticated(refused.reason, refused.detail) from None
+    return _customer_tokens(keys, claims.subject)
 
 
 @router.post("/auth/admin")
@@ -49,7 +63,7 @@ async def admin_sign_in(body: AdminSignIn, _: VisitorId, keys: KeysDep, settings
     expected = settings.admin_token.encode()
     if not expected or not hmac.compare_digest(body.admin_token.encode(), expected):
         raise Problem(401, "invalid_credentials", "Invalid credentials", "that is not the admin token")
-    return _token(keys.issue(ADMIN_SUBJECT, Role.ADMIN), keys.ttl_s)
+    return _token(AccessToken(access_token=keys.issue(ADMIN_SUBJECT, Role.ADMIN), expires_in=keys.ttl_s))
 
 
 @router.get("/products")
@@ -80,7 +94,11 @@ async def get_product(
     return JSONResponse(product)
 
 
-def _token(token: str, ttl_s: int) -> Response:
-    view = AccessToken(access_token=token, expires_in=ttl_s)
+def _customer_tokens(keys: Keys, customer_id: str) -> Response:
+    return _token(AccessToken(access_token=keys.issue(customer_id, Role.CUSTOMER), expires_in=keys.ttl_s,
+                              refresh_token=keys.issue_refresh(customer_id), refresh_expires_in=keys.refresh_ttl_s))
+
+
+def _token(view: AccessToken) -> Response:
     # A token is a credential: no cache may keep a copy (RFC 6749 §5.1).
-    return JSONResponse(view.model_dump(by_alias=True), headers={"Cache-Control": "no-store"})
+    return JSONResponse(view.model_dump(by_alias=True, exclude_none=True), headers={"Cache-Control": "no-store"})

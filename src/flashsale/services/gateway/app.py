@@ -44,7 +44,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         upstreams = Upstreams(settings)
         recent = RecentWrites(int(settings.read_your_writes_s * 1000))
         app.state.upstreams = upstreams
-        app.state.keys = Keys(settings.gateway_secret, settings.token_ttl_s, runtime.clock)
+        app.state.keys = Keys(settings.gateway_secret, settings.token_ttl_s, runtime.clock, settings.refresh_ttl_s)
         app.state.throttle = Throttle(settings.rate_limit)
         app.state.reads = Reads(upstreams, recent, runtime.clock, settings.part_timeout_s,
                                 settings.low_stock_threshold)

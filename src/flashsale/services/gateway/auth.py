@@ -39,10 +39,17 @@ class Keys:
     secret: str
     ttl_s: int
     clock: Clock
+    refresh_ttl_s: int = 7 * 86_400
     _verified: dict[str, Claims] = field(default_factory=dict, compare=False, repr=False)
 
     def issue(self, subject: str, role: Role) -> str:
         return tokens.issue(self.secret, subject, role, self.clock.now_ms() // 1000, self.ttl_s)
+
+    def issue_refresh(self, subject: str) -> str:
+        return tokens.issue_refresh(self.secret, subject, self.clock.now_ms() // 1000, self.refresh_ttl_s)
+
+    def verify_refresh(self, token: str) -> Claims:
+        return tokens.verify_refresh(self.secret, token, self.clock.now_ms() / 1000)
 
     def verify(self, token: str) -> Claims:
         claims = self._verified.get(token)

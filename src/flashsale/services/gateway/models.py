@@ -22,11 +22,19 @@ class AdminSignIn(ApiModel):
 
 
 class AccessToken(ApiModel):
-    """Send it back as `Authorization: Bearer <accessToken>`; it is valid for `expiresIn` seconds."""
+    """Send it back as `Authorization: Bearer <accessToken>`; it is valid for `expiresIn` seconds.
+    A customer's sign-in also gives a `refreshToken`: `POST /api/auth/refresh` with it gives a new
+    access token (and refresh token) until `refreshExpiresIn` seconds have passed."""
 
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+    refresh_token: str | None = None
+    refresh_expires_in: int | None = None
+
+
+class Refresh(ApiModel):
+    refresh_token: str = Field(min_length=1, max_length=2000)
 
 
 class PlaceOrder(ApiModel):

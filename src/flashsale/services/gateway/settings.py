@@ -15,6 +15,9 @@ class GatewaySettings(ServiceSettings):
     gateway_secret: str = ""
     # FLASHSALE_TOKEN_TTL_S: how long a signed-in token is valid.
     token_ttl_s: int = Field(default=900, ge=1, le=86_400)
+    # FLASHSALE_REFRESH_TTL_S: how long a customer's refresh token buys new access tokens
+    # (POST /api/auth/refresh): a buyer who signed in before a drop stays signed in through it.
+    refresh_ttl_s: int = Field(default=7 * 86_400, ge=1, le=90 * 86_400)
     # FLASHSALE_READ_YOUR_WRITES_S: after a customer's own write, how long their reads of what it
     # touched go to the owning service instead of a read model that may not have caught up.
     read_your_writes_s: float = Field(default=10.0, ge=0)

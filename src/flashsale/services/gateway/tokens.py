@@ -17,6 +17,9 @@ import jwt
 
 ALGORITHM = "HS256"
 ISSUER = "flashsale-gateway"
+# A refresh token is addressed to the refresh route alone: its `aud` makes every access check
+# refuse it (PyJWT refuses a token with an audience it was not told to expect).
+REFRESH_AUDIENCE = "flashsale-refresh"
 ADMIN_SUBJECT = "admin"
 _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")  # contracts.api.ID_PATTERN
 
@@ -45,6 +48,26 @@ class TokenRefused(Exception):
 def issue(secret: str, subject: str, role: Role, now_s: int, ttl_s: int) -> str:
     claims = {"sub": subject, "role": role.value, "iat": now_s, "exp": now_s + ttl_s, "iss": ISSUER}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def issue_refresh(secret: str, subject: str, now_s: int, ttl_s: int) -> str:
+    """A long-lived token that buys new access tokens for a customer (`refresh`), and nothing else."""
+    claims = {"sub": subject, "role": Role.CUSTOMER.value, "iat": now_s, "exp": now_s + ttl_s, "iss": ISSUER,
+              "aud": REFRESH_AUDIENCE}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_refresh(secret: str, token: str, now_s: float) -> Claims:
+    """A refresh token's claims, or TokenRefused as `verify` refuses (an access token included)."""
+    try:
+        decoded = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, audience=REFRESH_AUDIENCE,
+            options={"require": ["sub", "role", "iat", "exp", "iss", "aud"], "verify_exp": False,
+                     "verify_iat": False, "verify_nbf": False},
+        )
+    except jwt.InvalidTokenError as exc:
+        raise TokenRefused("token_invalid", f"the refresh token is not valid ({type(exc).__name__})") from None
+    return unexpired(_claims(decoded), now_s)
 
 
 def verify(secret: str, token: str, now_s: float) -> Claims:
