@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -68,15 +69,24 @@ class HouseClient:
         catalogs = services.urls.get("catalog", [])
         self._catalog: str | None = catalogs[0] if catalogs else None
         self._admin = {"Authorization": f"Bearer {services.admin_token}"}
-        self._http = httpx.AsyncClient(
-            # Waiting for one of our own pooled connections is the load generator's queue, not a
-            # fault of the house: no pool timeout, or a large crowd fails on a slow machine.
-            timeout=httpx.Timeout(timeout_s, pool=None),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        )
+        # aiohttp's pool, as between the services (kit/http.py): httpx's walks every connection and
+        # every queued request on each request, which under a crowd cost the load generator
+        # milliseconds of CPU per call on the cores the house runs on, and showed in the latencies
+        # it reports. Waiting for one of our own pooled connections is the load generator's queue,
+        # not a fault of the house: only connecting and the whole exchange are bounded.
+        self._max_connections = max_connections
+        self._timeout = aiohttp.ClientTimeout(sock_connect=timeout_s, sock_read=timeout_s)
+        self._session: aiohttp.ClientSession | None = None  # made on the first call, in its event loop
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections), timeout=self._timeout)
+        return self._session
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     @property
     def orders_instances(self) -> int:
@@ -101,7 +111,7 @@ class HouseClient:
         headers = {**(headers or {}), "Idempotency-Key": key or str(uuid.uuid4())}
         retrying = AsyncRetrying(
             stop=stop_after_delay(self.retry_window_s), wait=_wait_as_told,
-            retry=retry_if_exception_type(httpx.TransportError) | retry_if_result(_worth_retrying),
+            retry=retry_if_exception_type((aiohttp.ClientError, TimeoutError)) | retry_if_result(_worth_retrying),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
 
@@ -114,11 +124,12 @@ class HouseClient:
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> Answer:
         started = time.perf_counter()
-        response = await self._http.request(method, url, **kwargs)
+        async with self._http().request(method, url, **kwargs) as response:
+            content = await response.read()
         seconds = time.perf_counter() - started
-        body = response.json() if response.content else {}
+        body = orjson.loads(content) if content else {}
         retry_after = response.headers.get("retry-after", "")
-        return Answer(response.status_code, body, seconds, float(retry_after) if retry_after.isdigit() else None)
+        return Answer(response.status, body, seconds, float(retry_after) if retry_after.isdigit() else None)
 
     # -- inventory --------------------------------------------------------------------------
 
@@ -169,8 +180,8 @@ class HouseClient:
         return await self._call("POST", f"{self._inventory}/inventory/reserve", json=body)
 
     async def inventory_metrics(self) -> str:
-        response = await self._http.get(f"{self._inventory}/metrics")
-        return response.text
+        async with self._http().get(f"{self._inventory}/metrics") as response:
+            return await response.text()
 
     # -- orders -----------------------------------------------------------------------------
 

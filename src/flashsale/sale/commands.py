@@ -30,7 +30,7 @@ from flashsale.sale.readmodels import compare_read_models, drift_found, print_re
 from flashsale.sale.reconcile import print_reconcile, reconcile_house
 from flashsale.sale.report import print_audit, print_consistency_windows, print_sale_report, print_timeline
 from flashsale.sale.sales_report import print_sale_summary
-from flashsale.sale.settle import audit_until_consistent, time_to_consistency, wait_until_settled
+from flashsale.sale.settle import audit_until_consistent, time_to_consistency, wait_until_quiet, wait_until_settled
 from flashsale.sale.stats import histogram_percentile
 from flashsale.sale.story import replay_last_ps5
 from flashsale.sale.windows import consistency_windows
@@ -40,6 +40,7 @@ DEMO_HOLD_TTL_S = 20  # short, so abandoned holds expire while the demo watches;
 # trusts it to name each buyer's own address (X-Forwarded-For), so per-address limits see 2,000
 # buyers, not one machine.
 DEMO_ENV = {"FLASHSALE_TRUSTED_PROXIES": "127.0.0.1"}
+QUIET_TIMEOUT_S = 120  # a house that never goes quiet still gets its sale, this much later
 
 
 @contextlib.contextmanager
@@ -88,8 +89,11 @@ async def _buy_path(client: HouseClient, plan: SalePlan, via: str, console: Cons
     with _progress(console, "buyers signing up and in") as progress:
         task = progress.add_task("sign-in", total=plan.buyers * 2)
         signed_in = await sign_in_buyers(client, plan.buyers, lambda: progress.advance(task))
-    return GatewayPath(client, signed_in), (f"gateway, signed-in buyers ({signed_in.sign_ups_per_s:,.1f} sign-ups/s, "
-                                            f"{signed_in.sign_ins_per_s:,.1f} sign-ins/s before the sale)")
+    with console.status("waiting for the house to take in the sign-ups before the sale opens…"):
+        quiet_after = await wait_until_quiet(client.services, QUIET_TIMEOUT_S)
+    return GatewayPath(client, signed_in), (
+        f"gateway, signed-in buyers ({signed_in.sign_ups_per_s:,.1f} sign-ups/s, {signed_in.sign_ins_per_s:,.1f} "
+        f"sign-ins/s; the house quiet {quiet_after:,.0f} s later, then the sale opened)")
 
 
 async def _play(client: HouseClient, plan: SalePlan, via: str, console: Console) -> SaleResult:
