@@ -15,7 +15,9 @@ address per buyer in X-Forwarded-For, as a load balancer would). Then, in that r
    (`--connections` keep-alive connections, wrk, each request the next buyer's token) posting
    `POST /api/orders` for one unit for `--seconds`;
 4. phase "sold out": the same crowd for as long again, every answer should be a 409;
-5. buyable again: a unit received after the sell-out, and the time until one buyer asking
+5. holds straight at the inventory (`POST /inventory/reserve`, what the order service asks per
+   attempt) in the same running house, against the same ceiling;
+6. buyable again: a unit received after the sell-out, and the time until one buyer asking
    through the gateway over and over gets it (RESTOCK_ROUNDS times).
 
 Per phase: answers/s, p50/p99, timeouts (wrk's --timeout, 2 s), answers by status and problem
@@ -104,6 +106,22 @@ done = function(summary, latency, requests)
 end
 """
 
+# Holds straight at the inventory: what the order service asks for each buy attempt, measured in
+# the running house (every hold's StockReserved goes to the house's consumers too).
+HOLDS = """
+wrk.method = "POST"
+wrk.body = [==[__BODY__]==]
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("FLASHSALE %d %d %d %f %f\\n", summary.requests, summary.errors.timeout,
+    summary.errors.connect + summary.errors.read + summary.errors.write,
+    latency:percentile(50), latency:percentile(99)))
+  io.write(string.format("ANSWER 200 %d\\n", summary.requests - summary.errors.status))
+  io.write(string.format("ANSWER other %d\\n", summary.errors.status))
+end
+"""
+HOLD_STOCK = 10**9  # more than any run takes: every hold should be granted
+
 
 @dataclass
 class Phase:
@@ -180,6 +198,27 @@ def ceiling(connections: int, seconds: float) -> Phase:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def holds_in_house(services: ServicesFile, connections: int, seconds: float) -> Phase:
+    """`POST /inventory/reserve` for one unit of a product with more stock than the run takes,
+    straight at the inventory of the running house, with the house's CPU read around it; then
+    its books: exactly as many units held as holds granted."""
+    product = f"HOLDS-{uuid.uuid4().hex[:6]}"
+    asyncio.run(put_on_sale(services, product, HOLD_STOCK))
+    pids = _pids(services)
+    before = {label: process_cpu_s(pid) for label, pid in pids.items()}
+    body = f'{{"productId": "{product}", "quantity": 1}}'
+    phase, _ = _wrk(f"{services.url('inventory')}/inventory/reserve", HOLDS.replace("__BODY__", body),
+                    connections, seconds)
+    phase.name = "holds straight at the inventory"
+    phase.cpu_ms = {label: (process_cpu_s(pid) - before[label]) * 1000 for label, pid in pids.items()}
+    level = httpx.get(f"{services.url('inventory')}/inventory/{product}", timeout=30).json()
+    granted = phase.answers["200"]
+    phase.books = f"held {level['reserved']:,} for {granted:,} holds granted"
+    if level["reserved"] != granted or level["available"] + level["reserved"] + level["sold"] != HOLD_STOCK:
+        raise SystemExit(f"the hold books do not balance: {level}, {granted} granted")
+    return phase
 
 
 @dataclass
@@ -307,6 +346,8 @@ def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
             print(f"[{backend}] {name}: {fmt(phase.per_s, 0)} answers/s, p99 {fmt(phase.p99_ms)} ms, "
                   f"{dict(phase.answers)}, timeouts {phase.timeouts}; {phase.books}", flush=True)
             phases.append(phase)
+        phases.append(holds_in_house(services, args.connections, args.seconds))
+        print(f"[{backend}] holds at the inventory: {fmt(phases[-1].per_s, 0)}/s, {phases[-1].books}", flush=True)
         first_buyer = tokens.read_text().splitlines()[0]
         again = asyncio.run(buyable_again_ms(services, product, first_buyer, RESTOCK_ROUNDS))
         print(f"[{backend}] buyable again after a receive: {[round(ms) for ms in again]} ms", flush=True)
