@@ -203,7 +203,8 @@ def ceiling(connections: int, seconds: float) -> Phase:
 def holds_in_house(services: ServicesFile, connections: int, seconds: float) -> Phase:
     """`POST /inventory/reserve` for one unit of a product with more stock than the run takes,
     straight at the inventory of the running house, with the house's CPU read around it; then
-    its books: exactly as many units held as holds granted."""
+    its books: every unit accounted for, and as many units held as holds granted, give or take
+    the holds wrk never saw answered (in flight when it stopped, or past its timeout)."""
     product = f"HOLDS-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product, HOLD_STOCK))
     pids = _pids(services)
@@ -214,10 +215,11 @@ def holds_in_house(services: ServicesFile, connections: int, seconds: float) -> 
     phase.name = "holds straight at the inventory"
     phase.cpu_ms = {label: (process_cpu_s(pid) - before[label]) * 1000 for label, pid in pids.items()}
     level = httpx.get(f"{services.url('inventory')}/inventory/{product}", timeout=30).json()
-    granted = phase.answers["200"]
-    phase.books = f"held {level['reserved']:,} for {granted:,} holds granted"
-    if level["reserved"] != granted or level["available"] + level["reserved"] + level["sold"] != HOLD_STOCK:
-        raise SystemExit(f"the hold books do not balance: {level}, {granted} granted")
+    granted, unseen = phase.answers["200"], connections + phase.timeouts + phase.socket_errors
+    phase.books = f"held {level['reserved']:,} for {granted:,} holds granted (+ up to {unseen:,} unseen)"
+    accounted = level["available"] + level["reserved"] + level["sold"] == HOLD_STOCK
+    if not accounted or not granted <= level["reserved"] <= granted + unseen:
+        raise SystemExit(f"the hold books do not balance: {level}, {granted} granted, {unseen} unseen")
     return phase
 
 
