@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.inbox import apply_once
+from flashsale.kit.inbox import apply_batch_once, apply_once
 from flashsale.kit.schema import outbox
 
 pytestmark = pytest.mark.service
@@ -69,4 +69,31 @@ async def test_a_failed_effect_leaves_the_message_unhandled(kit_db: Database) ->
     with pytest.raises(RuntimeError):
         await apply_once(kit_db, "inventory", message, failing, SystemClock())
     assert await apply_once(kit_db, "inventory", message, _effect(marker), SystemClock())
+    assert await _count_effects(kit_db, marker) == 1
+
+
+async def test_a_batch_applies_each_new_message_once_and_skips_what_was_handled(kit_db: Database) -> None:
+    marker, seen, new = uuid.uuid4().hex, _message(), _message()
+    await apply_once(kit_db, "inventory", seen, _effect(marker), SystemClock())
+
+    ran = await apply_batch_once(kit_db, "inventory", [seen, new, new], _effect(marker), SystemClock())
+
+    assert ran == [False, True, False]  # handled before; new; its second copy in the same batch
+    assert await _count_effects(kit_db, marker) == 2
+
+
+async def test_a_batch_whose_effect_fails_leaves_nothing_behind(kit_db: Database) -> None:
+    marker, first, poison = uuid.uuid4().hex, _message(), _message()
+    count = _effect(marker)
+
+    async def fails_on_poison(conn: AsyncConnection, envelope: Envelope) -> None:
+        await count(conn, envelope)
+        if envelope.id == poison.id:
+            raise ValueError("poison")
+
+    with pytest.raises(ValueError):
+        await apply_batch_once(kit_db, "inventory", [first, poison], fails_on_poison, SystemClock())
+    again = await apply_once(kit_db, "inventory", first, _effect(marker), SystemClock())
+
+    assert again is True  # the batch recorded nothing: the first message is new to a retry
     assert await _count_effects(kit_db, marker) == 1

@@ -122,3 +122,21 @@ def test_drift_never_shows_negative_stock_and_is_counted(catalog: CatalogClient,
 
     catalog.wait_for_available(product_id, 0, "sold_out")
     assert catalog.metric("catalog_availability_clamped_total") == 1
+
+
+def test_a_burst_of_facts_with_copies_among_them_moves_availability_by_exactly_the_units_held(
+    catalog: CatalogClient, nats_url: str,
+) -> None:
+    """A crowd's holds arrive together and are applied together (one transaction per fetched
+    batch): each fact counts once, in order, copies and all."""
+    product_id = catalog.create()["productId"]
+    publish(nats_url, received(product_id, 100, 100))
+    catalog.wait_for_available(product_id, 100, "in_stock")
+    burst = [reserved(product_id, 1) for _ in range(60)]
+    clamped = catalog.metric("catalog_availability_clamped_total")  # the shared process's count so far
+
+    publish(nats_url, *burst[:30], burst[3], *burst[30:], burst[40])  # two facts published twice...
+    publish_twice(nats_url, burst[10])  # ...and one under another message id, as a replaying relay would
+
+    catalog.wait_for_available(product_id, 40, "in_stock")
+    assert catalog.metric("catalog_availability_clamped_total") == clamped

@@ -4,11 +4,16 @@ A consumer records `(consumer, message_id)` in the same transaction as its effec
 already there the message was handled before (a redelivery, or the same event published twice):
 the effect is skipped and the message acked. Two concurrent deliveries of one message serialise
 on the primary key; the loser finds the row and does nothing.
+
+`apply_batch_once` does the same for a fetched batch in one transaction, in the batch's order:
+for a consumer whose effects are small and come in crowds (a read model of every hold), a
+transaction per event was most of what each event cost. It commits whole or not at all; the bus
+then delivers the batch one event at a time (kit.bus), so a poison event is retried alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +56,27 @@ async def apply_once(
     metrics.consumed.labels(consumer, envelope.type, "applied").inc()
     propagation.watch.applied(consumer, envelope)  # committed: the event's effect is visible now
     return True
+
+
+async def apply_batch_once(
+    db: Database, consumer: str, envelopes: Sequence[Envelope], effect: Effect, clock: Clock
+) -> list[bool]:
+    """Run `effect` for each event of the batch not handled before, and record them all, in one
+    transaction and in order; per event, whether its effect ran (False: handled before, or a
+    second copy in this batch)."""
+    now_ms = clock.now_ms()
+    async with db.transaction() as conn:
+        ran = []
+        for envelope in envelopes:
+            new = await record_txn(conn, consumer, envelope.id, now_ms)
+            if new:
+                await effect(conn, envelope)
+            ran.append(new)
+    for envelope, new in zip(envelopes, ran, strict=True):
+        metrics.consumed.labels(consumer, envelope.type, "applied" if new else "duplicate").inc()
+        if new:
+            propagation.watch.applied(consumer, envelope)
+    return ran
 
 
 async def was_handled(db: Database, consumer: str, message_id: str) -> bool:
