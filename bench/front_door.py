@@ -362,7 +362,8 @@ def table(results: list[Backend], args: argparse.Namespace) -> str:
         f"through the gateway (`python -m bench.front_door`)",
         "",
         f"`POST /api/orders` for one unit of one product with {args.stock:,} units, {args.seconds:.0f} s per phase; "
-        "the ceiling is hello-world on the same HTTP stack, measured beside the running house.",
+        "the ceiling is hello-world on the same HTTP stack, measured beside the running house. "
+        f"Tracing: {_tracing()}.",
         "",
         "| backend | phase | answers/s | x ceiling | p50 ms | p99 ms | timeouts | answers | books |",
         "|---|---|---:|---:|---:|---:|---:|---|---|",
@@ -387,6 +388,16 @@ def table(results: list[Backend], args: argparse.Namespace) -> str:
             cells = [fmt(per.get(name), 2) for name in _process_names(results)]
             lines.append(f"| {result.name} | {phase.name} | " + " | ".join(cells) + f" | {fmt(sum(per.values()), 2)} |")
     return "\n".join(lines)
+
+
+def _tracing() -> str:
+    """How the house traced while measured: it inherits the bench's environment."""
+    if os.environ.get("FLASHSALE_TRACING", "on").lower() in ("off", "false", "0", "no"):
+        return "off"
+    sampler = os.environ.get("OTEL_TRACES_SAMPLER")
+    if sampler:
+        return f"OTEL_TRACES_SAMPLER={sampler} OTEL_TRACES_SAMPLER_ARG={os.environ.get('OTEL_TRACES_SAMPLER_ARG', '')}"
+    return "every request and event (as `flashsale up` runs by default)"
 
 
 def _process_names(results: list[Backend]) -> list[str]:
