@@ -63,7 +63,8 @@ CROWD = """
 local tokens, addresses, threads, n = {}, {}, {}, 0
 local body = [==[__BODY__]==]
 -- Counted per thread in globals (wrk hands numbers, not tables, from a thread to done()).
-local KINDS = {"201", "409 out_of_stock", "409 other", "429", "503 circuit open", "503 other", "other"}
+local KINDS = {"201", "409 out_of_stock", "409 other", "429", "503 circuit open", "503 overloaded",
+  "503 a dependency unavailable", "503 other", "other"}
 local KEYS = {}
 for i, kind in ipairs(KINDS) do KEYS[kind] = "answers_" .. i end
 function setup(thread) table.insert(threads, thread) end
@@ -84,7 +85,12 @@ function response(status, headers, answer)
   local kind = "other"
   if status == 201 or status == 429 then kind = tostring(status)
   elseif status == 409 then kind = answer:find("out_of_stock", 1, true) and "409 out_of_stock" or "409 other"
-  elseif status == 503 then kind = answer:find("circuit open", 1, true) and "503 circuit open" or "503 other" end
+  elseif status == 503 then
+    if answer:find("circuit open", 1, true) then kind = "503 circuit open"
+    elseif answer:find('"overloaded"', 1, true) then kind = "503 overloaded"
+    elseif answer:find('_unavailable"', 1, true) then kind = "503 a dependency unavailable"
+    else kind = "503 other" end
+  end
   _G[KEYS[kind]] = _G[KEYS[kind]] + 1
 end
 function done(summary, latency, requests)
