@@ -76,7 +76,7 @@ async def test_a_batch_applies_each_new_message_once_and_skips_what_was_handled(
     marker, seen, new = uuid.uuid4().hex, _message(), _message()
     await apply_once(kit_db, "inventory", seen, _effect(marker), SystemClock())
 
-    ran = await apply_batch_once(kit_db, "inventory", [seen, new, new], _effect(marker), SystemClock())
+    ran = await apply_batch_once(kit_db, "inventory", [seen, new, new], _each(_effect(marker)), SystemClock())
 
     assert ran == [False, True, False]  # handled before; new; its second copy in the same batch
     assert await _count_effects(kit_db, marker) == 2
@@ -92,8 +92,16 @@ async def test_a_batch_whose_effect_fails_leaves_nothing_behind(kit_db: Database
             raise ValueError("poison")
 
     with pytest.raises(ValueError):
-        await apply_batch_once(kit_db, "inventory", [first, poison], fails_on_poison, SystemClock())
+        await apply_batch_once(kit_db, "inventory", [first, poison], _each(fails_on_poison), SystemClock())
     again = await apply_once(kit_db, "inventory", first, _effect(marker), SystemClock())
 
     assert again is True  # the batch recorded nothing: the first message is new to a retry
     assert await _count_effects(kit_db, marker) == 1
+
+
+def _each(effect):  # type: ignore[no-untyped-def]
+    """A batch effect that applies `effect` to each new event in turn."""
+    async def each(conn: AsyncConnection, envelopes: list[Envelope]) -> None:
+        for envelope in envelopes:
+            await effect(conn, envelope)
+    return each

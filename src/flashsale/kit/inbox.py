@@ -5,7 +5,8 @@ already there the message was handled before (a redelivery, or the same event pu
 the effect is skipped and the message acked. Two concurrent deliveries of one message serialise
 on the primary key; the loser finds the row and does nothing.
 
-`apply_batch_once` does the same for a fetched batch in one transaction, in the batch's order:
+`apply_batch_once` does the same for a fetched batch in one transaction (one statement records
+every event, and the effect gets the new ones in the batch's order, to fold as it likes):
 for a consumer whose effects are small and come in crowds (a read model of every hold), a
 transaction per event was most of what each event cost. It commits whole or not at all; the bus
 then delivers the batch one event at a time (kit.bus), so a poison event is retried alone.
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit import propagation
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, insert_unless_present
+from flashsale.kit.db import Database, insert_skipping_present, insert_unless_present
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
 from flashsale.kit.telemetry import metrics
@@ -58,20 +59,26 @@ async def apply_once(
     return True
 
 
+BatchEffect = Callable[[AsyncConnection, list[Envelope]], Awaitable[None]]
+
+
 async def apply_batch_once(
-    db: Database, consumer: str, envelopes: Sequence[Envelope], effect: Effect, clock: Clock
+    db: Database, consumer: str, envelopes: Sequence[Envelope], effect: BatchEffect, clock: Clock
 ) -> list[bool]:
-    """Run `effect` for each event of the batch not handled before, and record them all, in one
-    transaction and in order; per event, whether its effect ran (False: handled before, or a
-    second copy in this batch)."""
-    now_ms = clock.now_ms()
+    """Record the batch's events and run `effect` once with those not handled before (in the
+    batch's order, each once), in one transaction: one statement records them all, and the
+    effect may fold them (a product's level written once for all its events). Per event, whether
+    it was new (False: handled before, or a second copy in this batch)."""
+    ids = list(dict.fromkeys(envelope.id for envelope in envelopes))
+    rows = [{"consumer": consumer, "message_id": message_id, "processed_at_ms": clock.now_ms()} for message_id in ids]
     async with db.transaction() as conn:
+        inserted = await conn.scalars(insert_skipping_present(conn, inbox).values(rows).returning(inbox.c.message_id))
+        fresh = set(inserted)
         ran = []
         for envelope in envelopes:
-            new = await record_txn(conn, consumer, envelope.id, now_ms)
-            if new:
-                await effect(conn, envelope)
-            ran.append(new)
+            ran.append(envelope.id in fresh)
+            fresh.discard(envelope.id)  # a second copy in the batch is not new
+        await effect(conn, [envelope for envelope, new in zip(envelopes, ran, strict=True) if new])
     for envelope, new in zip(envelopes, ran, strict=True):
         metrics.consumed.labels(consumer, envelope.type, "applied" if new else "duplicate").inc()
         if new:

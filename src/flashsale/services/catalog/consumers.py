@@ -124,11 +124,10 @@ def stock_levels(store: CatalogStore) -> Subscription:
 async def apply_changes(store: CatalogStore, envelope: Envelope, changes: Changes) -> bool:
     """Apply the event's changes in its inbox transaction; False when it was seen before."""
     applied = Applied()
-    as_of_ms = ms_from_iso(envelope.time)
 
     async def effect(conn: AsyncConnection, env: Envelope) -> None:
         for product_id, change in changes:
-            await _apply_txn(store, conn, env, product_id, change, as_of_ms, applied)
+            await _apply_txn(store, conn, env, product_id, change, applied)
 
     done = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
     if done:
@@ -137,19 +136,42 @@ async def apply_changes(store: CatalogStore, envelope: Envelope, changes: Change
 
 
 async def apply_changes_batch(store: CatalogStore, batch: list[tuple[Envelope, Changes]]) -> None:
-    """Each event's changes, in order, in one inbox transaction for the batch."""
+    """The batch's new events' changes, in order, folded per product: each product's level is
+    read once (in product order, so two batches lock alike) and written once, in one inbox
+    transaction for the batch."""
     changes = {envelope.id: changes for envelope, changes in batch}
     applied = {envelope.id: Applied() for envelope, _ in batch}
 
-    async def effect(conn: AsyncConnection, env: Envelope) -> None:
-        as_of_ms = ms_from_iso(env.time)
-        for product_id, change in changes[env.id]:
-            await _apply_txn(store, conn, env, product_id, change, as_of_ms, applied[env.id])
+    async def effect(conn: AsyncConnection, new: list[Envelope]) -> None:
+        products = sorted({product_id for env in new for product_id, _ in changes[env.id]})
+        known = {p: await store.stock_txn(conn, p) for p in products}
+        levels = dict(known)
+        for env in new:
+            for product_id, change in changes[env.id]:
+                levels[product_id] = _moved(levels[product_id], env, change, applied[env.id], product_id)
+        for product_id in products:
+            level = levels[product_id]
+            if level is not None and level != known[product_id]:
+                await store.set_stock_txn(conn, product_id, level, exists=known[product_id] is not None)
 
     ran = await apply_batch_once(store.db, CONSUMER, [envelope for envelope, _ in batch], effect, store.clock)
     for (envelope, _), new in zip(batch, ran, strict=True):
         if new:
             _count(envelope, applied[envelope.id])
+
+
+def _moved(
+    current: Stock | None, envelope: Envelope, change: Change, applied: Applied, product_id: str,
+) -> Stock | None:
+    """The level `change` leaves (`current` when there is none to move from: skipped)."""
+    level = domain.level_after(None if current is None else current.available, change)
+    if level is None:
+        applied.skipped.append(product_id)
+        return current
+    if level.clamped:
+        applied.clamped += 1
+        log.warning("availability_clamped", product_id=product_id, type=envelope.type, id=envelope.id)
+    return Stock(level.available, ms_from_iso(envelope.time), envelope.id)
 
 
 def _count(envelope: Envelope, applied: Applied) -> None:
@@ -162,15 +184,9 @@ def _count(envelope: Envelope, applied: Applied) -> None:
 
 async def _apply_txn(
     store: CatalogStore, conn: AsyncConnection, envelope: Envelope, product_id: str, change: Change,
-    as_of_ms: int, applied: Applied,
+    applied: Applied,
 ) -> None:
     current = await store.stock_txn(conn, product_id)
-    level = domain.level_after(None if current is None else current.available, change)
-    if level is None:
-        applied.skipped.append(product_id)
-        return
-    if level.clamped:
-        applied.clamped += 1
-        log.warning("availability_clamped", product_id=product_id, type=envelope.type, id=envelope.id)
-    stock = Stock(level.available, as_of_ms, envelope.id)
-    await store.set_stock_txn(conn, product_id, stock, exists=current is not None)
+    level = _moved(current, envelope, change, applied, product_id)
+    if level is not None and level != current:
+        await store.set_stock_txn(conn, product_id, level, exists=current is not None)
