@@ -49,13 +49,14 @@ from bench.postgres import fresh_prefix, postgres_up
 from bench.profile_holds import process_cpu_s
 from flashsale.runtime.nats_server import free_port, wait_for_port
 from flashsale.runtime.services_file import ServicesFile
+from flashsale.sale.buyers import SignedIn, sign_in_buyers
+from flashsale.sale.client import HouseClient
 
 PROXY = "127.0.0.1"  # the bench stands where the house's load balancer would
 TIMEOUT_S = 2  # wrk's --timeout: an answer later than this is counted as a timeout
-SIGN_UP_CONCURRENCY = 16
+READ_CONCURRENCY = 16  # the books' reads of each buyer's orders
 RESTOCK_ROUNDS = 5  # units received one at a time after the sell-out, each bought through the gateway
 SETTLE_S = 30  # how long the books may take to settle after a phase (answers still on their way)
-PASSWORD = "bench buyer password"
 
 # wrk: each request is the next buyer's (their token, their address); answers are counted by
 # status and problem code in each thread and summed in done().
@@ -229,42 +230,17 @@ def holds_in_house(services: ServicesFile, connections: int, seconds: float) -> 
     return phase
 
 
-@dataclass
-class Buyers:
-    customer_ids: list[str]
-    sign_ups_per_s: float
-    sign_ins_per_s: float
-
-
-async def sign_up_buyers(gateway: str, buyers: int, tokens: Path) -> Buyers:
-    """Sign up, then sign in, `buyers` buyers through the gateway; their tokens (and the client
-    address each came from) go to `tokens`."""
-    run = uuid.uuid4().hex[:8]
-    emails = [f"buyer-{run}-{n}@bench.example" for n in range(buyers)]
-    addresses = [f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}" for n in range(buyers)]
-    gate = asyncio.Semaphore(SIGN_UP_CONCURRENCY)
-    async with httpx.AsyncClient(base_url=gateway, timeout=60) as http:
-
-        async def call(path: str, n: int, body: dict[str, object]) -> httpx.Response:
-            async with gate:
-                answer = await http.post(path, json=body, headers={"X-Forwarded-For": addresses[n]})
-            if answer.status_code not in (200, 201):
-                raise SystemExit(f"{path} for buyer {n}: {answer.status_code} {answer.text}")
-            return answer
-
-        address = {"line1": "1 Bench Street", "city": "Benchton", "postalCode": "10000", "country": "GB"}
-        started = time.perf_counter()
-        profiles = await asyncio.gather(*(
-            call("/api/signup", n, {"name": f"Buyer {n}", "email": email, "password": PASSWORD, "address": address})
-            for n, email in enumerate(emails)))
-        signed_up = time.perf_counter()
-        answers = await asyncio.gather(*(call("/api/auth/token", n, {"email": email, "password": PASSWORD})
-                                         for n, email in enumerate(emails)))
-        signed_in = time.perf_counter()
-    lines = "".join(f"{a.json()['accessToken']} {addresses[n]}\n" for n, a in enumerate(answers))
+async def sign_up_buyers(services: ServicesFile, buyers: int, tokens: Path) -> SignedIn:
+    """Sign up, then sign in, `buyers` buyers through the gateway, as the sale's buyers do
+    (sale/buyers.py); their tokens and the client address each came from go to `tokens`."""
+    client = HouseClient(services, retry_window_s=60.0)
+    try:
+        signed_in = await sign_in_buyers(client, buyers)
+    finally:
+        await client.close()
+    lines = "".join(f"{buyer.token} {buyer.address}\n" for buyer in signed_in.buyers)
     await asyncio.to_thread(tokens.write_text, lines)
-    return Buyers([p.json()["customerId"] for p in profiles], buyers / (signed_up - started),
-                  buyers / (signed_in - signed_up))
+    return signed_in
 
 
 async def books(services: ServicesFile, product: str, stock: int, buyers: list[str]) -> str:
@@ -288,7 +264,7 @@ async def books(services: ServicesFile, product: str, stock: int, buyers: list[s
 
 async def _units_ordered(http: httpx.AsyncClient, orders: str, product: str, buyers: list[str]) -> int:
     """Units of `product` in the buyers' orders that still hold or own them (not cancelled)."""
-    gate = asyncio.Semaphore(SIGN_UP_CONCURRENCY)
+    gate = asyncio.Semaphore(READ_CONCURRENCY)
 
     async def of(customer_id: str) -> int:
         async with gate:
@@ -341,7 +317,7 @@ def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
             house(Path(tmp) / "house", database) as services:
         tokens = Path(tmp) / "tokens.txt"
         print(f"[{backend}] house up; signing up {args.buyers} buyers", flush=True)
-        buyers = asyncio.run(sign_up_buyers(services.url("gateway"), args.buyers, tokens))
+        buyers = asyncio.run(sign_up_buyers(services, args.buyers, tokens))
         print(f"[{backend}] {fmt(buyers.sign_ups_per_s)} sign-ups/s, {fmt(buyers.sign_ins_per_s)} sign-ins/s",
               flush=True)
         top = ceiling(args.connections, args.seconds)
@@ -350,7 +326,8 @@ def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
         phases = []
         for name in ("while stock lasts", "sold out"):
             phase = crowd(services, tokens, product, name, args.connections, args.seconds)
-            phase.books = asyncio.run(books(services, product, args.stock, buyers.customer_ids))
+            phase.books = asyncio.run(books(services, product, args.stock,
+                                            [buyer.customer_id for buyer in buyers.buyers]))
             print(f"[{backend}] {name}: {fmt(phase.per_s, 0)} answers/s, p99 {fmt(phase.p99_ms)} ms, "
                   f"{dict(phase.answers)}, timeouts {phase.timeouts}; {phase.books}", flush=True)
             phases.append(phase)

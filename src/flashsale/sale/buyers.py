@@ -28,7 +28,7 @@ ADDRESS = {"line1": "1 Sale Street", "city": "Dropton", "postalCode": "10000", "
 class BuyPath(Protocol):
     """Where buyer `n` places their order and pays for it."""
 
-    name: str
+    name: str  # as the sale's report says it
 
     async def place_order(self, n: int, product_id: str) -> Answer: ...
 
@@ -38,7 +38,7 @@ class BuyPath(Protocol):
 class OrderServicePath:
     """Straight at the order service's instances (no sign-in): buyer n is customer `buyer-n`."""
 
-    name = "order service (direct)"
+    name = "order service, direct (no sign-in)"
 
     def __init__(self, client: HouseClient, prefix: str = "buyer") -> None:
         self.client = client
@@ -72,7 +72,7 @@ class SignedIn:
 class GatewayPath:
     """Through the gateway's public API, each buyer with their own token."""
 
-    name = "gateway (signed-in buyers)"
+    name = "gateway, signed-in buyers"
 
     def __init__(self, client: HouseClient, signed_in: SignedIn) -> None:
         self.client = client

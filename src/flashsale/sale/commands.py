@@ -85,14 +85,16 @@ async def _buy_path(client: HouseClient, plan: SalePlan, via: str, console: Cons
     """The buyers' way in, and how it went to say in the report. Through the gateway they sign up
     and in before the sale opens, as a drop's buyers do."""
     if via == "orders":
-        return OrderServicePath(client), "order service, direct (no sign-in)"
+        direct = OrderServicePath(client)
+        return direct, direct.name
     with _progress(console, "buyers signing up and in") as progress:
         task = progress.add_task("sign-in", total=plan.buyers * 2)
         signed_in = await sign_in_buyers(client, plan.buyers, lambda: progress.advance(task))
     with console.status("waiting for the house to take in the sign-ups before the sale opens…"):
         quiet_after = await wait_until_quiet(client.services, QUIET_TIMEOUT_S)
-    return GatewayPath(client, signed_in), (
-        f"gateway, signed-in buyers ({signed_in.sign_ups_per_s:,.1f} sign-ups/s, {signed_in.sign_ins_per_s:,.1f} "
+    gateway = GatewayPath(client, signed_in)
+    return gateway, (
+        f"{gateway.name} ({signed_in.sign_ups_per_s:,.1f} sign-ups/s, {signed_in.sign_ins_per_s:,.1f} "
         f"sign-ins/s; the house quiet {quiet_after:,.0f} s later, then the sale opened)")
 
 

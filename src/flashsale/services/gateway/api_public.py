@@ -12,10 +12,8 @@ from fastapi.responses import JSONResponse
 
 from flashsale.contracts.api import ID_PATTERN, SignIn
 from flashsale.kit.problems import Problem
-from flashsale.services.gateway import metrics
-from flashsale.services.gateway.auth import Keys, VisitorId
+from flashsale.services.gateway.auth import Keys, VisitorId, refused
 from flashsale.services.gateway.deps import KeysDep, ReadsDep, SettingsDep, UpstreamsDep
-from flashsale.services.gateway.errors import Unauthenticated
 from flashsale.services.gateway.models import AccessToken, AdminSignIn, Refresh, SignUp
 from flashsale.services.gateway.tokens import ADMIN_SUBJECT, Role, TokenRefused
 from flashsale.services.gateway.upstream import relay
@@ -51,9 +49,8 @@ async def refresh(body: Refresh, _: VisitorId, keys: KeysDep) -> Response:
     token_expired (sign in again). No password is checked: the refresh token is the credential."""
     try:
         claims = keys.verify_refresh(body.refresh_token)
-    except TokenRefused as refused:
-        metrics.refusals.labels(refused.reason).inc()
-        raise Unauthenticated(refused.reason, refused.detail) from None
+    except TokenRefused as refusal:
+        raise refused(refusal.reason, refusal.detail) from None
     return _customer_tokens(keys, claims.subject)
 
 

@@ -67,7 +67,7 @@ def _bearer(request: Request) -> str | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _refused("token_invalid", "send Authorization: Bearer <token>")
+        raise refused("token_invalid", "send Authorization: Bearer <token>")
     return token.strip()
 
 
@@ -93,21 +93,22 @@ def _claims(request: Request) -> Claims | None:
     keys: Keys = request.app.state.keys
     try:
         return keys.verify(token)
-    except TokenRefused as refused:
-        raise _refused(refused.reason, refused.detail) from None
+    except TokenRefused as refusal:
+        raise refused(refusal.reason, refusal.detail) from None
 
 
 def _required(request: Request, role: Role) -> Claims:
     claims = _claims(request)
     if claims is None:
-        raise _refused("unauthenticated", "sign in and send Authorization: Bearer <token>")
+        raise refused("unauthenticated", "sign in and send Authorization: Bearer <token>")
     if claims.role is not role:
         metrics.refusals.labels("forbidden").inc()
         raise Forbidden(f"this route is for the {role.value} role")
     return claims
 
 
-def _refused(code: str, detail: str) -> Unauthenticated:
+def refused(code: str, detail: str) -> Unauthenticated:
+    """A 401 for a token the gateway does not take, counted by why."""
     metrics.refusals.labels(code).inc()
     return Unauthenticated(code, detail)
 
