@@ -104,6 +104,7 @@ class Booking:
     request: dict[str, Any]
     status: ReservationStatus = HELD
     confirmed_at: int = 0
+    cancelled: bool = False  # its order was cancelled: a confirmation delivered later is refused
 
 
 @dataclass
@@ -374,7 +375,7 @@ class InventoryStoreRules(RuleBasedStateMachine):
         if booking.status is HELD:
             for p, q in booking.lines.items():
                 self.model.levels[p].move(q, "reserved", "sold")
-        elif booking.status in (CONFIRMED, REVOKED) or self.model.retake_refused(booking):
+        elif booking.status in (CONFIRMED, REVOKED) or booking.cancelled or self.model.retake_refused(booking):
             return
         else:  # the hold had ended: sold straight from available
             for p, q in booking.lines.items():
@@ -387,6 +388,7 @@ class InventoryStoreRules(RuleBasedStateMachine):
         order_id = booking.order_id or self._id("claim")
         data = {"orderId": order_id, "reservationId": reservation_id, "reason": "customer_cancelled"}
         self._deliver("OrderCancelled", data, twice)
+        booking.cancelled = True
         if booking.status in COUNTED:
             self.model.give_back(booking, RELEASED)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from flashsale.services.inventory.domain import (
     Fulfilment,
@@ -154,6 +154,16 @@ def test_an_order_confirmation_deducts_a_hold_once_and_retakes_an_ended_one() ->
     assert on_order_confirmed(RELEASED) is OnOrderConfirmed.RETAKE
 
 
+def test_a_confirmation_delivered_after_its_orders_cancellation_is_refused() -> None:
+    # A confirmation that failed once is delivered again after the cancellation that followed it:
+    # the hold it finds ended by that cancellation must not be sold again from available.
+    assert on_order_confirmed(RELEASED, order_cancelled=True) is OnOrderConfirmed.REFUSE
+    assert on_order_confirmed(EXPIRED, order_cancelled=True) is OnOrderConfirmed.REFUSE
+    # A repeat of one already handled, or a revoked reservation, is still nothing at all.
+    assert on_order_confirmed(CONFIRMED, order_cancelled=True) is OnOrderConfirmed.NOTHING
+    assert on_order_confirmed(REVOKED, order_cancelled=True) is OnOrderConfirmed.NOTHING
+
+
 def test_a_revoked_reservation_is_final() -> None:
     # The order side cancels on ReservationRevoked: its confirmation must not retake the units,
     # and its cancellation must not credit them a second time.
@@ -281,6 +291,7 @@ class InventoryRules(RuleBasedStateMachine):
         self.status: dict[int, ReservationStatus] = {}
         self.lines: dict[int, list[Line]] = {}
         self.confirmed_at: dict[int, int] = {}
+        self.cancelled: set[int] = set()  # reservations whose order was cancelled
         self.ticks = 0  # a clock: reservation numbers order creation, this orders confirmation
 
     @rule(product=st.sampled_from(PRODUCTS), quantity=st.integers(min_value=1, max_value=10))
@@ -321,7 +332,7 @@ class InventoryRules(RuleBasedStateMachine):
     def confirm(self, number: int) -> None:
         if number < 0:
             return
-        action = on_order_confirmed(self.status[number])
+        action = on_order_confirmed(self.status[number], number in self.cancelled)
         if action is OnOrderConfirmed.DEDUCT_HOLD:
             self._move_all(number, StockLevel.confirm)
         elif action is OnOrderConfirmed.RETAKE:
@@ -329,14 +340,16 @@ class InventoryRules(RuleBasedStateMachine):
                 self.levels.update(self._retaken(number))
             except OutOfStock:
                 return  # rejected: nothing changes, the order side refunds
-        if action is not OnOrderConfirmed.NOTHING:
+        if action not in (OnOrderConfirmed.NOTHING, OnOrderConfirmed.REFUSE):
             self.ticks += 1
             self.status[number], self.confirmed_at[number] = CONFIRMED, self.ticks
 
-    @rule(number=consumes(reservations))
+    @rule(number=reservations)
     def cancel(self, number: int) -> None:
+        """The order's cancellation; its confirmation may still come after it (a retried one)."""
         if number < 0:
             return
+        self.cancelled.add(number)
         action = on_order_cancelled(self.status[number])
         if action is OnOrderCancelled.RELEASE_HOLD:
             self._move_all(number, StockLevel.release)
@@ -396,6 +409,10 @@ class InventoryRules(RuleBasedStateMachine):
         for product, level in self.levels.items():
             assert level.reserved == held[product]
             assert level.sold == sold[product]
+
+    @invariant()
+    def nothing_is_sold_to_a_cancelled_order(self) -> None:
+        assert not [n for n in self.cancelled if self.status[n] is CONFIRMED]
 
 
 TestInventoryRules = InventoryRules.TestCase

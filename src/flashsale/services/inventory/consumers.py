@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.contracts.events import OrderCancelled, OrderConfirmed
 from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.faults import failure_point
 from flashsale.kit.inbox import apply_once
 from flashsale.services.inventory import metrics
 from flashsale.services.inventory.store import InventoryStore
@@ -23,7 +24,9 @@ log = structlog.get_logger(__name__)
 
 CONSUMER = "inventory"
 # Different orders' events are handled side by side (each turns its own hold into a deduction or
-# back into stock; the stock row's update is atomic), one order's in the order they happened.
+# back into stock; the stock row's update is atomic), one order's in the order they arrive. That is
+# usually the order they happened in, but a retried event comes after later ones: the rules do not
+# rely on it (domain.py, "The order side's events in any order").
 CONCURRENCY = 8
 Changes = list[tuple[str, int]]
 Handler = Callable[[InventoryStore, AsyncConnection, Envelope], Awaitable[Changes]]
@@ -31,6 +34,7 @@ Handler = Callable[[InventoryStore, AsyncConnection, Envelope], Awaitable[Change
 
 async def deduct_confirmed_order(store: InventoryStore, conn: AsyncConnection, envelope: Envelope) -> Changes:
     fact = OrderConfirmed.model_validate(envelope.data)
+    failure_point("inventory.OrderConfirmed")  # fault tests: a hiccup, retried after later events
     return await store.confirm_order_txn(conn, fact.order_id, fact.reservation_id, envelope)
 
 

@@ -34,6 +34,12 @@ Then the q units are written off from available. A write-off of more than is on 
 (available + reserved + sold) is refused and changes nothing. All of it is one transaction, so
 the counts above hold at every instant. A revoked reservation is final: a later release,
 OrderConfirmed or OrderCancelled for it changes nothing (no double credit).
+
+The order side's events in any order. An order is confirmed (paid) before it is cancelled, never
+after; but a confirmation whose handling failed is delivered again after later events about the
+same order, so the rules do not rely on the order of delivery. A cancellation is remembered on the
+reservation whatever its status, and a confirmation that finds its order cancelled is refused (the
+order side refunds), never sold from available (`on_order_confirmed`).
 """
 
 from __future__ import annotations
@@ -184,6 +190,9 @@ class Reservation:
     confirmed_at_ms: int | None = None
     created_at_ms: int = 0
     requested: tuple[Line, ...] | None = None  # what a partial reserve asked for; None: `lines`
+    # When the order side said its order was cancelled (None: it has not). Kept whatever the hold's
+    # status was then, so a confirmation delivered after the cancellation is refused (see below).
+    order_cancelled_at_ms: int | None = None
 
     @property
     def asked(self) -> tuple[Line, ...]:
@@ -228,21 +237,31 @@ def may_release(status: ReservationStatus, reservation_id: str) -> bool:
 class OnOrderConfirmed(Enum):
     DEDUCT_HOLD = "deduct_hold"  # reserved -> sold
     RETAKE = "retake"  # the hold ended first: sell from available if the units are still there
+    REFUSE = "refuse"  # the order was cancelled: a confirmation delivered late sells nothing
     NOTHING = "nothing"  # already confirmed (a repeat), or revoked (the order side is cancelling)
 
 
-def on_order_confirmed(status: ReservationStatus) -> OnOrderConfirmed:
-    if status is ReservationStatus.HELD:
-        return OnOrderConfirmed.DEDUCT_HOLD
+def on_order_confirmed(status: ReservationStatus, order_cancelled: bool = False) -> OnOrderConfirmed:
+    """What a paid order's confirmation does to its reservation, in whatever order the events come.
+
+    An order is confirmed before it is cancelled, never after, but a confirmation that failed once
+    is delivered again after later events about the same order. So a confirmation that finds the
+    order already cancelled is refused (the order side refunds), never sold from available: a
+    released hold remembers that its order's cancellation released it (`order_cancelled_at_ms`)."""
     if status in (ReservationStatus.CONFIRMED, ReservationStatus.REVOKED):
         return OnOrderConfirmed.NOTHING
+    if order_cancelled:
+        return OnOrderConfirmed.REFUSE
+    if status is ReservationStatus.HELD:
+        return OnOrderConfirmed.DEDUCT_HOLD
     return OnOrderConfirmed.RETAKE
 
 
 class OnOrderCancelled(Enum):
     RELEASE_HOLD = "release_hold"  # reserved -> available
     RETURN_SOLD = "return_sold"  # sold -> available: the order was cancelled after payment
-    NOTHING = "nothing"  # the hold had already ended (revoked included: its units are back)
+    NOTHING = "nothing"  # the hold had already ended (revoked included: its units are back); the
+                         # cancellation is still remembered, for a confirmation delivered after it
 
 
 def on_order_cancelled(status: ReservationStatus) -> OnOrderCancelled:

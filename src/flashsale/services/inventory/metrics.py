@@ -57,3 +57,7 @@ def _forget(product_id: str) -> None:
     """The product's gauges go: a value nothing refreshes any more would only go stale."""
     for gauge in (stock_available, stock_reserved, stock_sold):
         gauge.remove(product_id)  # a label never set is no error
+late_confirmations_refused = Counter(
+    "inventory_late_confirmations_refused_total",
+    "Confirmations delivered after their order's cancellation: refused, nothing sold (domain.on_order_confirmed)",
+)

@@ -341,8 +341,12 @@ class InventoryStore:
         if reservation is None or not sql.belongs_to(reservation, order_id):
             await sql.reject_txn(conn, reservation_id, order_id, now, cause, "stock_unavailable")
             return []
-        action = on_order_confirmed(reservation.status)
+        action = on_order_confirmed(reservation.status, reservation.order_cancelled_at_ms is not None)
         if action is OnOrderConfirmed.NOTHING:
+            return []
+        if action is OnOrderConfirmed.REFUSE:
+            await sql.reject_txn(conn, reservation_id, order_id, now, cause, "order_cancelled")
+            metrics.late_confirmations_refused.inc()
             return []
         if action is OnOrderConfirmed.DEDUCT_HOLD:
             levels = [await sql.must_move(conn, line, "reserved", "sold") for line in reservation.lines]
@@ -369,14 +373,17 @@ class InventoryStore:
         if reservation is None or not sql.belongs_to(reservation, order_id):
             return []
         action = on_order_cancelled(reservation.status)
+        cancelled = replace(reservation, order_cancelled_at_ms=reservation.order_cancelled_at_ms or now)
         if action is OnOrderCancelled.NOTHING:
+            if reservation.order_cancelled_at_ms is None:  # for a confirmation delivered after this
+                await sql.save_status_txn(conn, cancelled, now)
             return []
         if action is OnOrderCancelled.RELEASE_HOLD:
-            released, levels = await sql.end_hold_txn(conn, reservation, ReservationStatus.RELEASED, now)
+            released, levels = await sql.end_hold_txn(conn, cancelled, ReservationStatus.RELEASED, now)
         else:
             levels = [await sql.must_move(conn, line, "sold", "available") for line in reservation.lines]
             await limits.return_units_txn(conn, reservation)
-            released = replace(reservation, status=ReservationStatus.RELEASED)
+            released = replace(cancelled, status=ReservationStatus.RELEASED)
             await sql.save_status_txn(conn, released, now)
         await sql.announce(conn, events.reservation_released(released, "order_cancelled", now, cause))
         metrics.holds_ended.labels("order_cancelled").inc()

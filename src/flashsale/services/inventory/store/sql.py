@@ -204,6 +204,7 @@ async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: 
             status=reservation.status.value,
             order_id=reservation.order_id,
             confirmed_at_ms=reservation.confirmed_at_ms,
+            order_cancelled_at_ms=reservation.order_cancelled_at_ms,
             updated_at_ms=now,
         )
     )
@@ -273,6 +274,7 @@ def reservation_from(row: sa.Row[Any], lines: Iterable[Line]) -> Reservation:
         confirmed_at_ms=row.confirmed_at_ms,
         created_at_ms=row.created_at_ms,
         requested=requested,
+        order_cancelled_at_ms=row.order_cancelled_at_ms,
     )
 
 

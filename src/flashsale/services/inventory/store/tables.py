@@ -47,6 +47,8 @@ reservations = sa.Table(
     sa.Column("confirmed_at_ms", sa.BigInteger, nullable=True),
     # A partial reserve's request as JSON [[productId, quantity], ...]; NULL: the lines held.
     sa.Column("requested", sa.Text, nullable=True),
+    # When the order side cancelled the reservation's order (domain.on_order_confirmed says why).
+    sa.Column("order_cancelled_at_ms", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("order_id", name="uq_reservations_order_id"),
     sa.CheckConstraint(
         "status IN ('HELD', 'CONFIRMED', 'RELEASED', 'EXPIRED', 'REVOKED')", name="ck_reservations_status"
