@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import Sequence
 
 import nats
 import pytest
@@ -15,9 +16,10 @@ import sqlalchemy as sa
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
-from flashsale.kit.envelope import Envelope
+from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.outbox import LEASE_S, Relay, append_txn, outbox_backlog
 from flashsale.kit.schema import outbox
+from flashsale.kit.telemetry import metrics
 
 pytestmark = pytest.mark.service
 
@@ -46,9 +48,10 @@ async def _collect(nats_url: str, subject: str, want: int, timeout_s: float = 15
     return got
 
 
-async def _relay_until_empty(db: Database, bus: Bus, producer: str) -> None:
-    """A new relay drains the outbox; it may first wait for an earlier relay's lease to run out."""
-    relay = Relay(db, bus, producer, SystemClock())
+async def _relay_until_empty(db: Database, bus: Bus, producer: str, *, relay: Relay | None = None) -> None:
+    """A relay (a new one by default) drains the outbox; it may first wait for an earlier relay's
+    lease to run out."""
+    relay = relay or Relay(db, bus, producer, SystemClock())
     deadline = asyncio.get_running_loop().time() + 3 * LEASE_S
     while asyncio.get_running_loop().time() < deadline:
         await relay.relay_once()
@@ -117,7 +120,7 @@ _WRITER = """
 import asyncio, sys
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
-from flashsale.kit.envelope import Envelope
+from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.outbox import append_txn
 
 async def main(url, producer, count):
@@ -153,3 +156,57 @@ async def test_rows_committed_before_a_sigkill_are_published_after_restart(
 
     got = await _collect(nats_url, f"{producer}.>", want=5)
     assert [e.data["n"] for e in got] == list(range(5))
+
+
+class PausedMidPublish(Bus):
+    """A relay's broker connection that stops, as a SIGSTOP or a VM stall would, after the relay
+    has read its batch and before the batch reaches the broker, until the test lets it go on."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, name="kit-test-paused")
+        self.paused = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def publish_batch(
+        self, producer: str, messages: Sequence[tuple[str, str, bytes]],
+        traceparents: Sequence[str | None] | None = None, *, after: int | None = None,
+    ) -> int | None:
+        if not self.paused.is_set():
+            self.paused.set()
+            await self.resume.wait()
+        return await super().publish_batch(producer, messages, traceparents, after=after)
+
+
+async def test_a_relay_paused_past_its_lease_cannot_publish_after_the_next_holder(
+    kit_db: Database, bus: Bus, nats_url: str,
+) -> None:
+    producer, lease_s, window_s = f"p{uuid.uuid4().hex[:8]}", 0.3, 0.2
+    # A short duplicate window, so that the paused relay's batch is no longer a known duplicate
+    # when it wakes (in production: a pause longer than the two-minute window).
+    await bus._jetstream().add_stream(name=stream_name(producer), subjects=[f"{producer}.>"],
+                                      duplicate_window=window_s)
+    paused_bus = PausedMidPublish(nats_url)
+    await paused_bus.connect(attempts=20)
+    paused = Relay(kit_db, paused_bus, producer, SystemClock(), lease_s=lease_s)
+    successor = Relay(kit_db, bus, producer, SystemClock(), lease_s=lease_s)
+    first, second = _event(producer, 1, "a"), _event(producer, 2, "a")
+    try:
+        async with kit_db.transaction() as conn:
+            await append_txn(conn, producer, first, aggregate_id="a")
+        stalled = asyncio.create_task(paused.relay_once())
+        await asyncio.wait_for(paused_bus.paused.wait(), 5)
+
+        await _relay_until_empty(kit_db, bus, producer, relay=successor)  # once the lease ran out
+        async with kit_db.transaction() as conn:
+            await append_txn(conn, producer, second, aggregate_id="a")
+        await _relay_until_empty(kit_db, bus, producer, relay=successor)
+        await asyncio.sleep(2 * window_s)  # time, not a signal: the duplicate window must pass
+        refused_before = metrics.relay_out_of_turn._value.get()
+        paused_bus.resume.set()
+
+        assert await stalled == 0
+        assert metrics.relay_out_of_turn._value.get() == refused_before + 1
+        got = await _collect(nats_url, f"{producer}.>", want=3, timeout_s=1.0)
+        assert [e.id for e in got] == [first.id, second.id]  # not first again, after second
+    finally:
+        await paused_bus.close()

@@ -108,13 +108,13 @@ class _CommitsDuringFirstPublish(Bus):
 
     async def publish_batch(
         self, producer: str, messages: Sequence[tuple[str, str, bytes]],
-        traceparents: Sequence[str | None] | None = None,
-    ) -> None:
+        traceparents: Sequence[str | None] | None = None, *, after: str | None = None,
+    ) -> str | None:
         if self.late is None:
             self.late = Envelope.new(source=self.producer, type="ThingHappened", subject="b", data={"n": 2},
                                      now_ms=SystemClock().now_ms())
             await asyncio.create_task(self._commit(self.late))  # as a request would: its own task
-        await super().publish_batch(producer, messages, traceparents)
+        return await super().publish_batch(producer, messages, traceparents, after=after)
 
     async def _commit(self, event: Envelope) -> None:
         async with self.db.transaction() as conn:

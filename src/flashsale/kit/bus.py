@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,10 +31,10 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StorageType
 
 from flashsale.kit.envelope import Envelope, stream_name
-from flashsale.kit.errors import BrokerUnavailable
+from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
 from flashsale.kit.pulling import fetch_arrived
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import consuming, consuming_batch
@@ -42,6 +43,7 @@ from flashsale.kit.tracing import mark_failed
 log = structlog.get_logger(__name__)
 
 DLQ_STREAM = "DLQ"
+WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a failed Nats-Expected-Last-Sequence
 DEDUPE_WINDOW_S = 120.0
 DRAIN_TIMEOUT_S = 2.0
 LAG_SAMPLE_S = 5.0  # how often a subscription asks the broker how far behind its consumer is
@@ -96,7 +98,7 @@ class Bus:
                     disconnected_cb=self._on_disconnect,
                     reconnected_cb=self._on_reconnect,
                 )
-                self._js = self._nc.jetstream(timeout=5)
+                self._js = _JetStream(self._nc, timeout=5)
                 self._connected.set()
                 return
             except (OSError, nats.errors.Error, TimeoutError) as exc:
@@ -171,27 +173,74 @@ class Bus:
 
     async def publish_batch(
         self, producer: str, messages: Sequence[tuple[str, str, bytes]],
-        traceparents: Sequence[str | None] | None = None,
-    ) -> None:
-        """Publish `(subject, event_id, payload)` in order; returns when every one is stored.
+        traceparents: Sequence[str | None] | None = None, *, after: int | None = None,
+    ) -> int | None:
+        """Publish `(subject, event_id, payload)` in order; returns, when every one is stored, the
+        stream's last sequence (`after` if each was a duplicate; None without `after`).
 
         The messages go out back to back on one connection, so the stream stores them in the
         order given, and we wait for all acks at the end instead of one round trip each.
         `traceparents` (one per message, or None) go out as `traceparent` headers.
+
+        With `after` (the stream's last sequence as the caller knows it) each message is stored
+        only if the stream's last message is still the one before it (JetStream's
+        `Nats-Expected-Last-Sequence`): a publisher that was paused while another took its place
+        is refused with OutOfTurn instead of writing old events after newer ones (kit/outbox.py).
         """
         if not messages:
-            return
+            return after
         stream = await self.ensure_stream(producer)
+        parents = list(traceparents or [None] * len(messages))
+        acks = await self._publish_back_to_back(stream, messages, parents, after)
+        last = after
+        for index, ack in enumerate(acks):
+            if isinstance(ack, OutOfTurn):
+                return await self._publish_one_by_one(stream, messages[index:], parents[index:], last)
+            last = _last_after(last, ack)
+        return last
+
+    async def _publish_one_by_one(
+        self, stream: str, messages: Sequence[tuple[str, str, bytes]], parents: Sequence[str | None],
+        after: int | None,
+    ) -> int | None:
+        """A chain of expectations assumes every message before is stored anew; a duplicate (a
+        holder died after publishing, before marking) does not move the stream on and breaks it.
+        So, from the first refusal, each message expects what the acks so far say is last."""
+        last = after
+        for message, parent in zip(messages, parents, strict=True):
+            ack = (await self._publish_back_to_back(stream, [message], [parent], last))[0]
+            if isinstance(ack, OutOfTurn):
+                raise ack
+            last = _last_after(last, ack)
+        return last
+
+    async def _publish_back_to_back(
+        self, stream: str, messages: Sequence[tuple[str, str, bytes]], parents: Sequence[str | None],
+        after: int | None,
+    ) -> list[PubAck | OutOfTurn]:
+        """Publish without waiting in between, the n-th expecting `after + n` as the stream's
+        last sequence (no expectation without `after`); an ack each, or OutOfTurn where refused."""
         js = self._jetstream()
-        parents = traceparents or [None] * len(messages)
         try:
             pending = [
-                await js.publish_async(subject, payload, stream=stream, headers=_headers(event_id, parent))
-                for (subject, event_id, payload), parent in zip(messages, parents, strict=True)
+                await js.publish_async(
+                    subject, payload, stream=stream,
+                    headers=_headers(event_id, parent, None if after is None else after + n),
+                )
+                for n, ((subject, event_id, payload), parent) in enumerate(zip(messages, parents, strict=True))
             ]
-            await asyncio.wait_for(asyncio.gather(*pending), timeout=10)
+            outcomes = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout=10)
         except (nats.errors.Error, TimeoutError) as exc:
             raise BrokerUnavailable(f"publish failed: {exc}") from exc
+        acks: list[PubAck | OutOfTurn] = []
+        for outcome in outcomes:
+            if isinstance(outcome, nats.js.errors.APIError) and outcome.err_code == WRONG_LAST_SEQUENCE:
+                acks.append(OutOfTurn(f"the stream has moved on: {outcome.description}"))
+            elif isinstance(outcome, BaseException):
+                raise BrokerUnavailable(f"publish failed: {outcome}") from outcome
+            else:
+                acks.append(outcome)
+        return acks
 
     async def publish_raw(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         js = self._jetstream()
@@ -405,6 +454,27 @@ class Bus:
         await msg.ack()
 
 
+class _JetStream(JetStreamContext):
+    """nats-py (2.16) leaves an async publish's future pending forever when the server refuses
+    the message: its reply handler calls `APIError.from_error`, which raises instead of returning
+    the error (nats-io/nats.py#985, fix proposed in #994). A refused expectation is how the relay's
+    fence works, so a refusal is put on its future here; every other reply goes the library's way."""
+
+    async def _handle_async_reply(self, msg: Msg) -> None:
+        if b'"error"' not in msg.data:
+            await super()._handle_async_reply(msg)
+            return
+        token = msg.subject[len(self._nc._inbox_prefix) + 22 + 2:]  # as the library finds it
+        future = self._publish_async_futures.get(token)
+        try:
+            nats.js.errors.APIError.from_error(json.loads(msg.data)["error"])
+        except nats.js.errors.APIError as refusal:
+            if future is not None and not future.done():
+                future.set_exception(refusal)
+        except (ValueError, KeyError, TypeError):
+            await super()._handle_async_reply(msg)
+
+
 def _decoded(msg: Msg) -> Envelope | None:
     try:
         return Envelope.from_bytes(msg.data)
@@ -412,10 +482,18 @@ def _decoded(msg: Msg) -> Envelope | None:
         return None
 
 
-def _headers(event_id: str, traceparent: str | None) -> dict[str, str]:
-    if traceparent is None:
-        return {"Nats-Msg-Id": event_id}
-    return {"Nats-Msg-Id": event_id, "traceparent": traceparent}
+def _headers(event_id: str, traceparent: str | None, after: int | None = None) -> dict[str, str]:
+    headers = {"Nats-Msg-Id": event_id}
+    if traceparent is not None:
+        headers["traceparent"] = traceparent
+    if after is not None:
+        headers["Nats-Expected-Last-Sequence"] = str(after)
+    return headers
+
+
+def _last_after(last: int | None, ack: PubAck) -> int | None:
+    """The stream's last sequence after `ack`: a duplicate was stored before and moved nothing."""
+    return last if ack.duplicate or last is None else ack.seq
 
 
 async def _sample_lag(sub: Subscription, psub: JetStreamContext.PullSubscription) -> None:

@@ -32,8 +32,8 @@ from flashsale.kit.tracing import child_span
 
 _BEGIN_OPTION = "flashsale_begin"
 _EVENTS_WRITTEN = "flashsale_events_written"
-_SQLITE_NOW_MS = "SELECT CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
-_POSTGRES_NOW_MS = "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+_SQLITE_NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+_POSTGRES_NOW_MS = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
 SQLITE_BUSY_TIMEOUT_S = 30
 log = structlog.get_logger(__name__)
 
@@ -235,9 +235,8 @@ class Database:
     async def now_ms(self) -> int:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this
         database, so their decisions about time (a hold's expiry) agree whatever their own clocks say."""
-        query = _SQLITE_NOW_MS if self.is_sqlite else _POSTGRES_NOW_MS
         async with self._statements() as conn:
-            return int(await conn.scalar(sa.text(query)) or 0)
+            return int(await conn.scalar(sa.select(database_now_ms(conn))) or 0)
 
     async def ping(self) -> bool:
         try:
@@ -249,6 +248,14 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def database_now_ms(conn: AsyncConnection) -> sa.ColumnElement[int]:
+    """The database's clock in epoch milliseconds, as part of a statement on `conn`. Leases are
+    judged by it: every instance sharing the database reads one clock, so a process whose own
+    clock runs ahead cannot take a lease that has not run out."""
+    sql = _SQLITE_NOW_MS if conn.dialect.name == "sqlite" else _POSTGRES_NOW_MS
+    return sa.literal_column(sql, sa.BigInteger())
 
 
 def mark_events_written(conn: AsyncConnection) -> None:

@@ -22,5 +22,10 @@ class BrokerUnavailable(KitError):
     pass
 
 
+class OutOfTurn(KitError):
+    """The stream's last message is not the one a publisher expected: another publisher wrote to
+    it since (a relay paused past its lease finds the next holder has published)."""
+
+
 class DatabaseUnavailable(KitError):
     pass

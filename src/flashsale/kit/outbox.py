@@ -6,7 +6,12 @@ change, so the later one also draws the later position: per-aggregate order is c
 
 One relay per database. Several instances of a service share one database; a lease row decides
 which of them relays, so events are never published out of order by two relays racing. If the
-holder dies, its lease runs out and another instance takes over.
+holder dies, its lease runs out and another instance takes over. The lease runs out by the
+database's clock, which every instance reads alike. A holder that is paused (SIGSTOP, a VM stall)
+past its lease may wake up with a batch in hand after the next holder has published newer
+events: the stream itself fences it off. Each message is published expecting the stream's last
+sequence to be the one before it (`Bus.publish_batch(after=...)`), so the paused relay's batch is
+refused (OutOfTurn); it then asks the database whether it still holds the lease before anything else.
 
 Waking up. A commit that wrote events wakes the relay of its own process at once
 (`Database.on_events_committed`). When that relay does not hold the lease, it passes the wake-up
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Sequence
 
@@ -29,9 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import Clock, ms_from_iso
-from flashsale.kit.db import Database, mark_events_written
+from flashsale.kit.db import Database, database_now_ms, mark_events_written
 from flashsale.kit.envelope import Envelope, nats_subject
-from flashsale.kit.errors import BrokerUnavailable
+from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
 from flashsale.kit.schema import outbox, relay_lease
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import publishing
@@ -84,7 +90,7 @@ class Relay:
 
     def __init__(
         self, db: Database, bus: Bus, producer: str, clock: Clock, *,
-        poll_interval_s: float = 0.25, batch_size: int = 500,
+        poll_interval_s: float = 0.25, batch_size: int = 500, lease_s: float = LEASE_S,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -92,10 +98,15 @@ class Relay:
         self.clock = clock
         self.poll_interval_s = poll_interval_s
         self.batch_size = batch_size
+        self.lease_s = lease_s
         self.holder = f"{producer}-{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
-        self._lease_until_ms = 0
-        self._lease_checked_ms = 0
+        # This process's monotonic clock, only to pace the asking: whether the lease is held is
+        # decided by the database's clock in `_take_lease`.
+        self._renew_after = 0.0  # while held: ask again after this
+        self._holding = False
+        self._asked_at = float("-inf")  # when not held: when we last asked
+        self._last_published: int | None = None  # the stream's last sequence, as this holder knows it
         self._lag_recorded_ms = 0
         self._committed_here = False  # events committed in this process since we last looked
         self.listening = False  # whether other instances' wake-ups reach us (once the broker was there)
@@ -149,7 +160,7 @@ class Relay:
         if not self._committed_here:
             return
         self._committed_here = False
-        if self._lease_until_ms == 0 and self.bus.is_connected:
+        if not self._holding and self.bus.is_connected:
             await self.bus.hint(self.wake_subject)
 
     async def relay_once(self) -> int:
@@ -167,10 +178,19 @@ class Relay:
                 )
             ).all()
         if rows:
-            with publishing([r.subject for r in rows], [r.envelope for r in rows]) as traceparents:
-                await self.bus.publish_batch(
-                    self.producer, [(r.subject, r.event_id, r.envelope.encode()) for r in rows], traceparents
-                )
+            try:
+                with publishing([r.subject for r in rows], [r.envelope for r in rows]) as traceparents:
+                    self._last_published = await self.bus.publish_batch(
+                        self.producer, [(r.subject, r.event_id, r.envelope.encode()) for r in rows], traceparents,
+                        after=self._last_published,
+                    )
+            except OutOfTurn:
+                # Another relay published since we last did: we were paused past our lease, or
+                # someone else writes to the stream. Ask the database before the next batch.
+                log.warning("relay_out_of_turn", producer=self.producer)
+                metrics.relay_out_of_turn.inc()
+                self._holding = False
+                return 0
             await self._mark_published([r.position for r in rows])
             metrics.published.inc(len(rows))
         await self._record_lag_when_due()
@@ -187,24 +207,28 @@ class Relay:
     async def _hold_lease(self) -> bool:
         """True while we hold the lease. Renewed at half-life, so a busy relay does not pay a
         write transaction per batch; an instance without it asks again once per poll."""
-        now = self.clock.now_ms()
-        lease_ms = int(LEASE_S * 1000)
-        if now < self._lease_until_ms - lease_ms // 2:
+        now = time.monotonic()
+        if self._holding and now < self._renew_after:
             return True
-        if self._lease_until_ms < now and now - self._lease_checked_ms < self.poll_interval_s * 1000:
+        if not self._holding and now - self._asked_at < self.poll_interval_s:
             return False
-        self._lease_checked_ms = now
-        held = await self._take_lease(now, now + lease_ms)
-        self._lease_until_ms = now + lease_ms if held else 0
+        self._asked_at = now
+        held = await self._take_lease(int(self.lease_s * 1000))
+        if held and not self._holding:
+            # Newly ours: chain on what the last holder published, as the stream has it.
+            self._last_published = await self.bus.stream_last_sequence(self.producer)
+        self._holding = held
+        self._renew_after = now + self.lease_s / 2
         return held
 
-    async def _take_lease(self, now: int, until: int) -> bool:
+    async def _take_lease(self, lease_ms: int) -> bool:
         async with self.db.transaction() as conn:
+            now = database_now_ms(conn)
             taken = await conn.execute(
                 relay_lease.update()
                 .where(relay_lease.c.name == "relay")
                 .where(sa.or_(relay_lease.c.holder == self.holder, relay_lease.c.expires_at_ms < now))
-                .values(holder=self.holder, expires_at_ms=until)
+                .values(holder=self.holder, expires_at_ms=now + lease_ms)
             )
             return bool(taken.rowcount == 1)
 

@@ -50,6 +50,11 @@ class KitMetrics:
             "outbox_relay_lag_seconds", "Age of the oldest unpublished outbox row"
         )
     )
+    relay_out_of_turn: Counter = field(
+        default_factory=lambda: Counter(
+            "outbox_relay_out_of_turn_total", "Batches the stream refused because another relay published first"
+        )
+    )
     published: Counter = field(
         default_factory=lambda: Counter("outbox_published_total", "Events published by the relay")
     )

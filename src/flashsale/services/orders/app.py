@@ -60,7 +60,7 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
         runtime.spawn(saga_worker(saga, sagas, interval_s=settings.saga_poll_interval_s,
                                   batch_size=settings.saga_batch_size))
         if app.state.reconciler is not None and settings.reconcile_interval_s > 0:
-            schedule = JobSchedule(runtime.db, runtime.clock, owner=f"{settings.instance}-{os.getpid()}")
+            schedule = JobSchedule(runtime.db, owner=f"{settings.instance}-{os.getpid()}")
             runtime.spawn(contact_reconciler(app.state.reconciler, schedule,
                                              interval_s=settings.reconcile_interval_s))
         try:

@@ -31,7 +31,7 @@ from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
 from flashsale.services.orders.errors import RequestInProgress
-from flashsale.services.orders.store import Lease, Order, OrderStore, Saga, SagaStore
+from flashsale.services.orders.store import Lease, LostLease, Order, OrderStore, Saga, SagaStore
 from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
@@ -43,10 +43,6 @@ class SagaSettings:
     max_attempts: int = 8          # failures in a row before the saga is parked for an operator
     retry_base_s: float = 0.5      # backoff between attempts: base * 2^n, capped, with jitter
     retry_cap_s: float = 30.0
-
-
-class LostLease(Exception):
-    """Another runner holds the saga now (ours ran out): stop without touching it."""
 
 
 class CheckoutSaga:
@@ -134,6 +130,10 @@ class CheckoutSaga:
                 await first()
             last_seen = await self._advance(lease, current)
         except LostLease:
+            # Paused or slow past the lease: another runner has the saga, and nothing we were
+            # about to record was committed (saga_sql.hold_txn).
+            log.warning("saga_lease_lost", order_id=lease.order_id)
+            metrics.saga_leases_lost.inc()
             return None
         except Exception as exc:  # noqa: BLE001 - any failure is retried later or parked, never dropped
             await self._failed(lease, current[0], exc)
@@ -194,8 +194,7 @@ class CheckoutSaga:
         outcome = await self.payments.authorise(order.order_id, order.amount_cents, token)
         crash_point("payment.called")
         async with self.db.transaction() as conn:
-            saga = await saga_sql.lock_txn(conn, order.order_id)
-            assert saga is not None
+            saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order.order_id, plan.PAYMENT, now,
                                            outcome=plan.AUTHORISED if outcome.approved else plan.DECLINED,
@@ -217,7 +216,7 @@ class CheckoutSaga:
         await self.sagas.begin_step(lease, plan.CAPTURE)
         status = await self.payments.capture(order.order_id)
         crash_point("capture.called")
-        await self._finish(order.order_id, plan.CAPTURE, outcome=status)
+        await self._finish(lease, plan.CAPTURE, outcome=status)
         crash_point("capture.recorded")
 
     async def _ship(self, lease: Lease, saga: Saga, order: Order) -> None:
@@ -237,8 +236,7 @@ class CheckoutSaga:
         self, lease: Lease, order_id: str, status: str, outcome: str | None, detail: str | None,
     ) -> None:
         async with self.db.transaction() as conn:
-            saga = await saga_sql.lock_txn(conn, order_id)
-            assert saga is not None
+            saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
                                            detail=detail)
@@ -260,14 +258,14 @@ class CheckoutSaga:
         if self.shipping is not None:
             await self.shipping.cancel(order.order_id)
         crash_point("cancel_shipment.called")
-        await self._finish(order.order_id, plan.CANCEL_SHIPMENT, outcome="CANCELLED")
+        await self._finish(lease, plan.CANCEL_SHIPMENT, outcome="CANCELLED")
         crash_point("cancel_shipment.recorded")
 
     async def _refund_payment(self, lease: Lease, saga: Saga, order: Order) -> None:
         await self.sagas.begin_step(lease, plan.REFUND_PAYMENT)
         status = await self.payments.refund(order.order_id)
         crash_point("refund_payment.called")
-        await self._finish(order.order_id, plan.REFUND_PAYMENT, outcome=status)
+        await self._finish(lease, plan.REFUND_PAYMENT, outcome=status)
         crash_point("refund_payment.recorded")
 
     async def _release_hold(self, lease: Lease, saga: Saga, order: Order) -> None:
@@ -283,11 +281,12 @@ class CheckoutSaga:
             log.warning("release_deferred_to_event", order_id=order.order_id, error=str(exc))
             outcome = "DEFERRED"
         crash_point("release_hold.called")
-        await self._finish(order.order_id, plan.RELEASE_HOLD, outcome=outcome)
+        await self._finish(lease, plan.RELEASE_HOLD, outcome=outcome)
         crash_point("release_hold.recorded")
 
     async def _cancel_order(self, lease: Lease, saga: Saga, order: Order) -> None:
         async with self.db.transaction() as conn:
+            await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order.order_id, plan.CANCEL_ORDER, now, outcome=domain.CANCELLED)
             await self.orders.move_txn(
@@ -299,6 +298,7 @@ class CheckoutSaga:
             await saga_sql.let_go_txn(conn, lease)
         crash_point("cancel_order.recorded")
 
-    async def _finish(self, order_id: str, step: str, *, outcome: str) -> None:
+    async def _finish(self, lease: Lease, step: str, *, outcome: str) -> None:
         async with self.db.transaction() as conn:
-            await saga_sql.finish_step_txn(conn, order_id, step, self.clock.now_ms(), outcome=outcome)
+            await saga_sql.hold_txn(conn, lease)
+            await saga_sql.finish_step_txn(conn, lease.order_id, step, self.clock.now_ms(), outcome=outcome)

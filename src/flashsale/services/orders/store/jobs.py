@@ -4,27 +4,27 @@ A round of a job is claimed by moving the job's `due_at_ms` forward by its inter
 conditional UPDATE that only succeeds while the round is due: of the instances asking at the
 same time exactly one wins and runs it; the others find it claimed until the next interval.
 An instance that dies mid-round loses that round only: the next one is due an interval later.
+One paused mid-round may finish it while the next round runs: a round's writes must be safe to
+repeat (the contact reconciler's are compare-and-set on each contact's version).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, insert_unless_present
+from flashsale.kit.db import Database, database_now_ms, insert_unless_present
 from flashsale.services.orders.store.tables import scheduled_jobs
 
 
 class JobSchedule:
-    def __init__(self, db: Database, clock: Clock, *, owner: str) -> None:
+    def __init__(self, db: Database, *, owner: str) -> None:
         self.db = db
-        self.clock = clock
         self.owner = owner
 
     async def claim(self, job: str, interval_ms: int) -> bool:
         """True when this instance won the job's round that is due now."""
-        now = self.clock.now_ms()
         async with self.db.transaction() as conn:
+            now = database_now_ms(conn)  # every instance reads one clock: no round is run early
             await _ensure_txn(conn, job)
             result = await conn.execute(
                 scheduled_jobs.update()

@@ -11,6 +11,7 @@ Two kinds of writes meet on a saga row:
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, dialect_insert
+from flashsale.kit.db import Database, database_now_ms, dialect_insert
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
 from flashsale.services.orders.store.tables import checkout_sagas as sagas_table
@@ -63,12 +64,19 @@ class Saga:
 
 @dataclass(frozen=True)
 class Lease:
-    """The right to run one saga until `until_ms`; `token` is unique per claim, so two runners
-    in one process (a request and the worker) never mistake each other's lease for their own."""
+    """The right to run one saga; `token` is unique per claim, so two runners in one process (a
+    request and the worker) never mistake each other's lease for their own. How long it lasts is
+    the database's to judge; `renew_after` (this process's monotonic clock, which a pause stops
+    with everything else) only says when renewing is worth a commit."""
 
     order_id: str
     token: str
-    until_ms: int
+    renew_after: float
+
+
+class LostLease(Exception):
+    """Another runner holds the saga now (ours ran out while we were paused, or it was given back
+    and taken): whatever we were about to record is theirs to decide."""
 
 
 class SagaStore:
@@ -85,12 +93,12 @@ class SagaStore:
 
     async def due(self, limit: int) -> list[str]:
         """Sagas some runner should advance now: work is waiting and nobody holds them."""
-        now = self.clock.now_ms()
-        query = (sa.select(sagas_table.c.order_id)
-                 .where(sagas_table.c.due_at_ms <= now, sagas_table.c.lease_until_ms < now,
-                        sagas_table.c.state.in_(plan.ACTIVE_STATES))
-                 .order_by(sagas_table.c.due_at_ms).limit(limit))
         async with self.db.read() as conn:
+            now = database_now_ms(conn)
+            query = (sa.select(sagas_table.c.order_id)
+                     .where(sagas_table.c.due_at_ms <= now, sagas_table.c.lease_until_ms < now,
+                            sagas_table.c.state.in_(plan.ACTIVE_STATES))
+                     .order_by(sagas_table.c.due_at_ms).limit(limit))
             return [row.order_id for row in await conn.execute(query)]
 
     async def recent(self, state: str, limit: int) -> list[Saga]:
@@ -111,11 +119,12 @@ class SagaStore:
     async def claim(
         self, order_id: str, lease_ms: int, *, begin: str | None = None, payment_token: str | None = None,
     ) -> Lease | None:
-        """Take the saga's lease if nobody holds it (or theirs ran out); with `begin`, checkpoint
-        that step as STARTED in the same transaction (one commit fewer on the hot path)."""
-        now = self.clock.now_ms()
+        """Take the saga's lease if nobody holds it (or theirs ran out by the database's clock); with
+        `begin`, checkpoint that step as STARTED in the same transaction (one commit fewer on the hot
+        path)."""
         token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
         async with self.db.transaction() as conn:
+            now = database_now_ms(conn)
             result = await conn.execute(
                 sagas_table.update()
                 .where(sagas_table.c.order_id == order_id, sagas_table.c.state.in_(plan.ACTIVE_STATES),
@@ -126,22 +135,22 @@ class SagaStore:
             if result.rowcount != 1:
                 return None
             if begin is not None:
-                await _begin_step_txn(conn, order_id, begin, now, payment_token=payment_token)
-        return Lease(order_id, token, now + lease_ms)
+                await _begin_step_txn(conn, order_id, begin, self.clock.now_ms(), payment_token=payment_token)
+        return Lease(order_id, token, _renew_after(lease_ms))
 
     async def renew(self, lease: Lease, lease_ms: int) -> Lease | None:
         """The lease for another `lease_ms`, or None when it is no longer ours. A lease with more
         than half its time left is good as it is (no commit)."""
-        now = self.clock.now_ms()
-        if lease.until_ms - now > lease_ms // 2:
+        if time.monotonic() < lease.renew_after:
             return lease
         async with self.db.transaction() as conn:
+            now = database_now_ms(conn)
             result = await conn.execute(
                 sagas_table.update()
                 .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
                 .values(lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
             )
-        return Lease(lease.order_id, lease.token, now + lease_ms) if result.rowcount == 1 else None
+        return Lease(lease.order_id, lease.token, _renew_after(lease_ms)) if result.rowcount == 1 else None
 
     async def let_go(self, lease: Lease, *, due_at_ms: int | None) -> bool:
         """Give the lease back; `due_at_ms` says when the saga needs a runner again (None: when
@@ -167,6 +176,7 @@ class SagaStore:
         """Checkpoint before a step's remote call: whoever finds it STARTED knows the call may
         have happened."""
         async with self.db.transaction() as conn:
+            await hold_txn(conn, lease)
             await _begin_step_txn(conn, lease.order_id, name, self.clock.now_ms(), payment_token=payment_token)
 
     async def record_failure(self, lease: Lease, name: str | None, error: str, *,
@@ -273,6 +283,16 @@ async def _begin_step_txn(
                            .values(payment_token=payment_token, updated_at_ms=now))
 
 
+async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
+    """The saga, locked, if `lease` still holds it; else LostLease (the caller's transaction then
+    commits nothing). Every step's checkpoint is written behind this fence, so a runner that was
+    paused past its lease cannot record a step over the runner that took the saga over."""
+    saga = await lock_txn(conn, lease.order_id)
+    if saga is None or saga.lease_owner != lease.token:
+        raise LostLease(lease.order_id)
+    return saga
+
+
 async def let_go_txn(conn: AsyncConnection, lease: Lease) -> None:
     """Give the lease back inside the transaction that recorded the last step this runner had to
     take (the saga now waits for news, or is finished): one commit fewer than letting go after."""
@@ -289,6 +309,10 @@ async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
 async def reset_attempts_txn(conn: AsyncConnection, order_id: str) -> None:
     await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id)
                        .values(attempts=0, last_error=None))
+
+
+def _renew_after(lease_ms: int) -> float:
+    return time.monotonic() + lease_ms / 2000
 
 
 def _step(row: sa.Row[tuple[object, ...]]) -> Step:
