@@ -111,3 +111,29 @@ def _answer(status: int) -> Callable[[], Awaitable[Answer]]:
         return Answer(status, {})
 
     return work
+
+
+async def test_a_request_paused_past_its_lock_does_not_overwrite_the_answer_of_the_one_that_took_over(
+    kit_db: Database,
+) -> None:
+    clock, key = ManualClock(), _key()
+    store = IdempotencyStore(kit_db, clock, lock_s=5)
+    paused, woken = asyncio.Event(), asyncio.Event()
+
+    async def stalled_work() -> Answer:
+        paused.set()
+        await woken.wait()  # stopped mid-request (SIGSTOP, a VM stall) until the test wakes it
+        return Answer(201, {"orderId": "o-stale"})
+
+    async def work() -> Answer:
+        return Answer(201, {"orderId": "o-taken-over"})
+
+    stale = asyncio.create_task(store.run("create-order", key, BODY, stalled_work))
+    await paused.wait()
+    clock.advance(6)  # its lock ran out: the client's retry takes the key over and is answered
+    taken_over = await store.run("create-order", key, BODY, work)
+    woken.set()
+    await stale
+
+    assert taken_over == Answer(201, {"orderId": "o-taken-over"})
+    assert await store.run("create-order", key, BODY, work) == taken_over  # what the client was told

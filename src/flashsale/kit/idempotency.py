@@ -81,9 +81,19 @@ class _Claim:
 
 
 @dataclass(frozen=True)
+class _Held:
+    """The key is ours to run. Its lock's end is also the claim's fence: the answer is stored, or
+    the key released, only while the row still carries it, so a request paused past its lock
+    (whose key another request has taken over meanwhile) overwrites nothing when it wakes."""
+
+    locked_until_ms: int
+
+
+@dataclass(frozen=True)
 class _Completion:
     scope: str
     key: str
+    held: _Held
     answer: Answer
 
 
@@ -92,7 +102,7 @@ class IdempotencyStore:
         self.db = db
         self.clock = clock
         self.lock_ms = int(lock_s * 1000)
-        self._claims: Coalescer[None, _Claim, Answer | None] = Coalescer(self._claim_batch, max_batch=MAX_BATCH)
+        self._claims: Coalescer[None, _Claim, Answer | _Held] = Coalescer(self._claim_batch, max_batch=MAX_BATCH)
         self._completions: Coalescer[None, _Completion, None] = Coalescer(
             self._complete_batch, max_batch=MAX_BATCH)
 
@@ -103,24 +113,24 @@ class IdempotencyStore:
             raise Problem(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
                           f"the key must be 1..{MAX_KEY_LENGTH} characters")
         digest = request_hash(body)
-        stored = await self._claims.submit(None, _Claim(scope, key, digest))
-        if stored is not None:
-            return stored
+        claimed = await self._claims.submit(None, _Claim(scope, key, digest))
+        if isinstance(claimed, Answer):
+            return claimed
         try:
             answer = await work()
         except Problem as problem:  # a refusal (409 out_of_stock, 402 declined) is an answer too
             answer = Answer(problem.status, problem.body())
         except BaseException:
-            await self._release(scope, key)
+            await self._release(scope, key, claimed)
             raise
         if answer.status >= 500:
-            await self._release(scope, key)
+            await self._release(scope, key, claimed)
         else:
-            await self._completions.submit(None, _Completion(scope, key, answer))
+            await self._completions.submit(None, _Completion(scope, key, claimed, answer))
         return answer
 
-    async def _claim_batch(self, _: None, claims: list[_Claim]) -> list[Answer | Exception | None]:
-        outcomes: dict[int, Answer | Exception | None] = {}
+    async def _claim_batch(self, _: None, claims: list[_Claim]) -> list[Answer | _Held | Exception]:
+        outcomes: dict[int, Answer | _Held | Exception] = {}
         async with self.db.transaction() as conn:
             for n in sorted(range(len(claims)), key=lambda n: (claims[n].scope, claims[n].key)):
                 claim = claims[n]
@@ -130,12 +140,12 @@ class IdempotencyStore:
                     outcomes[n] = problem
         return [outcomes[n] for n in range(len(claims))]
 
-    async def _claim_txn(self, conn: AsyncConnection, scope: str, key: str, digest: str) -> Answer | None:
-        """Take the key (None: go ahead) or return what an earlier request with it answered."""
+    async def _claim_txn(self, conn: AsyncConnection, scope: str, key: str, digest: str) -> Answer | _Held:
+        """Take the key (held: go ahead) or return what an earlier request with it answered."""
         now = self.clock.now_ms()
         locked_until = now + self.lock_ms
         if await _insert_new_txn(conn, scope, key, digest, locked_until, now):
-            return None  # the common case: a key never seen, one statement
+            return _Held(locked_until)  # the common case: a key never seen, one statement
         row = (await conn.execute(
             sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         )).first()
@@ -159,25 +169,28 @@ class IdempotencyStore:
         )
         if taken.rowcount != 1:
             raise _in_progress()
-        return None
+        return _Held(locked_until)
 
     async def _complete_batch(self, _: None, completions: list[_Completion]) -> list[None]:
         async with self.db.transaction() as conn:
             for done in sorted(completions, key=lambda done: (done.scope, done.key)):
                 await conn.execute(
                     idempotency_keys.update()
-                    .where(idempotency_keys.c.scope == done.scope, idempotency_keys.c.key == done.key)
+                    .where(idempotency_keys.c.scope == done.scope, idempotency_keys.c.key == done.key,
+                           idempotency_keys.c.state == "in_progress",
+                           idempotency_keys.c.locked_until_ms == done.held.locked_until_ms)
                     .values(state="done", status_code=done.answer.status,
                             body=orjson.dumps(done.answer.body).decode())
                 )
         return [None] * len(completions)
 
-    async def _release(self, scope: str, key: str) -> None:
+    async def _release(self, scope: str, key: str, held: _Held) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
                 idempotency_keys.delete().where(
                     idempotency_keys.c.scope == scope,
                     idempotency_keys.c.key == key,
                     idempotency_keys.c.state == "in_progress",
+                    idempotency_keys.c.locked_until_ms == held.locked_until_ms,
                 )
             )
