@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-saga_leases_lost = Counter(
-    "orders_saga_leases_lost_total", "Saga runners that found another runner holding their saga (paused past the lease)"
+saga_checkpoints_fenced = Counter(
+    "orders_saga_checkpoints_fenced_total",
+    "Saga steps whose record was refused: the runner was paused or slow past its lease, another runs the saga",
 )
 saga_steps = Counter("orders_saga_steps_total", "Checkout saga steps run, by step and result", ["step", "result"])
 sagas_compensating = Counter("orders_sagas_compensating_total", "Sagas turned to compensation, by reason",

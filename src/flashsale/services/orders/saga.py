@@ -129,11 +129,10 @@ class CheckoutSaga:
             if first is not None:
                 await first()
             last_seen = await self._advance(lease, current)
-        except LostLease:
-            # Paused or slow past the lease: another runner has the saga, and nothing we were
-            # about to record was committed (saga_sql.hold_txn).
-            log.warning("saga_lease_lost", order_id=lease.order_id)
-            metrics.saga_leases_lost.inc()
+        except LostLease as lost:
+            if lost.fenced:  # paused or slow past the lease: what we did was not recorded
+                log.warning("saga_checkpoint_fenced", order_id=lease.order_id)
+                metrics.saga_checkpoints_fenced.inc()
             return None
         except Exception as exc:  # noqa: BLE001 - any failure is retried later or parked, never dropped
             await self._failed(lease, current[0], exc)

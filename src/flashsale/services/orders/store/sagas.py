@@ -75,8 +75,15 @@ class Lease:
 
 
 class LostLease(Exception):
-    """Another runner holds the saga now (ours ran out while we were paused, or it was given back
-    and taken): whatever we were about to record is theirs to decide."""
+    """Another runner holds the saga now (it was given back and taken, or ours ran out while we
+    were paused): whatever we were about to do is theirs to decide. `fenced`: found while
+    recording a step (`hold_txn`), so something we did was not recorded: we were paused or slow
+    past the lease."""
+
+    def __init__(self, order_id: str, *, fenced: bool = False) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
+        self.fenced = fenced
 
 
 class SagaStore:
@@ -289,7 +296,7 @@ async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
     paused past its lease cannot record a step over the runner that took the saga over."""
     saga = await lock_txn(conn, lease.order_id)
     if saga is None or saga.lease_owner != lease.token:
-        raise LostLease(lease.order_id)
+        raise LostLease(lease.order_id, fenced=True)
     return saga
 
 
