@@ -13,19 +13,15 @@ import asyncio
 import os
 import signal
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faulted_sale import assert_nothing_lost_or_oversold, sale_under
 from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile, load_services
-from flashsale.sale.buyers import OrderServicePath
-from flashsale.sale.client import HouseClient
 from flashsale.sale.commands import running_house
-from flashsale.sale.load import SalePlan, SaleResult, run_sale
-from flashsale.sale.settle import audit_until_consistent, wait_until_settled
 
 pytestmark = pytest.mark.system
 
@@ -61,7 +57,7 @@ class Killer(threading.Thread):
         super().__init__(daemon=True)
         self.services_json = services_json
         self.kills = kills
-        self.killed: list[str] = []
+        self.injected: list[str] = []  # the processes killed
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -74,42 +70,19 @@ class Killer(threading.Thread):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 continue  # still down from the last kill: the supervisor has not restarted it yet
-            self.killed.append(f"{victim}:{pid}")
-
-
-async def _sale_under_fire(services: ServicesFile, services_json: Path) -> tuple[SaleResult, list[str], HouseClient]:
-    client = HouseClient(services, retry_window_s=40.0)
-    plan = SalePlan(product_id=f"chaos-{uuid.uuid4().hex[:8]}", buyers=BUYERS, stock=STOCK, concurrency=32)
-    assert (await client.receive(plan.product_id, plan.stock)).status == 200
-    killer = Killer(services_json, KILLS)
-    killer.start()
-    try:
-        result = await run_sale(OrderServicePath(client), plan)
-    finally:
-        killer.stop.set()
-        killer.join()
-    return result, killer.killed, client
+            self.injected.append(f"{victim}:{pid}")
 
 
 def test_a_sale_survives_killed_processes_without_overselling_or_losing_a_paid_order(
     house: ServicesFile, house_dir: Path,
 ) -> None:
     async def scenario() -> None:
-        result, killed, client = await _sale_under_fire(house, house_dir / "services.json")
+        killer = Killer(house_dir / "services.json", KILLS)
+        result, client = await sale_under(house, killer, name="chaos", buyers=BUYERS, stock=STOCK)
         try:
-            assert {victim.split(":")[0] for victim in killed} == {"inventory", "orders"}, killed
-            assert result.outcomes["paid"] > 0, result.outcomes
-            assert result.unexpected == [], result.unexpected[:10]
-            # Once every hold's TTL has passed, nothing may be PENDING_PAYMENT or PAID any more.
-            settled = await wait_until_settled(client, result.order_ids, include_pending=True, timeout_s=120)
-            assert {k.split("/")[0] for k in settled} <= {"COMPLETED", "CANCELLED"}, settled
-            ended = {o["orderId"]: (o["status"], o["statusReason"]) for o in await client.all_orders()}
-            not_completed = {oid: ended[oid] for oid in result.paid_ids if ended[oid][0] != "COMPLETED"}
-            assert not_completed == {}, not_completed
-            report = await audit_until_consistent(client, timeout_s=60)
-            assert report.oversold == 0
-            assert report.ok, report.violations[:10]
-            print(f"killed {killed}; buyers saw {dict(result.outcomes)}; orders ended {settled}")
+            assert {victim.split(":")[0] for victim in killer.injected} == {"inventory", "orders"}, killer.injected
+            settled = await assert_nothing_lost_or_oversold(client, result)
+            print(f"killed {killer.injected}; buyers saw {dict(result.outcomes)}; orders ended {settled}")
         finally:
             await client.close()
 

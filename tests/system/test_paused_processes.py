@@ -15,19 +15,15 @@ import asyncio
 import os
 import signal
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faulted_sale import assert_nothing_lost_or_oversold, sale_under
 from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile, load_services
-from flashsale.sale.buyers import OrderServicePath
-from flashsale.sale.client import HouseClient
 from flashsale.sale.commands import running_house
-from flashsale.sale.load import SalePlan, SaleResult, run_sale
-from flashsale.sale.settle import audit_until_consistent, wait_until_settled
 
 pytestmark = pytest.mark.system
 
@@ -57,7 +53,7 @@ class Pauser(threading.Thread):
     def __init__(self, services_json: Path) -> None:
         super().__init__(daemon=True)
         self.services_json = services_json
-        self.paused: list[str] = []
+        self.injected: list[str] = []
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -66,44 +62,22 @@ class Pauser(threading.Thread):
         pid = load_services(self.services_json).instances["orders"][0].pid
         os.kill(pid, signal.SIGSTOP)
         try:
-            self.paused.append(f"orders:{pid} for {PAUSE_S:g} s")
+            self.injected.append(f"orders:{pid} paused for {PAUSE_S:g} s")
             threading.Event().wait(PAUSE_S)  # the pause itself: this is what is being injected
         finally:
             os.kill(pid, signal.SIGCONT)
-
-
-async def _sale_with_a_pause(services: ServicesFile, services_json: Path) -> tuple[SaleResult, list[str], HouseClient]:
-    client = HouseClient(services, retry_window_s=40.0)
-    plan = SalePlan(product_id=f"paused-{uuid.uuid4().hex[:8]}", buyers=BUYERS, stock=STOCK, concurrency=32)
-    assert (await client.receive(plan.product_id, plan.stock)).status == 200
-    pauser = Pauser(services_json)
-    pauser.start()
-    try:
-        result = await run_sale(OrderServicePath(client), plan)
-    finally:
-        pauser.stop.set()
-        pauser.join()
-    return result, pauser.paused, client
 
 
 def test_an_order_instance_paused_past_its_leases_changes_nothing_when_it_wakes(
     house: ServicesFile, house_dir: Path,
 ) -> None:
     async def scenario() -> None:
-        result, paused, client = await _sale_with_a_pause(house, house_dir / "services.json")
+        pauser = Pauser(house_dir / "services.json")
+        result, client = await sale_under(house, pauser, name="paused", buyers=BUYERS, stock=STOCK)
         try:
-            assert paused, "the sale ended before the pause"
-            assert result.outcomes["paid"] > 0, result.outcomes
-            assert result.unexpected == [], result.unexpected[:10]
-            settled = await wait_until_settled(client, result.order_ids, include_pending=True, timeout_s=120)
-            assert {k.split("/")[0] for k in settled} <= {"COMPLETED", "CANCELLED"}, settled
-            ended = {o["orderId"]: (o["status"], o["statusReason"]) for o in await client.all_orders()}
-            not_completed = {oid: ended[oid] for oid in result.paid_ids if ended[oid][0] != "COMPLETED"}
-            assert not_completed == {}, not_completed
-            report = await audit_until_consistent(client, timeout_s=60)
-            assert report.oversold == 0
-            assert report.ok, report.violations[:10]
-            print(f"paused {paused}; buyers saw {dict(result.outcomes)}; orders ended {settled}")
+            assert pauser.injected, "the sale ended before the pause"
+            settled = await assert_nothing_lost_or_oversold(client, result)
+            print(f"paused {pauser.injected}; buyers saw {dict(result.outcomes)}; orders ended {settled}")
         finally:
             await client.close()
 
