@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up lint bench unit service system soak clean
+.PHONY: demo test up lint bench unit service system soak faults clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ unit: $(STAMP)
 soak: $(STAMP)
 	FLASHSALE_CHAOS_BUYERS=2000 FLASHSALE_CHAOS_KILLS=8 $(BIN)/pytest -s tests/system/test_chaos.py
 	FLASHSALE_RULES_EXAMPLES=1000 $(BIN)/pytest tests/service/test_inventory_rules_stateful.py
+
+# The fault suite at full length (make test runs a short one): 2,000 buyers over 100 s while payments
+# dies mid-capture, the broker is down for 30 s, PostgreSQL restarts, an order instance is paused and
+# processes are killed every 1.5 s; it prints what was injected and what the audit found.
+faults: $(STAMP)
+	FLASHSALE_FAULT_SUITE=long $(BIN)/pytest -s tests/system/test_fault_suite.py
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

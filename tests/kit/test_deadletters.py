@@ -17,6 +17,8 @@ from flashsale.kit.bus import Bus, Subscription
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.deadletters import DeadLetter, list_dead_letters
 from flashsale.kit.envelope import Envelope, nats_subject
+from flashsale.kit.errors import DatabaseUnavailable
+from kit.bus_support import unacked
 
 pytestmark = pytest.mark.service
 
@@ -82,6 +84,33 @@ async def test_a_failing_message_is_dead_lettered_while_others_flow_and_replays_
         assert await dead_lettered() == []
         missing = await asyncio.to_thread(_cli, "replay", str(letter.id), "--services", str(services_json))
         assert missing.returncode == 1 and "no dead letter" in missing.stderr
+    finally:
+        stop.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_outage_of_the_consumers_database_spends_none_of_a_messages_attempts(bus: Bus, nats_url: str) -> None:
+    """A database restart outlasting every retry of a message must not send it to the dead letters:
+    it is not the message's fault. (The fault suite restarts a real PostgreSQL mid-sale; this is
+    the rule on its own.)"""
+    producer, consumer = f"p{uuid.uuid4().hex[:8]}", f"c{uuid.uuid4().hex[:8]}"
+    tries: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        tries.append(envelope.data["name"])
+        if len(tries) <= 6:  # twice max_deliver: the database is still restarting
+            raise DatabaseUnavailable("postgresql: connection refused")
+
+    stop = asyncio.Event()
+    subscription = Subscription(consumer, producer, ["ThingHappened"], handler, max_deliver=3)
+    task = asyncio.create_task(bus.run_subscription(subscription, stop))
+    try:
+        event = _event(producer, "confirmed")
+        await bus.publish_batch(producer, [(nats_subject(producer, event.type), event.id, event.to_bytes())])
+        await _until(lambda: asyncio.sleep(0, result=len(tries) == 7))
+        assert [d for d in await list_dead_letters(nats_url) if d.consumer == consumer] == []
+        assert await unacked(nats_url, producer, consumer) == 0
     finally:
         stop.set()
         task.cancel()

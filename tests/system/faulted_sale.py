@@ -26,10 +26,13 @@ class Injector(Protocol):
 
 async def sale_under(
     services: ServicesFile, injector: Injector, *, name: str, buyers: int, stock: int,
+    arrival_s: float = 0.0, concurrency: int = 32,
 ) -> tuple[SaleResult, HouseClient]:
-    """Run a sale (buyers retry with their Idempotency-Key for 40 s) while `injector` runs."""
+    """Run a sale (buyers retry with their Idempotency-Key for 40 s) while `injector` runs;
+    buyers arrive spread over `arrival_s`."""
     client = HouseClient(services, retry_window_s=40.0)
-    plan = SalePlan(product_id=f"{name}-{uuid.uuid4().hex[:8]}", buyers=buyers, stock=stock, concurrency=32)
+    plan = SalePlan(product_id=f"{name}-{uuid.uuid4().hex[:8]}", buyers=buyers, stock=stock,
+                    concurrency=concurrency, arrival_s=arrival_s)
     assert (await client.receive(plan.product_id, plan.stock)).status == 200
     injector.start()
     try:

@@ -5,6 +5,9 @@
 - A consumer acks only after its handler committed. A handler that raises is redelivered with
   backoff; after `max_deliver` attempts the message goes to the dead-letter stream
   (`dlq.<consumer>`) with the error in its headers, and is acked so the others keep flowing.
+  An outage is not the message's fault: a handler that finds its own database (or the broker)
+  unreachable keeps the message in hand and tries again until it is back, spending none of the
+  message's attempts (a database restart must not send good events to the dead letters).
 - A subscription takes each message as soon as it arrives and a backlog in batches (pulling.py).
 - A subscription handles one message at a time by default. One whose events about different
   things commute (each order's events touch that order) sets `concurrency`: a fetched batch is
@@ -34,7 +37,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StorageType
 
 from flashsale.kit.envelope import Envelope, stream_name
-from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
+from flashsale.kit.errors import BrokerUnavailable, DatabaseUnavailable, OutOfTurn
 from flashsale.kit.pulling import fetch_arrived
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import consuming, consuming_batch
@@ -47,6 +50,9 @@ WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a failed Nats-Expected
 DEDUPE_WINDOW_S = 120.0
 DRAIN_TIMEOUT_S = 2.0
 LAG_SAMPLE_S = 5.0  # how often a subscription asks the broker how far behind its consumer is
+# Failures of the house's own infrastructure, not of a message: waited out, never dead-lettered.
+OUTAGES = (DatabaseUnavailable, BrokerUnavailable)
+OUTAGE_RETRY_S = (0.1, 5.0)  # the first pause between attempts during an outage, and the longest
 Handler = Callable[[Envelope], Awaitable[None]]
 BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
@@ -427,7 +433,7 @@ class Bus:
         # The consumer's span and log context cover a failure too: its log line names the trace.
         with consuming(sub.consumer, msg.subject, envelope, msg.headers):
             try:
-                await sub.handler(envelope)
+                await _handle_through_outages(sub, msg, envelope)
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead-lettered
                 mark_failed(exc)
                 metrics.redeliveries.labels(sub.consumer, envelope.type).inc()
@@ -452,6 +458,24 @@ class Bus:
         metrics.dead_letters.labels(sub.consumer).inc()
         log.error("dead_lettered", consumer=sub.consumer, subject=msg.subject, error=error)
         await msg.ack()
+
+
+async def _handle_through_outages(sub: Subscription, msg: Msg, envelope: Envelope) -> None:
+    """Run the handler; while it fails for want of the service's database or broker, tell the
+    broker the message is still being worked on (so it is not handed to another instance) and
+    try again, with backoff. Any other failure is the caller's to retry or dead-letter."""
+    pause, longest = OUTAGE_RETRY_S
+    while True:
+        try:
+            await sub.handler(envelope)
+            return
+        except OUTAGES as exc:
+            metrics.outage_waits.labels(sub.consumer, envelope.type).inc()
+            log.warning("handler_waiting_out_outage", consumer=sub.consumer, type=envelope.type, id=envelope.id,
+                        error=repr(exc))
+        await msg.in_progress()
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, longest)
 
 
 class _JetStream(JetStreamContext):

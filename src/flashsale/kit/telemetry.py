@@ -77,6 +77,14 @@ class KitMetrics:
             ["consumer", "type"],
         )
     )
+    outage_waits: Counter = field(
+        default_factory=lambda: Counter(
+            "event_outage_waits_total",
+            "Handler attempts that found the service's own database or broker unreachable; the message was "
+            "kept in hand and tried again, its attempts toward the dead letters untouched",
+            ["consumer", "type"],
+        )
+    )
     dead_letters: Counter = field(
         default_factory=lambda: Counter(
             "dead_letters_total", "Messages moved to the dead-letter stream", ["consumer"]

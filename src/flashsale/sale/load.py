@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ class SalePlan:
     abandon_rate: float = 0.1
     concurrency: int = 64
     seed: int = 7
+    # Buyers arrive spread evenly over this many seconds instead of all at the opening: a sale that
+    # must still be under way when something is done to the house (the fault suite) lasts this long.
+    arrival_s: float = 0.0
 
 
 @dataclass
@@ -38,6 +42,9 @@ class SaleResult:
     pay_latency: list[float] = field(default_factory=list)
     order_ids: list[str] = field(default_factory=list)
     paid_ids: list[str] = field(default_factory=list)  # orders whose buyer was told "paid"
+    # Buyers told their hold had expired when they paid (409 hold_expired): the order, and the
+    # seconds from asking for it to that answer (a hold cannot run out sooner than its TTL).
+    expired: list[tuple[str, float]] = field(default_factory=list)
     epilogue: list[tuple[str, str]] = field(default_factory=list)  # what happened after the sale
     notes: list[str] = field(default_factory=list)  # printed below the report
     unexpected: list[str] = field(default_factory=list)
@@ -53,6 +60,7 @@ def _choose_payment(rng: random.Random, plan: SalePlan) -> str | None:
 
 
 async def _buyer(path: BuyPath, plan: SalePlan, n: int, token: str | None, result: SaleResult) -> None:
+    asked = time.perf_counter()
     created = await path.place_order(n, plan.product_id)
     if created.status == 409:
         result.outcomes["refused"] += 1
@@ -74,6 +82,10 @@ async def _buyer(path: BuyPath, plan: SalePlan, n: int, token: str | None, resul
         result.outcomes[expected[1]] += 1
         if paid.status == 200:
             result.paid_ids.append(order_id)
+    elif paid.status == 409 and paid.body.get("code") == "hold_expired":
+        # The contract's answer to a payment that came too late (a house under faults can be that slow).
+        result.outcomes["expired"] += 1
+        result.expired.append((order_id, time.perf_counter() - asked))
     else:
         result.unexpected.append(f"POST /orders/{order_id}/pay ({token}) -> {paid.status} {paid.body}")
 
@@ -86,8 +98,10 @@ async def run_sale(
     tokens = [_choose_payment(rng, plan) for _ in range(plan.buyers)]
     result = SaleResult()
     gate = asyncio.Semaphore(plan.concurrency)
+    opening = asyncio.get_running_loop().time()
 
     async def one(n: int) -> None:
+        await _arrival(opening + plan.arrival_s * n / plan.buyers)
         async with gate:
             try:
                 await _buyer(path, plan, n, tokens[n], result)
@@ -97,3 +111,10 @@ async def run_sale(
 
     await asyncio.gather(*(one(n) for n in range(plan.buyers)))
     return result
+
+
+async def _arrival(at: float) -> None:
+    """Wait until the event loop's clock reads `at` (now, if it already has)."""
+    delay = at - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)

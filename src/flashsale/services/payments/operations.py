@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from flashsale.kit.faults import crash_point
 from flashsale.services.payments import domain, metrics
 from flashsale.services.payments.domain import Action, Operation, Request
 from flashsale.services.payments.errors import (
@@ -118,6 +119,8 @@ class Payments:
             raise ProviderUnavailable(
                 f"the provider refused the {step.operation.value} of order {payment.order_id}: {result.reason}"
             )
+        # Fault tests: the provider acted, we recorded nothing (a capture taken, not yet ours).
+        crash_point(f"payments.{step.operation.value}.asked")
         finished = await self.store.finish_step(started, step, calls)
         metrics.operations.labels(step.operation.value, step.target.lower()).inc()
         return finished
