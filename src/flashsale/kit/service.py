@@ -34,6 +34,7 @@ from flashsale.kit.envelope import Envelope
 from flashsale.kit.migrations import upgrade, upgrade_in_child
 from flashsale.kit.outbox import Relay
 from flashsale.kit.problems import Problem, install_problem_handlers
+from flashsale.kit.retention import RetentionPolicy, run_retention
 from flashsale.kit.settings import ServiceSettings
 from flashsale.kit.telemetry import configure_logging, metrics
 from flashsale.kit.trace_points import RequestTracing
@@ -98,6 +99,8 @@ class ServiceRuntime:
         self.spawn(self._connect_bus)
         if self.consumes:
             return
+        policy = retention_policy(self.settings)
+        self.spawn(lambda stop: run_retention(self.db, policy, self.clock, stop))
         self._relay = Relay(self._db, self._bus, self.name, self.clock,
                             poll_interval_s=self.settings.relay_poll_interval_s)
         self._db.on_events_committed(self._relay.notify)
@@ -144,6 +147,11 @@ class ServiceRuntime:
             "database": self._db is not None and await self._db.ping(),
             "broker": self._bus is not None and self._bus.is_connected,
         }
+
+
+def retention_policy(settings: ServiceSettings) -> RetentionPolicy:
+    return RetentionPolicy(outbox_s=settings.outbox_retention_s, inbox_s=settings.inbox_retention_s,
+                           idempotency_s=settings.idempotency_retention_s, interval_s=settings.retention_interval_s)
 
 
 def delayed(subscription: Subscription, delay_ms: int) -> Subscription:

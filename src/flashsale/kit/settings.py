@@ -33,6 +33,13 @@ class ServiceSettings(BaseSettings):
     hold_ttl: int = 600
     # How long an Idempotency-Key stays locked by a request that never finished (its process died).
     idempotency_lock_s: float = 60.0
+    # Retention of the kit's tables (kit/retention.py): published outbox rows, inbox rows (at least
+    # the broker's duplicate window plus a margin) and Idempotency-Keys (a retry after this long
+    # is a new request), pruned every `retention_interval_s` by each instance.
+    outbox_retention_s: float = 86_400.0
+    inbox_retention_s: float = 86_400.0
+    idempotency_retention_s: float = 86_400.0
+    retention_interval_s: float = 60.0
     # The process that started us (`flashsale up`, a test); when it dies without stopping us,
     # we stop too instead of holding our port and database as an orphan. 0: run on regardless.
     parent_pid: int = 0

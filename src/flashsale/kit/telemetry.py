@@ -77,6 +77,11 @@ class KitMetrics:
             ["consumer", "type"],
         )
     )
+    retention_deleted: Counter = field(
+        default_factory=lambda: Counter(
+            "retention_deleted_rows_total", "Rows the retention deleted from the kit's tables", ["table"]
+        )
+    )
     outage_waits: Counter = field(
         default_factory=lambda: Counter(
             "event_outage_waits_total",
