@@ -34,7 +34,16 @@ import structlog
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StorageType
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    PubAck,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 
 from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.errors import BrokerUnavailable, DatabaseUnavailable, OutOfTurn
@@ -58,6 +67,24 @@ BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class StreamLimits:
+    """How much a stream keeps. An event stream keeps a week: a consumer needs an event only
+    until it acked it, and one that lags by more than minutes shows in `consumer_pending_messages`
+    long before a week is up. Dead letters wait for an operator for 30 days.
+
+    A size (bytes, -1 none) is the operator's choice: JetStream reserves a stream's whole
+    `max_bytes` on the server when the stream is made, so a default size for every stream would
+    exhaust a small server's storage. Full by size, a stream refuses new messages rather than
+    drop old ones (`discard: new`): the relay's publish fails and the events wait in the outbox,
+    so a size never loses an event a consumer still needs."""
+
+    max_age_s: float = 7 * 86_400.0
+    max_bytes: int = -1
+    dlq_max_age_s: float = 30 * 86_400.0
+    dlq_max_bytes: int = -1
+
+
+@dataclass(frozen=True)
 class Subscription:
     """`consumer` (a durable name, e.g. "inventory") reads `event_types` from `producer`'s stream."""
 
@@ -77,9 +104,10 @@ class Subscription:
 
 
 class Bus:
-    def __init__(self, url: str, *, name: str) -> None:
+    def __init__(self, url: str, *, name: str, limits: StreamLimits | None = None) -> None:
         self.url = url
         self.name = name
+        self.limits = limits or StreamLimits()
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._connected = asyncio.Event()
@@ -158,22 +186,30 @@ class Bus:
         """Create `producer`'s event stream if missing (idempotent; producers and consumers call it)."""
         name = stream_name(producer)
         if name not in self._known_streams:
-            await self._add_stream(name, [f"{producer}.>"])
+            await self._add_stream(name, [f"{producer}.>"], self.limits.max_age_s, self.limits.max_bytes)
             self._known_streams.add(name)
         return name
 
-    async def _add_stream(self, name: str, subjects: list[str]) -> None:
+    async def ensure_dead_letters(self) -> None:
+        if DLQ_STREAM not in self._known_streams:
+            await self._add_stream(DLQ_STREAM, ["dlq.>"], self.limits.dlq_max_age_s, self.limits.dlq_max_bytes)
+            self._known_streams.add(DLQ_STREAM)
+
+    async def _add_stream(self, name: str, subjects: list[str], max_age_s: float, max_bytes: int) -> None:
         js = self._jetstream()
+        config = StreamConfig(
+            name=name, subjects=subjects, storage=StorageType.FILE, duplicate_window=DEDUPE_WINDOW_S,
+            retention=RetentionPolicy.LIMITS, max_age=max_age_s, max_bytes=max_bytes, discard=DiscardPolicy.NEW,
+        )
         try:
-            await js.add_stream(
-                name=name,
-                subjects=subjects,
-                storage=StorageType.FILE,
-                duplicate_window=DEDUPE_WINDOW_S,
-            )
+            await js.add_stream(config)
         except nats.js.errors.BadRequestError:
-            # Exists with another config (e.g. an operator changed limits): keep theirs.
-            await js.stream_info(name)
+            # It exists with another config. One without any limit was made before streams had
+            # them: give it ours. One with limits an operator chose keeps them.
+            found = (await js.stream_info(name)).config
+            if not found.max_age and (found.max_bytes is None or found.max_bytes < 0):
+                await js.update_stream(config)
+                log.info("stream_limits_set", stream=name, max_age_s=max_age_s, max_bytes=max_bytes)
 
     # -- publishing -----------------------------------------------------------------------
 
@@ -340,7 +376,7 @@ class Bus:
 
     async def _pull_subscription(self, sub: Subscription) -> JetStreamContext.PullSubscription:
         stream = await self.ensure_stream(sub.producer)
-        await self._add_stream(DLQ_STREAM, ["dlq.>"])
+        await self.ensure_dead_letters()
         subjects = [f"{sub.producer}.{t}" for t in sub.event_types]
         config = ConsumerConfig(
             durable_name=sub.consumer,

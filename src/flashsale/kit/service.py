@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flashsale.kit import propagation
-from flashsale.kit.bus import Bus, Subscription
+from flashsale.kit.bus import Bus, StreamLimits, Subscription
 from flashsale.kit.clock import Clock, SystemClock, ms_from_iso
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
@@ -95,7 +95,8 @@ class ServiceRuntime:
         self._db = await Database.connect(self.settings.database_url)
         if not self._migrated:  # an app started in this process without run_service
             await upgrade(self._db, migrations)
-        self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}")
+        self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}",
+                        limits=stream_limits(self.settings))
         self.spawn(self._connect_bus)
         if self.consumes:
             return
@@ -147,6 +148,11 @@ class ServiceRuntime:
             "database": self._db is not None and await self._db.ping(),
             "broker": self._bus is not None and self._bus.is_connected,
         }
+
+
+def stream_limits(settings: ServiceSettings) -> StreamLimits:
+    return StreamLimits(max_age_s=settings.stream_max_age_s, max_bytes=settings.stream_max_bytes,
+                        dlq_max_age_s=settings.dlq_max_age_s, dlq_max_bytes=settings.dlq_max_bytes)
 
 
 def retention_policy(settings: ServiceSettings) -> RetentionPolicy:

@@ -40,6 +40,13 @@ class ServiceSettings(BaseSettings):
     inbox_retention_s: float = 86_400.0
     idempotency_retention_s: float = 86_400.0
     retention_interval_s: float = 60.0
+    # What the streams keep (kit/bus.py StreamLimits): the producer's event stream and the dead
+    # letters, by age and, when set, by size (-1: none; a full stream refuses new events, which
+    # wait in the outbox; JetStream reserves the whole size on the server up front).
+    stream_max_age_s: float = 7 * 86_400.0
+    stream_max_bytes: int = -1
+    dlq_max_age_s: float = 30 * 86_400.0
+    dlq_max_bytes: int = -1
     # The process that started us (`flashsale up`, a test); when it dies without stopping us,
     # we stop too instead of holding our port and database as an orphan. 0: run on regardless.
     parent_pid: int = 0

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import Clock
 from flashsale.kit.problems import problem_response
-from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.kit.service import ServiceRuntime, service_app, stream_limits
 from flashsale.services.gateway import api_admin, api_orders, api_public, pages
 from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
@@ -50,7 +50,8 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
                                 settings.low_stock_threshold)
         app.state.admission = Admission(settings.max_buys_in_flight)
         app.state.sold_out = SoldOut(int(settings.sold_out_ttl_s * 1000))
-        bus = Bus(settings.broker_url, name=f"{SERVICE}-{settings.instance}") if settings.sold_out_ttl_s else None
+        bus = (Bus(settings.broker_url, name=f"{SERVICE}-{settings.instance}", limits=stream_limits(settings))
+               if settings.sold_out_ttl_s else None)
         if bus is not None:
             runtime.spawn(lambda stop: hear_units_back(bus, app.state.sold_out, stop))
         try:
