@@ -42,9 +42,9 @@ async def test_a_stream_made_without_limits_gets_them_and_an_operators_limits_st
     bus: Bus, js: nats.js.JetStreamContext,
 ) -> None:
     unlimited, chosen = f"p{uuid.uuid4().hex[:8]}", f"p{uuid.uuid4().hex[:8]}"
-    await js.add_stream(StreamConfig(name=stream_name(unlimited), subjects=[f"{unlimited}.>"], storage=StorageType.FILE))
-    await js.add_stream(StreamConfig(name=stream_name(chosen), subjects=[f"{chosen}.>"], storage=StorageType.FILE,
-                                     max_age=3600.0))
+    for producer, max_age in ((unlimited, None), (chosen, 3600.0)):
+        await js.add_stream(StreamConfig(name=stream_name(producer), subjects=[f"{producer}.>"],
+                                         storage=StorageType.FILE, max_age=max_age))
 
     await bus.ensure_stream(unlimited)
     await bus.ensure_stream(chosen)
@@ -53,14 +53,16 @@ async def test_a_stream_made_without_limits_gets_them_and_an_operators_limits_st
     assert (await js.stream_info(stream_name(chosen))).config.max_age == 3600.0
 
 
-async def test_a_full_stream_refuses_new_events_and_keeps_the_old_ones(nats_url: str, js: nats.js.JetStreamContext) -> None:
+async def test_a_full_stream_refuses_new_events_and_keeps_the_old_ones(
+    nats_url: str, js: nats.js.JetStreamContext,
+) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
     small = Bus(nats_url, name="limits-test", limits=StreamLimits(max_bytes=4096))
     await small.connect(attempts=20)
     try:
         stored: list[str] = []
         with pytest.raises(BrokerUnavailable):
-            for n in range(100):
+            for _ in range(100):
                 event_id = str(uuid.uuid4())
                 await small.publish_batch(producer, [(f"{producer}.ThingHappened", event_id, b"x" * 200)])
                 stored.append(event_id)
