@@ -16,13 +16,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from flashsale.kit.errors import DatabaseUnavailable, DependencyUnavailable
+from flashsale.kit.openapi import MEDIA_TYPE, document
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_TYPE_BASE = "https://flashsale.dev/problems/"
-MEDIA_TYPE = "application/problem+json"
+__all__ = ["MEDIA_TYPE", "Problem", "answer_for", "install_problem_handlers", "problem_response"]
 
 
 class Problem(Exception):
@@ -49,8 +51,10 @@ class Problem(Exception):
         return body
 
 
-def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
-    return JSONResponse(problem.body(instance), status_code=problem.status, media_type=MEDIA_TYPE)
+def problem_response(
+    problem: Problem, instance: str | None = None, headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(problem.body(instance), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:
@@ -84,7 +88,22 @@ async def answer_for(app: FastAPI, request: Request, exc: Exception) -> Response
     raise exc
 
 
+def _allowed(request: Request) -> dict[str, str]:
+    """A 405's `Allow` (RFC 9110): every method some route of the path takes. Starlette's names only
+    those of the first route matching the path, and a path often has one route per method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\0"})  # a method no route takes: path only
+        if match is Match.PARTIAL:
+            methods.update(getattr(route, "methods", None) or ())
+    return {"Allow": ", ".join(sorted(methods))}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    """The problem handlers, and the OpenAPI document saying which problems each route answers
+    (kit/openapi.py)."""
+    document(app, database=lambda: getattr(getattr(app.state, "runtime", None), "migrations", None) is not None)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request.url.path)
@@ -96,7 +115,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
-        return problem_response(Problem(exc.status_code, code, title, str(exc.detail)), request.url.path)
+        headers = _allowed(request) if exc.status_code == 405 else dict(exc.headers or {})
+        return problem_response(Problem(exc.status_code, code, title, str(exc.detail)), request.url.path, headers)
 
     @app.exception_handler(DependencyUnavailable)
     async def _dependency(request: Request, exc: DependencyUnavailable) -> JSONResponse:
