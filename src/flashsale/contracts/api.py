@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 MAX_QUANTITY = 1000
 MAX_RECEIVE = 10**9
@@ -16,6 +17,11 @@ MAX_PURCHASE_LIMIT = 1_000_000
 # "all": every item in full or nothing (the default); "partial": as much of each item as can be
 # had now, refused only when nothing at all can be.
 Fulfilment = Literal["all", "partial"]
+
+
+def not_null(*fields: str) -> JsonDict:
+    """For a model's JSON Schema: these fields may be left out but not sent as null (a model rule)."""
+    return {"not": {"anyOf": [{"required": [f], "properties": {f: {"type": "null"}}} for f in fields]}}
 
 
 class ApiModel(BaseModel):
@@ -41,7 +47,7 @@ class ReceiveStock(ApiModel):
 
 
 class AdjustStock(ApiModel):
-    delta: int = Field(ge=-MAX_RECEIVE, le=MAX_RECEIVE)
+    delta: int = Field(ge=-MAX_RECEIVE, le=MAX_RECEIVE, json_schema_extra={"not": {"const": 0}})
     reason: str = Field(min_length=1, max_length=200)
 
     @model_validator(mode="after")
@@ -62,6 +68,14 @@ class StockView(ApiModel):
 
 class ReserveStock(ApiModel):
     """Single item (`productId`, `quantity`) or several (`items`), never both."""
+
+    # The two shapes, as the document says them (a null is as good as leaving a field out).
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["productId", "quantity"],
+         "properties": {"productId": {"type": "string"}, "quantity": {"type": "integer"}, "items": {"type": "null"}}},
+        {"required": ["items"],
+         "properties": {"items": {"type": "array"}, "productId": {"type": "null"}, "quantity": {"type": "null"}}},
+    ]})
 
     product_id: str | None = Field(default=None, pattern=ID_PATTERN)
     quantity: int | None = Field(default=None, ge=1, le=MAX_QUANTITY)
@@ -276,6 +290,8 @@ class ProductFields(ApiModel):
 class ProductChanges(ApiModel):
     """Some fields of a product (`PATCH /products/{productId}`); null clears an optional field."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, **not_null("name", "priceCents", "description")})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     price_cents: int | None = Field(default=None, ge=0, le=MAX_PRICE_CENTS)
     description: str | None = Field(default=None, max_length=5000)
@@ -324,7 +340,8 @@ class ProductPage(ApiModel):
 
 
 class ProductBatch(ApiModel):
-    product_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    product_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH, json_schema_extra={
+        "items": {"type": "string", "pattern": ID_PATTERN}, "uniqueItems": True})
 
     @model_validator(mode="after")
     def _valid_unique(self) -> ProductBatch:
@@ -367,6 +384,8 @@ class CreateCustomer(ApiModel):
 
 class UpdateCustomer(ApiModel):
     """A partial update: absent fields stay as they are; `address` is replaced as a whole."""
+
+    model_config = ConfigDict(json_schema_extra=not_null("name", "email", "address"))
 
     name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME)
     email: str | None = Field(default=None, min_length=3, max_length=MAX_EMAIL)

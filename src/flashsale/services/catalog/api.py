@@ -19,6 +19,7 @@ from flashsale.contracts.api import (
 )
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms, ms_from_iso
+from flashsale.kit.openapi import answers
 from flashsale.kit.service import require_admin
 from flashsale.services.catalog import domain
 from flashsale.services.catalog.domain import Details
@@ -50,8 +51,9 @@ class ReconcileRound(ApiModel):
     deferred: int
 
 
-@router.put("/products/{productId}", dependencies=ADMIN, status_code=200,
-            responses={201: {"description": "Created"}})
+@router.put("/products/{productId}", dependencies=ADMIN, status_code=200, responses={
+    201: {"description": "Created", "model": ProductView}, **answers((422, "invalid_sale_window"), admin=True),
+})
 async def put_product(
     product_id: ProductId, body: ProductFields, products: ProductsDep, low: LowDep, response: Response
 ) -> ProductView:
@@ -61,7 +63,8 @@ async def put_product(
     return product_view(written.product, low)
 
 
-@router.patch("/products/{productId}", dependencies=ADMIN)
+@router.patch("/products/{productId}", dependencies=ADMIN, responses=answers(
+    (404, "unknown_product"), (422, "invalid_sale_window"), admin=True))
 async def patch_product(
     product_id: ProductId, body: ProductChanges, products: ProductsDep, low: LowDep
 ) -> ProductView:
@@ -82,7 +85,7 @@ async def list_products(
                        next=page[-1].product_id if len(found) > limit else None)
 
 
-@router.get("/products/{productId}")
+@router.get("/products/{productId}", responses=answers((404, "unknown_product")))
 async def get_product(product_id: ProductId, products: ProductsDep, low: LowDep) -> ProductView:
     return product_view(await products.get(product_id), low)
 
@@ -96,7 +99,8 @@ async def batch_products(body: ProductBatch, products: ProductsDep, low: LowDep)
                             missing=[p for p in body.product_ids if p not in listed])
 
 
-@router.post("/catalog/reconcile", dependencies=ADMIN)
+@router.post("/catalog/reconcile", dependencies=ADMIN,
+             responses=answers((503, "inventory_unavailable"), admin=True))
 async def reconcile_availability(reconciler: ReconcilerDep) -> ReconcileRound:
     """Admin: one reconciliation round of the availability read model now; 503
     inventory_unavailable when the inventory's stock cannot be walked."""

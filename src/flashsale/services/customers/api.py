@@ -17,6 +17,7 @@ from flashsale.contracts.api import (
 )
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.openapi import answers
 from flashsale.kit.service import require_admin
 from flashsale.services.customers import domain
 from flashsale.services.customers.errors import InvalidIfMatch
@@ -32,25 +33,28 @@ _VERSION_TAG = re.compile(r'^(?:"([1-9][0-9]{0,8})"|([1-9][0-9]{0,8}))$')
 CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
 After = Annotated[str | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
+# Checked by `_expected_version` (400 invalid_if_match), which the document says with the pattern.
+IfMatch = Annotated[str | None, Header(
+    alias="If-Match", json_schema_extra={"anyOf": [{"type": "string", "pattern": _VERSION_TAG.pattern}]})]
 ADMIN = [Depends(require_admin)]
 
 
 CustomersDep = Annotated[Customers, from_app_state("customers")]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=answers((409, "customer_exists"), (409, "email_taken")))
 async def create_customer(body: CreateCustomer, customers: CustomersDep, response: Response) -> CustomerView:
     profile = domain.Profile(body.name, body.email, _address(body.address))
     return _answer(await customers.create(body.customer_id, profile), response)
 
 
-@router.get("/{customerId}")
+@router.get("/{customerId}", responses=answers((404, "unknown_customer")))
 async def get_customer(customer_id: CustomerId, customers: CustomersDep, response: Response) -> CustomerView:
     return _answer(await customers.find(customer_id), response)
 
 
-@router.patch("/{customerId}")
+@router.patch("/{customerId}", responses=answers(
+    (404, "unknown_customer"), (409, "email_taken"), (412, "version_mismatch"), (400, "invalid_if_match")))
 async def update_customer(
     customer_id: CustomerId, body: UpdateCustomer, customers: CustomersDep, response: Response,
     if_match: IfMatch = None,
@@ -59,7 +63,7 @@ async def update_customer(
     return _answer(await customers.update(customer_id, changes, _expected_version(if_match)), response)
 
 
-@router.get("", dependencies=ADMIN)
+@router.get("", dependencies=ADMIN, responses=answers(admin=True))
 async def list_customers(customers: CustomersDep, after: After = None, limit: Limit = 100) -> CustomerPage:
     page = await customers.page(after=after, limit=limit)
     return CustomerPage(customers=[customer_view(c) for c in page.customers], next=page.next)

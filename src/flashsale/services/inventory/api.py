@@ -25,6 +25,7 @@ from flashsale.contracts.api import (
 )
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.openapi import answers
 from flashsale.kit.outbox import outbox_backlog
 from flashsale.kit.problems import Problem, problem_response
 from flashsale.kit.service import require_admin
@@ -70,11 +71,15 @@ ReservationId = Annotated[str, Path(alias="reservationId", max_length=100)]
 After = Annotated[str | None, Query(max_length=100)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 ADMIN = [Depends(require_admin)]
+LIMIT_ANSWERS = answers((404, "unknown_product"), admin=True)
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
 
 
-@router.post("/reserve", response_model=ReservationView)
+@router.post("/reserve", response_model=ReservationView, responses=answers(
+    (404, "unknown_product"), (409, "out_of_stock"), (409, "limit_exceeded"), (409, "order_already_reserved"),
+    (422, "customer_required"),
+))
 async def reserve(body: ReserveStock, store: Store) -> ReservationView:
     lines = [Line(item.product_id, item.quantity) for item in body.lines()]
     reservation = await store.reserve(
@@ -84,7 +89,7 @@ async def reserve(body: ReserveStock, store: Store) -> ReservationView:
     return reservation_view(reservation)
 
 
-@router.get("/reservations", response_model=ReservationPage, dependencies=ADMIN)
+@router.get("/reservations", response_model=ReservationPage, dependencies=ADMIN, responses=answers(admin=True))
 async def list_reservations(
     store: Store, status: ReservationStatus | None = None, after: After = None, limit: Limit = 100
 ) -> ReservationPage:
@@ -92,17 +97,19 @@ async def list_reservations(
     return ReservationPage(reservations=[reservation_view(r) for r in page.items], next=page.next)
 
 
-@router.get("/reservations/{reservationId}", response_model=ReservationView)
+@router.get("/reservations/{reservationId}", response_model=ReservationView,
+            responses=answers((404, "unknown_reservation")))
 async def get_reservation(reservation_id: ReservationId, store: Store) -> ReservationView:
     return reservation_view(await store.reservation(reservation_id))
 
 
-@router.post("/reservations/{reservationId}/release", response_model=ReservationView)
+@router.post("/reservations/{reservationId}/release", response_model=ReservationView,
+             responses=answers((404, "unknown_reservation"), (409, "already_confirmed")))
 async def release_reservation(reservation_id: ReservationId, store: Store) -> ReservationView:
     return reservation_view(await store.release(reservation_id))
 
 
-@router.get("", response_model=StockPage, dependencies=ADMIN)
+@router.get("", response_model=StockPage, dependencies=ADMIN, responses=answers(admin=True))
 async def list_stock(store: Store, after: After = None, limit: Limit = 100) -> StockPage:
     page = await store.products(after=after, limit=limit)
     as_of = store.clock.now_ms()
@@ -111,33 +118,38 @@ async def list_stock(store: Store, after: After = None, limit: Limit = 100) -> S
                      unpublished_since=None if oldest_unpublished is None else iso_from_ms(oldest_unpublished))
 
 
-@router.get("/{productId}", response_model=StockView)
+@router.get("/{productId}", response_model=StockView, responses=answers((404, "unknown_product")))
 async def get_stock(product_id: ProductId, store: Store) -> StockView:
     return stock_view(await store.stock_of(product_id))
 
 
-@router.post("/{productId}/receive", response_model=StockView, dependencies=ADMIN)
+@router.post("/{productId}/receive", response_model=StockView, dependencies=ADMIN, responses=answers(admin=True))
 async def receive_stock(product_id: ProductId, body: ReceiveStock, store: Store) -> StockView:
     return stock_view(await store.receive(product_id, body.quantity))
 
 
-@router.post("/{productId}/adjust", response_model=StockView, dependencies=ADMIN)
+@router.post("/{productId}/adjust", response_model=StockView, dependencies=ADMIN, responses=answers(
+    (404, "unknown_product"), (409, "insufficient_stock"), (409, "write_off_contended"), admin=True,
+))
 async def adjust_stock(product_id: ProductId, body: AdjustStock, store: Store) -> StockView:
     return stock_view(await store.adjust(product_id, body.delta, body.reason))
 
 
-@router.get("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN)
+@router.get("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN,
+            responses=LIMIT_ANSWERS)
 async def get_purchase_limit(product_id: ProductId, store: Store) -> PurchaseLimitView:
     return PurchaseLimitView(product_id=product_id, per_customer=await store.purchase_limit(product_id))
 
 
-@router.put("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN)
+@router.put("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN,
+            responses=LIMIT_ANSWERS)
 async def set_purchase_limit(product_id: ProductId, body: PurchaseLimit, store: Store) -> PurchaseLimitView:
     limit = await store.set_purchase_limit(product_id, body.per_customer)
     return PurchaseLimitView(product_id=product_id, per_customer=limit)
 
 
-@router.delete("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN)
+@router.delete("/{productId}/limit", response_model=PurchaseLimitView, dependencies=ADMIN,
+               responses=LIMIT_ANSWERS)
 async def clear_purchase_limit(product_id: ProductId, store: Store) -> PurchaseLimitView:
     limit = await store.set_purchase_limit(product_id, None)
     return PurchaseLimitView(product_id=product_id, per_customer=limit)

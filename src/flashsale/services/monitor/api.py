@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from flashsale.kit.openapi import answers
 from flashsale.kit.problems import Problem
 
 router = APIRouter(tags=["monitor"])
 
 
-@router.get("/consistency")
+@router.get("/consistency", responses=answers((503, "no_round_yet")))
 async def last_round(request: Request) -> dict[str, Any]:
     """The last round: per model, entities sampled, matched, lagging (caught up within the grace
     period) and mismatched (drift), the match ratio, a few mismatches, and a note when a model

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from flashsale.contracts.api import ID_PATTERN, Notifications, NotificationView
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.openapi import answers
 from flashsale.services.notifications.errors import MissingFilter
 from flashsale.services.notifications.store import Notification, NotificationStore
 
@@ -20,7 +21,7 @@ MAX_LIMIT = 1000
 StoreDep = Annotated[NotificationStore, from_app_state("store")]
 
 
-@router.get("/notifications")
+@router.get("/notifications", responses=answers((422, "invalid_request")))
 async def list_notifications(
     store: StoreDep,
     customer_id: Annotated[str | None, Query(alias="customerId", pattern=ID_PATTERN)] = None,

@@ -22,7 +22,8 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.errors import DependencyUnavailable
-from flashsale.kit.idempotency import Answer, IdempotencyStore
+from flashsale.kit.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore
+from flashsale.kit.openapi import answers
 from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.kit.service import require_admin
 from flashsale.services.orders import domain
@@ -36,7 +37,9 @@ router = APIRouter()
 
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
 CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+# The key's length is checked by the idempotency store (422 invalid_idempotency_key); the document says it.
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH})]
 STATUS_PATTERN = "^(" + "|".join(domain.STATUSES) + ")$"
 SAGA_STATES = (plan.RUNNING, plan.COMPENSATING, plan.COMPLETED, plan.COMPENSATED, plan.NEEDS_ATTENTION)
 SAGA_STATE_PATTERN = "^(" + "|".join(SAGA_STATES) + ")$"
@@ -104,9 +107,16 @@ IdempotencyDep = Annotated[IdempotencyStore, from_app_state("idempotency")]
 ContactsDep = Annotated[ContactStore, from_app_state("contacts")]
 ReconcilerDep = Annotated[ContactReconciler, Depends(_reconciler)]
 ADMIN = [Depends(require_admin)]
+# An Idempotency-Key's own answers (kit/idempotency.py), on the routes that honour one.
+KEYED = ((409, "request_in_progress"), (422, "idempotency_key_reused"), (422, "invalid_idempotency_key"))
+UNKNOWN_ORDER = (404, "unknown_order")
 
 
-@router.post("/orders", status_code=201, response_model=OrderView)
+@router.post("/orders", status_code=201, response_model=OrderView, responses=answers(
+    *KEYED, (409, "out_of_stock"), (409, "limit_exceeded"), (409, "sale_not_open"), (409, "sale_closed"),
+    (404, "unknown_product"), (422, "unknown_product"),
+    (503, "inventory_unavailable"), (503, "catalog_unavailable"),
+))
 async def place_order(
     request: Request, body: CreateOrder, checkout: CheckoutDep, keys: IdempotencyDep, key: IdempotencyKey = None,
 ) -> JSONResponse:
@@ -119,7 +129,10 @@ async def place_order(
     return await _answer_once(keys, "create-order", key, request, place)
 
 
-@router.post("/orders/{orderId}/pay", response_model=OrderView)
+@router.post("/orders/{orderId}/pay", response_model=OrderView, responses=answers(
+    *KEYED, UNKNOWN_ORDER, (402, "payment_declined"), (409, "invalid_state"), (409, "hold_expired"),
+    (503, "payments_unavailable"),
+))
 async def pay_order(
     order_id: OrderId, request: Request, body: PayOrder, checkout: CheckoutDep, keys: IdempotencyDep,
     key: IdempotencyKey = None,
@@ -137,13 +150,17 @@ async def pay_order(
     return await _answer_once(keys, f"pay:{order_id}", key, request, pay)
 
 
-@router.post("/orders/{orderId}/cancel")
+@router.post("/orders/{orderId}/cancel", responses=answers(
+    UNKNOWN_ORDER, (409, "invalid_state"), (409, "request_in_progress"),
+    (503, "payments_unavailable"), (503, "inventory_unavailable"), (503, "shipping_unavailable"),
+))
 async def cancel_order(order_id: OrderId, checkout: CheckoutDep) -> OrderView:
     return order_view(await checkout.cancel(order_id))
 
 
 # Registered before the order's own sub-resources, which these paths would otherwise match.
-@router.get("/orders/customer-contacts/{customerId}", dependencies=ADMIN)
+@router.get("/orders/customer-contacts/{customerId}", dependencies=ADMIN,
+            responses=answers((404, "unknown_customer"), admin=True))
 async def get_contact(customer_id: CustomerId, contacts: ContactsDep) -> ContactView:
     """Admin: the order service's copy of a customer's contact (404 unknown_customer when the copy
     has not heard of the customer), for consistency checkers to compare with its source."""
@@ -154,7 +171,8 @@ async def get_contact(customer_id: CustomerId, contacts: ContactsDep) -> Contact
                        version=contact.version)
 
 
-@router.post("/orders/reconcile", dependencies=ADMIN)
+@router.post("/orders/reconcile", dependencies=ADMIN,
+             responses=answers((503, "customers_unavailable"), admin=True))
 async def reconcile_contacts(reconciler: ReconcilerDep) -> ReconcileRound:
     """Admin: one reconciliation round of the contact copy now; 503 customers_unavailable when
     the customers service cannot be walked (the copy is left as far as the round got)."""
@@ -162,7 +180,7 @@ async def reconcile_contacts(reconciler: ReconcilerDep) -> ReconcileRound:
     return ReconcileRound(processed=done.processed, fixed=done.fixed)
 
 
-@router.get("/sagas", dependencies=ADMIN)
+@router.get("/sagas", dependencies=ADMIN, responses=answers(admin=True))
 async def list_sagas(
     sagas: SagasDep,
     state: Annotated[str, Query(pattern=SAGA_STATE_PATTERN)] = plan.NEEDS_ATTENTION,
@@ -173,27 +191,30 @@ async def list_sagas(
     return SagaList(sagas=[_saga_summary(saga) for saga in await sagas.recent(state, limit)])
 
 
-@router.get("/orders/{orderId}/saga")
+@router.get("/orders/{orderId}/saga", responses=answers(UNKNOWN_ORDER))
 async def get_saga(order_id: OrderId, checkout: CheckoutDep) -> SagaView:
     """The order's checkout saga: its state, and each step with its timestamps and outcome."""
     return saga_view(await checkout.find_saga(order_id))
 
 
-@router.post("/orders/{orderId}/saga/retry")
+@router.post("/orders/{orderId}/saga/retry", responses=answers(UNKNOWN_ORDER, (409, "invalid_state"), admin=True))
 async def retry_saga(order_id: OrderId, request: Request, checkout: CheckoutDep) -> SagaView:
     """Admin: send a saga parked as NEEDS_ATTENTION back to work (409 invalid_state otherwise)."""
     await require_admin(request)
     return saga_view(await checkout.retry_saga(order_id))
 
 
-@router.get("/orders/{orderId}")
+@router.get("/orders/{orderId}", responses=answers(UNKNOWN_ORDER))
 async def get_order(order_id: OrderId, checkout: CheckoutDep, contacts: ContactsDep) -> OrderDetailView:
     order = await checkout.find(order_id)
     contact = await contacts.find(order.customer_id)
     return OrderDetailView(**dict(order_view(order)), contact_email=None if contact is None else contact.email)
 
 
-@router.get("/orders", response_model=CustomerOrders | OrderPage)
+# Without customerId it is an operator's listing: 401/403 without the admin token, so the document
+# lists them, but names no security requirement (a customer's own listing needs none).
+@router.get("/orders", response_model=CustomerOrders | OrderPage,
+            responses=answers((401, "unauthorized"), (403, "forbidden")))
 async def list_orders(
     request: Request,
     store: StoreDep,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path
 from flashsale.contracts.api import ID_PATTERN, ApiModel, AuthorisePayment, PaymentView
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.openapi import answers
 from flashsale.kit.service import require_admin
 from flashsale.services.payments import domain
 from flashsale.services.payments.operations import Payments
@@ -60,34 +61,37 @@ class ProviderOperationsView(ApiModel):
 PaymentsDep = Annotated[Payments, from_app_state("payments")]
 
 
-@router.post("/payments")
+@router.post("/payments", responses=answers((409, "payment_in_progress")))
 async def authorise_payment(body: AuthorisePayment, payments: PaymentsDep) -> PaymentView:
     """Authorise the order's payment once; a repeated call answers with the stored payment."""
     return payment_view(await payments.authorise(body.order_id, body.amount_cents, body.payment_token))
 
 
-@router.post("/payments/{orderId}/capture")
+@router.post("/payments/{orderId}/capture", responses=answers(
+    (404, "unknown_payment"), (409, "not_capturable"), (503, "payments_provider_unavailable")))
 async def capture_payment(order_id: OrderId, payments: PaymentsDep) -> PaymentView:
     return payment_view(await payments.capture(order_id))
 
 
-@router.post("/payments/{orderId}/refund")
+@router.post("/payments/{orderId}/refund", responses=answers(
+    (404, "unknown_payment"), (409, "not_refundable"), (503, "payments_provider_unavailable")))
 async def refund_payment(order_id: OrderId, payments: PaymentsDep) -> PaymentView:
     """Give the money back: void an authorisation, refund a capture (idempotent)."""
     return payment_view(await payments.refund(order_id))
 
 
-@router.get("/payments/{orderId}")
+@router.get("/payments/{orderId}", responses=answers((404, "unknown_payment")))
 async def get_payment(order_id: OrderId, payments: PaymentsDep) -> PaymentView:
     return payment_view(await payments.find(order_id))
 
 
-@router.get("/payments/{orderId}/ledger")
+@router.get("/payments/{orderId}/ledger", responses=answers((404, "unknown_payment")))
 async def get_ledger(order_id: OrderId, payments: PaymentsDep) -> LedgerView:
     return ledger_view(order_id, await payments.ledger(order_id))
 
 
-@router.get("/payments/{orderId}/provider-operations", dependencies=ADMIN)
+@router.get("/payments/{orderId}/provider-operations", dependencies=ADMIN,
+            responses=answers((404, "unknown_payment"), admin=True))
 async def get_provider_operations(order_id: OrderId, payments: PaymentsDep) -> ProviderOperationsView:
     return provider_operations_view(order_id, await payments.provider_operations(order_id))
 

@@ -16,6 +16,7 @@ from flashsale.contracts.api import (
 )
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
+from flashsale.kit.openapi import answers
 from flashsale.kit.service import require_admin
 from flashsale.services.shipping.domain import Line
 from flashsale.services.shipping.operations import Shipments
@@ -31,7 +32,10 @@ ADMIN = [Depends(require_admin)]
 ShipmentsDep = Annotated[Shipments, from_app_state("shipments")]
 
 
-@router.post("/shipments", status_code=201, responses={200: {"description": "Already scheduled"}})
+@router.post("/shipments", status_code=201, responses={
+    200: {"description": "Already scheduled", "model": ShipmentView},
+    **answers((409, "unshippable"), (409, "shipment_cancelled")),
+})
 async def schedule_shipment(body: ScheduleShipment, shipments: ShipmentsDep, response: Response) -> ShipmentView:
     """201 with the new shipment; 200 with the stored one when the order was already scheduled."""
     lines = [Line(item.product_id, item.quantity) for item in body.items]
@@ -40,22 +44,22 @@ async def schedule_shipment(body: ScheduleShipment, shipments: ShipmentsDep, res
     return shipment_view(shipment)
 
 
-@router.post("/shipments/{orderId}/cancel")
+@router.post("/shipments/{orderId}/cancel", responses=answers((404, "unknown_shipment")))
 async def cancel_shipment(order_id: OrderId, shipments: ShipmentsDep) -> ShipmentView:
     return shipment_view(await shipments.cancel(order_id))
 
 
-@router.get("/shipments/{orderId}")
+@router.get("/shipments/{orderId}", responses=answers((404, "unknown_shipment")))
 async def get_shipment(order_id: OrderId, shipments: ShipmentsDep) -> ShipmentView:
     return shipment_view(await shipments.find(order_id))
 
 
-@router.put("/shipping/products/{productId}", dependencies=ADMIN)
+@router.put("/shipping/products/{productId}", dependencies=ADMIN, responses=answers(admin=True))
 async def set_shippability(product_id: ProductId, body: Shippability, shipments: ShipmentsDep) -> ShippabilityView:
     return ShippabilityView(product_id=product_id, shippable=await shipments.set_shippable(product_id, body.shippable))
 
 
-@router.get("/shipping/products/{productId}", dependencies=ADMIN)
+@router.get("/shipping/products/{productId}", dependencies=ADMIN, responses=answers(admin=True))
 async def get_shippability(product_id: ProductId, shipments: ShipmentsDep) -> ShippabilityView:
     return ShippabilityView(product_id=product_id, shippable=await shipments.shippable(product_id))
 
