@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up lint bench unit service system soak faults clean
+.PHONY: demo test up lint bench unit service system soak faults fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ soak: $(STAMP)
 # processes are killed every 1.5 s; it prints what was injected and what the audit found.
 faults: $(STAMP)
 	FLASHSALE_FAULT_SUITE=long $(BIN)/pytest -s tests/system/test_fault_suite.py
+
+# Every service's OpenAPI document against the service itself, with many more requests per operation than
+# the bounded run in `make test` (tests/service/test_openapi_fuzz.py says what is checked).
+fuzz: $(STAMP)
+	FLASHSALE_FUZZ_EXAMPLES=100 $(BIN)/pytest -n 3 tests/service/test_openapi_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
