@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database, service_database_url
@@ -17,6 +18,7 @@ from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.app import MIGRATIONS
 from flashsale.services.orders.store import Lease, LostLease, Order, OrderStore, SagaStore
+from flashsale.services.orders.store import sagas as saga_sql
 
 pytestmark = pytest.mark.service
 
@@ -133,3 +135,54 @@ async def test_a_saga_waiting_for_news_is_not_due(databases: list[Database]) -> 
     await store.let_go(lease, due_at_ms=None)
 
     assert order_id not in await store.due(100)
+
+
+@pytest.fixture
+async def postgres_databases(postgres_database_base: str) -> AsyncIterator[list[Database]]:
+    url = service_database_url(postgres_database_base, "orders")
+    opened = [await Database.connect(url) for _ in range(INSTANCES)]
+    await upgrade(opened[0], MIGRATIONS)
+    try:
+        yield opened
+    finally:
+        for db in opened:
+            await db.dispose()
+
+
+async def _waiting_for_a_lock(db: Database, timeout_s: float = 10.0) -> None:
+    """Until some session of this database waits for a row lock (PostgreSQL's own view of it)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with db.read() as conn:
+            found = await conn.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        if found:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("nobody waited for the saga's row lock")
+
+
+async def test_news_recorded_while_a_runner_lets_go_leaves_the_saga_due(postgres_databases: list[Database]) -> None:
+    """A runner lets the saga go (it waits for the stock deduction) at the moment the consumer
+    records that deduction: whichever commits first, the saga must end up due, or nobody ever
+    captures the payment. (Only PostgreSQL interleaves them: SQLite's writers take turns.)"""
+    clock = ManualClock(int(time.time() * 1000) - 60_000)
+    runner_db, consumer_db = postgres_databases
+    order_id = await _new_order(runner_db, clock)
+    runner = SagaStore(runner_db, clock, owner="runner")
+    lease = await runner.claim(order_id, LEASE_MS, begin=plan.PAYMENT, payment_token="tok_ok")
+    assert lease is not None
+    async with runner_db.transaction() as conn:
+        await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
+
+    async with consumer_db.transaction() as conn:  # the deduction being recorded, not committed yet
+        await saga_sql.lock_txn(conn, order_id)
+        await saga_sql.finish_step_txn(conn, order_id, plan.STOCK, clock.now_ms(), outcome="DEDUCTED")
+        await saga_sql.make_due_txn(conn, order_id, clock.now_ms())
+        letting_go = asyncio.create_task(runner.let_go(lease, due_at_ms=None))
+        await _waiting_for_a_lock(consumer_db)
+    news = await letting_go
+
+    assert news  # the runner saw the deduction, so its caller wakes a worker
+    assert order_id in await runner.due(limit=100)

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from faulted_sale import sale_under
 from faults import (
     Fault,
@@ -41,6 +43,7 @@ from own_servers import OwnBroker, OwnPostgres, postgres_binaries
 from rich.console import Console
 
 from flashsale.kit.clock import ms_from_iso
+from flashsale.kit.db import Database, service_database_url
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SaleResult
@@ -139,6 +142,7 @@ def house(house_dir: Path, faults_dir: Path, broker: OwnBroker, database: OwnPos
 
 def test_a_sale_survives_every_fault_at_once(
     house: ServicesFile, house_dir: Path, faults_dir: Path, broker: OwnBroker, database: OwnPostgres,
+    request: pytest.FixtureRequest,
 ) -> None:
     async def scenario() -> None:
         faults = FaultSchedule(schedule(SCALE, house_dir, faults_dir, broker, database))
@@ -154,7 +158,8 @@ def test_a_sale_survives_every_fault_at_once(
             assert too_soon == [], f"told the hold expired sooner than its TTL ({SCALE.hold_ttl_s} s): {too_soon}"
             settled = await wait_until_settled(client, result.order_ids, include_pending=True, timeout_s=180)
             print(f"orders ended {settled}")
-            assert {k.split("/")[0] for k in settled} <= {"COMPLETED", "CANCELLED"}, await unsettled(client, result)
+            assert {k.split("/")[0] for k in settled} <= {"COMPLETED", "CANCELLED"}, \
+                await unsettled(client, result, database)
             await assert_every_paid_buyer_kept_or_made_good(client, result)
             await assert_no_hold_outlived_its_ttl(client)
             report = await audit_until_consistent(client, timeout_s=60)
@@ -165,7 +170,11 @@ def test_a_sale_survives_every_fault_at_once(
         finally:
             await client.close()
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    except BaseException:
+        print(f"the house's logs are kept in {keep_logs(house_dir, request)}")
+        raise
 
 
 async def assert_every_paid_buyer_kept_or_made_good(client: HouseClient, result: SaleResult) -> None:
@@ -190,9 +199,10 @@ async def assert_no_hold_outlived_its_ttl(client: HouseClient) -> None:
     assert overdue == [], f"{len(overdue)} holds still HELD past their TTL + {HOLD_GRACE_S} s: {overdue[:5]}"
 
 
-async def unsettled(client: HouseClient, result: SaleResult) -> str:
-    """Each order of the sale not yet COMPLETED or CANCELLED, with its saga and its hold: what a
-    failure needs to be understood after the house is gone."""
+async def unsettled(client: HouseClient, result: SaleResult, database: OwnPostgres) -> str:
+    """Each order of the sale not yet COMPLETED or CANCELLED, with its saga (and, read from the
+    order service's database, who holds it and when it is due) and its hold: what a failure needs
+    to be understood after the house is gone."""
     wanted = set(result.order_ids)
     lines = []
     for order in await client.all_orders():
@@ -200,5 +210,25 @@ async def unsettled(client: HouseClient, result: SaleResult) -> str:
             orders = client.orders_url(0)
             saga = await client._call("GET", f"{orders}/orders/{order['orderId']}/saga")
             hold = await client.reservation(order.get("reservationId") or "-")
-            lines.append(f"{order}\n    saga {saga.body}\n    hold {hold.body}")
+            row = await _saga_row(database, order["orderId"])
+            lines.append(f"{order}\n    saga {saga.body}\n    saga row {row}\n    hold {hold.body}")
     return "\n".join(lines)
+
+
+async def _saga_row(database: OwnPostgres, order_id: str) -> dict[str, object]:
+    db = await Database.connect(service_database_url(database.url, "orders"))
+    try:
+        async with db.read() as conn:
+            found = await conn.execute(sa.text("SELECT * FROM checkout_sagas WHERE order_id = :o"), {"o": order_id})
+            row = found.mappings().first()
+            return dict(row) if row else {}
+    finally:
+        await db.dispose()
+
+
+def keep_logs(house_dir: Path, request: pytest.FixtureRequest) -> Path:
+    """The house's logs, copied where a failed run's artifacts are kept (FLASHSALE_TEST_ARTIFACTS)."""
+    root = Path(os.environ.get("FLASHSALE_TEST_ARTIFACTS", Path(request.config.rootpath) / ".artifacts"))
+    kept = root / f"fault-suite-{time.strftime('%Y%m%dT%H%M%S')}"
+    shutil.copytree(house_dir / "logs", kept, dirs_exist_ok=True)
+    return kept

@@ -163,9 +163,13 @@ class SagaStore:
         """Give the lease back; `due_at_ms` says when the saga needs a runner again (None: when
         an event or a request brings news). A decision that arrived while we held the lease
         (an expiry turned the saga to compensating) makes it due at once: True then (its
-        recorder's wake-up found the saga held, so the caller wakes a worker again)."""
+        recorder's wake-up found the saga held, so the caller wakes a worker again).
+
+        The row is locked before the news is read: a decision commits either before (and is seen
+        here) or after this (and makes the saga due itself). Read unlocked, news committed between
+        the read and the update was overwritten with "due never" and the saga stalled for good."""
         async with self.db.transaction() as conn:
-            saga = await get_txn(conn, lease.order_id)
+            saga = await lock_txn(conn, lease.order_id)
             news = (saga is not None and saga.state in plan.ACTIVE_STATES
                     and plan.next_step(saga.state, saga.records()) is not plan.Next.WAIT)
             if due_at_ms is None and news:
@@ -215,10 +219,8 @@ _SAGA_WITH_STEPS = (
 )
 
 
-async def get_txn(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> Saga | None:
+async def get_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     query = _SAGA_WITH_STEPS.where(sagas_table.c.order_id == order_id)
-    if lock:
-        query = query.with_for_update(of=sagas_table)
     rows = (await conn.execute(query)).all()
     if not rows:
         return None
@@ -229,8 +231,18 @@ async def get_txn(conn: AsyncConnection, order_id: str, *, lock: bool = False) -
 
 async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     """The saga, locked for the rest of the transaction (PostgreSQL row lock; SQLite's write
-    transactions are serialised already)."""
-    return await get_txn(conn, order_id, lock=True)
+    transactions are serialised already), read after the lock is granted.
+
+    Two statements on purpose. A `SELECT … FOR UPDATE` that waited for another transaction's lock
+    returns the newest version of the row it locked, but the rows it joins (the steps) as they
+    were when it began: the step that transaction just recorded would be missing, and a runner
+    letting go would miss the news it was locked out of (a saga stalled that way in the fault
+    suite). Read after the lock, the steps are the committed ones."""
+    if conn.dialect.name == "postgresql":
+        locked = sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == order_id).with_for_update()
+        if (await conn.execute(locked)).first() is None:
+            return None
+    return await get_txn(conn, order_id)
 
 
 async def start_all_txn(conn: AsyncConnection, started: Sequence[tuple[str, str, int]]) -> None:
