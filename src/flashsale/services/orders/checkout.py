@@ -167,6 +167,7 @@ class Checkout:
     async def cancel(self, order_id: str) -> Order:
         """The customer's cancel: decided at once (durably), carried out by the saga."""
         async with self.store.db.transaction() as conn:
+            await saga_sql.lock_txn(conn, order_id)  # first: the order is then read as the saga's last step left it
             order = await get_txn(conn, order_id)
             if order is None:
                 raise UnknownOrder(order_id)

@@ -37,6 +37,7 @@ from flashsale.kit.inbox import apply_once
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
 from flashsale.services.orders.store import OrderStore, get_txn
+from flashsale.services.orders.store import sagas as saga_sql
 from flashsale.services.orders.store.contacts import apply_txn as apply_contact_txn
 
 CONSUMER = "orders"
@@ -82,6 +83,10 @@ class ReservationEvents:
             return  # a hold taken outside any order
 
         async def effect(conn: AsyncConnection, order_id: str) -> bool:
+            # The saga's row first: a payment being recorded holds it (saga_sql.hold_txn), so the
+            # order read next is as that payment left it. Read before the lock, an order being
+            # paid looked unpaid, and a buyer told "paid" had the order cancelled, hold_expired.
+            await saga_sql.lock_txn(conn, order_id)
             order = await get_txn(conn, order_id)
             # A paid order keeps going: the inventory re-takes the stock or rejects the deduction.
             if order is None or order.status != domain.PENDING_PAYMENT:

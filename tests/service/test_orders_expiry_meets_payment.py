@@ -1,0 +1,98 @@
+"""A hold that expires while its order's payment is being recorded, on PostgreSQL, where the two
+transactions really interleave: the payment wins (the order is paid and its saga runs on; the
+inventory re-takes the units or rejects the deduction), the expiry changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from flashsale.contracts.events import ReservationExpired
+from flashsale.kit.clock import ManualClock
+from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.migrations import upgrade
+from flashsale.services.orders import domain
+from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.app import MIGRATIONS
+from flashsale.services.orders.consumers import ReservationEvents
+from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
+from flashsale.services.orders.store import Order, OrderStore, SagaStore
+from flashsale.services.orders.store import sagas as saga_sql
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+async def databases(postgres_database_base: str) -> AsyncIterator[list[Database]]:
+    """The order database opened as two instances would: one records the payment, the other
+    handles the expiry."""
+    url = service_database_url(postgres_database_base, "orders")
+    opened = [await Database.connect(url) for _ in range(2)]
+    await upgrade(opened[0], MIGRATIONS)
+    try:
+        yield opened
+    finally:
+        for db in opened:
+            await db.dispose()
+
+
+async def _waiting_for_a_lock(db: Database, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async with db.read() as conn:
+            found = await conn.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        if found:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the expiry never waited for the saga's row lock")
+
+
+def _events(db: Database, clock: ManualClock) -> ReservationEvents:
+    """The order service's reservation consumer; its saga's remote clients are never called here
+    (handlers make no remote calls)."""
+    store, sagas = OrderStore(db, clock), SagaStore(db, clock, owner="consumer")
+    saga = CheckoutSaga(db, store, sagas, None, None, None, clock, SagaSettings())  # type: ignore[arg-type]
+    return ReservationEvents(db, store, saga, clock)
+
+
+async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_order_alone(
+    databases: list[Database],
+) -> None:
+    clock = ManualClock(int(time.time() * 1000))
+    paying, expiring = databases
+    order_id, reservation_id = f"o-{uuid.uuid4().hex[:12]}", f"r-{uuid.uuid4().hex[:12]}"
+    store = OrderStore(paying, clock)
+    await store.create(Order(
+        order_id=order_id, customer_id="c-1", status=domain.PENDING_PAYMENT, status_reason=None,
+        reservation_id=reservation_id, expires_at_ms=clock.now_ms(), amount_cents=100,
+        created_at_ms=clock.now_ms(), updated_at_ms=clock.now_ms(), paid_at_ms=None, lines=(domain.Line("p-1", 1),),
+    ))
+    lease = await SagaStore(paying, clock, owner="payer").claim(order_id, 30_000, begin=plan.PAYMENT,
+                                                                payment_token="tok_ok")
+    assert lease is not None
+    expired = Envelope.new(
+        source="inventory", type="ReservationExpired", subject=reservation_id, now_ms=clock.now_ms(),
+        data=ReservationExpired(reservation_id=reservation_id, order_id=order_id, items=[]).model_dump(
+            by_alias=True, mode="json"),
+    )
+
+    async with paying.transaction() as conn:  # the approved payment being recorded, as saga._authorise does
+        await saga_sql.hold_txn(conn, lease)
+        await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
+        await store.move_txn(conn, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+        await saga_sql.let_go_txn(conn, lease)
+        handling = asyncio.create_task(_events(expiring, clock).hold_expired(expired))
+        await _waiting_for_a_lock(expiring)
+    await handling
+
+    order, saga = await store.get(order_id), await SagaStore(paying, clock, owner="x").get(order_id)
+    assert order is not None and saga is not None
+    assert (order.status, saga.state, saga.reason) == (domain.PAID, plan.RUNNING, None)
