@@ -20,7 +20,8 @@ pytestmark = pytest.mark.service
 
 
 def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
-    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1"})
+    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1",
+                                                 "saga_park_after_s": "0"})
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
     house.inventory.process.stop()  # no deduction: the order stays PAID
     assert house.orders.pay(order["orderId"]).json()["status"] == "PAID"
@@ -48,6 +49,24 @@ def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operato
     assert house.orders.saga(order["orderId"])["state"] == "COMPENSATED"
     assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "VOIDED"]
     assert order["orderId"] not in _parked(house.orders.url, house.orders.admin)
+
+
+def test_a_payments_outage_shorter_than_the_parking_time_does_not_park_the_saga(services: Any) -> None:
+    """More failed attempts than the parking count (buyers' retried pays attempt the saga too),
+    within minutes, is a dependency restarting, not a saga an operator must look at."""
+    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1"})
+    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
+    payments_env, payments_port = house.payments.env, house.payments.port
+    house.payments.stop()
+
+    assert house.orders.pay(order["orderId"]).status_code == 503
+    saga = wait_for(lambda: (s := house.orders.saga(order["orderId"]))["attempts"] > 3 and s,
+                    what="more failed attempts than the parking count")
+    assert saga["state"] == "RUNNING", saga
+    back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
+    services.processes.append(back.start())
+    back.wait_healthy()
+    assert house.orders.wait_status(order["orderId"], "COMPLETED")["statusReason"] is None
 
 
 def test_the_list_of_parked_sagas_is_for_admins_and_refuses_an_unknown_state(services: Any) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.idempotency import IdempotencyStore
 from flashsale.kit.service import ServiceRuntime, service_app
@@ -75,16 +76,19 @@ def create_app(settings: OrderSettings | None = None) -> FastAPI:
 
 
 def _clients(settings: OrderSettings) -> dict[str, ServiceClient]:
+    credential = ServiceCredential(SERVICE, settings.admin_token)
     clients = {
         "inventory": ServiceClient("inventory", settings.urls("inventory_urls"),
-                                   timeout_s=settings.inventory_timeout_s),
-        "payments": ServiceClient("payments", settings.urls("payments_urls"), timeout_s=settings.payments_timeout_s),
+                                   timeout_s=settings.inventory_timeout_s, credential=credential),
+        "payments": ServiceClient("payments", settings.urls("payments_urls"), timeout_s=settings.payments_timeout_s,
+                                  credential=credential),
     }
     optional = {"shipping": settings.shipping_timeout_s, "catalog": settings.catalog_timeout_s,
                 "customers": settings.customers_timeout_s}
     for name, timeout_s in optional.items():
         if settings.urls(f"{name}_urls"):
-            clients[name] = ServiceClient(name, settings.urls(f"{name}_urls"), timeout_s=timeout_s)
+            clients[name] = ServiceClient(name, settings.urls(f"{name}_urls"), timeout_s=timeout_s,
+                                          credential=credential)
     return clients
 
 
@@ -105,4 +109,5 @@ def _reconciler(
 
 def _saga_settings(settings: OrderSettings) -> SagaSettings:
     return SagaSettings(lease_s=settings.saga_lease_s, max_attempts=settings.saga_max_attempts,
-                        retry_base_s=settings.saga_retry_base_s, retry_cap_s=settings.saga_retry_cap_s)
+                        park_after_s=settings.saga_park_after_s, retry_base_s=settings.saga_retry_base_s,
+                        retry_cap_s=settings.saga_retry_cap_s)

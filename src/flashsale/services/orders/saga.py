@@ -15,6 +15,7 @@ and make the saga due, and whoever runs it next acts on them.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class SagaSettings:
     lease_s: float = 30.0          # longer than any one step's remote call (a slow payment: ~10 s)
-    max_attempts: int = 8          # failures in a row before the saga is parked for an operator
+    max_attempts: int = 8          # failures in a row before the saga is parked for an operator,
+    park_after_s: float = 300.0    # and only once the failing step is this old (retries by requests count too)
     retry_base_s: float = 0.5      # backoff between attempts: base * 2^n, capped, with jitter
     retry_cap_s: float = 30.0
 
@@ -171,7 +173,7 @@ class CheckoutSaga:
         saga = await self._saga(lease.order_id)
         step = step or next((s.name for s in saga.steps.values() if s.status == plan.STARTED), None)
         attempts = saga.attempts + 1
-        park = attempts >= self.settings.max_attempts
+        park = attempts >= self.settings.max_attempts and self._failing_for_s(saga) >= self.settings.park_after_s
         delay = plan.retry_delay_s(attempts, self.settings.retry_base_s, self.settings.retry_cap_s)
         retry_at = self.clock.now_ms() + int(delay * 1000 * random.uniform(0.8, 1.2))
         await self.sagas.record_failure(lease, step, f"{type(exc).__name__}: {exc}", retry_at_ms=retry_at, park=park)
@@ -181,6 +183,12 @@ class CheckoutSaga:
             log.error("saga_needs_attention", order_id=lease.order_id, step=step, attempts=attempts, error=str(exc))
         else:
             log.warning("saga_step_failed", order_id=lease.order_id, step=step, attempts=attempts, error=str(exc))
+
+    def _failing_for_s(self, saga: Saga) -> float:
+        """How long the step under way (STARTED, not finished) has been failing; a failure outside
+        any step has no age, and its attempts alone decide."""
+        started = [s.started_at_ms for s in saga.steps.values() if s.status == plan.STARTED and s.started_at_ms]
+        return math.inf if not started else (self.clock.now_ms() - min(started)) / 1000
 
     async def _saga(self, order_id: str) -> Saga:
         saga = await self.sagas.get(order_id)

@@ -33,5 +33,8 @@ class OrderSettings(ServiceSettings):
     saga_poll_interval_s: float = 0.5
     saga_batch_size: int = 20
     saga_max_attempts: int = 8
+    # ...and only once its step has been failing this long: a dependency restarting (a minute or
+    # two) must not park sagas, however often buyers' retried requests attempt them meanwhile.
+    saga_park_after_s: float = 300.0
     saga_retry_base_s: float = 0.5
     saga_retry_cap_s: float = 30.0
