@@ -27,6 +27,9 @@ def up(
     database: Annotated[str, typer.Option(help="postgresql://user@host/ gives each service its own database")] = "",
     broker: Annotated[str, typer.Option(help="nats://host:port of an external JetStream server")] = "",
     hold_ttl: Annotated[int, typer.Option(min=1, help="Seconds a hold lives before its stock returns")] = 600,
+    bind: Annotated[str, typer.Option(
+        help="IPv4 address every process listens on (0.0.0.0: all); beyond loopback the internal APIs "
+             "ask for the house's credential")] = "127.0.0.1",
 ) -> None:
     """Start every service as its own process, with a broker of its own unless --broker is given."""
     from flashsale.runtime.supervisor import UpConfig, run_up
@@ -34,7 +37,7 @@ def up(
     raise typer.Exit(
         run_up(UpConfig(data_dir=data_dir, port_base=port_base, orders_instances=orders_instances,
                         inventory_instances=inventory_instances, database=database, broker=broker,
-                        hold_ttl=hold_ttl))
+                        hold_ttl=hold_ttl, bind=bind))
     )
 
 

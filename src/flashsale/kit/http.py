@@ -40,6 +40,7 @@ from tenacity import (
 )
 
 from flashsale.kit.errors import DependencyUnavailable
+from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.trace_points import outbound_call
 
 CONNECT_TIMEOUT_S = 1.0
@@ -89,11 +90,14 @@ class ServiceClient:
 
     def __init__(
         self, name: str, base_urls: list[str], *, timeout_s: float = 3.0, attempts: int = 3,
-        breaker_threshold: int = 20, breaker_ttl_s: float = 5.0,
+        breaker_threshold: int = 20, breaker_ttl_s: float = 5.0, credential: ServiceCredential | None = None,
     ) -> None:
+        """`credential`: the calling service's, sent on every call (Authorization) unless the call
+        names its own (an admin route's admin token)."""
         if not base_urls:
             raise ValueError(f"no URL configured for {name}")
         self.name = name
+        self._credential = credential
         self._urls = itertools.cycle([u.rstrip("/") for u in base_urls])
         self._attempts = attempts
         self._default_timeout = _timeout(timeout_s)
@@ -131,6 +135,8 @@ class ServiceClient:
         self, method: str, path: str, json: Any, headers: dict[str, str] | None, timeout_s: float | None
     ) -> Answer:
         url = next(self._urls) + path
+        if self._credential is not None and not (headers and "Authorization" in headers):
+            headers = {"Authorization": self._credential.header(), **(headers or {})}
         breaker = await self._breakers.get_breaker(self.name)
         async with breaker:
             with outbound_call(method, self.name, path) as call:  # a client span; its traceparent goes along

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flashsale.kit import propagation
+from flashsale.kit import house_auth, propagation
 from flashsale.kit.bus import Bus, StreamLimits, Subscription
 from flashsale.kit.clock import Clock, SystemClock, ms_from_iso
 from flashsale.kit.db import Database
@@ -285,14 +285,20 @@ def front(app: FastAPI) -> ASGIApp:
     return app if given is None else given(app)
 
 
-def run_service(create_app: Callable[[], Any], settings: ServiceSettings) -> None:
-    """Serve the app on uvicorn (uvloop, httptools), as every service process does."""
+def run_service(create_app: Callable[[], Any], settings: ServiceSettings, *, internal: bool = True) -> None:
+    """Serve the app on uvicorn (uvloop, httptools), as every service process does. An `internal`
+    service (all but the public edges: the gateway, the operators' dashboard) asks callers for
+    the house's credential when its settings say so (kit/house_auth.py)."""
     import uvicorn
 
     app = create_app()
     app.state.runtime.migrate_before_serving()
+    served = front(app)
+    if internal and house_auth.required(settings.internal_auth, settings.host):
+        served = house_auth.InternalApi(served, house_auth.HouseGate(settings.admin_token))
+        log.info("internal_api_guarded", host=settings.host)
     uvicorn.run(
-        front(app), host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        served, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
         # uvicorn would trust X-Forwarded-For from 127.0.0.1 unless told otherwise: the setting decides.
         proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,

@@ -19,6 +19,9 @@ class ServiceSettings(BaseSettings):
     # gateway. Empty (the default): nobody's, the connection's peer is the client. A client can
     # write any header it likes, so only a proxy the house runs may name the client.
     trusted_proxies: str = ""
+    # FLASHSALE_INTERNAL_AUTH: auto (the default: internal APIs ask for the house's credential when
+    # the process listens beyond loopback), required, or off (kit/house_auth.py).
+    internal_auth: str = "auto"
     database_url: str = ""
     broker_url: str = "nats://127.0.0.1:4222"
     admin_token: str = ""

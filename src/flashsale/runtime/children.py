@@ -101,25 +101,27 @@ class ServiceChild(_Popened):
 class BrokerChild(_Popened):
     """The embedded NATS JetStream server, its files under `store_dir`."""
 
-    def __init__(self, store_dir: Path, port: int, log_file: Path) -> None:
+    def __init__(self, store_dir: Path, port: int, log_file: Path, *, bind: str = "127.0.0.1") -> None:
         self.name = "nats"
         self.store_dir = store_dir
         self.port = port
+        self.bind = bind
+        self.host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
         self.log_file = log_file
         self.popen: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{self.host}:{self.port}"
 
     def _popen(self) -> subprocess.Popen[bytes] | None:
         return self.popen
 
     def start(self) -> None:
         mark_start(self.log_file, self.name)
-        self.popen = start_nats(self.store_dir, self.port, self.log_file, own_session=True)
+        self.popen = start_nats(self.store_dir, self.port, self.log_file, own_session=True, bind=self.bind)
 
     def is_ready(self) -> bool:
         with socket.socket() as sock:
             sock.settimeout(0.5)
-            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+            return sock.connect_ex((self.host, self.port)) == 0

@@ -26,6 +26,7 @@ BROKER_OFFSET = 90
 # One instance each, on the ports right after the order instances, in this order.
 SINGLE_SERVICES = ("payments", "shipping", "notifications", "catalog", "customers", "gateway", "monitor", "reporting")
 MAX_PORT = 65535
+WILDCARDS = ("0.0.0.0", "")  # IPv4's "every interface" (IPv6 addresses are not supported)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class UpConfig:
     inventory_instances: int = 1
     database: str = ""
     broker: str = ""
+    # The address every process listens on (services and the embedded broker). Beyond loopback the
+    # internal APIs ask for the house's credential (kit/house_auth.py).
+    bind: str = "127.0.0.1"
     hold_ttl: int = 600
     # None: FLASHSALE_ADMIN_TOKEN, else the token kept in the data directory, else a new one.
     admin_token: str | None = None
@@ -63,6 +67,7 @@ class Slot:
 class PortLayout:
     services: tuple[Slot, ...]
     broker_port: int | None
+    bind: str = "127.0.0.1"
 
     def all_ports(self) -> list[tuple[str, int]]:
         """Every port the house will bind, with the name of its owner."""
@@ -72,14 +77,25 @@ class PortLayout:
         return owned
 
     def busy_ports(self) -> list[tuple[str, int]]:
-        return [(owner, port) for owner, port in self.all_ports() if port_in_use(port)]
+        return [(owner, port) for owner, port in self.all_ports() if port_in_use(port, self.bind)]
 
-    def urls(self, service: str, host: str = "127.0.0.1") -> list[str]:
-        return [f"http://{host}:{slot.port}" for slot in self.services if slot.service == service]
+    @property
+    def host(self) -> str:
+        """Where the house's processes call each other: the bound address, or this machine's
+        loopback for a wildcard (which listens there too)."""
+        return reachable(self.bind)
+
+    def urls(self, service: str) -> list[str]:
+        return [f"http://{self.host}:{slot.port}" for slot in self.services if slot.service == service]
+
+
+def reachable(bind: str) -> str:
+    return "127.0.0.1" if bind in WILDCARDS else bind
 
 
 def port_layout(
-    port_base: int, orders_instances: int, *, embedded_broker: bool = True, inventory_instances: int = 1
+    port_base: int, orders_instances: int, *, embedded_broker: bool = True, inventory_instances: int = 1,
+    bind: str = "127.0.0.1",
 ) -> PortLayout:
     """The ports of every process, in start order: the services the order instances call first.
     Inventory instances beyond the first take the ports after the single services."""
@@ -98,7 +114,7 @@ def port_layout(
     inventory = [Slot("inventory", 1, port_base + 1)]
     inventory += [Slot("inventory", n, extra_inventory_port + n - 2) for n in range(2, inventory_instances + 1)]
     slots = (*inventory, *singles, *orders)
-    return PortLayout(slots, port_base + BROKER_OFFSET if embedded_broker else None)
+    return PortLayout(slots, port_base + BROKER_OFFSET if embedded_broker else None, bind)
 
 
 def find_free_port_base(orders_instances: int = 2, *, low: int = 10000, high: int = 32000,

@@ -26,12 +26,12 @@ def nats_server_binary() -> str:
     return found
 
 
-def write_config(data_dir: Path, port: int) -> Path:
+def write_config(data_dir: Path, port: int, bind: str = "127.0.0.1") -> Path:
     store = data_dir / "jetstream"
     store.mkdir(parents=True, exist_ok=True)
     config = data_dir / "nats.conf"
     config.write_text(
-        f"""listen: 127.0.0.1:{port}
+        f"""listen: {bind or "0.0.0.0"}:{port}
 jetstream {{
   store_dir: "{store}"
   sync_interval: always
@@ -42,11 +42,11 @@ jetstream {{
 
 
 def start_nats(
-    data_dir: Path, port: int, log_file: Path | None = None, *, own_session: bool = False
+    data_dir: Path, port: int, log_file: Path | None = None, *, own_session: bool = False, bind: str = "127.0.0.1",
 ) -> subprocess.Popen[bytes]:
     """Start the server. `own_session` keeps a terminal's Ctrl-C from reaching it directly, so a
     supervisor can stop it last, after the services that publish to it."""
-    config = write_config(data_dir, port)
+    config = write_config(data_dir, port, bind)
     command = [nats_server_binary(), "-c", str(config)]
     if log_file is None:
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
@@ -70,7 +70,7 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock.bind((host or "0.0.0.0", port))
         except OSError:
             return True
     return False

@@ -30,7 +30,8 @@ class ServiceProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """Where to call it (a wildcard `host` is listened on at this machine's loopback too)."""
+        return f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '') else self.host}:{self.port}"
 
     @property
     def pid(self) -> int | None:

@@ -51,7 +51,7 @@ class House:
         self.console = console
         self.layout: PortLayout = port_layout(
             config.port_base, config.orders_instances, embedded_broker=not config.broker,
-            inventory_instances=config.inventory_instances,
+            inventory_instances=config.inventory_instances, bind=config.bind,
         )
         self.broker: BrokerChild | None = None
         self.services: list[ServiceChild] = []
@@ -68,7 +68,7 @@ class House:
 
     @property
     def broker_url(self) -> str:
-        return self.config.broker or f"nats://127.0.0.1:{self.layout.broker_port}"
+        return self.config.broker or f"nats://{self.layout.host}:{self.layout.broker_port}"
 
     def start(self) -> dict[str, Any]:
         """Start everything and wait until it is healthy; the services.json content on success.
@@ -140,13 +140,15 @@ class House:
     def _start_children(self) -> None:
         logs = self.data_dir / "logs"
         if self.layout.broker_port is not None:
-            self.broker = BrokerChild(self.data_dir / "nats", self.layout.broker_port, logs / "nats.log")
+            self.broker = BrokerChild(self.data_dir / "nats", self.layout.broker_port, logs / "nats.log",
+                                      bind=self.config.bind)
             self._say(f"starting nats on {self.broker.url}")
             self.broker.start()
             self._await_ready([self.broker], BROKER_START_TIMEOUT_S)
         for slot in self.layout.services:
             env = service_env(slot, self.config, self.layout, self.broker_url, self.admin_token)
-            process = ServiceProcess(slot.service, slot.port, env, log_file=logs / f"{slot.name}.log")
+            process = ServiceProcess(slot.service, slot.port, env, log_file=logs / f"{slot.name}.log",
+                                     host=self.config.bind)
             self.services.append(ServiceChild(slot.name, process))
         for child in self.services:
             child.start()

@@ -46,14 +46,15 @@ QUIET_TIMEOUT_S = 120  # a house that never goes quiet still gets its sale, this
 @contextlib.contextmanager
 def running_house(
     data_dir: Path, orders_instances: int, hold_ttl: int, console: Console, env: Mapping[str, str] | None = None,
-    *, database: str = "", broker: str = "",
+    *, database: str = "", broker: str = "", bind: str = "127.0.0.1",
 ) -> Iterator[ServicesFile]:
     """`flashsale up` as a child process, until the block ends (then SIGTERM, as an operator would).
     `env` adds FLASHSALE_* settings for every service (tests tune timings with it); `database` and
-    `broker` are up's --database and --broker (empty: SQLite files and a broker of its own)."""
+    `broker` are up's --database and --broker (empty: SQLite files and a broker of its own), `bind`
+    its --bind."""
     command = [sys.executable, "-m", "flashsale.cli", "up", "--data-dir", str(data_dir),
                "--port-base", str(find_free_port_base(orders_instances)), "--orders-instances", str(orders_instances),
-               "--hold-ttl", str(hold_ttl), "--database", database, "--broker", broker]
+               "--hold-ttl", str(hold_ttl), "--database", database, "--broker", broker, "--bind", bind]
     log = data_dir / "up.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:

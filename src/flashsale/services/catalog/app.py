@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from flashsale.kit.clock import Clock
+from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.services.catalog import api
@@ -55,4 +56,5 @@ def _inventory(settings: CatalogSettings) -> InventoryStock | None:
     urls = settings.urls("inventory_urls")
     if not urls:
         return None
-    return InventoryStock(ServiceClient("inventory", urls, timeout_s=10.0), settings.admin_token)
+    credential = ServiceCredential(SERVICE, settings.admin_token)
+    return InventoryStock(ServiceClient("inventory", urls, timeout_s=10.0, credential=credential), settings.admin_token)

@@ -6,4 +6,4 @@ from flashsale.services.gateway.settings import GatewaySettings
 
 if __name__ == "__main__":
     settings = GatewaySettings()
-    run_service(lambda: create_app(settings), settings)
+    run_service(lambda: create_app(settings), settings, internal=False)  # a public edge

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Response
 from fastapi.responses import JSONResponse
 
+from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import Answer, ServiceClient
 from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.services.gateway.errors import OrderNotFound
@@ -22,10 +23,13 @@ RELAYED_HEADERS = ("etag",)
 
 class Upstreams:
     def __init__(self, settings: GatewaySettings) -> None:
+        credential = ServiceCredential("gateway", settings.admin_token)
+
         def client(name: str) -> ServiceClient:
             return ServiceClient(
                 name, settings.urls(f"{name}_urls"), timeout_s=settings.call_timeout_s,
                 breaker_threshold=settings.breaker_threshold, breaker_ttl_s=settings.breaker_ttl_s,
+                credential=credential,
             )
 
         self.orders = client("orders")

@@ -6,4 +6,4 @@ from flashsale.services.monitor.settings import MonitorSettings
 
 if __name__ == "__main__":
     settings = MonitorSettings()
-    run_service(lambda: create_app(settings), settings)
+    run_service(lambda: create_app(settings), settings, internal=False)  # a public edge

@@ -1,0 +1,92 @@
+"""A house listening beyond loopback: its internal APIs ask for the house's credential, its own
+services present it on every call, and buyers keep using the gateway.
+
+The house binds this machine's first non-loopback IPv4 address, as a house spread over several
+machines would bind each one's. A sale through the gateway (sign-up, sign-in, orders, payments,
+the saga's calls to inventory, payments and shipping) must finish and audit clean; a caller with
+no credential, or a token the house did not sign, gets 401 `house_credential_required` and
+changes nothing; an operator's admin token is let through.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from rich.console import Console
+
+from flashsale.kit.house_auth import AUDIENCE
+from flashsale.runtime.services_file import ServicesFile
+from flashsale.sale.commands import running_house
+
+pytestmark = pytest.mark.system
+
+
+def non_loopback_address() -> str | None:
+    """The address this machine would use to reach another one (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.254", 9))  # TEST-NET-1: routed, never answered
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+@pytest.fixture(scope="module")
+def house_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bound")
+
+
+@pytest.fixture(scope="module")
+def house(house_dir: Path) -> Iterator[ServicesFile]:
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to bind a house to")
+    with running_house(house_dir, orders_instances=2, hold_ttl=120, console=Console(quiet=True),
+                       env={"FLASHSALE_TRUSTED_PROXIES": "*"}, bind=address) as services:
+        yield services
+
+
+def test_a_sale_through_the_gateway_of_a_house_bound_beyond_loopback_finishes_and_audits_clean(
+    house: ServicesFile, house_dir: Path,
+) -> None:
+    command = [sys.executable, "-m", "flashsale.cli", "sale", "--services", str(house_dir / "services.json"),
+               "--buyers", "40", "--stock", "10"]
+    sale = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert sale.returncode == 0, sale.stdout[-3000:] + sale.stderr[-3000:]
+    assert "oversold: 0" in sale.stdout
+
+
+def test_an_internal_api_refuses_a_caller_without_the_houses_credential(house: ServicesFile) -> None:
+    inventory, product = house.url("inventory"), f"auth-{uuid.uuid4().hex[:8]}"
+    admin = {"Authorization": f"Bearer {house.admin_token}"}
+    forged = jwt.encode({"sub": "orders", "aud": AUDIENCE, "exp": 4_000_000_000}, b"not the house's key" * 2)
+    received = httpx.post(f"{inventory}/inventory/{product}/receive", json={"quantity": 5}, headers=admin)
+    assert received.status_code == 200, received.text
+
+    for headers in ({}, {"Authorization": f"Bearer {forged}"}, {"Authorization": "Bearer guess"}):
+        refused = httpx.post(f"{inventory}/inventory/reserve", json={"productId": product, "quantity": 5},
+                             headers=headers)
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "house_credential_required"
+    assert httpx.get(f"{inventory}/inventory/{product}", headers=admin).json()["available"] == 5  # nothing held
+
+    held = httpx.post(f"{inventory}/inventory/reserve", json={"productId": product, "quantity": 5}, headers=admin)
+    assert held.status_code == 200, held.text
+    assert httpx.get(f"{inventory}/health").status_code == 200  # supervisors and probes need no credential
+
+
+def test_the_public_edge_needs_no_house_credential(house: ServicesFile) -> None:
+    products = httpx.get(f"{house.url('gateway')}/api/products")
+
+    assert products.status_code == 200, products.text
