@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi
 
+from flashsale.kit import service as kit_service
 from flashsale.kit.db import service_database_url
 from flashsale.kit.service import front
 from flashsale.kit.settings import ServiceSettings
@@ -114,8 +115,12 @@ def house(tmp_path_factory: pytest.TempPathFactory, nats_url: str) -> Iterator[N
     databases = f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/"
     for service in SERVICES.values():
         service.configure(databases, nats_url)
-    yield
-    asgi.shutdown_lifespans()  # every app started here stops (its relay, consumers, database)
+    # A service's start configures structlog for its process (and caches every logger on first
+    # use); here that process is the test worker, whose later tests capture logs: leave it alone.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kit_service, "configure_logging", lambda *args, **kwargs: None)
+        yield
+        asgi.shutdown_lifespans()  # every app started here stops (its relay, consumers, database)
 
 
 def problem_with_code(ctx: Any, response: Any, case: Any) -> bool | None:
