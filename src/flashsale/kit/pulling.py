@@ -13,6 +13,8 @@ with a short expiry in case another instance took them first.
 
 from __future__ import annotations
 
+import weakref
+
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -22,10 +24,18 @@ PENDING_WAIT_S = 0.02  # a pull for messages counted as pending: they come at on
                        # instance on the same durable took them meanwhile
 
 
+# Messages a fetch handed over beyond what was asked, kept (in order) for the next call. A pull
+# that timed out (a loaded machine misses PENDING_WAIT_S) still receives its messages later, and
+# nats-py's next fetch returns everything queued, whatever its batch size (nats/js/client.py
+# `_fetch_n` drains its pending queue first): batches of 101 and more.
+_held_back: weakref.WeakKeyDictionary[JetStreamContext.PullSubscription, list[Msg]] = weakref.WeakKeyDictionary()
+
+
 async def fetch_arrived(psub: JetStreamContext.PullSubscription) -> list[Msg]:
     """The next message, with whatever the broker holds behind it (up to MOST_AT_ONCE).
     Raises TimeoutError when nothing arrived within FIRST_WAIT_S."""
-    msgs = await psub.fetch(batch=1, timeout=FIRST_WAIT_S)
+    kept = _held_back.pop(psub, [])
+    msgs = kept or await psub.fetch(batch=1, timeout=FIRST_WAIT_S)
     pending = msgs[-1].metadata.num_pending or 0
     while pending > 0 and len(msgs) < MOST_AT_ONCE:
         try:
@@ -34,4 +44,6 @@ async def fetch_arrived(psub: JetStreamContext.PullSubscription) -> list[Msg]:
             break
         msgs.extend(more)
         pending = more[-1].metadata.num_pending or 0
-    return msgs
+    if len(msgs) > MOST_AT_ONCE:
+        _held_back[psub] = msgs[MOST_AT_ONCE:]
+    return msgs[:MOST_AT_ONCE]
