@@ -10,16 +10,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
+from order_databases import order_instances, waiting_for_a_lock
 
 from flashsale.contracts.events import ReservationExpired
 from flashsale.kit.clock import ManualClock
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.migrations import upgrade
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
-from flashsale.services.orders.app import MIGRATIONS
 from flashsale.services.orders.consumers import ReservationEvents
 from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
 from flashsale.services.orders.store import Order, OrderStore, SagaStore
@@ -32,27 +30,8 @@ pytestmark = pytest.mark.service
 async def databases(postgres_database_base: str) -> AsyncIterator[list[Database]]:
     """The order database opened as two instances would: one records the payment, the other
     handles the expiry."""
-    url = service_database_url(postgres_database_base, "orders")
-    opened = [await Database.connect(url) for _ in range(2)]
-    await upgrade(opened[0], MIGRATIONS)
-    try:
+    async with order_instances(postgres_database_base) as opened:
         yield opened
-    finally:
-        for db in opened:
-            await db.dispose()
-
-
-async def _waiting_for_a_lock(db: Database, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        async with db.read() as conn:
-            found = await conn.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-        if found:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the expiry never waited for the saga's row lock")
 
 
 def _events(db: Database, clock: ManualClock) -> ReservationEvents:
@@ -90,7 +69,7 @@ async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_ord
         await store.move_txn(conn, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
         await saga_sql.let_go_txn(conn, lease)
         handling = asyncio.create_task(_events(expiring, clock).hold_expired(expired))
-        await _waiting_for_a_lock(expiring)
+        await waiting_for_a_lock(expiring, "the expiry")
     await handling
 
     order, saga = await store.get(order_id), await SagaStore(paying, clock, owner="x").get(order_id)

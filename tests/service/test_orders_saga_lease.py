@@ -9,14 +9,12 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import sqlalchemy as sa
+from order_databases import order_instances, waiting_for_a_lock
 
 from flashsale.kit.clock import ManualClock
-from flashsale.kit.db import Database, service_database_url
-from flashsale.kit.migrations import upgrade
+from flashsale.kit.db import Database
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
-from flashsale.services.orders.app import MIGRATIONS
 from flashsale.services.orders.store import Lease, LostLease, Order, OrderStore, SagaStore
 from flashsale.services.orders.store import sagas as saga_sql
 
@@ -31,14 +29,8 @@ RUNNERS = 20
 @pytest.fixture
 async def databases(database_base: str) -> AsyncIterator[list[Database]]:
     """One order database, opened as two instances would (two engines, two pools)."""
-    url = service_database_url(database_base, "orders")
-    opened = [await Database.connect(url) for _ in range(INSTANCES)]
-    await upgrade(opened[0], MIGRATIONS)
-    try:
+    async with order_instances(database_base, INSTANCES) as opened:
         yield opened
-    finally:
-        for db in opened:
-            await db.dispose()
 
 
 async def _new_order(db: Database, clock: ManualClock) -> str:
@@ -139,28 +131,8 @@ async def test_a_saga_waiting_for_news_is_not_due(databases: list[Database]) -> 
 
 @pytest.fixture
 async def postgres_databases(postgres_database_base: str) -> AsyncIterator[list[Database]]:
-    url = service_database_url(postgres_database_base, "orders")
-    opened = [await Database.connect(url) for _ in range(INSTANCES)]
-    await upgrade(opened[0], MIGRATIONS)
-    try:
+    async with order_instances(postgres_database_base, INSTANCES) as opened:
         yield opened
-    finally:
-        for db in opened:
-            await db.dispose()
-
-
-async def _waiting_for_a_lock(db: Database, timeout_s: float = 10.0) -> None:
-    """Until some session of this database waits for a row lock (PostgreSQL's own view of it)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        async with db.read() as conn:
-            found = await conn.scalar(sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-        if found:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("nobody waited for the saga's row lock")
 
 
 async def test_news_recorded_while_a_runner_lets_go_leaves_the_saga_due(postgres_databases: list[Database]) -> None:
@@ -181,7 +153,7 @@ async def test_news_recorded_while_a_runner_lets_go_leaves_the_saga_due(postgres
         await saga_sql.finish_step_txn(conn, order_id, plan.STOCK, clock.now_ms(), outcome="DEDUCTED")
         await saga_sql.make_due_txn(conn, order_id, clock.now_ms())
         letting_go = asyncio.create_task(runner.let_go(lease, due_at_ms=None))
-        await _waiting_for_a_lock(consumer_db)
+        await waiting_for_a_lock(consumer_db, "the runner letting go")
     news = await letting_go
 
     assert news  # the runner saw the deduction, so its caller wakes a worker
