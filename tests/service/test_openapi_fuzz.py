@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,7 +30,6 @@ from flashsale.kit import service as kit_service
 from flashsale.kit.db import service_database_url
 from flashsale.kit.service import front
 from flashsale.kit.settings import ServiceSettings
-from flashsale.runtime.nats_server import free_port
 from flashsale.services.catalog.app import create_app as catalog_app
 from flashsale.services.catalog.settings import CatalogSettings
 from flashsale.services.customers.app import create_app as customers_app
@@ -76,6 +76,11 @@ EXCLUDED: dict[tuple[str, str], list[str]] = {
 
 
 OUT_OF_REACH_SERVICES = ("inventory", "payments", "shipping", "customers")
+# Where the out-of-reach services "are": a port this module holds bound and never listens on, so a
+# call is refused at once. (A port merely free when looked up may be taken by another test's
+# process meanwhile, and a call there waits for its timeout: the fuzz's requests timed out so.)
+NOBODY = socket.socket()
+NOBODY.bind(("127.0.0.1", 0))
 OUT_OF_REACH = {f"{name}_unavailable" for name in OUT_OF_REACH_SERVICES}
 
 
@@ -101,7 +106,7 @@ class Service:
         self.settings.admin_token = self.token
         # The services the orders call are out of reach (nothing listens there): their outage is
         # an answer the document lists (503 inventory_unavailable, ...) and the fuzzer meets it.
-        nobody = f"http://127.0.0.1:{free_port()}"
+        nobody = f"http://127.0.0.1:{NOBODY.getsockname()[1]}"
         for field in (f"{name}_urls" for name in OUT_OF_REACH_SERVICES):
             if hasattr(self.settings, field):
                 setattr(self.settings, field, nobody)
