@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from flashsale.runtime.config import reachable
 from flashsale.runtime.nats_server import start_nats
 from flashsale.runtime.process import ServiceProcess
 
@@ -106,7 +107,7 @@ class BrokerChild(_Popened):
         self.store_dir = store_dir
         self.port = port
         self.bind = bind
-        self.host = "127.0.0.1" if bind in ("0.0.0.0", "") else bind
+        self.host = reachable(bind)
         self.log_file = log_file
         self.popen: subprocess.Popen[bytes] | None = None
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 
+from flashsale.runtime.config import reachable
+
 
 @dataclass
 class ServiceProcess:
@@ -31,7 +33,7 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         """Where to call it (a wildcard `host` is listened on at this machine's loopback too)."""
-        return f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '') else self.host}:{self.port}"
+        return f"http://{reachable(self.host)}:{self.port}"
 
     @property
     def pid(self) -> int | None:
