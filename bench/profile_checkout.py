@@ -28,6 +28,8 @@ from pathlib import Path
 from bench.buyers import Outcome, drive_buyers
 from bench.checkout import POLL_MS, RAMP_S, put_on_sale
 from bench.house import temporary_house
+from bench.ledger import per_checkout as per_checkout_work
+from bench.ledger import take
 from bench.postgres import fresh_prefix, postgres_up
 from bench.profile_holds import process_cpu_s, py_spy, summarise
 from flashsale.runtime.services_file import ServicesFile
@@ -54,7 +56,8 @@ def _spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def profile(services: ServicesFile, buyers: int, seconds: float, busiest: int, top: int, tmp: Path) -> None:
+def profile(services: ServicesFile, database: str, buyers: int, seconds: float, busiest: int, top: int,
+            tmp: Path) -> None:
     product = f"HOT-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product))
     pids = _processes(services)
@@ -66,7 +69,9 @@ def profile(services: ServicesFile, buyers: int, seconds: float, busiest: int, t
     first_look = _cpu_over(pids, 1.0)
     chosen = sorted(first_look, key=first_look.__getitem__, reverse=True)[:busiest]
     spies = {name: _spy(pid, seconds - 2, tmp / f"{name}.txt") for pid, name in pids.items() if name in chosen}
+    before = take(services, database)
     cpu = _cpu_over(pids, seconds - 2)
+    work = take(services, database) - before
     for spy in spies.values():
         spy.wait(60)
     load.join()
@@ -80,6 +85,7 @@ def profile(services: ServicesFile, buyers: int, seconds: float, busiest: int, t
     for name, ms in per_checkout.most_common():
         print(f"  {ms:7.1f}  {name}")
     print(f"  {sum(per_checkout.values()):7.1f}  the whole house")
+    print(per_checkout_work(work, checkouts))
     for name in chosen:
         raw = tmp / f"{name}.txt"
         if raw.exists():
@@ -101,7 +107,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="flashsale-profile-checkout-"))
     try:
         with temporary_house(args.backend, database) as services:
-            profile(services, args.buyers, args.seconds, args.profile, args.top, tmp)
+            profile(services, database, args.buyers, args.seconds, args.profile, args.top, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -117,7 +117,9 @@ class Database:
         self._on_events_committed: list[Callable[[], None]] = []
 
     @classmethod
-    async def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+    async def connect(cls, url: str, *, pool_size: int = 20) -> Database:
+        """`pool_size` connections at most, kept open once made (no overflow: see the
+        FLASHSALE_DB_POOL_SIZE setting for why)."""
         async_url = _async_url(url)
         if async_url.get_backend_name() == "sqlite":
             Path(async_url.database or "").parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +129,7 @@ class Database:
             _configure_sqlite(engine)
         else:
             await ensure_postgres_database(url)
-            engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=pool_size)
+            engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=0)
         return cls(engine, url)
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
