@@ -54,9 +54,9 @@ async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_ord
         reservation_id=reservation_id, expires_at_ms=clock.now_ms(), amount_cents=100,
         created_at_ms=clock.now_ms(), updated_at_ms=clock.now_ms(), paid_at_ms=None, lines=(domain.Line("p-1", 1),),
     ))
-    lease = await SagaStore(paying, clock, owner="payer").claim(order_id, 30_000, begin=plan.PAYMENT,
-                                                                payment_token="tok_ok")
-    assert lease is not None
+    claimed = await SagaStore(paying, clock, owner="payer").claim_to_run(order_id, 30_000, payment_token="tok_ok")
+    assert claimed is not None
+    lease = claimed.lease
     expired = Envelope.new(
         source="inventory", type="ReservationExpired", subject=reservation_id, now_ms=clock.now_ms(),
         data=ReservationExpired(reservation_id=reservation_id, order_id=order_id, items=[]).model_dump(
@@ -64,10 +64,10 @@ async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_ord
     )
 
     async with paying.transaction() as conn:  # the approved payment being recorded, as saga._authorise does
-        await saga_sql.hold_txn(conn, lease)
+        saga = await saga_sql.hold_txn(conn, lease)
         await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
         await store.move_txn(conn, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
-        await saga_sql.let_go_txn(conn, lease)
+        await saga_sql.let_go_txn(conn, lease, saga)
         handling = asyncio.create_task(_events(expiring, clock).hold_expired(expired))
         await waiting_for_a_lock(expiring, "the expiry")
     await handling

@@ -71,8 +71,9 @@ async def test_a_dead_runners_saga_is_due_and_taken_over_only_when_its_lease_run
     order_id = await _new_order(databases[0], clock)
     dead, survivor = SagaStore(databases[0], clock, owner="dead"), SagaStore(databases[1], clock, owner="survivor")
     claimed_at = time.monotonic()
-    abandoned = await dead.claim(order_id, SHORT_LEASE_MS, begin=plan.PAYMENT, payment_token="tok_ok")
-    assert abandoned is not None
+    claimed = await dead.claim_to_run(order_id, SHORT_LEASE_MS, payment_token="tok_ok")
+    assert claimed is not None and claimed.begun == plan.PAYMENT
+    abandoned = claimed.lease
 
     early = (await survivor.due(10), await survivor.claim(order_id, SHORT_LEASE_MS))
     taken = await _claim_once_due(survivor, order_id, SHORT_LEASE_MS)
@@ -143,8 +144,9 @@ async def test_news_recorded_while_a_runner_lets_go_leaves_the_saga_due(postgres
     runner_db, consumer_db = postgres_databases
     order_id = await _new_order(runner_db, clock)
     runner = SagaStore(runner_db, clock, owner="runner")
-    lease = await runner.claim(order_id, LEASE_MS, begin=plan.PAYMENT, payment_token="tok_ok")
-    assert lease is not None
+    claimed = await runner.claim_to_run(order_id, LEASE_MS, payment_token="tok_ok")
+    assert claimed is not None
+    lease = claimed.lease
     async with runner_db.transaction() as conn:
         await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
 

@@ -133,9 +133,10 @@ class Checkout:
         raise RequestInProgress(order_id)
 
     async def _paid_or_refused(self, order_id: str, stopped_by: Exception | None) -> Order:
-        order, saga = await self.find(order_id), await self.find_saga(order_id)
+        order = await self.find(order_id)
         if order.status in (domain.PAID, domain.COMPLETED):
             return order
+        saga = await self.find_saga(order_id)
         payment = saga.step(plan.PAYMENT)
         if payment is not None and payment.outcome == plan.DECLINED:
             # The saga gives the hold back and cancels the order (now, or soon if a dependency

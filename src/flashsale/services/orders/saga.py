@@ -47,6 +47,10 @@ class SagaSettings:
     retry_cap_s: float = 30.0
 
 
+# A step's recording hands over the saga as it left it, and the step it began next (or None).
+Checkpoint = tuple[Saga, str | None]
+
+
 class CheckoutSaga:
     def __init__(
         self, db: Database, orders: OrderStore, sagas: SagaStore, inventory: InventoryClient,
@@ -61,7 +65,7 @@ class CheckoutSaga:
         self.clock = clock
         self.settings = settings
         self.wake_worker: Callable[[], None] = lambda: None  # the worker installs itself here
-        self._steps: dict[plan.Next, Callable[[Lease, Saga, Order], Awaitable[None]]] = {
+        self._steps: dict[plan.Next, Callable[[Lease, Saga, Order, str | None], Awaitable[Checkpoint]]] = {
             plan.Next.RESOLVE_PAYMENT: self._resolve_payment,
             plan.Next.CAPTURE: self._capture,
             plan.Next.SHIPMENT: self._ship,
@@ -80,26 +84,28 @@ class CheckoutSaga:
     async def pay(self, order: Order, token: str) -> Exception | None:
         """Authorise the order's payment and run on as far as the saga can go now. Returns the
         error that stopped it early (the saga itself retries), or None."""
-        saga = await self._saga(order.order_id)
-        authorise = saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None
-        lease = await self.sagas.claim(order.order_id, self.lease_ms, begin=plan.PAYMENT if authorise else None,
-                                       payment_token=token if authorise else None)
-        if lease is None:
+        claimed = await self.sagas.claim_to_run(order.order_id, self.lease_ms, payment_token=token)
+        if claimed is None:
             raise RequestInProgress(order.order_id)
 
-        async def authorise_first() -> None:
-            if authorise:
-                await self._authorise(lease, order, token)
+        async def authorise_first() -> Checkpoint:
+            if claimed.begun == plan.PAYMENT:
+                return await self._authorise(claimed.lease, order, token)
+            return claimed.saga, claimed.begun
 
-        return await self._run(lease, authorise_first)
+        return await self._run(claimed.lease, authorise_first, order)
 
     async def resume(self, order_id: str) -> Exception | None:
         """Advance a saga if nobody else is: the worker's entry, and a cancel's."""
-        lease = await self.sagas.claim(order_id, self.lease_ms)
-        if lease is None:
+        claimed = await self.sagas.claim_to_run(order_id, self.lease_ms)
+        if claimed is None:
             return None
+
+        async def as_claimed() -> Checkpoint:
+            return claimed.saga, claimed.begun
+
         with in_journey(order_id, "saga.resume", {"order.id": order_id}):  # whoever runs it, the order's trace
-            return await self._run(lease)
+            return await self._run(claimed.lease, as_claimed)
 
     async def compensate_txn(self, conn: AsyncConnection, order_id: str, reason: str) -> bool:
         """Turn the saga to compensating for `reason` (in the caller's transaction, row locked)
@@ -125,12 +131,13 @@ class CheckoutSaga:
 
     # -- running ---------------------------------------------------------------------------
 
-    async def _run(self, lease: Lease, first: Callable[[], Awaitable[None]] | None = None) -> Exception | None:
+    async def _run(
+        self, lease: Lease, start: Callable[[], Awaitable[Checkpoint]], order: Order | None = None,
+    ) -> Exception | None:
         current: list[str | None] = [None]
         try:
-            if first is not None:
-                await first()
-            last_seen = await self._advance(lease, current)
+            saga, begun = await start()
+            last_seen = await self._advance(lease, current, saga, begun, order)
         except LostLease as lost:
             if lost.fenced:  # paused or slow past the lease: what we did was not recorded
                 log.warning("saga_checkpoint_fenced", order_id=lease.order_id)
@@ -145,29 +152,44 @@ class CheckoutSaga:
             self.wake_worker()
         return None
 
-    async def _advance(self, lease: Lease, current: list[str | None]) -> Saga:
-        """Run steps until the saga waits for news or is finished; returns the saga as last seen."""
+    async def _advance(
+        self, lease: Lease, current: list[str | None], saga: Saga, begun: str | None, order: Order | None,
+    ) -> Saga:
+        """Run steps until the saga waits for news or is finished; returns the saga as last seen.
+        Each step's recording transaction hands over the saga as it left it, with the next step
+        begun (`_then_txn`), so no step reads the saga again."""
         held: Lease | None = lease
         while True:
-            saga = await self._saga(lease.order_id)
             step = plan.next_step(saga.state, saga.records())
             if step in (plan.Next.WAIT, plan.Next.FINISHED):
                 return saga
             if saga.lease_owner != lease.token:
-                # Given back with the last step's commit (a payment recorded, the saga waiting for
-                # the deduction) and the news came since: whoever recorded it made the saga due and
-                # woke a worker, which may be running it already. `renew` trusts a fresh lease
-                # without asking, so this read is what keeps us from being a second runner.
                 raise LostLease(lease.order_id)
             held = await self.sagas.renew(held or lease, self.lease_ms)
             if held is None:
                 raise LostLease(lease.order_id)
             current[0] = step.value
-            order = await self.orders.get(lease.order_id)
+            # What the steps use of the order (its amount, lines and hold) is fixed when it is placed.
+            order = order or await self.orders.get(lease.order_id)
             assert order is not None, "a saga exists only with its order"
             with span(f"saga.{step.value}", {"order.id": lease.order_id, "saga.step": step.value}):
-                await self._steps[step](lease, saga, order)
+                saga, begun = await self._steps[step](lease, saga, order, begun)
             metrics.saga_steps.labels(step.value, "done").inc()
+
+    async def _then_txn(self, conn: AsyncConnection, lease: Lease) -> Checkpoint:
+        """The end of a step's recording transaction (the saga locked, the lease ours): the saga as
+        it now is, with what comes next settled in the same commit. A step that calls another
+        service is checkpointed as STARTED; a saga that waits for news or is finished is let go
+        (no news can slip in between: the row is locked until the commit)."""
+        saga = await saga_sql.get_txn(conn, lease.order_id)
+        assert saga is not None, "a saga held under a lease exists"
+        step = plan.next_step(saga.state, saga.records())
+        name = plan.checkpoint_first(step)
+        if name is not None:
+            return await saga_sql.begin_txn(conn, saga, name, self.clock.now_ms()), name
+        if step in (plan.Next.WAIT, plan.Next.FINISHED):
+            return await saga_sql.let_go_txn(conn, lease, saga), None
+        return saga, None
 
     async def _failed(self, lease: Lease, step: str | None, exc: Exception) -> None:
         saga = await self._saga(lease.order_id)
@@ -197,7 +219,7 @@ class CheckoutSaga:
 
     # -- forward steps ---------------------------------------------------------------------
 
-    async def _authorise(self, lease: Lease, order: Order, token: str) -> None:
+    async def _authorise(self, lease: Lease, order: Order, token: str) -> Checkpoint:
         outcome = await self.payments.authorise(order.order_id, order.amount_cents, token)
         crash_point("payment.called")
         async with self.db.transaction() as conn:
@@ -207,80 +229,87 @@ class CheckoutSaga:
                                            outcome=plan.AUTHORISED if outcome.approved else plan.DECLINED,
                                            detail=outcome.reason)
             if saga.state == plan.RUNNING and outcome.approved:
+                # The saga now waits for the stock deduction: let go by _then_txn.
                 await self.orders.move_txn(conn, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
-                await saga_sql.let_go_txn(conn, lease)  # the saga now waits for the stock deduction
             elif saga.state == plan.RUNNING:
                 await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
                                              reason=domain.PAYMENT_DECLINED, due_at_ms=now)
+            after = await self._then_txn(conn, lease)
         crash_point("payment.recorded")
+        return after
 
-    async def _resolve_payment(self, lease: Lease, saga: Saga, order: Order) -> None:
+    async def _resolve_payment(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         """A payment cut off mid-call: ask again with the same token (the payment service
         answers with the outcome it already has, or finishes the abandoned one)."""
-        await self._authorise(lease, order, saga.payment_token or "")
+        return await self._authorise(lease, order, saga.payment_token or "")
 
-    async def _capture(self, lease: Lease, saga: Saga, order: Order) -> None:
-        await self.sagas.begin_step(lease, plan.CAPTURE)
+    async def _capture(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
+        await self._begin(lease, plan.CAPTURE, begun)
         status = await self.payments.capture(order.order_id)
         crash_point("capture.called")
-        await self._finish(lease, plan.CAPTURE, outcome=status)
+        after = await self._finish(lease, plan.CAPTURE, outcome=status)
         crash_point("capture.recorded")
+        return after
 
-    async def _ship(self, lease: Lease, saga: Saga, order: Order) -> None:
+    async def _ship(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         if self.shipping is None:  # a house without a shipping service: delivery is not our step
-            await self._record_shipment(lease, order.order_id, plan.SKIPPED, None, "no shipping service")
-            return
-        await self.sagas.begin_step(lease, plan.SHIPMENT)
+            return await self._record_shipment(lease, order.order_id, plan.SKIPPED, None, "no shipping service")
+        await self._begin(lease, plan.SHIPMENT, begun)
         outcome = await self.shipping.schedule(order.order_id, order.lines)
         crash_point("shipment.called")
         if outcome.scheduled:
-            await self._record_shipment(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
+            after = await self._record_shipment(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
         else:
-            await self._record_shipment(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
+            after = await self._record_shipment(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
         crash_point("shipment.recorded")
+        return after
 
     async def _record_shipment(
         self, lease: Lease, order_id: str, status: str, outcome: str | None, detail: str | None,
-    ) -> None:
+    ) -> Checkpoint:
+        """The shipment's outcome, and with it the end of the forward path: the order COMPLETED, or
+        the saga turned to compensating when the shipment was refused."""
         async with self.db.transaction() as conn:
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
                                            detail=detail)
             if saga.state != plan.RUNNING:
-                return  # turned to compensating meanwhile: the shipment will be cancelled
-            if outcome == plan.REFUSED:
+                pass  # turned to compensating meanwhile: the shipment will be cancelled
+            elif outcome == plan.REFUSED:
                 await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, now,
                                              reason=domain.SHIPMENT_FAILED, due_at_ms=now)
                 metrics.sagas_compensating.labels(domain.SHIPMENT_FAILED).inc()
-                return
-            await self.orders.move_txn(conn, order_id, domain.COMPLETED, only_from=[domain.PAID])
-            await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
-            await saga_sql.let_go_txn(conn, lease)
+            else:
+                await self.orders.move_txn(conn, order_id, domain.COMPLETED, only_from=[domain.PAID])
+                await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
+            return await self._then_txn(conn, lease)
 
     # -- compensations ---------------------------------------------------------------------
 
-    async def _cancel_shipment(self, lease: Lease, saga: Saga, order: Order) -> None:
-        await self.sagas.begin_step(lease, plan.CANCEL_SHIPMENT)
+    async def _cancel_shipment(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
+        await self._begin(lease, plan.CANCEL_SHIPMENT, begun)
         if self.shipping is not None:
             await self.shipping.cancel(order.order_id)
         crash_point("cancel_shipment.called")
-        await self._finish(lease, plan.CANCEL_SHIPMENT, outcome="CANCELLED")
+        after = await self._finish(lease, plan.CANCEL_SHIPMENT, outcome="CANCELLED")
         crash_point("cancel_shipment.recorded")
+        return after
 
-    async def _refund_payment(self, lease: Lease, saga: Saga, order: Order) -> None:
-        await self.sagas.begin_step(lease, plan.REFUND_PAYMENT)
+    async def _refund_payment(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
+        await self._begin(lease, plan.REFUND_PAYMENT, begun)
         status = await self.payments.refund(order.order_id)
         crash_point("refund_payment.called")
-        await self._finish(lease, plan.REFUND_PAYMENT, outcome=status)
+        after = await self._finish(lease, plan.REFUND_PAYMENT, outcome=status)
         crash_point("refund_payment.recorded")
+        return after
 
-    async def _release_hold(self, lease: Lease, saga: Saga, order: Order) -> None:
+    async def _release_hold(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         """Give the hold back at once. This call only makes the units available sooner: the
         durable release is the OrderCancelled of the next step (the inventory releases the hold,
         or reverses a deduction, when it hears it), so an unreachable inventory defers it rather
         than holding the cancellation up."""
-        await self.sagas.begin_step(lease, plan.RELEASE_HOLD)
+        await self._begin(lease, plan.RELEASE_HOLD, begun)
         try:
             await self.inventory.release(order.reservation_id)
             outcome = "RELEASED"
@@ -288,10 +317,11 @@ class CheckoutSaga:
             log.warning("release_deferred_to_event", order_id=order.order_id, error=str(exc))
             outcome = "DEFERRED"
         crash_point("release_hold.called")
-        await self._finish(lease, plan.RELEASE_HOLD, outcome=outcome)
+        after = await self._finish(lease, plan.RELEASE_HOLD, outcome=outcome)
         crash_point("release_hold.recorded")
+        return after
 
-    async def _cancel_order(self, lease: Lease, saga: Saga, order: Order) -> None:
+    async def _cancel_order(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         async with self.db.transaction() as conn:
             await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
@@ -302,10 +332,17 @@ class CheckoutSaga:
                 refunded=plan.money_given_back(saga.records()),
             )
             await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATED, now)
-            await saga_sql.let_go_txn(conn, lease)
+            after = await self._then_txn(conn, lease)
         crash_point("cancel_order.recorded")
+        return after
 
-    async def _finish(self, lease: Lease, step: str, *, outcome: str) -> None:
+    async def _begin(self, lease: Lease, step: str, begun: str | None) -> None:
+        """Checkpoint `step` as STARTED, unless the transaction before it did (`begun`)."""
+        if begun != step:
+            await self.sagas.begin_step(lease, step)
+
+    async def _finish(self, lease: Lease, step: str, *, outcome: str) -> Checkpoint:
         async with self.db.transaction() as conn:
             await saga_sql.hold_txn(conn, lease)
             await saga_sql.finish_step_txn(conn, lease.order_id, step, self.clock.now_ms(), outcome=outcome)
+            return await self._then_txn(conn, lease)

@@ -139,6 +139,17 @@ def _next_compensation(steps: Steps) -> Next:
     return Next.FINISHED
 
 
+# The steps that call another service, each checkpointed as STARTED before its call.
+_CHECKPOINTED_FIRST = {Next.CAPTURE: CAPTURE, Next.SHIPMENT: SHIPMENT, Next.CANCEL_SHIPMENT: CANCEL_SHIPMENT,
+                       Next.REFUND_PAYMENT: REFUND_PAYMENT, Next.RELEASE_HOLD: RELEASE_HOLD}
+
+
+def checkpoint_first(step: Next) -> str | None:
+    """The step to checkpoint as STARTED before `step` runs (its remote call), or None: a payment
+    in doubt is asked again under its own STARTED, and cancelling the order is local."""
+    return _CHECKPOINTED_FIRST.get(step)
+
+
 def money_given_back(steps: Steps) -> bool:
     """Whether the compensation returned money the customer had given (authorised or captured)."""
     record = steps.get(REFUND_PAYMENT)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -74,6 +74,16 @@ class Lease:
     renew_after: float
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A saga claimed to be run: the lease, the saga as read under it, and the step the claim's
+    transaction checkpointed as STARTED (None: none), so the runner goes straight to its call."""
+
+    lease: Lease
+    saga: Saga
+    begun: str | None
+
+
 class LostLease(Exception):
     """Another runner holds the saga now (it was given back and taken, or ours ran out while we
     were paused): whatever we were about to do is theirs to decide. `fenced`: found while
@@ -123,27 +133,33 @@ class SagaStore:
 
     # -- the lease -------------------------------------------------------------------------
 
-    async def claim(
-        self, order_id: str, lease_ms: int, *, begin: str | None = None, payment_token: str | None = None,
-    ) -> Lease | None:
-        """Take the saga's lease if nobody holds it (or theirs ran out by the database's clock); with
-        `begin`, checkpoint that step as STARTED in the same transaction (one commit fewer on the hot
-        path)."""
-        token = f"{self.owner}:{uuid.uuid4().hex[:12]}"
+    async def claim(self, order_id: str, lease_ms: int) -> Lease | None:
+        """Take the saga's lease if nobody holds it (or theirs ran out by the database's clock)."""
+        token = self._token()
         async with self.db.transaction() as conn:
-            now = database_now_ms(conn)
-            result = await conn.execute(
-                sagas_table.update()
-                .where(sagas_table.c.order_id == order_id, sagas_table.c.state.in_(plan.ACTIVE_STATES),
-                       sagas_table.c.lease_until_ms < now)
-                # If we die holding it, the saga is due again the moment the lease runs out.
-                .values(lease_owner=token, lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
-            )
-            if result.rowcount != 1:
+            taken = await _take_txn(conn, order_id, token, lease_ms)
+        return Lease(order_id, token, _renew_after(lease_ms)) if taken else None
+
+    async def claim_to_run(self, order_id: str, lease_ms: int, *, payment_token: str | None = None) -> Claimed | None:
+        """Take the lease, read the saga under it and checkpoint its next step as STARTED when that
+        step is a remote call, in one transaction (a runner's first three commits in one). With
+        `payment_token` (the customer pays) the step begun is the payment, if it has not been."""
+        token = self._token()
+        async with self.db.transaction() as conn:
+            if not await _take_txn(conn, order_id, token, lease_ms):
                 return None
-            if begin is not None:
-                await _begin_step_txn(conn, order_id, begin, self.clock.now_ms(), payment_token=payment_token)
-        return Lease(order_id, token, _renew_after(lease_ms))
+            saga = await get_txn(conn, order_id)
+            assert saga is not None, "a saga whose lease was just taken exists"
+            if payment_token is not None and saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
+                begun: str | None = plan.PAYMENT
+            else:
+                payment_token, begun = None, plan.checkpoint_first(plan.next_step(saga.state, saga.records()))
+            if begun is not None:
+                saga = await begin_txn(conn, saga, begun, self.clock.now_ms(), payment_token=payment_token)
+        return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, begun)
+
+    def _token(self) -> str:
+        return f"{self.owner}:{uuid.uuid4().hex[:12]}"
 
     async def renew(self, lease: Lease, lease_ms: int) -> Lease | None:
         """The lease for another `lease_ms`, or None when it is no longer ours. A lease with more
@@ -183,12 +199,12 @@ class SagaStore:
 
     # -- steps -----------------------------------------------------------------------------
 
-    async def begin_step(self, lease: Lease, name: str, *, payment_token: str | None = None) -> None:
+    async def begin_step(self, lease: Lease, name: str) -> None:
         """Checkpoint before a step's remote call: whoever finds it STARTED knows the call may
         have happened."""
         async with self.db.transaction() as conn:
-            await hold_txn(conn, lease)
-            await _begin_step_txn(conn, lease.order_id, name, self.clock.now_ms(), payment_token=payment_token)
+            saga = await hold_txn(conn, lease)
+            await begin_txn(conn, saga, name, self.clock.now_ms())
 
     async def record_failure(self, lease: Lease, name: str | None, error: str, *,
                              retry_at_ms: int | None, park: bool) -> None:
@@ -287,19 +303,37 @@ async def set_state_txn(
     await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id).values(**values))
 
 
-async def _begin_step_txn(
-    conn: AsyncConnection, order_id: str, name: str, now: int, *, payment_token: str | None,
-) -> None:
+async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: int) -> bool:
+    now = database_now_ms(conn)
+    result = await conn.execute(
+        sagas_table.update()
+        .where(sagas_table.c.order_id == order_id, sagas_table.c.state.in_(plan.ACTIVE_STATES),
+               sagas_table.c.lease_until_ms < now)
+        # If we die holding it, the saga is due again the moment the lease runs out.
+        .values(lease_owner=token, lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
+    )
+    return bool(result.rowcount == 1)
+
+
+async def begin_txn(
+    conn: AsyncConnection, saga: Saga, name: str, now: int, *, payment_token: str | None = None,
+) -> Saga:
+    """Checkpoint step `name` as STARTED (again: one attempt more); returns `saga` as it now is."""
     insert = dialect_insert(conn, steps_table).values(
-        order_id=order_id, step=name, status=plan.STARTED, attempts=1, started_at_ms=now,
+        order_id=saga.order_id, step=name, status=plan.STARTED, attempts=1, started_at_ms=now,
     )
     await conn.execute(insert.on_conflict_do_update(
         index_elements=[steps_table.c.order_id, steps_table.c.step],
         set_={"status": plan.STARTED, "attempts": steps_table.c.attempts + 1},
     ))
+    before = saga.step(name)
+    step = (Step(name, plan.STARTED, None, None, 1, now, None, None) if before is None
+            else replace(before, status=plan.STARTED, attempts=before.attempts + 1))
     if payment_token is not None:
-        await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id)
+        await conn.execute(sagas_table.update().where(sagas_table.c.order_id == saga.order_id)
                            .values(payment_token=payment_token, updated_at_ms=now))
+        saga = replace(saga, payment_token=payment_token, updated_at_ms=now)
+    return replace(saga, steps={**saga.steps, name: step})
 
 
 async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
@@ -312,12 +346,14 @@ async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
     return saga
 
 
-async def let_go_txn(conn: AsyncConnection, lease: Lease) -> None:
+async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
     """Give the lease back inside the transaction that recorded the last step this runner had to
-    take (the saga now waits for news, or is finished): one commit fewer than letting go after."""
+    take (the saga now waits for news, or is finished): one commit fewer than letting go after.
+    Returns `saga` as it now is."""
     await conn.execute(sagas_table.update()
                        .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
                        .values(lease_owner=None, lease_until_ms=0, due_at_ms=None))
+    return replace(saga, lease_owner=None, lease_until_ms=0, due_at_ms=None)
 
 
 async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
