@@ -256,7 +256,12 @@ def database_now_ms(conn: AsyncConnection) -> sa.ColumnElement[int]:
     """The database's clock in epoch milliseconds, as part of a statement on `conn`. Leases are
     judged by it: every instance sharing the database reads one clock, so a process whose own
     clock runs ahead cannot take a lease that has not run out."""
-    sql = _SQLITE_NOW_MS if conn.dialect.name == "sqlite" else _POSTGRES_NOW_MS
+    return now_ms_in(conn.dialect.name)
+
+
+def now_ms_in(dialect: str) -> sa.ColumnElement[int]:
+    """`database_now_ms` for a dialect by name (for a statement built once per dialect)."""
+    sql = _SQLITE_NOW_MS if dialect == "sqlite" else _POSTGRES_NOW_MS
     return sa.literal_column(sql, sa.BigInteger())
 
 
@@ -331,7 +336,12 @@ def insert_skipping_present(conn: AsyncConnection, table: sa.Table) -> Any:
 def dialect_insert(conn: AsyncConnection, table: sa.Table) -> Any:
     """The connection's dialect's INSERT (SQLite's or PostgreSQL's, alike in what we use): the one
     with ON CONFLICT DO NOTHING / DO UPDATE."""
-    if conn.dialect.name == "postgresql":
+    return insert_in(conn.dialect.name, table)
+
+
+def insert_in(dialect: str, table: sa.Table) -> Any:
+    """`dialect_insert` for a dialect by name (for a statement built once per dialect)."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]

@@ -32,9 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.coalescer import Coalescer
-from flashsale.kit.db import Database, insert_unless_present
+from flashsale.kit.db import Database, insert_in
 from flashsale.kit.problems import Problem
 from flashsale.kit.schema import idempotency_keys
+from flashsale.kit.statements import per_dialect
 
 # Longer than any request with a key may take (a slow payment with retries: ~10 s).
 LOCK_S = 60.0
@@ -57,11 +58,26 @@ async def _insert_new_txn(
     conn: AsyncConnection, scope: str, key: str, digest: str, locked_until_ms: int, now_ms: int
 ) -> bool:
     """Record the key as in progress; False when it exists already."""
-    inserted = await conn.execute(insert_unless_present(
-        conn, idempotency_keys, scope=scope, key=key, request_hash=digest, state="in_progress",
-        locked_until_ms=locked_until_ms, created_at_ms=now_ms,
-    ))
+    inserted = await conn.execute(_CLAIM_NEW(conn), {"b_scope": scope, "b_key": key, "b_digest": digest,
+                                                     "b_locked_until_ms": locked_until_ms, "b_now": now_ms})
     return bool(inserted.rowcount == 1)
+
+
+# The statements every keyed request runs, built once (kit/statements.py says why).
+@per_dialect
+def _CLAIM_NEW(dialect: str) -> sa.Insert:
+    statement: sa.Insert = insert_in(dialect, idempotency_keys).values(
+        scope=sa.bindparam("b_scope"), key=sa.bindparam("b_key"), request_hash=sa.bindparam("b_digest"),
+        state="in_progress", locked_until_ms=sa.bindparam("b_locked_until_ms"), created_at_ms=sa.bindparam("b_now"),
+    ).on_conflict_do_nothing()
+    return statement
+
+
+_STILL_OURS = (idempotency_keys.c.scope == sa.bindparam("b_scope"), idempotency_keys.c.key == sa.bindparam("b_key"),
+               idempotency_keys.c.state == "in_progress",
+               idempotency_keys.c.locked_until_ms == sa.bindparam("b_locked_until_ms"))
+_ANSWER = idempotency_keys.update().where(*_STILL_OURS).values(
+    state="done", status_code=sa.bindparam("b_status"), body=sa.bindparam("b_body"))
 
 
 def request_hash(body: bytes) -> str:
@@ -174,14 +190,10 @@ class IdempotencyStore:
     async def _complete_batch(self, _: None, completions: list[_Completion]) -> list[None]:
         async with self.db.transaction() as conn:
             for done in sorted(completions, key=lambda done: (done.scope, done.key)):
-                await conn.execute(
-                    idempotency_keys.update()
-                    .where(idempotency_keys.c.scope == done.scope, idempotency_keys.c.key == done.key,
-                           idempotency_keys.c.state == "in_progress",
-                           idempotency_keys.c.locked_until_ms == done.held.locked_until_ms)
-                    .values(state="done", status_code=done.answer.status,
-                            body=orjson.dumps(done.answer.body).decode())
-                )
+                await conn.execute(_ANSWER, {"b_scope": done.scope, "b_key": done.key,
+                                             "b_locked_until_ms": done.held.locked_until_ms,
+                                             "b_status": done.answer.status,
+                                             "b_body": orjson.dumps(done.answer.body).decode()})
         return [None] * len(completions)
 
     async def _release(self, scope: str, key: str, held: _Held) -> None:

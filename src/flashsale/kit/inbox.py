@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit import propagation
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, insert_skipping_present, insert_unless_present
+from flashsale.kit.db import Database, insert_in, insert_skipping_present
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
+from flashsale.kit.statements import per_dialect
 from flashsale.kit.telemetry import metrics
 
 Effect = Callable[[AsyncConnection, Envelope], Awaitable[None]]
@@ -32,10 +33,18 @@ Effect = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 
 async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_ms: int) -> bool:
     """Record the message as handled; False if it already was (inside the caller's transaction)."""
-    result = await conn.execute(
-        insert_unless_present(conn, inbox, consumer=consumer, message_id=message_id, processed_at_ms=now_ms)
-    )
+    result = await conn.execute(_RECORD(conn), {"b_consumer": consumer, "b_message_id": message_id, "b_now": now_ms})
     return bool(result.rowcount == 1)
+
+
+@per_dialect
+def _RECORD(dialect: str) -> sa.Insert:
+    """Built once per dialect (kit/statements.py says why): every event a consumer handles runs it."""
+    statement: sa.Insert = insert_in(dialect, inbox).values(
+        consumer=sa.bindparam("b_consumer"), message_id=sa.bindparam("b_message_id"),
+        processed_at_ms=sa.bindparam("b_now"),
+    ).on_conflict_do_nothing()
+    return statement
 
 
 async def apply_once(

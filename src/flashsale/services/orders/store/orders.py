@@ -135,12 +135,8 @@ class OrderStore:
         state machine allows), announcing the change; otherwise leave it as it is."""
         sources = [s for s in (only_from or domain.STATUSES) if domain.can_move(s, target)]
         now = self.clock.now_ms()
-        values: dict[str, object] = {"status": target, "status_reason": reason, "updated_at_ms": now}
-        if target == domain.PAID:
-            values["paid_at_ms"] = now
-        result = await conn.execute(
-            orders.update().where(orders.c.order_id == order_id, orders.c.status.in_(sources)).values(**values)
-        )
+        result = await conn.execute(_PAY if target == domain.PAID else _MOVE, {
+            "b_order_id": order_id, "b_sources": sources, "b_status": target, "b_reason": reason, "b_now": now})
         order = await get_txn(conn, order_id)
         if order is None:
             raise LookupError(f"no order {order_id}")
@@ -160,8 +156,18 @@ _ORDER_WITH_LINES = (
 )
 
 
+# The statements of the hot path, built once (kit/statements.py says why).
+_GET = _ORDER_WITH_LINES.where(orders.c.order_id == sa.bindparam("b_order_id"))
+_MOVE_VALUES = {"status": sa.bindparam("b_status"), "status_reason": sa.bindparam("b_reason", type_=sa.String()),
+                "updated_at_ms": sa.bindparam("b_now")}
+_MOVING = (orders.c.order_id == sa.bindparam("b_order_id"),
+           orders.c.status.in_(sa.bindparam("b_sources", expanding=True)))
+_MOVE = orders.update().where(*_MOVING).values(**_MOVE_VALUES)
+_PAY = orders.update().where(*_MOVING).values(**_MOVE_VALUES, paid_at_ms=sa.bindparam("b_now"))
+
+
 async def get_txn(conn: AsyncConnection, order_id: str) -> Order | None:
-    rows = (await conn.execute(_ORDER_WITH_LINES.where(orders.c.order_id == order_id))).all()
+    rows = (await conn.execute(_GET, {"b_order_id": order_id})).all()
     if not rows:
         return None
     first = rows[0]._mapping

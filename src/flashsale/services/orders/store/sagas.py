@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, database_now_ms, dialect_insert
+from flashsale.kit.db import Database, database_now_ms, insert_in, now_ms_in
+from flashsale.kit.statements import per_dialect
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
 from flashsale.services.orders.store.tables import checkout_sagas as sagas_table
@@ -167,12 +168,8 @@ class SagaStore:
         if time.monotonic() < lease.renew_after:
             return lease
         async with self.db.transaction() as conn:
-            now = database_now_ms(conn)
-            result = await conn.execute(
-                sagas_table.update()
-                .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
-                .values(lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
-            )
+            result = await conn.execute(_RENEW(conn), {"b_order_id": lease.order_id, "b_token": lease.token,
+                                                      "b_lease_ms": lease_ms})
         return Lease(lease.order_id, lease.token, _renew_after(lease_ms)) if result.rowcount == 1 else None
 
     async def let_go(self, lease: Lease, *, due_at_ms: int | None) -> bool:
@@ -190,11 +187,8 @@ class SagaStore:
                     and plan.next_step(saga.state, saga.records()) is not plan.Next.WAIT)
             if due_at_ms is None and news:
                 due_at_ms = self.clock.now_ms()
-            await conn.execute(
-                sagas_table.update()
-                .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
-                .values(lease_owner=None, lease_until_ms=0, due_at_ms=due_at_ms)
-            )
+            await conn.execute(_LET_GO, {"b_order_id": lease.order_id, "b_token": lease.token,
+                                         "b_due_at_ms": due_at_ms})
         return news
 
     # -- steps -----------------------------------------------------------------------------
@@ -233,11 +227,71 @@ _SAGA_WITH_STEPS = (
     sa.select(sagas_table, *[column.label(f"step_{column.name}") for column in _STEP_COLUMNS])
     .select_from(sagas_table.outerjoin(steps_table, steps_table.c.order_id == sagas_table.c.order_id))
 )
+# The statements of the hot path, built once (kit/statements.py says why).
+_GET = _SAGA_WITH_STEPS.where(sagas_table.c.order_id == sa.bindparam("b_order_id"))
+_LOCK = sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == sa.bindparam("b_order_id")).with_for_update()
+_BY_ID = sagas_table.c.order_id == sa.bindparam("b_order_id")
+_HELD_BY = sagas_table.c.lease_owner == sa.bindparam("b_token")
+_LET_GO = sagas_table.update().where(_BY_ID, _HELD_BY).values(
+    lease_owner=None, lease_until_ms=0, due_at_ms=sa.bindparam("b_due_at_ms", type_=sa.BigInteger()))
+_MAKE_DUE = sagas_table.update().where(_BY_ID).values(due_at_ms=sa.bindparam("b_now"),
+                                                      updated_at_ms=sa.bindparam("b_now"))
+_SET_PAYMENT_TOKEN = sagas_table.update().where(_BY_ID).values(
+    payment_token=sa.bindparam("b_token"), updated_at_ms=sa.bindparam("b_now"))
+_STATE = {"state": sa.bindparam("b_state"), "updated_at_ms": sa.bindparam("b_now"),
+          "due_at_ms": sa.bindparam("b_due_at_ms", type_=sa.BigInteger()), "attempts": 0}
+_SET_STATE = sagas_table.update().where(_BY_ID).values(**_STATE)
+_SET_STATE_AND_REASON = sagas_table.update().where(_BY_ID).values(**_STATE, reason=sa.bindparam("b_reason"))
+
+
+@per_dialect
+def _TAKE(dialect: str) -> sa.Update:
+    now = now_ms_in(dialect)
+    return (sagas_table.update()
+            .where(_BY_ID, sagas_table.c.state.in_(plan.ACTIVE_STATES), sagas_table.c.lease_until_ms < now)
+            # If we die holding it, the saga is due again the moment the lease runs out.
+            .values(lease_owner=sa.bindparam("b_token"), lease_until_ms=now + sa.bindparam("b_lease_ms"),
+                    due_at_ms=now + sa.bindparam("b_lease_ms")))
+
+
+@per_dialect
+def _RENEW(dialect: str) -> sa.Update:
+    now = now_ms_in(dialect)
+    return sagas_table.update().where(_BY_ID, _HELD_BY).values(
+        lease_until_ms=now + sa.bindparam("b_lease_ms"), due_at_ms=now + sa.bindparam("b_lease_ms"))
+
+
+@per_dialect
+def _FINISH_STEP(dialect: str) -> sa.Insert:
+    """Upsert a step's outcome (a step recorded from outside, like the deduction, may have no STARTED row)."""
+    insert = insert_in(dialect, steps_table).values(
+        order_id=sa.bindparam("b_order_id"), step=sa.bindparam("b_step"), status=sa.bindparam("b_status"),
+        outcome=sa.bindparam("b_outcome", type_=sa.String()), detail=sa.bindparam("b_detail", type_=sa.String()),
+        attempts=1, started_at_ms=sa.bindparam("b_now"), finished_at_ms=sa.bindparam("b_now"),
+    )
+    upsert: sa.Insert = insert.on_conflict_do_update(
+        index_elements=[steps_table.c.order_id, steps_table.c.step],
+        set_={"status": insert.excluded.status, "outcome": insert.excluded.outcome, "detail": insert.excluded.detail,
+              "finished_at_ms": insert.excluded.finished_at_ms, "error": None},
+    )
+    return upsert
+
+
+@per_dialect
+def _BEGIN_STEP(dialect: str) -> sa.Insert:
+    insert = insert_in(dialect, steps_table).values(
+        order_id=sa.bindparam("b_order_id"), step=sa.bindparam("b_step"), status=plan.STARTED, attempts=1,
+        started_at_ms=sa.bindparam("b_now"),
+    )
+    upsert: sa.Insert = insert.on_conflict_do_update(
+        index_elements=[steps_table.c.order_id, steps_table.c.step],
+        set_={"status": plan.STARTED, "attempts": steps_table.c.attempts + 1},
+    )
+    return upsert
 
 
 async def get_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
-    query = _SAGA_WITH_STEPS.where(sagas_table.c.order_id == order_id)
-    rows = (await conn.execute(query)).all()
+    rows = (await conn.execute(_GET, {"b_order_id": order_id})).all()
     if not rows:
         return None
     first = rows[0]._mapping
@@ -254,10 +308,8 @@ async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     were when it began: the step that transaction just recorded would be missing, and a runner
     letting go would miss the news it was locked out of (a saga stalled that way in the fault
     suite). Read after the lock, the steps are the committed ones."""
-    if conn.dialect.name == "postgresql":
-        locked = sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == order_id).with_for_update()
-        if (await conn.execute(locked)).first() is None:
-            return None
+    if conn.dialect.name == "postgresql" and (await conn.execute(_LOCK, {"b_order_id": order_id})).first() is None:
+        return None
     return await get_txn(conn, order_id)
 
 
@@ -283,35 +335,23 @@ async def finish_step_txn(
 ) -> None:
     """Checkpoint after a step: its outcome, in the transaction that acts on it (one upsert: a
     step recorded from outside, like the deduction, may have no STARTED row)."""
-    insert = dialect_insert(conn, steps_table).values(
-        order_id=order_id, step=name, status=status, outcome=outcome, detail=detail,
-        attempts=1, started_at_ms=now, finished_at_ms=now,
-    )
-    await conn.execute(insert.on_conflict_do_update(
-        index_elements=[steps_table.c.order_id, steps_table.c.step],
-        set_={"status": status, "outcome": outcome, "detail": detail, "finished_at_ms": now, "error": None},
-    ))
+    await conn.execute(_FINISH_STEP(conn), {"b_order_id": order_id, "b_step": name, "b_status": status,
+                                            "b_outcome": outcome, "b_detail": detail, "b_now": now})
 
 
 async def set_state_txn(
     conn: AsyncConnection, order_id: str, state: str, now: int, *,
     reason: str | None = None, due_at_ms: int | None = None,
 ) -> None:
-    values: dict[str, object] = {"state": state, "updated_at_ms": now, "due_at_ms": due_at_ms, "attempts": 0}
-    if reason is not None:
-        values["reason"] = reason
-    await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id).values(**values))
+    values = {"b_order_id": order_id, "b_state": state, "b_now": now, "b_due_at_ms": due_at_ms}
+    if reason is None:
+        await conn.execute(_SET_STATE, values)
+    else:
+        await conn.execute(_SET_STATE_AND_REASON, {**values, "b_reason": reason})
 
 
 async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: int) -> bool:
-    now = database_now_ms(conn)
-    result = await conn.execute(
-        sagas_table.update()
-        .where(sagas_table.c.order_id == order_id, sagas_table.c.state.in_(plan.ACTIVE_STATES),
-               sagas_table.c.lease_until_ms < now)
-        # If we die holding it, the saga is due again the moment the lease runs out.
-        .values(lease_owner=token, lease_until_ms=now + lease_ms, due_at_ms=now + lease_ms)
-    )
+    result = await conn.execute(_TAKE(conn), {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms})
     return bool(result.rowcount == 1)
 
 
@@ -319,19 +359,12 @@ async def begin_txn(
     conn: AsyncConnection, saga: Saga, name: str, now: int, *, payment_token: str | None = None,
 ) -> Saga:
     """Checkpoint step `name` as STARTED (again: one attempt more); returns `saga` as it now is."""
-    insert = dialect_insert(conn, steps_table).values(
-        order_id=saga.order_id, step=name, status=plan.STARTED, attempts=1, started_at_ms=now,
-    )
-    await conn.execute(insert.on_conflict_do_update(
-        index_elements=[steps_table.c.order_id, steps_table.c.step],
-        set_={"status": plan.STARTED, "attempts": steps_table.c.attempts + 1},
-    ))
+    await conn.execute(_BEGIN_STEP(conn), {"b_order_id": saga.order_id, "b_step": name, "b_now": now})
     before = saga.step(name)
     step = (Step(name, plan.STARTED, None, None, 1, now, None, None) if before is None
             else replace(before, status=plan.STARTED, attempts=before.attempts + 1))
     if payment_token is not None:
-        await conn.execute(sagas_table.update().where(sagas_table.c.order_id == saga.order_id)
-                           .values(payment_token=payment_token, updated_at_ms=now))
+        await conn.execute(_SET_PAYMENT_TOKEN, {"b_order_id": saga.order_id, "b_token": payment_token, "b_now": now})
         saga = replace(saga, payment_token=payment_token, updated_at_ms=now)
     return replace(saga, steps={**saga.steps, name: step})
 
@@ -350,15 +383,12 @@ async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
     """Give the lease back inside the transaction that recorded the last step this runner had to
     take (the saga now waits for news, or is finished): one commit fewer than letting go after.
     Returns `saga` as it now is."""
-    await conn.execute(sagas_table.update()
-                       .where(sagas_table.c.order_id == lease.order_id, sagas_table.c.lease_owner == lease.token)
-                       .values(lease_owner=None, lease_until_ms=0, due_at_ms=None))
+    await conn.execute(_LET_GO, {"b_order_id": lease.order_id, "b_token": lease.token, "b_due_at_ms": None})
     return replace(saga, lease_owner=None, lease_until_ms=0, due_at_ms=None)
 
 
 async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
-    await conn.execute(sagas_table.update().where(sagas_table.c.order_id == order_id)
-                       .values(due_at_ms=now, updated_at_ms=now))
+    await conn.execute(_MAKE_DUE, {"b_order_id": order_id, "b_now": now})
 
 
 async def reset_attempts_txn(conn: AsyncConnection, order_id: str) -> None:
