@@ -2,12 +2,14 @@
 
 Each service's app is built with its `create_app(...)` against a real SQLite database in a
 temporary directory and the session's real NATS, started once (its lifespan: migrations, relay,
-consumers) and called through ASGI. For every operation of its `/openapi.json`, schemathesis sends
-the document's examples, its boundary values and undeclared methods (coverage), and random valid
-and invalid requests (fuzzing), and checks with its default checks that no answer is a 5xx, that
-every status, content type, body and header is one the document lists, that valid requests are
-accepted and invalid ones refused, and that undeclared methods get 405; and with ours, that every
-4xx is a problem (`application/problem+json` with a `code`).
+consumers) and called through ASGI, as a house that asks for its credential serves it (an internal
+API behind house_auth.InternalApi; the requests carry the admin token). For every operation of its
+`/openapi.json`, schemathesis sends the document's examples, its boundary values and undeclared
+methods (coverage), and random valid and invalid requests (fuzzing), and checks with its default
+checks that no answer is a 5xx, that every status, content type, body and header is one the
+document lists, that valid requests are accepted and invalid ones refused, and that undeclared
+methods get 405; and with ours, that every 4xx is a problem (`application/problem+json` with a
+`code`).
 
 FLASHSALE_FUZZ_EXAMPLES bounds the random requests per operation (`make fuzz` sends many more).
 """
@@ -26,6 +28,7 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi
 
+from flashsale.kit import house_auth
 from flashsale.kit import service as kit_service
 from flashsale.kit.db import service_database_url
 from flashsale.kit.service import front
@@ -94,8 +97,12 @@ class Service:
         self.settings = kind(tracing="off", log_level="ERROR")
         self.app = create(self.settings)
         self.schema = schemathesis.openapi.from_dict(self.app.openapi())
-        self.schema.app = front(self.app)  # what the server runs: its front route too
         self.token = secrets.token_urlsafe(16)
+        # What the server runs (run_service): its front route too, and an internal API behind the
+        # gate of a house that asks for its credential, which the admin token below passes.
+        served = front(self.app)
+        internal = name not in house_auth.PUBLIC_EDGES
+        self.schema.app = house_auth.InternalApi(served, house_auth.HouseGate(self.token)) if internal else served
         # Sent with every request schemathesis makes, which knows it (it leaves it out on purpose
         # to check that an admin route refuses a request without it).
         self.schema.config.update(headers={"Authorization": f"Bearer {self.token}"})

@@ -36,6 +36,11 @@ MODES = ("auto", "required", "off")
 # Open whatever the mode: how a supervisor, a load balancer and a scraper see a service.
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/docs", "/redoc"})
 REMEMBERED_TOKENS = 1024
+REFUSAL_CODE = "house_credential_required"
+# The services whose callers are people and their tools, not the house: they never ask for the
+# credential (their entry points serve them with `run_service(..., internal=False)`), and their
+# OpenAPI documents do not name it (kit/openapi.py).
+PUBLIC_EDGES = frozenset({"gateway", "monitor"})
 
 
 def house_key(admin_token: str) -> bytes:
@@ -120,7 +125,7 @@ _REFUSAL = orjson.dumps({
     "title": "House credential required",
     "status": 401,
     "detail": "this is an internal API of the house: send Authorization: Bearer <service token or admin token>",
-    "code": "house_credential_required",
+    "code": REFUSAL_CODE,
 })
 
 
