@@ -4,13 +4,16 @@ opens so that reads stop waiting on it, and only the order itself is essential (
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from aiohttp import web
 from gateway_support import (
     Gateway,
     backends,
@@ -20,7 +23,12 @@ from gateway_support import (
     module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
 )
 
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.http import ServiceClient
 from flashsale.runtime.process import ServiceProcess
+from flashsale.services.gateway.compose import Reads
+from flashsale.services.gateway.errors import OrderNotFound
+from flashsale.services.gateway.freshness import RecentWrites
 from polling import unique, wait_for
 
 pytestmark = pytest.mark.service
@@ -144,3 +152,51 @@ def test_a_hanging_dependency_opens_its_circuit_and_reads_stop_waiting_for_it(
     recovered = wait_for(lambda: composed(gateway, customer, order_id)[1]["parts"]["customer"] == "missing",
                          timeout_s=20, what="the circuit to close again once customers answers")
     assert recovered
+
+
+@asynccontextmanager
+async def customers_answering_after(delay_s: float) -> AsyncIterator[str]:
+    """A customers service that answers every profile, well, after `delay_s`."""
+
+    async def profile(request: web.Request) -> web.Response:
+        await asyncio.sleep(delay_s)
+        return web.json_response({"customerId": request.match_info["customerId"], "name": "Ann"})
+
+    app = web.Application()
+    app.router.add_get("/customers/{customerId}", profile)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    finally:
+        await runner.cleanup()
+
+
+class NoOrders:
+    """The services behind the gateway as a read of an unknown order meets them: the order service
+    answers quickly that there is no such order, the customers service a little later."""
+
+    def __init__(self, customers: ServiceClient) -> None:
+        self.customers = customers
+
+    async def owned_order(self, customer_id: str, order_id: str) -> dict[str, Any]:
+        await asyncio.sleep(0.01)
+        raise OrderNotFound(order_id)
+
+
+async def test_asking_for_unknown_orders_never_opens_the_customers_circuit() -> None:
+    async with customers_answering_after(0.1) as url:
+        customers = ServiceClient("customers", [url], breaker_threshold=3)
+        reads = Reads(NoOrders(customers), RecentWrites(10_000), SystemClock(),  # type: ignore[arg-type]
+                      part_timeout_s=2.0, low_threshold=5)
+        try:
+            for n in range(6):
+                with pytest.raises(OrderNotFound):
+                    await reads.order("c-1", f"o-{n}")
+            profile = await customers.request("GET", "/customers/c-1")  # not refused: "circuit open"
+        finally:
+            await customers.close()
+
+    assert profile.status_code == 200

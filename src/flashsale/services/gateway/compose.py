@@ -45,6 +45,14 @@ class Reads:
         customer_part = asyncio.create_task(self._part("customer", lambda: self._customer(customer_id)))
         try:
             order = await self.upstreams.owned_order(customer_id, order_id)
+        except Exception:
+            # No such order of theirs (or no order service): the customer's read, started alongside,
+            # is let finish, not cut short. A call cut short counts against its service's circuit
+            # (kit/http.py), so every unknown order asked for counted one against the customers
+            # service while it answered well: a few in a row opened its circuit, and sign-in,
+            # sign-up and profiles answered 503 customers_unavailable to everyone for a while.
+            await customer_part
+            raise
         except BaseException:
             customer_part.cancel()
             raise
