@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from flashsale.contracts.api import ID_PATTERN, ProductChanges, ProductFields, ReceiveStock, SetPassword
-from flashsale.services.gateway.auth import Admin
+from flashsale.services.gateway.auth import Admin, as_admin
 from flashsale.services.gateway.deps import UpstreamsDep
 from flashsale.services.gateway.upstream import relay
 
@@ -21,9 +21,14 @@ router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=Admin)
 ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
 CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
+TOO_LARGE = (413, "payload_too_large")  # a body over the limit (edge.BodyLimit)
+UNKNOWN_ORDER = (404, "unknown_order")
 
 
-@router.put("/products/{productId}")
+@router.put("/products/{productId}", responses={
+    201: {"description": "Created"},
+    **as_admin(TOO_LARGE, (422, "invalid_sale_window"), (503, "catalog_unavailable")),
+})
 async def put_product(
     product_id: ProductId, body: ProductFields, upstreams: UpstreamsDep, request: Request,
 ) -> Response:
@@ -34,7 +39,8 @@ async def put_product(
     return relay(answer, request.url.path)
 
 
-@router.patch("/products/{productId}")
+@router.patch("/products/{productId}", responses=as_admin(
+    TOO_LARGE, (404, "unknown_product"), (422, "invalid_sale_window"), (503, "catalog_unavailable")))
 async def patch_product(
     product_id: ProductId, body: ProductChanges, upstreams: UpstreamsDep, request: Request,
 ) -> Response:
@@ -45,7 +51,7 @@ async def patch_product(
     return relay(answer, request.url.path)
 
 
-@router.post("/inventory/{productId}/receive")
+@router.post("/inventory/{productId}/receive", responses=as_admin(TOO_LARGE, (503, "inventory_unavailable")))
 async def receive_stock(
     product_id: ProductId, body: ReceiveStock, upstreams: UpstreamsDep, request: Request,
 ) -> Response:
@@ -56,22 +62,23 @@ async def receive_stock(
     return relay(answer, request.url.path)
 
 
-@router.get("/inventory/{productId}")
+@router.get("/inventory/{productId}", responses=as_admin((404, "unknown_product"), (503, "inventory_unavailable")))
 async def get_stock(product_id: ProductId, upstreams: UpstreamsDep, request: Request) -> Response:
     return relay(await upstreams.inventory.request("GET", f"/inventory/{product_id}"), request.url.path)
 
 
-@router.get("/orders/{orderId}")
+@router.get("/orders/{orderId}", responses=as_admin(UNKNOWN_ORDER, (503, "orders_unavailable")))
 async def get_order(order_id: OrderId, upstreams: UpstreamsDep, request: Request) -> Response:
     return relay(await upstreams.orders.request("GET", f"/orders/{order_id}"), request.url.path)
 
 
-@router.get("/orders/{orderId}/saga")
+@router.get("/orders/{orderId}/saga", responses=as_admin(UNKNOWN_ORDER, (503, "orders_unavailable")))
 async def get_saga(order_id: OrderId, upstreams: UpstreamsDep, request: Request) -> Response:
     return relay(await upstreams.orders.request("GET", f"/orders/{order_id}/saga"), request.url.path)
 
 
-@router.post("/orders/{orderId}/saga/retry")
+@router.post("/orders/{orderId}/saga/retry", responses=as_admin(
+    UNKNOWN_ORDER, (409, "invalid_state"), (503, "orders_unavailable")))
 async def retry_saga(order_id: OrderId, upstreams: UpstreamsDep, request: Request) -> Response:
     answer = await upstreams.orders.request(
         "POST", f"/orders/{order_id}/saga/retry", headers=upstreams.admin_headers,
@@ -79,7 +86,8 @@ async def retry_saga(order_id: OrderId, upstreams: UpstreamsDep, request: Reques
     return relay(answer, request.url.path)
 
 
-@router.post("/customers/{customerId}/password", status_code=204)
+@router.post("/customers/{customerId}/password", status_code=204, responses=as_admin(
+    TOO_LARGE, (404, "unknown_customer"), (422, "weak_password"), (503, "customers_unavailable")))
 async def set_password(
     customer_id: CustomerId, body: SetPassword, upstreams: UpstreamsDep, request: Request,
 ) -> Response:

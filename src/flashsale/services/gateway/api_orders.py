@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from flashsale.contracts.api import ID_PATTERN, PayOrder, UpdateCustomer
 from flashsale.services.gateway import metrics
-from flashsale.services.gateway.auth import CustomerId
+from flashsale.services.gateway.auth import CustomerId, as_customer
 from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, UpstreamsDep
 from flashsale.services.gateway.door import JUDGED
 from flashsale.services.gateway.errors import SoldOutHere
@@ -29,12 +29,24 @@ router = APIRouter(prefix="/api", tags=["customer"])
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
 # 99: with the customer's id (up to 100) and a colon, the order service's 200-character limit.
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=99)]
-IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=20)]
+# A version as an entity tag, `3` or `"3"`: the customers service answers anything else 400
+# invalid_if_match (relayed), which the document says with its pattern.
+VERSION_TAG = r'^(?:"([1-9][0-9]{0,8})"|([1-9][0-9]{0,8}))$'
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=20, json_schema_extra={
+    "anyOf": [{"type": "string", "maxLength": 20, "pattern": VERSION_TAG}]})]
 Limit = Annotated[int, Query(ge=1, le=100)]
 STATUS_PATTERN = "^(PENDING_PAYMENT|PAID|COMPLETED|CANCELLED)$"
+TOO_LARGE = (413, "payload_too_large")  # a body over the limit (edge.BodyLimit)
+# An Idempotency-Key's own answers, from the order service (kit/idempotency.py).
+KEYED = ((409, "request_in_progress"), (422, "idempotency_key_reused"))
+ORDERS_DOWN = (503, "orders_unavailable")
+NOT_YOURS = (404, "order_not_found")
 
 
-@router.post("/orders", status_code=201)
+@router.post("/orders", status_code=201, responses=as_customer(
+    TOO_LARGE, *KEYED, (409, "out_of_stock"), (409, "limit_exceeded"), (409, "sale_not_open"), (409, "sale_closed"),
+    (404, "unknown_product"), (422, "unknown_product"), ORDERS_DOWN, (503, "overloaded"),
+))
 async def place_order(
     body: PlaceOrder, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, sold_out: SoldOutDep,
     admission: AdmissionDep, request: Request, key: IdempotencyKey = None,
@@ -68,7 +80,7 @@ async def place_order(
     return relay(answer, request.url.path)
 
 
-@router.get("/orders")
+@router.get("/orders", responses=as_customer(ORDERS_DOWN))
 async def list_orders(
     customer_id: CustomerId, upstreams: UpstreamsDep, request: Request, limit: Limit = 100,
     status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
@@ -78,13 +90,16 @@ async def list_orders(
     return relay(await upstreams.orders.request("GET", f"/orders?{urlencode(query)}"), request.url.path)
 
 
-@router.get("/orders/{orderId}")
+@router.get("/orders/{orderId}", responses=as_customer(NOT_YOURS, ORDERS_DOWN))
 async def get_order(order_id: OrderId, customer_id: CustomerId, reads: ReadsDep) -> JSONResponse:
     """The order with its customer and products; `parts` says which of those could be had."""
     return JSONResponse(await reads.order(customer_id, order_id))
 
 
-@router.post("/orders/{orderId}/pay")
+@router.post("/orders/{orderId}/pay", responses=as_customer(
+    TOO_LARGE, *KEYED, NOT_YOURS, (402, "payment_declined"), (409, "invalid_state"), (409, "hold_expired"),
+    ORDERS_DOWN,
+))
 async def pay_order(
     order_id: OrderId, body: PayOrder, customer_id: CustomerId, upstreams: UpstreamsDep, request: Request,
     key: IdempotencyKey = None,
@@ -98,7 +113,8 @@ async def pay_order(
     return relay(answer, request.url.path)
 
 
-@router.post("/orders/{orderId}/cancel")
+@router.post("/orders/{orderId}/cancel", responses=as_customer(
+    NOT_YOURS, (409, "invalid_state"), (409, "request_in_progress"), ORDERS_DOWN))
 async def cancel_order(
     order_id: OrderId, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
 ) -> Response:
@@ -110,13 +126,16 @@ async def cancel_order(
     return relay(answer, request.url.path)
 
 
-@router.get("/me")
+@router.get("/me", responses=as_customer((503, "customers_unavailable")))
 async def get_profile(customer_id: CustomerId, upstreams: UpstreamsDep, request: Request) -> Response:
     """The customer's profile, read from the customers service itself (with its ETag)."""
     return relay(await upstreams.customers.request("GET", f"/customers/{customer_id}"), request.url.path)
 
 
-@router.patch("/me")
+@router.patch("/me", responses=as_customer(
+    TOO_LARGE, (409, "email_taken"), (412, "version_mismatch"), (400, "invalid_if_match"),
+    (503, "customers_unavailable"),
+))
 async def update_profile(
     body: UpdateCustomer, customer_id: CustomerId, upstreams: UpstreamsDep, request: Request,
     if_match: IfMatch = None,
@@ -130,7 +149,7 @@ async def update_profile(
     return relay(answer, request.url.path)
 
 
-@router.get("/notifications")
+@router.get("/notifications", responses=as_customer((503, "notifications_unavailable")))
 async def list_notifications(
     customer_id: CustomerId, upstreams: UpstreamsDep, request: Request, limit: Limit = 100,
     order_id: Annotated[str | None, Query(alias="orderId", pattern=ID_PATTERN)] = None,

@@ -8,22 +8,35 @@
 
 The client address is the connection's peer: behind a trusted proxy it would come from its
 X-Forwarded-For instead, and from nowhere else (a client can write any header it likes).
+
+What each kind of route answers about its caller goes in the OpenAPI document with `as_customer`,
+`as_admin` and `as_visitor` (kit/openapi.py `answers`, plus the route's own problems): the 401s
+(with `WWW-Authenticate`), the 403 for a token of the other role, the 429 (with `Retry-After`),
+and the bearer scheme the route takes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from flashsale.kit.clock import Clock
+from flashsale.kit.openapi import Bearer, answers
 from flashsale.services.gateway import metrics, tokens
 from flashsale.services.gateway.edge import Throttle
 from flashsale.services.gateway.errors import Forbidden, Unauthenticated
 from flashsale.services.gateway.tokens import Claims, Role, TokenRefused
 
 MAX_REMEMBERED_TOKENS = 100_000
+
+CUSTOMER_TOKEN = Bearer(
+    "customerToken", "a customer's access token: POST /api/auth/token (or /api/auth/refresh) answers it")
+ADMIN_TOKEN = Bearer("adminAccessToken", "an admin access token: POST /api/auth/admin with the house's admin token")
+# A token was sent and is not one the gateway takes (Unauthenticated).
+REFUSED_TOKEN = ((401, "token_expired"), (401, "token_invalid"))
+Responses = dict[int | str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -147,3 +160,33 @@ def _address(request: Request) -> str:
 CustomerId = Annotated[str, Depends(customer)]
 VisitorId = Annotated[str | None, Depends(visitor)]
 Admin = [Depends(admin)]
+
+
+def as_customer(*problems: tuple[int, str]) -> Responses:
+    """`responses=` of a route for the signed-in customer (`CustomerId`), with its own problems."""
+    return _documented(answers(*problems, (401, "unauthenticated"), *REFUSED_TOKEN, (403, "forbidden"),
+                               (429, "rate_limited"), bearers=(CUSTOMER_TOKEN,)))
+
+
+def as_admin(*problems: tuple[int, str]) -> Responses:
+    """`responses=` of an admin route (`Admin`), with its own problems."""
+    return _documented(answers(*problems, (401, "unauthenticated"), *REFUSED_TOKEN, (403, "forbidden"),
+                               (429, "rate_limited"), bearers=(ADMIN_TOKEN,)))
+
+
+def as_visitor(*problems: tuple[int, str]) -> Responses:
+    """`responses=` of an open route (`VisitorId`), with its own problems: a token may be left out,
+    and one that is sent must be good."""
+    return _documented(answers(*problems, *REFUSED_TOKEN, (429, "rate_limited"),
+                               bearers=(CUSTOMER_TOKEN, ADMIN_TOKEN), optional=True))
+
+
+def _documented(responses: Responses) -> Responses:
+    """The headers HTTP asks for, on the answers that carry them (errors.py)."""
+    responses[401]["headers"] = {"WWW-Authenticate": {
+        "description": "`Bearer` (RFC 6750) on a refused token; a sign-in's invalid_credentials has none",
+        "schema": {"type": "string"}}}
+    responses[429]["headers"] = {"Retry-After": {
+        "description": "seconds until the caller's window has room again", "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+    return responses

@@ -29,6 +29,8 @@ from flashsale.services.gateway.auth import VisitorId
 from flashsale.services.gateway.deps import ReadsDep, UpstreamsDep
 from flashsale.services.gateway.upstream import Upstreams
 
+# HTML and the files it loads, for browsers: not the API, so not in the OpenAPI document (what a page
+# does live goes through the /api routes, which are).
 router = APIRouter(include_in_schema=False)
 
 SHOP_PAGE = 100
