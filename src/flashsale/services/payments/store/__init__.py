@@ -164,13 +164,20 @@ class PaymentStore:
             return await _get_txn(conn, payment.payment_id)
 
 
+# Reads every request makes, built once (kit/statements.py says why).
+_FIND = sa.select(payments).where(payments.c.order_id == sa.bindparam("b_order_id"))
+_GET = sa.select(payments).where(payments.c.payment_id == sa.bindparam("b_payment_id"))
+_LEDGER_OF = sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents).where(
+    payment_ledger.c.payment_id == sa.bindparam("b_payment_id"))
+
+
 async def _find_txn(conn: AsyncConnection, order_id: str) -> Payment | None:
-    row = (await conn.execute(sa.select(payments).where(payments.c.order_id == order_id))).first()
+    row = (await conn.execute(_FIND, {"b_order_id": order_id})).first()
     return None if row is None else Payment(**row._mapping)
 
 
 async def _get_txn(conn: AsyncConnection, payment_id: str) -> Payment:
-    row = (await conn.execute(sa.select(payments).where(payments.c.payment_id == payment_id))).one()
+    row = (await conn.execute(_GET, {"b_payment_id": payment_id})).one()
     return Payment(**row._mapping)
 
 
@@ -190,10 +197,7 @@ async def _add_entry_txn(conn: AsyncConnection, payment: Payment, kind: str, now
 
     Callers changed the payment's row first in this transaction, so a concurrent writer for the
     same payment waits for this one to end and the entries read here are the latest."""
-    existing = await conn.execute(
-        sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents)
-        .where(payment_ledger.c.payment_id == payment.payment_id)
-    )
+    existing = await conn.execute(_LEDGER_OF, {"b_payment_id": payment.payment_id})
     domain.check_entry([(row.kind, row.amount_cents) for row in existing], kind, payment.amount_cents)
     await conn.execute(payment_ledger.insert().values(
         entry_id=str(uuid.uuid4()), payment_id=payment.payment_id, order_id=payment.order_id,
