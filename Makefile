@@ -44,10 +44,12 @@ soak: $(STAMP)
 faults: $(STAMP)
 	FLASHSALE_FAULT_SUITE=long $(BIN)/pytest -s tests/system/test_fault_suite.py
 
-# Every service's OpenAPI document against the service itself, with many more requests per operation than
-# the bounded run in `make test` (tests/service/test_openapi_fuzz.py says what is checked).
+# Every service's OpenAPI document against the service itself, and the gateway's against a running house,
+# with many more requests per operation than the bounded run in `make test` (tests/service/test_openapi_fuzz.py
+# and tests/system/gateway_fuzz.py say what is checked).
 fuzz: $(STAMP)
 	FLASHSALE_FUZZ_EXAMPLES=100 $(BIN)/pytest -n 3 tests/service/test_openapi_fuzz.py
+	FLASHSALE_FUZZ_EXAMPLES=100 $(BIN)/pytest -s tests/system/test_internal_auth.py -k openapi
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'

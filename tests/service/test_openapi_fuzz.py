@@ -8,15 +8,14 @@ API behind house_auth.InternalApi; the requests carry the admin token). For ever
 methods (coverage), and random valid and invalid requests (fuzzing), and checks with its default
 checks that no answer is a 5xx, that every status, content type, body and header is one the
 document lists, that valid requests are accepted and invalid ones refused, and that undeclared
-methods get 405; and with ours, that every 4xx is a problem (`application/problem+json` with a
-`code`).
+methods get 405; and with ours (tests/openapi_checks.py, shared with the gateway's fuzz test), that
+every 4xx is a problem (`application/problem+json` with a `code`).
 
 FLASHSALE_FUZZ_EXAMPLES bounds the random requests per operation (`make fuzz` sends many more).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
@@ -47,15 +46,9 @@ from flashsale.services.payments.app import create_app as payments_app
 from flashsale.services.payments.settings import PaymentsSettings
 from flashsale.services.reporting.app import create_app as reporting_app
 from flashsale.services.shipping.app import create_app as shipping_app
+from openapi_checks import EXAMPLES, EXPLORE, accepting_valid_requests, problem_with_code, refused_as
 
 pytestmark = pytest.mark.service
-
-EXAMPLES = int(os.environ.get("FLASHSALE_FUZZ_EXAMPLES", "5"))
-# The bounded run in `make test` sends the same requests every time, so a red build is one anyone
-# can reproduce; `make fuzz` (FLASHSALE_FUZZ_EXAMPLES set) explores new ones on every run.
-EXPLORE = "FLASHSALE_FUZZ_EXAMPLES" in os.environ
-PROBLEM = "application/problem+json"
-
 
 # service -> (its create_app, its settings class)
 APPS: dict[str, tuple[Callable[[Any], FastAPI], type[ServiceSettings]]] = {
@@ -135,49 +128,9 @@ def house(tmp_path_factory: pytest.TempPathFactory, nats_url: str) -> Iterator[N
         asgi.shutdown_lifespans()  # every app started here stops (its relay, consumers, database)
 
 
-def problem_with_code(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Every 4xx is RFC 9457 problem details with the `code` clients switch on."""
-    if 400 <= response.status_code < 500:
-        content_type = response.headers.get("content-type", [""])
-        content_type = content_type[0] if isinstance(content_type, list) else content_type
-        assert content_type.startswith(PROBLEM), f"{response.status_code} answered as {content_type!r}"
-        body = response.json()
-        assert isinstance(body.get("code"), str) and body["code"], f"{response.status_code} without a code: {body}"
-    return None
-
-
 def _outage(response: Any) -> bool:
     """A 503 for a service this one calls, which the test left out of reach (Service.configure)."""
     return response.status_code == 503 and response.json().get("code") in OUT_OF_REACH
-
-
-def _whole_floats(value: Any) -> bool:
-    if isinstance(value, float):
-        return value.is_integer()
-    if isinstance(value, dict):
-        return any(_whole_floats(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_whole_floats(v) for v in value)
-    return False
-
-
-# Rules across a body's values that JSON Schema cannot say, refused as 422 invalid_request: what
-# the validation error says (its `msg`).
-INEXPRESSIBLE = (
-    "each productId may appear once",  # uniqueItems compares whole items, not one member of them
-    "must be an ISO 8601 time", "must carry a UTC offset",  # a pattern does not know the calendar
-    "imageUrl must be an absolute http(s) URL",  # `format: uri` admits schemes and hosts we do not
-    # customers: an email must look deliverable and a country code be an assigned one (domain.py)
-    "invalid value of",
-)
-
-
-def _inexpressible(response: Any) -> bool:
-    if response.status_code != 422:
-        return False
-    body = response.json()
-    said = [str(e.get("msg", "")) for e in body.get("errors", [])] or [str(body.get("detail", ""))]
-    return all(any(rule in words for rule in INEXPRESSIBLE) for words in said)
 
 
 def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -185,20 +138,10 @@ def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
     return None if _outage(response) else schemathesis.checks.not_a_server_error(ctx, response, case)
 
 
-def _key_reused(response: Any) -> bool:
-    """The contract's 422 for an Idempotency-Key sent again with another body: the fuzzer draws
-    keys at random and cannot know one was used."""
-    return response.status_code == 422 and response.json().get("code") == "idempotency_key_reused"
-
-
-def accepts_valid_requests(ctx: Any, response: Any, case: Any) -> bool | None:
-    """Schemathesis's positive_data_acceptance, but for an integer spelled as a float (`1.0`): the
-    services' request models are strict (`1.0` for a quantity is 422, as `"1"` or `true` are:
-    tests/service/test_inventory_bad_input.py), and JSON Schema has no way to tell `1.0` from `1`;
-    nor for the rules in INEXPRESSIBLE."""
-    if _whole_floats(case.body) or _inexpressible(response) or _key_reused(response):
-        return None
-    return schemathesis.checks.positive_data_acceptance(ctx, response, case)
+# The contract's 422 for an Idempotency-Key sent again with another body: the fuzzer draws keys at
+# random and cannot know one was used.
+accepts_valid_requests = accepting_valid_requests(
+    lambda case, response: refused_as(response, 422, "idempotency_key_reused"))
 
 
 def _fuzz(service: Service) -> Callable[..., None]:

@@ -5,7 +5,10 @@ The house binds this machine's first non-loopback IPv4 address, as a house sprea
 machines would bind each one's. A sale through the gateway (sign-up, sign-in, orders, payments,
 the saga's calls to inventory, payments and shipping) must finish and audit clean; a caller with
 no credential, or a token the house did not sign, gets 401 `house_credential_required` and
-changes nothing; an operator's admin token is let through.
+changes nothing; an operator's admin token is let through. And the gateway, the public edge,
+answers what its OpenAPI document says, schemathesis fuzzing it with a signed-in customer's and an
+admin's tokens (gateway_fuzz.py): whatever a buyer sends, every call it makes carries the
+credential, so no 401 of the house's reaches a buyer.
 """
 
 from __future__ import annotations
@@ -16,15 +19,19 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
 import pytest
+from gateway_fuzz import HOUSE_SETTINGS, Callers, check, schema, signed_in_callers
+from hypothesis import HealthCheck, settings
 from rich.console import Console
 
 from flashsale.kit.house_auth import AUDIENCE
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.commands import running_house
+from openapi_checks import EXAMPLES, EXPLORE
 
 pytestmark = pytest.mark.system
 
@@ -51,7 +58,7 @@ def house(house_dir: Path) -> Iterator[ServicesFile]:
     if address is None:
         pytest.skip("this machine has no non-loopback IPv4 address to bind a house to")
     with running_house(house_dir, orders_instances=2, hold_ttl=120, console=Console(quiet=True),
-                       env={"FLASHSALE_TRUSTED_PROXIES": "*"}, bind=address) as services:
+                       env={"FLASHSALE_TRUSTED_PROXIES": "*", **HOUSE_SETTINGS}, bind=address) as services:
         yield services
 
 
@@ -90,3 +97,18 @@ def test_the_public_edge_needs_no_house_credential(house: ServicesFile) -> None:
     products = httpx.get(f"{house.url('gateway')}/api/products")
 
     assert products.status_code == 200, products.text
+
+
+@pytest.fixture(scope="module")
+def callers(house: ServicesFile) -> Iterator[Callers]:
+    signed_in = signed_in_callers(house)
+    yield signed_in
+    print(f"\n{signed_in.summary()}")
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+          derandomize=not EXPLORE)
+@pytest.mark.timeout(600)  # all the gateway's operations; `make fuzz` sends 100 random requests to each
+def test_the_gateway_answers_what_its_openapi_document_says(case: Any, callers: Callers) -> None:
+    check(case, callers.send(case), callers)
