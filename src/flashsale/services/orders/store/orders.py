@@ -3,7 +3,7 @@
 A status change is one conditional UPDATE guarded by the statuses it may come from, plus the
 event announcing it in the outbox, in one transaction. Two instances (or a request and an event
 handler) acting on one order race on that UPDATE: exactly one changes the row and announces it;
-the other sees the order as the winner left it.
+the other changes nothing.
 """
 
 from __future__ import annotations
@@ -42,14 +42,6 @@ class Order:
     updated_at_ms: int
     paid_at_ms: int | None
     lines: tuple[domain.Line, ...] = ()
-
-
-@dataclass(frozen=True)
-class Moved:
-    """The outcome of a status change: whether this call made it, and the order as it is now."""
-
-    changed: bool
-    order: Order
 
 
 class OrderStore:
@@ -120,30 +112,24 @@ class OrderStore:
             lines = await _lines_txn(conn, [row.order_id for row in rows])
         return [replace(_order(row), lines=lines.get(row.order_id, ())) for row in rows]
 
-    async def move(
-        self, order_id: str, target: str, *, only_from: Sequence[str] | None = None, reason: str | None = None,
-    ) -> Moved:
-        async with self.db.transaction() as conn:
-            return await self.move_txn(conn, order_id, target, only_from=only_from, reason=reason)
-
     async def move_txn(
         self, conn: AsyncConnection, order_id: str, target: str, *,
         only_from: Sequence[str] | None = None, reason: str | None = None, cause: Envelope | None = None,
         refunded: bool = False,
-    ) -> Moved:
+    ) -> bool:
         """Move the order to `target` if it is in one of `only_from` (default: every status the
-        state machine allows), announcing the change; otherwise leave it as it is."""
+        state machine allows), announcing the change (True); otherwise leave it as it is (False).
+        The UPDATE returns the row it changed, which is all the announcement needs."""
         sources = [s for s in (only_from or domain.STATUSES) if domain.can_move(s, target)]
         now = self.clock.now_ms()
-        result = await conn.execute(_PAY if target == domain.PAID else _MOVE, {
-            "b_order_id": order_id, "b_sources": sources, "b_status": target, "b_reason": reason, "b_now": now})
-        order = await get_txn(conn, order_id)
-        if order is None:
-            raise LookupError(f"no order {order_id}")
-        changed = result.rowcount == 1
-        if changed:
-            await _announce_txn(conn, order, _event_of(order, refunded=refunded), now, cause=cause)
-        return Moved(changed, order)
+        changed = (await conn.execute(_PAY if target == domain.PAID else _MOVE, {
+            "b_order_id": order_id, "b_sources": sources, "b_status": target, "b_reason": reason, "b_now": now,
+        })).first()
+        if changed is None:
+            return False
+        order = _order(changed)
+        await _announce_txn(conn, order, _event_of(order, refunded=refunded), now, cause=cause)
+        return True
 
 
 # An order and its lines in one statement: a row per line (the order's columns on each), the
@@ -162,8 +148,8 @@ _MOVE_VALUES = {"status": sa.bindparam("b_status"), "status_reason": sa.bindpara
                 "updated_at_ms": sa.bindparam("b_now")}
 _MOVING = (orders.c.order_id == sa.bindparam("b_order_id"),
            orders.c.status.in_(sa.bindparam("b_sources", expanding=True)))
-_MOVE = orders.update().where(*_MOVING).values(**_MOVE_VALUES)
-_PAY = orders.update().where(*_MOVING).values(**_MOVE_VALUES, paid_at_ms=sa.bindparam("b_now"))
+_MOVE = orders.update().where(*_MOVING).values(**_MOVE_VALUES).returning(*orders.c)
+_PAY = orders.update().where(*_MOVING).values(**_MOVE_VALUES, paid_at_ms=sa.bindparam("b_now")).returning(*orders.c)
 
 
 async def get_txn(conn: AsyncConnection, order_id: str) -> Order | None:

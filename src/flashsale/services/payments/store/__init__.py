@@ -117,17 +117,16 @@ class PaymentStore:
         status = domain.authorisation_status(approved)
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            finished = await conn.execute(
-                payments.update()
+            finished = await _changed_txn(conn, payment, payments.update()
                 .where(payments.c.payment_id == payment.payment_id, payments.c.status == domain.PENDING)
                 .values(status=status, reason=None if approved else reason or domain.DECLINED_REASON,
-                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now)
-            )
-            if finished.rowcount == 1:
-                for kind in domain.authorisation_entries(status):
-                    await _add_entry_txn(conn, payment, kind, now)
-                await _announce_txn(conn, payment, _authorisation_event(payment, approved, reason), now)
-            return await _get_txn(conn, payment.payment_id)
+                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now))
+            if finished is None:
+                return await _get_txn(conn, payment.payment_id)
+            for kind in domain.authorisation_entries(status):
+                await _add_entry_txn(conn, payment, kind, now)
+            await _announce_txn(conn, payment, _authorisation_event(payment, approved, reason), now)
+            return finished
 
     # -- capture, void, refund ----------------------------------------------------------------
 
@@ -137,31 +136,28 @@ class PaymentStore:
         if (payment.status, payment.pending_step) == (step.source, step.operation.value):
             return payment  # already marked: re-drive it
         async with self.db.transaction() as conn:
-            await conn.execute(
-                payments.update()
+            started = await _changed_txn(conn, payment, payments.update()
                 .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
                        sa.or_(payments.c.pending_step.is_(None),
                               payments.c.pending_step == step.operation.value))
-                .values(pending_step=step.operation.value, updated_at_ms=self.clock.now_ms())
-            )
-            return await _get_txn(conn, payment.payment_id)
+                .values(pending_step=step.operation.value, updated_at_ms=self.clock.now_ms()))
+            return started or await _get_txn(conn, payment.payment_id)
 
     async def finish_step(self, payment: Payment, step: domain.Step, provider_calls: int) -> Payment:
         """The provider carried out `step`: status, ledger entry and event in one transaction.
         Whoever finishes it first records it; a second finisher changes nothing."""
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            finished = await conn.execute(
-                payments.update()
+            finished = await _changed_txn(conn, payment, payments.update()
                 .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
                        payments.c.pending_step == step.operation.value)
                 .values(status=step.target, pending_step=None,
-                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now)
-            )
-            if finished.rowcount == 1:
-                await _add_entry_txn(conn, payment, step.entry, now)
-                await _announce_txn(conn, payment, _step_event(payment, step), now)
-            return await _get_txn(conn, payment.payment_id)
+                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now))
+            if finished is None:
+                return await _get_txn(conn, payment.payment_id)
+            await _add_entry_txn(conn, payment, step.entry, now)
+            await _announce_txn(conn, payment, _step_event(payment, step), now)
+            return finished
 
 
 # Reads every request makes, built once (kit/statements.py says why).
@@ -179,6 +175,14 @@ async def _find_txn(conn: AsyncConnection, order_id: str) -> Payment | None:
 async def _get_txn(conn: AsyncConnection, payment_id: str) -> Payment:
     row = (await conn.execute(_GET, {"b_payment_id": payment_id})).one()
     return Payment(**row._mapping)
+
+
+async def _changed_txn(conn: AsyncConnection, payment: Payment, update: sa.Update) -> Payment | None:
+    """Run a conditional UPDATE of `payment`'s row: the payment as it changed it, or None when its
+    condition did not hold (the payment had moved on). The row comes back with the UPDATE, so a
+    change costs no second read."""
+    row = (await conn.execute(update.returning(*payments.c))).first()
+    return None if row is None else Payment(**row._mapping)
 
 
 async def _take_over_txn(conn: AsyncConnection, stale: Payment, now: int) -> bool:
