@@ -18,7 +18,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import Database, insert_skipping_present
+from flashsale.kit.db import Database, insert_in
+from flashsale.kit.statements import per_dialect
 from flashsale.services.reporting import queries
 from flashsale.services.reporting.domain import Fact, Money, Orders, Point, ProductSales, Units, first_of_each
 
@@ -80,11 +81,17 @@ class ReportStore:
         return {str(kind): int(count) for kind, count in rows}
 
 
+@per_dialect
+def _INSERT_NEW(dialect: str) -> sa.Insert:
+    """Built once, given the rows as parameters (SQLAlchemy sends them as one multi-row INSERT):
+    written with the rows as values, a statement was compiled anew for every batch."""
+    statement: sa.Insert = insert_in(dialect, events).on_conflict_do_nothing().returning(events.c.event_id)
+    return statement
+
+
 async def _insert_txn(conn: AsyncConnection, facts: list[Fact], recorded_ms: int) -> set[str]:
     """The facts whose ids are new, with their lines; the ids of those that were."""
-    inserted = await conn.execute(
-        insert_skipping_present(conn, events).values([_event_row(f, recorded_ms) for f in facts])
-        .returning(events.c.event_id))
+    inserted = await conn.execute(_INSERT_NEW(conn), [_event_row(f, recorded_ms) for f in facts])
     new = {str(row[0]) for row in inserted}
     lines = [{"event_id": f.event_id, "line_no": n, "product_id": product_id, "units": units}
              for f in facts if f.event_id in new for n, (product_id, units) in enumerate(f.lines)]
