@@ -12,6 +12,10 @@ undeclared methods (coverage) and random valid and invalid requests (fuzzing); n
 must be accepted and invalid ones refused, undeclared methods get 405 with Allow, and every 4xx is
 a problem with a `code` (tests/openapi_checks.py). FLASHSALE_FUZZ_EXAMPLES bounds the random
 requests per operation (`make fuzz` sends many more).
+
+What the fuzzer can hardly reach, a success that needs a listed product with stock and the buyer's
+own order, is asked for in `a_day_at_the_gateway`, whose answers are checked against the document
+too.
 """
 
 from __future__ import annotations
@@ -95,6 +99,55 @@ def signed_in_callers(services: ServicesFile) -> Callers:
     assert admin.status_code == 200, admin.text
     return Callers(gateway, {"customerToken": customer.json()["accessToken"],
                              "adminAccessToken": admin.json()["accessToken"]})
+
+
+Answered = tuple[str, str, httpx.Response]  # (method, path template of the document, the answer)
+
+
+def a_day_at_the_gateway(callers: Callers) -> list[Answered]:
+    """An operator lists a product and stocks it; a buyer signs up, buys, pays, is declined once,
+    cancels once, reads their orders, profile and notifications; the operator looks at an order."""
+    gateway, answers = callers.url, []
+    admin = {"Authorization": f"Bearer {callers.tokens['adminAccessToken']}"}
+
+    def ask(method: str, template: str, headers: dict[str, str], json: Any = None, **ids: str) -> httpx.Response:
+        answer = httpx.request(method, gateway + template.format(**ids), headers=headers, json=json, timeout=30)
+        answers.append((method, template, answer))
+        return answer
+
+    product = {"productId": unique("fz")}
+    ask("PUT", "/api/admin/products/{productId}", admin, {"name": "Console", "priceCents": 49900}, **product)
+    ask("PUT", "/api/admin/products/{productId}", admin, {"name": "Console", "priceCents": 45900}, **product)
+    ask("PATCH", "/api/admin/products/{productId}", admin, {"description": "The last ones"}, **product)
+    ask("POST", "/api/admin/inventory/{productId}/receive", admin, {"quantity": 5}, **product)
+    ask("GET", "/api/admin/inventory/{productId}", admin, **product)
+
+    email = f"{unique('day')}@example.com"
+    ask("POST", "/api/signup", {}, {"name": "Ann", "email": email, "password": PASSWORD, "address": ADDRESS})
+    signed_in = ask("POST", "/api/auth/token", {}, {"email": email, "password": PASSWORD}).json()
+    ask("POST", "/api/auth/refresh", {}, {"refreshToken": signed_in["refreshToken"]})
+    buyer = {"Authorization": f"Bearer {signed_in['accessToken']}"}
+    line = {"items": [{"productId": product["productId"], "quantity": 1}]}
+
+    paid = {"orderId": ask("POST", "/api/orders", buyer, line).json()["orderId"]}
+    ask("GET", "/api/orders/{orderId}", buyer, **paid)
+    ask("GET", "/api/products/{productId}", buyer, **product)  # read from the inventory: the buyer just ordered
+    ask("POST", "/api/orders/{orderId}/pay", buyer, {"paymentToken": "tok_ok"}, **paid)
+    declined = {"orderId": ask("POST", "/api/orders", buyer, line).json()["orderId"]}
+    ask("POST", "/api/orders/{orderId}/pay", buyer, {"paymentToken": "tok_declined"}, **declined)
+    cancelled = {"orderId": ask("POST", "/api/orders", buyer, line).json()["orderId"]}
+    ask("POST", "/api/orders/{orderId}/cancel", buyer, **cancelled)
+    ask("GET", "/api/orders", buyer)
+    ask("GET", "/api/products", {})
+
+    profile = ask("GET", "/api/me", buyer)
+    ask("PATCH", "/api/me", {**buyer, "If-Match": profile.headers["etag"]}, {"name": "Ann Lee"})
+    ask("GET", "/api/notifications", buyer)
+    ask("GET", "/api/admin/orders/{orderId}", admin, **paid)
+    ask("GET", "/api/admin/orders/{orderId}/saga", admin, **paid)
+    ask("POST", "/api/admin/customers/{customerId}/password", admin, {"password": f"new {PASSWORD}"},
+        customerId=profile.json()["customerId"])
+    return answers
 
 
 def _excused(case: Any, response: Any) -> bool:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from gateway_fuzz import HOUSE_SETTINGS, Callers, check, schema, signed_in_callers
+from gateway_fuzz import HOUSE_SETTINGS, Callers, a_day_at_the_gateway, check, schema, signed_in_callers
 from hypothesis import HealthCheck, settings
 from rich.console import Console
 
@@ -112,3 +112,17 @@ def callers(house: ServicesFile) -> Iterator[Callers]:
 @pytest.mark.timeout(600)  # all the gateway's operations; `make fuzz` sends 100 random requests to each
 def test_the_gateway_answers_what_its_openapi_document_says(case: Any, callers: Callers) -> None:
     check(case, callers.send(case), callers)
+
+
+def test_what_a_buyer_and_an_operator_are_answered_is_what_the_gateways_document_says(callers: Callers) -> None:
+    answers = a_day_at_the_gateway(callers)
+
+    assert [status for _, _, answer in answers if (status := answer.status_code) >= 500] == []
+    untrue = []
+    for method, template, answer in answers:
+        try:
+            schema[template][method].validate_response(answer)
+        except Exception as failure:  # noqa: BLE001 - every answer the document gets wrong is listed
+            untrue.append(f"{method} {template} {answer.status_code}: {failure}")
+    assert untrue == [], "\n".join(untrue)
+    assert {answer.status_code for _, _, answer in answers} >= {200, 201, 204, 402}  # successes and a decline

@@ -11,7 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from flashsale.contracts.api import ID_PATTERN, ProductChanges, ProductFields, ReceiveStock, SetPassword
+from flashsale.contracts.api import (
+    ID_PATTERN,
+    OrderDetailView,
+    ProductChanges,
+    ProductFields,
+    ProductView,
+    ReceiveStock,
+    SetPassword,
+    StockView,
+)
 from flashsale.services.gateway.auth import Admin, as_admin
 from flashsale.services.gateway.deps import UpstreamsDep
 from flashsale.services.gateway.upstream import relay
@@ -25,8 +34,8 @@ TOO_LARGE = (413, "payload_too_large")  # a body over the limit (edge.BodyLimit)
 UNKNOWN_ORDER = (404, "unknown_order")
 
 
-@router.put("/products/{productId}", responses={
-    201: {"description": "Created"},
+@router.put("/products/{productId}", response_model=ProductView, responses={
+    201: {"description": "Created", "model": ProductView},
     **as_admin(TOO_LARGE, (422, "invalid_sale_window"), (503, "catalog_unavailable")),
 })
 async def put_product(
@@ -39,7 +48,7 @@ async def put_product(
     return relay(answer, request.url.path)
 
 
-@router.patch("/products/{productId}", responses=as_admin(
+@router.patch("/products/{productId}", response_model=ProductView, responses=as_admin(
     TOO_LARGE, (404, "unknown_product"), (422, "invalid_sale_window"), (503, "catalog_unavailable")))
 async def patch_product(
     product_id: ProductId, body: ProductChanges, upstreams: UpstreamsDep, request: Request,
@@ -51,7 +60,8 @@ async def patch_product(
     return relay(answer, request.url.path)
 
 
-@router.post("/inventory/{productId}/receive", responses=as_admin(TOO_LARGE, (503, "inventory_unavailable")))
+@router.post("/inventory/{productId}/receive", response_model=StockView,
+             responses=as_admin(TOO_LARGE, (503, "inventory_unavailable")))
 async def receive_stock(
     product_id: ProductId, body: ReceiveStock, upstreams: UpstreamsDep, request: Request,
 ) -> Response:
@@ -62,12 +72,14 @@ async def receive_stock(
     return relay(answer, request.url.path)
 
 
-@router.get("/inventory/{productId}", responses=as_admin((404, "unknown_product"), (503, "inventory_unavailable")))
+@router.get("/inventory/{productId}", response_model=StockView,
+            responses=as_admin((404, "unknown_product"), (503, "inventory_unavailable")))
 async def get_stock(product_id: ProductId, upstreams: UpstreamsDep, request: Request) -> Response:
     return relay(await upstreams.inventory.request("GET", f"/inventory/{product_id}"), request.url.path)
 
 
-@router.get("/orders/{orderId}", responses=as_admin(UNKNOWN_ORDER, (503, "orders_unavailable")))
+@router.get("/orders/{orderId}", response_model=OrderDetailView,
+            responses=as_admin(UNKNOWN_ORDER, (503, "orders_unavailable")))
 async def get_order(order_id: OrderId, upstreams: UpstreamsDep, request: Request) -> Response:
     return relay(await upstreams.orders.request("GET", f"/orders/{order_id}"), request.url.path)
 

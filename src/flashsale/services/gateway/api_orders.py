@@ -14,13 +14,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from flashsale.contracts.api import ID_PATTERN, PayOrder, UpdateCustomer
+from flashsale.contracts.api import ID_PATTERN, CustomerView, Notifications, OrderView, PayOrder, UpdateCustomer
 from flashsale.services.gateway import metrics
 from flashsale.services.gateway.auth import CustomerId, as_customer
 from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, UpstreamsDep
 from flashsale.services.gateway.door import JUDGED
 from flashsale.services.gateway.errors import SoldOutHere
-from flashsale.services.gateway.models import PlaceOrder
+from flashsale.services.gateway.models import ComposedOrder, Orders, PlaceOrder
 from flashsale.services.gateway.sold_out import Attempt
 from flashsale.services.gateway.upstream import problem_code, relay
 
@@ -43,7 +43,7 @@ ORDERS_DOWN = (503, "orders_unavailable")
 NOT_YOURS = (404, "order_not_found")
 
 
-@router.post("/orders", status_code=201, responses=as_customer(
+@router.post("/orders", status_code=201, response_model=OrderView, responses=as_customer(
     TOO_LARGE, *KEYED, (409, "out_of_stock"), (409, "limit_exceeded"), (409, "sale_not_open"), (409, "sale_closed"),
     (404, "unknown_product"), (422, "unknown_product"), ORDERS_DOWN, (503, "overloaded"),
 ))
@@ -80,7 +80,7 @@ async def place_order(
     return relay(answer, request.url.path)
 
 
-@router.get("/orders", responses=as_customer(ORDERS_DOWN))
+@router.get("/orders", response_model=Orders, responses=as_customer(ORDERS_DOWN))
 async def list_orders(
     customer_id: CustomerId, upstreams: UpstreamsDep, request: Request, limit: Limit = 100,
     status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
@@ -90,13 +90,13 @@ async def list_orders(
     return relay(await upstreams.orders.request("GET", f"/orders?{urlencode(query)}"), request.url.path)
 
 
-@router.get("/orders/{orderId}", responses=as_customer(NOT_YOURS, ORDERS_DOWN))
+@router.get("/orders/{orderId}", response_model=ComposedOrder, responses=as_customer(NOT_YOURS, ORDERS_DOWN))
 async def get_order(order_id: OrderId, customer_id: CustomerId, reads: ReadsDep) -> JSONResponse:
     """The order with its customer and products; `parts` says which of those could be had."""
     return JSONResponse(await reads.order(customer_id, order_id))
 
 
-@router.post("/orders/{orderId}/pay", responses=as_customer(
+@router.post("/orders/{orderId}/pay", response_model=OrderView, responses=as_customer(
     TOO_LARGE, *KEYED, NOT_YOURS, (402, "payment_declined"), (409, "invalid_state"), (409, "hold_expired"),
     ORDERS_DOWN,
 ))
@@ -113,7 +113,7 @@ async def pay_order(
     return relay(answer, request.url.path)
 
 
-@router.post("/orders/{orderId}/cancel", responses=as_customer(
+@router.post("/orders/{orderId}/cancel", response_model=OrderView, responses=as_customer(
     NOT_YOURS, (409, "invalid_state"), (409, "request_in_progress"), ORDERS_DOWN))
 async def cancel_order(
     order_id: OrderId, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
@@ -126,13 +126,13 @@ async def cancel_order(
     return relay(answer, request.url.path)
 
 
-@router.get("/me", responses=as_customer((503, "customers_unavailable")))
+@router.get("/me", response_model=CustomerView, responses=as_customer((503, "customers_unavailable")))
 async def get_profile(customer_id: CustomerId, upstreams: UpstreamsDep, request: Request) -> Response:
     """The customer's profile, read from the customers service itself (with its ETag)."""
     return relay(await upstreams.customers.request("GET", f"/customers/{customer_id}"), request.url.path)
 
 
-@router.patch("/me", responses=as_customer(
+@router.patch("/me", response_model=CustomerView, responses=as_customer(
     TOO_LARGE, (409, "email_taken"), (412, "version_mismatch"), (400, "invalid_if_match"),
     (503, "customers_unavailable"),
 ))
@@ -149,7 +149,8 @@ async def update_profile(
     return relay(answer, request.url.path)
 
 
-@router.get("/notifications", responses=as_customer((503, "notifications_unavailable")))
+@router.get("/notifications", response_model=Notifications,
+            responses=as_customer((503, "notifications_unavailable")))
 async def list_notifications(
     customer_id: CustomerId, upstreams: UpstreamsDep, request: Request, limit: Limit = 100,
     order_id: Annotated[str | None, Query(alias="orderId", pattern=ID_PATTERN)] = None,

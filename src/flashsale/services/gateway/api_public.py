@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from flashsale.contracts.api import ID_PATTERN, SignIn
+from flashsale.contracts.api import ID_PATTERN, CustomerView, SignIn
 from flashsale.kit.problems import Problem
 from flashsale.services.gateway.auth import Keys, VisitorId, as_visitor, refused
 from flashsale.services.gateway.deps import KeysDep, ReadsDep, SettingsDep, UpstreamsDep
-from flashsale.services.gateway.models import AccessToken, AdminSignIn, Refresh, SignUp
+from flashsale.services.gateway.models import AccessToken, AdminSignIn, Product, ProductPage, Refresh, SignUp
 from flashsale.services.gateway.tokens import ADMIN_SUBJECT, Role, TokenRefused
 from flashsale.services.gateway.upstream import relay
 
@@ -25,7 +25,7 @@ MAX_PAGE = 100
 TOO_LARGE = (413, "payload_too_large")  # a body over the limit (edge.BodyLimit)
 
 
-@router.post("/signup", status_code=201, responses=as_visitor(
+@router.post("/signup", status_code=201, response_model=CustomerView, responses=as_visitor(
     TOO_LARGE, (409, "email_taken"), (422, "weak_password"), (503, "customers_unavailable")))
 async def sign_up(body: SignUp, request: Request, _: VisitorId, upstreams: UpstreamsDep) -> Response:
     """A new customer who can sign in: 201 with the profile; 409 email_taken; 422 weak_password."""
@@ -34,7 +34,7 @@ async def sign_up(body: SignUp, request: Request, _: VisitorId, upstreams: Upstr
     return relay(answer, request.url.path)
 
 
-@router.post("/auth/token", responses=as_visitor(
+@router.post("/auth/token", response_model=AccessToken, responses=as_visitor(
     TOO_LARGE, (401, "invalid_credentials"), (503, "customers_unavailable")))
 async def sign_in(body: SignIn, request: Request, _: VisitorId, upstreams: UpstreamsDep, keys: KeysDep) -> Response:
     """A customer token for an email and password: 200; 401 invalid_credentials."""
@@ -46,7 +46,7 @@ async def sign_in(body: SignIn, request: Request, _: VisitorId, upstreams: Upstr
     return _customer_tokens(keys, answer.json()["customerId"])
 
 
-@router.post("/auth/refresh", responses=as_visitor(TOO_LARGE))
+@router.post("/auth/refresh", response_model=AccessToken, responses=as_visitor(TOO_LARGE))
 async def refresh(body: Refresh, _: VisitorId, keys: KeysDep) -> Response:
     """New tokens for a customer's refresh token: 200 as sign-in answers; 401 token_invalid or
     token_expired (sign in again). No password is checked: the refresh token is the credential."""
@@ -57,7 +57,8 @@ async def refresh(body: Refresh, _: VisitorId, keys: KeysDep) -> Response:
     return _customer_tokens(keys, claims.subject)
 
 
-@router.post("/auth/admin", responses=as_visitor(TOO_LARGE, (401, "invalid_credentials")))
+@router.post("/auth/admin", response_model=AccessToken,
+             responses=as_visitor(TOO_LARGE, (401, "invalid_credentials")))
 async def admin_sign_in(body: AdminSignIn, _: VisitorId, keys: KeysDep, settings: SettingsDep) -> Response:
     """An admin token for the house's admin token: 200; 401 invalid_credentials."""
     expected = settings.admin_token.encode()
@@ -66,7 +67,7 @@ async def admin_sign_in(body: AdminSignIn, _: VisitorId, keys: KeysDep, settings
     return _token(AccessToken(access_token=keys.issue(ADMIN_SUBJECT, Role.ADMIN), expires_in=keys.ttl_s))
 
 
-@router.get("/products", responses=as_visitor((503, "catalog_unavailable")))
+@router.get("/products", response_model=ProductPage, responses=as_visitor((503, "catalog_unavailable")))
 async def list_products(
     customer_id: VisitorId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
     after: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,  # a productId, as the catalog takes it
@@ -82,7 +83,8 @@ async def list_products(
     return JSONResponse(page)
 
 
-@router.get("/products/{productId}", responses=as_visitor((404, "unknown_product"), (503, "catalog_unavailable")))
+@router.get("/products/{productId}", response_model=Product,
+            responses=as_visitor((404, "unknown_product"), (503, "catalog_unavailable")))
 async def get_product(
     product_id: ProductId, customer_id: VisitorId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
 ) -> Response:

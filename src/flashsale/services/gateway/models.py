@@ -3,9 +3,25 @@ to the services behind it uses their contracts (contracts/api.py)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
-from flashsale.contracts.api import MAX_EMAIL, MAX_ITEMS, MAX_NAME, MAX_PASSWORD, Address, ApiModel, Fulfilment, Item
+from flashsale.contracts.api import (
+    MAX_EMAIL,
+    MAX_ITEMS,
+    MAX_NAME,
+    MAX_PASSWORD,
+    Address,
+    ApiModel,
+    AvailabilityView,
+    CustomerView,
+    Fulfilment,
+    Item,
+    OrderDetailView,
+    OrderView,
+    ProductView,
+)
 
 
 class SignUp(ApiModel):
@@ -48,3 +64,49 @@ class PlaceOrder(ApiModel):
         if len({item.product_id for item in self.items}) != len(self.items):
             raise ValueError("each productId may appear once")
         return self
+
+
+# What the gateway answers that is not what a service behind it answered as it came: availability
+# marked with where it was read, and the composed order (compose.py). Only the OpenAPI document
+# uses these; the answers are the services' JSON, passed on.
+Part = Literal["ok", "missing", "unavailable"]
+
+
+class Availability(AvailabilityView):
+    """From the catalog's read model, or from the inventory itself right after the caller's own
+    order or cancel touched the product (`source`)."""
+
+    source: Literal["catalog", "inventory"]
+
+
+class Product(ProductView):
+    availability: Availability
+
+
+class ProductPage(ApiModel):
+    """`next` is the `after` of the following page, or null on the last one."""
+
+    products: list[Product]
+    next: str | None
+
+
+class Orders(ApiModel):
+    """The customer's orders, newest first."""
+
+    orders: list[OrderView]
+
+
+class Parts(ApiModel):
+    order: Literal["ok"]
+    customer: Part
+    products: Part
+
+
+class ComposedOrder(ApiModel):
+    """An order with its customer and its products (by productId); a part that could not be had
+    is null, and `parts` says why (`missing`: its service has no such thing; `unavailable`)."""
+
+    order: OrderDetailView
+    customer: CustomerView | None
+    products: dict[str, Product] | None
+    parts: Parts
