@@ -45,6 +45,11 @@ class SaleResult:
     # Buyers told their hold had expired when they paid (409 hold_expired): the order, and the
     # seconds from asking for it to that answer (a hold cannot run out sooner than its TTL).
     expired: list[tuple[str, float]] = field(default_factory=list)
+    # Buyers still told "in progress" (409 request_in_progress) when they stopped asking again: a
+    # payment an outage cut off mid-way, which the saga resolves once the payment service may take
+    # it over (its PENDING payment is stale after 30 s). The contract's answer; how each ended is
+    # for the audit, which every order must pass.
+    undecided: list[str] = field(default_factory=list)
     epilogue: list[tuple[str, str]] = field(default_factory=list)  # what happened after the sale
     notes: list[str] = field(default_factory=list)  # printed below the report
     unexpected: list[str] = field(default_factory=list)
@@ -86,6 +91,9 @@ async def _buyer(path: BuyPath, plan: SalePlan, n: int, token: str | None, resul
         # The contract's answer to a payment that came too late (a house under faults can be that slow).
         result.outcomes["expired"] += 1
         result.expired.append((order_id, time.perf_counter() - asked))
+    elif paid.status == 409 and paid.body.get("code") == "request_in_progress":
+        result.outcomes["undecided"] += 1
+        result.undecided.append(order_id)
     else:
         result.unexpected.append(f"POST /orders/{order_id}/pay ({token}) -> {paid.status} {paid.body}")
 

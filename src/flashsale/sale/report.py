@@ -35,7 +35,9 @@ def print_sale_report(
     o = result.outcomes
     for label, value in [
         ("orders created", o["created"]), ("refused (409 out_of_stock)", o["refused"]),
-        ("paid", o["paid"]), ("declined (402)", o["declined"]), ("abandoned (hold left to expire)", o["abandoned"]),
+        ("paid", o["paid"]), ("declined (402)", o["declined"]),
+        ("payment still in progress when the buyer stopped asking (409)", o["undecided"]),
+        ("abandoned (hold left to expire)", o["abandoned"]),
         ("completed", settled.get("COMPLETED", 0)),
         ("cancelled", sum(v for k, v in settled.items() if k.startswith("CANCELLED"))),
         *((f"  cancelled: {k.split('/', 1)[1]}", v) for k, v in sorted(settled.items()) if k.startswith("CANCELLED/")),
