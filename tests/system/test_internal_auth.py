@@ -109,7 +109,7 @@ def callers(house: ServicesFile) -> Iterator[Callers]:
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
           derandomize=not EXPLORE)
-@pytest.mark.timeout(600)  # all the gateway's operations; `make fuzz` sends 100 random requests to each
+@pytest.mark.timeout(600)  # an operation's requests, and the house's start for the first: `make fuzz` sends many
 def test_the_gateway_answers_what_its_openapi_document_says(case: Any, callers: Callers) -> None:
     check(case, callers.send(case), callers)
 
