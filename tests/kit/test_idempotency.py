@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database
-from flashsale.kit.idempotency import Answer, IdempotencyStore, request_hash
+from flashsale.kit.idempotency import Answer, IdempotencyStore, KeyClaim, answer_txn, request_hash
+from flashsale.kit.inbox import record_txn
 from flashsale.kit.problems import Problem
-from flashsale.kit.schema import idempotency_keys
+from flashsale.kit.schema import idempotency_keys, inbox
 
 pytestmark = pytest.mark.service
 
@@ -137,3 +138,41 @@ async def test_a_request_paused_past_its_lock_does_not_overwrite_the_answer_of_t
 
     assert taken_over == Answer(201, {"orderId": "o-taken-over"})
     assert await store.run("create-order", key, BODY, work) == taken_over  # what the client was told
+
+
+async def test_a_request_paused_past_its_lock_commits_no_effect_when_it_answers_in_its_own_transaction(
+    kit_db: Database,
+) -> None:
+    """The stale request stores its answer in the transaction of its effect (answer_txn): that
+    transaction finds the key taken over and rolls back, so no effect exists that nobody was told
+    about (a second order for one click), and the stale request answers "in progress"."""
+    clock, key = ManualClock(), _key()
+    store = IdempotencyStore(kit_db, clock, lock_s=5)
+    paused, woken = asyncio.Event(), asyncio.Event()
+
+    async def effect_and_answer(claim: KeyClaim, order_id: str) -> Answer:
+        async with kit_db.transaction() as conn:
+            await record_txn(conn, "effects", order_id, clock.now_ms())  # the effect: a row of its own
+            return await answer_txn(conn, claim, Answer(201, {"orderId": order_id}))
+
+    async def stalled_work(claim: KeyClaim) -> Answer:
+        paused.set()
+        await woken.wait()
+        return await effect_and_answer(claim, "o-stale")
+
+    async def work(claim: KeyClaim) -> Answer:
+        return await effect_and_answer(claim, "o-taken-over")
+
+    stale = asyncio.create_task(store.run_keyed("create-order", key, BODY, stalled_work))
+    await paused.wait()
+    clock.advance(6)
+    taken_over = await store.run_keyed("create-order", key, BODY, work)
+    woken.set()
+    late = await stale
+
+    assert taken_over == Answer(201, {"orderId": "o-taken-over"})
+    assert (late.status, late.body["code"]) == (409, "request_in_progress")  # type: ignore[index]
+    async with kit_db.read() as conn:
+        effects = set(await conn.scalars(sa.select(inbox.c.message_id).where(inbox.c.consumer == "effects")))
+    assert effects == {"o-taken-over"}
+    assert await store.run("create-order", key, BODY, _answer(500)) == taken_over  # what the client was told

@@ -18,13 +18,18 @@ write lock. Within a transaction keys are taken in sorted order, so two batches 
 (a client retrying at two instances at once) cannot deadlock on PostgreSQL. A failure of the
 transaction itself fails every request of its batch; a problem with one key (reused, in
 progress) is that request's alone.
+
+A request whose work commits in one transaction stores its answer in that same transaction
+(`run_keyed` hands the work its `KeyClaim`; `answer_txn`), one commit fewer, and fenced: when the
+key's lock ran out and a retry took it over, the work's transaction rolls back (KeyTakenOver), so a
+request paused past its lock cannot leave an effect nobody was told about (a second order).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import orjson
 import sqlalchemy as sa
@@ -47,6 +52,37 @@ MAX_BATCH = 64
 class Answer:
     status: int
     body: object
+    # Stored already, in the work's own transaction (`answer_txn`): the store does not store it again.
+    stored: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class KeyClaim:
+    """The key a running request holds, for its work to store the answer with its effect."""
+
+    scope: str
+    key: str
+    locked_until_ms: int
+
+
+class KeyTakenOver(Problem):
+    """The key's lock ran out while the request ran, and a retry holds the key now: the request's
+    own effect must not commit (raised inside its transaction), and the retry answers the client."""
+
+    def __init__(self) -> None:
+        super().__init__(409, "request_in_progress", "Request in progress",
+                         "a request with this Idempotency-Key is still running")
+
+
+async def answer_txn(conn: AsyncConnection, claim: KeyClaim, answer: Answer) -> Answer:
+    """Store `answer` for the claimed key inside the caller's transaction, which is about to commit
+    the effect it answers for; KeyTakenOver when the claim no longer holds the key."""
+    stored = await conn.execute(_ANSWER, {"b_scope": claim.scope, "b_key": claim.key,
+                                          "b_locked_until_ms": claim.locked_until_ms, "b_status": answer.status,
+                                          "b_body": orjson.dumps(answer.body).decode()})
+    if stored.rowcount != 1:
+        raise KeyTakenOver()
+    return replace(answer, stored=True)
 
 
 def _in_progress() -> Problem:
@@ -125,6 +161,15 @@ class IdempotencyStore:
     async def run(
         self, scope: str, key: str, body: bytes, work: Callable[[], Awaitable[Answer]]
     ) -> Answer:
+        async def unkeyed(_: KeyClaim) -> Answer:
+            return await work()
+
+        return await self.run_keyed(scope, key, body, unkeyed)
+
+    async def run_keyed(
+        self, scope: str, key: str, body: bytes, work: Callable[[KeyClaim], Awaitable[Answer]]
+    ) -> Answer:
+        """`run`, the work given the key's claim: it may store its answer itself (`answer_txn`)."""
         if not key or len(key) > MAX_KEY_LENGTH:
             raise Problem(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
                           f"the key must be 1..{MAX_KEY_LENGTH} characters")
@@ -133,7 +178,7 @@ class IdempotencyStore:
         if isinstance(claimed, Answer):
             return claimed
         try:
-            answer = await work()
+            answer = await work(KeyClaim(scope, key, claimed.locked_until_ms))
         except Problem as problem:  # a refusal (409 out_of_stock, 402 declined) is an answer too
             answer = Answer(problem.status, problem.body())
         except BaseException:
@@ -141,7 +186,7 @@ class IdempotencyStore:
             raise
         if answer.status >= 500:
             await self._release(scope, key, claimed)
-        else:
+        elif not answer.stored:
             await self._completions.submit(None, _Completion(scope, key, claimed, answer))
         return answer
 

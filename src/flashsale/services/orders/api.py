@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -22,7 +23,7 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.errors import DependencyUnavailable
-from flashsale.kit.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore
+from flashsale.kit.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, KeyClaim
 from flashsale.kit.openapi import answers
 from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.kit.service import require_admin
@@ -123,8 +124,14 @@ async def place_order(
     """Hold the stock and create the order (201); no stock, no order (409 out_of_stock)."""
     lines = [domain.Line(item.product_id, item.quantity) for item in body.items]
 
-    async def place() -> Answer:
-        return Answer(201, _json(await checkout.place(body.customer_id, lines, fulfilment=body.fulfilment)))
+    def created(order: Order) -> Answer:
+        return Answer(201, _json(order))
+
+    async def place(claim: KeyClaim | None) -> Answer:
+        # With a key, the answer is stored in the transaction that creates the order.
+        keyed = None if claim is None else (claim, created)
+        answer = created(await checkout.place(body.customer_id, lines, fulfilment=body.fulfilment, keyed=keyed))
+        return replace(answer, stored=claim is not None)
 
     return await _answer_once(keys, "create-order", key, request, place)
 
@@ -144,7 +151,7 @@ async def pay_order(
     hold_expired when that is why it was cancelled.
     """
 
-    async def pay() -> Answer:
+    async def pay(_: KeyClaim | None) -> Answer:
         return Answer(200, _json(await checkout.pay(order_id, body.payment_token)))
 
     return await _answer_once(keys, f"pay:{order_id}", key, request, pay)
@@ -243,20 +250,21 @@ class _NotYet(Exception):
 
 
 async def _answer_once(
-    keys: IdempotencyStore, scope: str, key: str | None, request: Request, work: Callable[[], Awaitable[Answer]],
+    keys: IdempotencyStore, scope: str, key: str | None, request: Request,
+    work: Callable[[KeyClaim | None], Awaitable[Answer]],
 ) -> JSONResponse:
     """Run `work`, or with an Idempotency-Key answer what the first request with it answered."""
     if key is None:
-        answer = await work()
+        answer = await work(None)
     else:
-        async def settled_work() -> Answer:
+        async def settled_work(claim: KeyClaim) -> Answer:
             try:
-                return await work()
+                return await work(claim)
             except RequestInProgress as problem:
                 raise _NotYet(problem) from problem
 
         try:
-            answer = await keys.run(scope, key, await request.body(), settled_work)
+            answer = await keys.run_keyed(scope, key, await request.body(), settled_work)
         except _NotYet as not_yet:
             raise not_yet.problem from None
     media_type = MEDIA_TYPE if answer.status >= 400 else "application/json"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
+from flashsale.kit.idempotency import Answer, KeyClaim
 from flashsale.kit.tracing import journey, journey_span
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
@@ -35,6 +36,9 @@ from flashsale.services.orders.store import Order, OrderStore, Saga, SagaStore, 
 from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
+
+# A request's Idempotency-Key and how it answers with the order it placed (api.py renders it).
+Keyed = tuple[KeyClaim, Callable[[Order], Answer]]
 
 # How long a request waits for another runner (the worker, another request) that holds the saga:
 # a payment may take ~10 s (the slow provider path, retries); a cancel's steps are quick.
@@ -69,17 +73,20 @@ class Checkout:
 
     # -- placing --------------------------------------------------------------------------
 
-    async def place(self, customer_id: str, lines: Sequence[domain.Line], *, fulfilment: str = "all") -> Order:
+    async def place(
+        self, customer_id: str, lines: Sequence[domain.Line], *, fulfilment: str = "all", keyed: Keyed | None = None,
+    ) -> Order:
         """Price the lines, hold the stock, then record the order and its saga. No hold, no order;
-        a product that cannot be sold now is refused before anything is held."""
+        a product that cannot be sold now is refused before anything is held. `keyed`: the
+        request's Idempotency-Key and how it answers with the order, stored with it."""
         snapshots = await self.prices.snapshots([line.product_id for line in lines])
         order_id = str(uuid.uuid4())  # first, so the hold is idempotent per order across retries
         with journey(order_id, "order.place", {"order.id": order_id}):  # the root of the order's trace
-            return await self._hold_and_record(order_id, customer_id, lines, snapshots, fulfilment)
+            return await self._hold_and_record(order_id, customer_id, lines, snapshots, fulfilment, keyed)
 
     async def _hold_and_record(
         self, order_id: str, customer_id: str, lines: Sequence[domain.Line], snapshots: dict[str, Snapshot],
-        fulfilment: str,
+        fulfilment: str, keyed: Keyed | None,
     ) -> Order:
         hold = await self.inventory.reserve(order_id, customer_id, lines, fulfilment=fulfilment)
         crash_point("hold.called")
@@ -92,7 +99,7 @@ class Checkout:
             created_at_ms=now, updated_at_ms=now, paid_at_ms=None, lines=granted,
         )
         try:
-            await self.store.create(order)
+            await self.store.create(order, answer=None if keyed is None else (keyed[0], keyed[1](order)))
         except Exception:
             # Give the hold back at once. Should this process die right here instead, nobody
             # calls release: the hold then expires by its TTL and the inventory's sweeper returns

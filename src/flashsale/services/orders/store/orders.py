@@ -20,6 +20,7 @@ from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
+from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.outbox import append_all_txn, append_txn
 from flashsale.services.orders import domain
 from flashsale.services.orders.store import sagas
@@ -44,21 +45,30 @@ class Order:
     lines: tuple[domain.Line, ...] = ()
 
 
+@dataclass(frozen=True)
+class Placement:
+    """An order to create, with the answer its request gives under an Idempotency-Key, if any."""
+
+    order: Order
+    answer: tuple[KeyClaim, Answer] | None
+
+
 class OrderStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
-        self._placements: Coalescer[None, Order, None] = Coalescer(self._create_batch, max_batch=MAX_PLACEMENTS)
+        self._placements: Coalescer[None, Placement, None] = Coalescer(self._create_batch, max_batch=MAX_PLACEMENTS)
 
-    async def create(self, order: Order) -> None:
+    async def create(self, order: Order, *, answer: tuple[KeyClaim, Answer] | None = None) -> None:
         """The order, its lines, OrderCreated and its checkout saga, in one transaction: the one of
         the placements that arrive while another batch commits (group commit, kit.coalescer), so
         that a crowd's winners pay for one commit and one turn at the database's write lock per
         batch instead of one each (on SQLite, two instances taking turns at one file's lock
-        placed 17 orders/s)."""
-        await self._placements.submit(None, order)
+        placed 17 orders/s). `answer`: the request's Idempotency-Key and what it answers, stored
+        in that transaction too (KeyTakenOver, and no order, when a retry has the key now)."""
+        await self._placements.submit(None, Placement(order, answer))
 
-    async def _create_batch(self, _lane: None, batch: list[Order]) -> list[Exception | None]:
+    async def _create_batch(self, _lane: None, batch: list[Placement]) -> list[Exception | None]:
         try:
             async with self.db.transaction() as conn:
                 await _create_all_txn(conn, batch)
@@ -69,12 +79,12 @@ class OrderStore:
             if len(batch) == 1:
                 raise
         # One placement spoiled the batch: each on its own, so only that one fails.
-        return [await self._create_alone(order) for order in batch]
+        return [await self._create_alone(placement) for placement in batch]
 
-    async def _create_alone(self, order: Order) -> Exception | None:
+    async def _create_alone(self, placement: Placement) -> Exception | None:
         try:
             async with self.db.transaction() as conn:
-                await _create_all_txn(conn, [order])
+                await _create_all_txn(conn, [placement])
         except Exception as error:  # noqa: BLE001 - this placement's own failure, handed to its caller
             return error
         return None
@@ -180,8 +190,10 @@ def _order(row: sa.Row[tuple[object, ...]]) -> Order:
     return Order(**row._mapping)
 
 
-async def _create_all_txn(conn: AsyncConnection, batch: Sequence[Order]) -> None:
-    """New orders with their lines, OrderCreated events and sagas: a multi-row INSERT per table."""
+async def _create_all_txn(conn: AsyncConnection, placements: Sequence[Placement]) -> None:
+    """New orders with their lines, OrderCreated events and sagas: a multi-row INSERT per table;
+    and the answers of their Idempotency-Keys, in key order (kit/idempotency.py says why)."""
+    batch = [placement.order for placement in placements]
     await conn.execute(orders.insert(), [_order_row(order) for order in batch])
     await conn.execute(order_lines.insert(), [
         {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity,
@@ -190,6 +202,9 @@ async def _create_all_txn(conn: AsyncConnection, batch: Sequence[Order]) -> None
     ])
     await append_all_txn(conn, SERVICE, [(_created(order), order.order_id) for order in batch])
     await sagas.start_all_txn(conn, [(order.order_id, order.reservation_id, order.created_at_ms) for order in batch])
+    keyed = [placement.answer for placement in placements if placement.answer is not None]
+    for claim, answer in sorted(keyed, key=lambda keyed: (keyed[0].scope, keyed[0].key)):
+        await answer_txn(conn, claim, answer)
 
 
 def _created(order: Order) -> Envelope:
