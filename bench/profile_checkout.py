@@ -8,8 +8,10 @@ Starts a house (`flashsale up`, bench.house), puts a hot product on sale and run
 bench's buyers (order -> pay -> poll to COMPLETED). Over the measured window it reads every service
 process's CPU time from /proc and samples the `--profile` busiest of them (by a first look at their
 CPU) with `py-spy record`. Prints CPU-milliseconds per completed checkout per service (the whole
-house's share of the two cores) and, per profiled process, its top frames by own time and our code
-by inclusive time. The "checkout profile" figures in bench/RESULTS.md come from this.
+house's share of the two cores), the work a checkout costs per process (bench.ledger: requests
+answered, events handled, database transactions) and, per profiled process, its top frames by own
+time and our code by inclusive time (`--profile 0`: none). The "checkout profile" figures in
+bench/RESULTS.md come from this.
 """
 
 from __future__ import annotations
