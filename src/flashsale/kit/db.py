@@ -117,7 +117,7 @@ class Database:
         self._on_events_committed: list[Callable[[], None]] = []
 
     @classmethod
-    async def connect(cls, url: str, *, pool_size: int = 20) -> Database:
+    async def connect(cls, url: str, *, pool_size: int = 10) -> Database:
         """`pool_size` connections at most, kept open once made (no overflow: see the
         FLASHSALE_DB_POOL_SIZE setting for why)."""
         async_url = _async_url(url)

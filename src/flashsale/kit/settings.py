@@ -26,8 +26,10 @@ class ServiceSettings(BaseSettings):
     # FLASHSALE_DB_POOL_SIZE: connections each process keeps open to its database, and never more
     # (a request then waits for one). Connections opened beyond a pool for a burst and closed after
     # it were ~60 new PostgreSQL sessions in 12 s of checkouts on the order service, each a server
-    # process to start and the driver's type introspection to run again.
-    db_pool_size: int = 20
+    # process to start and the driver's type introspection to run again. Ten keep a house of ten
+    # processes within PostgreSQL's default max_connections (100); 20 ran it out of connection slots
+    # with the test suite's houses beside it.
+    db_pool_size: int = 10
     broker_url: str = "nats://127.0.0.1:4222"
     admin_token: str = ""
     log_level: str = "WARNING"
