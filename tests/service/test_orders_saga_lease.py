@@ -71,7 +71,9 @@ async def test_a_dead_runners_saga_is_due_and_taken_over_only_when_its_lease_run
     order_id = await _new_order(databases[0], clock)
     dead, survivor = SagaStore(databases[0], clock, owner="dead"), SagaStore(databases[1], clock, owner="survivor")
     claimed_at = time.monotonic()
-    claimed = await dead.claim_to_run(order_id, SHORT_LEASE_MS, payment_token="tok_ok")
+    # Long enough that the survivor's first look comes before it runs out on a loaded machine.
+    dead_lease_ms = 2_000
+    claimed = await dead.claim_to_run(order_id, dead_lease_ms, payment_token="tok_ok")
     assert claimed is not None and claimed.begun == plan.PAYMENT
     abandoned = claimed.lease
 
@@ -79,7 +81,7 @@ async def test_a_dead_runners_saga_is_due_and_taken_over_only_when_its_lease_run
     taken = await _claim_once_due(survivor, order_id, SHORT_LEASE_MS)
 
     assert early == ([], None)
-    assert time.monotonic() - claimed_at >= SHORT_LEASE_MS / 1000
+    assert time.monotonic() - claimed_at >= dead_lease_ms / 1000
     assert await dead.renew(abandoned, SHORT_LEASE_MS) is None  # the old runner cannot carry on
     saga = await survivor.get(order_id)
     assert saga is not None and saga.step(plan.PAYMENT) is not None
