@@ -164,6 +164,9 @@ class CheckoutSaga:
             if step in (plan.Next.WAIT, plan.Next.FINISHED):
                 return saga
             if saga.lease_owner != lease.token:
+                # A saga handed over without our lease (given back in the last step's commit) is
+                # whoever runs it next's: `renew` trusts a fresh lease without asking, so this
+                # check is what keeps us from being a second runner.
                 raise LostLease(lease.order_id)
             held = await self.sagas.renew(held or lease, self.lease_ms)
             if held is None:
