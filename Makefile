@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test up lint bench unit service system soak faults fuzz clean
+.PHONY: demo test up lint bench unit service system soak faults fuzz docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ faults: $(STAMP)
 fuzz: $(STAMP)
 	FLASHSALE_FUZZ_EXAMPLES=100 $(BIN)/pytest -n 3 tests/service/test_openapi_fuzz.py
 	FLASHSALE_FUZZ_EXAMPLES=100 $(BIN)/pytest -s tests/system/test_internal_auth.py -k openapi
+
+# What docs/ holds that the code writes itself: each service's OpenAPI document, each event's JSON
+# schema and the contract's events table (src/flashsale/contract_docs.py; a test fails when they are stale).
+docs: $(STAMP)
+	$(BIN)/python -m flashsale.contract_docs
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
