@@ -1,4 +1,4 @@
-"""The `flashsale` command: run the house, play a sale, audit it (CONTRACT §4)."""
+"""The `flashsale` command: run the house, play a sale, audit it (docs/contract.md#cli)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST /orders and POST /orders/{id}/pay (CONTRACT §3)."""
+"""Idempotency-Key on POST /orders and POST /orders/{id}/pay (docs/contract.md#orders)."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ def a_day_at_the_gateway(callers: Callers) -> list[Answered]:
 
 def _excused(case: Any, response: Any) -> bool:
     """A valid request's refusal that the document lists and the fuzzer cannot foresee: products
-    it makes up are not in the catalog (CONTRACT §3: 422 unknown_product), an Idempotency-Key it
+    it makes up are not in the catalog (docs/contract.md#orders: 422 unknown_product), an Idempotency-Key it
     draws may have been used with another body, a password it draws is one the rules refuse (at
     least 8 characters, not the email: the customers service's), an If-Match it draws names another
     version of the profile, a sale window it draws ends before it starts."""

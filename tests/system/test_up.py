@@ -1,4 +1,4 @@
-"""`flashsale up` as a user runs it: a real command starting real service processes (CONTRACT §1)."""
+"""`flashsale up` as a user runs it: a real command starting real service processes (docs/contract.md#starting)."""
 
 from __future__ import annotations
 

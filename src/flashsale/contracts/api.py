@@ -1,4 +1,4 @@
-"""Request and response bodies of the public HTTP APIs (CONTRACT.md). camelCase on the wire."""
+"""Request and response bodies of the public HTTP APIs (docs/contract.md). camelCase on the wire."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 Each payload is versioned by its type name; a breaking change gets a new type (`...V2`).
 Consumers validate `data` with these models, so a malformed event fails loudly (and, after the
 bounded redeliveries, lands in the dead-letter stream) instead of corrupting state.
+Their producers, subjects and JSON schemas are published in docs/contract.md#events (`make docs`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CloudEvents 1.0 (structured JSON mode): the envelope every event travels in."""
+"""CloudEvents 1.0 (structured JSON mode): the envelope every event travels in (docs/contract.md#events)."""
 
 from __future__ import annotations
 

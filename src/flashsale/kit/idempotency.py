@@ -1,4 +1,4 @@
-"""Idempotency-Key for POST endpoints (the semantics CONTRACT §3 writes down).
+"""Idempotency-Key for POST endpoints (the semantics docs/contract.md#orders writes down).
 
 - first request with a key: runs; its answer is stored under (scope, key) with a hash of the body;
 - same key, same body, finished: the stored answer again, nothing runs;

@@ -1,4 +1,4 @@
-"""What `flashsale up` is asked to run, and where everything listens (CONTRACT §1).
+"""What `flashsale up` is asked to run, and where everything listens (docs/contract.md#starting).
 
 Ports are a fixed layout above a base `P`: inventory on P+1, the order instances on P+2 up to
 P+1+N, then payments, shipping, notifications, catalog, customers, gateway, monitor and reporting

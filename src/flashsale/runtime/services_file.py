@@ -1,6 +1,6 @@
 """`DIR/services.json`: where a running house listens, for the CLI commands that talk to it.
 
-The shape is public (CONTRACT §1):
+The shape is public (docs/contract.md#starting):
 `{"broker": ..., "adminToken": ..., "services": {"<name>": [{"url": ..., "pid": ...}, ...]}}`.
 It holds the admin token, so it is written with mode 0600, and atomically (a temporary file
 renamed over the old one), so a reader never sees half a file while `up` rewrites it.

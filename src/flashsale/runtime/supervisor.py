@@ -1,4 +1,4 @@
-"""`flashsale up`: run the whole house locally and keep it running (CONTRACT §1).
+"""`flashsale up`: run the whole house locally and keep it running (docs/contract.md#starting).
 
 A `House` starts the broker (unless one is given), then inventory, payments, shipping, notifications and the order
 instances, each as its own process; when every one answers /health it writes services.json. A

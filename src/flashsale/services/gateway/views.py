@@ -19,7 +19,7 @@ from typing import Any
 # The catalog keeps prices in cents of the house's one currency and names none; this is its sign.
 CURRENCY = "€"
 SOLD_OUT = "Sorry, this item is sold out"
-TEST_CARDS = (  # the simulated provider's tokens (CONTRACT §3) as a buyer chooses them
+TEST_CARDS = (  # the simulated provider's tokens (docs/contract.md#orders) as a buyer chooses them
     ("tok_ok", "Test card: approved"),
     ("tok_declined", "Test card: declined"),
     ("tok_slow", "Test card: slow approval"),

@@ -1,4 +1,4 @@
-"""The inventory's HTTP API (CONTRACT §2): parse, call one store operation, map the answer.
+"""The inventory's HTTP API (docs/contract.md#inventory): parse, call one store operation, map the answer.
 
 Route order matters: `/inventory/reservations...` is declared before `/inventory/{productId}`,
 so a GET of a reservation is never read as a product id.

@@ -1,4 +1,4 @@
-"""HTTP routes of the order service (CONTRACT §3)."""
+"""HTTP routes of the order service (docs/contract.md#orders)."""
 
 from __future__ import annotations
 

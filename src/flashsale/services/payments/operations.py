@@ -56,7 +56,7 @@ class Payments:
         try:
             result, calls = await self._ask(Operation.AUTHORISE, payment)
         except ProviderError:
-            # The provider kept failing: decline rather than leave the buyer waiting (CONTRACT §3).
+            # The provider kept failing: decline rather than leave the buyer waiting (docs/contract.md#orders).
             result, calls = ProviderResult(approved=False, reason=domain.PROVIDER_ERROR), self.policy.attempts
         recorded = await self.store.record_authorisation(payment, result.approved, result.reason, calls)
         metrics.operations.labels(Operation.AUTHORISE.value, recorded.status.lower()).inc()

@@ -8,7 +8,7 @@ The simulated provider stands in for an external one whose books outlive our pro
 keeps its books (`ProviderBook`) in a table of its own, not in memory: after a crash and restart
 of the payments service it still knows what it already did.
 
-Tokens of the simulated provider (CONTRACT §3):
+Tokens of the simulated provider (docs/contract.md#orders):
 - `tok_ok` approves; `tok_slow` approves, but answers 2 s after acting;
 - `tok_declined` declines ("card_declined"); any unknown token declines ("unknown_token");
 - `tok_error` raises `ProviderError` on every authorisation (the caller retries, then gives up);
