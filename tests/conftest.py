@@ -182,3 +182,16 @@ def house(
         yield launcher
     finally:
         launcher.stop_all()
+
+
+@pytest.fixture(scope="module")
+def in_process(module_database_base: str, nats_url: str, admin_token: str) -> Iterator[Any]:
+    """The in-process tier (tests/support/in_process.py): apps built by `create_app` and served in
+    this process, shared by one test module, on SQLite and on PostgreSQL."""
+    from support.in_process import InProcessHouse
+
+    house = InProcessHouse(module_database_base, nats_url, admin_token)
+    try:
+        yield house
+    finally:
+        house.close()

@@ -25,9 +25,10 @@ def items(*lines: tuple[str, int]) -> list[dict[str, Any]]:
 
 
 class ShippingClient:
-    def __init__(self, url: str, admin_token: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=15.0)
+    def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
+        """`target`: a service process's URL, or the client of an app served in-process."""
+        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=15.0)
+        self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
     def schedule(self, order_id: str, lines: list[dict[str, Any]]) -> httpx.Response:

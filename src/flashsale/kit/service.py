@@ -285,6 +285,17 @@ def front(app: FastAPI) -> ASGIApp:
     return app if given is None else given(app)
 
 
+def served(app: FastAPI, settings: ServiceSettings, *, internal: bool = True) -> ASGIApp:
+    """What a service's server runs, and what the tests' in-process tier calls: the app behind its
+    front route, and for an `internal` service behind the house's credential check when its
+    settings ask for one (kit/house_auth.py)."""
+    server_app = front(app)
+    if internal and house_auth.required(settings.internal_auth, settings.host):
+        server_app = house_auth.InternalApi(server_app, house_auth.HouseGate(settings.admin_token))
+        log.info("internal_api_guarded", host=settings.host)
+    return server_app
+
+
 def run_service(create_app: Callable[[], Any], settings: ServiceSettings, *, internal: bool = True) -> None:
     """Serve the app on uvicorn (uvloop, httptools), as every service process does. An `internal`
     service (all but the public edges: the gateway, the operators' dashboard) asks callers for
@@ -293,12 +304,9 @@ def run_service(create_app: Callable[[], Any], settings: ServiceSettings, *, int
 
     app = create_app()
     app.state.runtime.migrate_before_serving()
-    served = front(app)
-    if internal and house_auth.required(settings.internal_auth, settings.host):
-        served = house_auth.InternalApi(served, house_auth.HouseGate(settings.admin_token))
-        log.info("internal_api_guarded", host=settings.host)
     uvicorn.run(
-        served, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        served(app, settings, internal=internal),
+        host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
         # uvicorn would trust X-Forwarded-For from 127.0.0.1 unless told otherwise: the setting decides.
         proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
 from flashsale.services.notifications import api
@@ -17,8 +18,8 @@ from flashsale.services.notifications.store import SERVICE, NotificationStore
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime(SERVICE, settings or ServiceSettings(), MIGRATIONS)
+def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    runtime = ServiceRuntime(SERVICE, settings or ServiceSettings(), MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from flashsale.kit.clock import Clock
 from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.idempotency import IdempotencyStore
@@ -33,9 +34,9 @@ from flashsale.services.orders.store import SERVICE, ContactStore, JobSchedule, 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: OrderSettings | None = None) -> FastAPI:
+def create_app(settings: OrderSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or OrderSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

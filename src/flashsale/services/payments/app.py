@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.services.payments import api
 from flashsale.services.payments.operations import Payments
@@ -19,9 +20,9 @@ from flashsale.services.payments.store import SERVICE, PaymentStore, ProviderBoo
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
+def create_app(settings: PaymentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS)
+    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,180 @@
+"""The in-process tier: a service's app, built by its `create_app(settings, clock)`, served inside
+the test process.
+
+What it runs is what a service process runs (`kit.service.served`: the app behind its front route
+and, where its settings ask, the house's credential check) with the app's whole lifespan: its
+migrations, relay, consumers and background loops, against a real database (SQLite or PostgreSQL)
+and the session's real NATS. What it leaves out is the process: no interpreter to start, no
+imports, no migrations in a child, no port. So a rule of one service's API or consumers (what a
+bad request is answered, what an event does) is checked here; what needs processes (a crash, two
+instances racing, a restart, a service calling another over HTTP) stays with the process tier
+(tests/conftest.py `ServiceLauncher`).
+
+Requests go through `httpx.ASGITransport`, on an event loop in a thread of its own that runs for as
+long as the app does, so the app's relay and consumers work on while a test waits; `http` is a
+plain (synchronous) httpx.Client whose transport hands each request to that loop, so the tests and
+their clients are the same as against a process. `clock` is the app's clock: a test
+that moves time passes a `ManualClock` (leases and hold expiry that read the database's clock move
+with that clock only). Prometheus counters are per process: every app of a worker writes to one
+registry, so a test reads a counter it moved, not one another app may move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from flashsale.kit import house_auth
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import service_database_url
+from flashsale.kit.service import served
+from flashsale.kit.settings import ServiceSettings
+from flashsale.services.catalog.app import create_app as catalog_app
+from flashsale.services.catalog.settings import CatalogSettings
+from flashsale.services.customers.app import create_app as customers_app
+from flashsale.services.gateway.app import create_app as gateway_app
+from flashsale.services.gateway.settings import GatewaySettings
+from flashsale.services.inventory.app import create_app as inventory_app
+from flashsale.services.inventory.settings import InventorySettings
+from flashsale.services.monitor.app import create_app as monitor_app
+from flashsale.services.monitor.settings import MonitorSettings
+from flashsale.services.notifications.app import create_app as notifications_app
+from flashsale.services.orders.app import create_app as orders_app
+from flashsale.services.orders.settings import OrderSettings
+from flashsale.services.payments.app import create_app as payments_app
+from flashsale.services.payments.settings import PaymentsSettings
+from flashsale.services.reporting.app import create_app as reporting_app
+from flashsale.services.shipping.app import create_app as shipping_app
+
+CreateApp = Callable[..., FastAPI]
+
+# service -> (its create_app, its settings class)
+APPS: dict[str, tuple[CreateApp, type[ServiceSettings]]] = {
+    "inventory": (inventory_app, InventorySettings),
+    "orders": (orders_app, OrderSettings),
+    "payments": (payments_app, PaymentsSettings),
+    "shipping": (shipping_app, ServiceSettings),
+    "notifications": (notifications_app, ServiceSettings),
+    "catalog": (catalog_app, CatalogSettings),
+    "customers": (customers_app, ServiceSettings),
+    "reporting": (reporting_app, ServiceSettings),
+    "monitor": (monitor_app, MonitorSettings),
+    "gateway": (gateway_app, GatewaySettings),
+}
+
+
+def settings_for(name: str, **fields: Any) -> ServiceSettings:
+    """The settings of service `name`: quiet logs and no tracing unless `fields` say otherwise."""
+    kind = APPS[name][1]
+    return kind(**{"log_level": "ERROR", "tracing": "off", **fields})
+
+
+@dataclass
+class InProcessService:
+    """A started app: `http` calls it, `app.state` holds what its lifespan built."""
+
+    name: str
+    app: FastAPI
+    settings: ServiceSettings
+    clock: Clock | None
+    http: httpx.Client
+
+
+class InProcessHouse:
+    """The apps one test module shares, each started on first use and all stopped at its end
+    (the in-process counterpart of the process tier's `house`)."""
+
+    def __init__(self, database_base: str, nats_url: str, admin_token: str) -> None:
+        self.database_base = database_base
+        self.nats_url = nats_url
+        self.admin_token = admin_token
+        self._started: dict[tuple[str, str, tuple[tuple[str, str], ...]], InProcessService] = {}
+        self._stack = contextlib.ExitStack()
+
+    def shared(self, name: str, *, instance: str = "1", clock: Clock | None = None, **fields: Any) -> InProcessService:
+        """The app of service `name` with these settings (and clock), started on first use."""
+        key = (name, instance, tuple(sorted((field, repr(value)) for field, value in fields.items())))
+        if key not in self._started:
+            self._started[key] = self.start(name, instance=instance, clock=clock, **fields)
+        return self._started[key]
+
+    def start(self, name: str, *, instance: str = "1", clock: Clock | None = None, **fields: Any) -> InProcessService:
+        """A new app of service `name`, running until the house closes."""
+        settings = settings_for(
+            name, database_url=service_database_url(self.database_base, name), broker_url=self.nats_url,
+            admin_token=self.admin_token, instance=instance, **fields,
+        )
+        app = APPS[name][0](settings, clock)
+        loop = self._stack.enter_context(running(app))  # its lifespan: migrations, relay, consumers
+        server_app = served(app, settings, internal=name not in house_auth.PUBLIC_EDGES)
+        client = httpx.Client(transport=OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
+        self._stack.callback(client.close)
+        return InProcessService(name, app, settings, clock, client)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+@contextlib.contextmanager
+def running(app: FastAPI, timeout_s: float = 60.0) -> Iterator[asyncio.AbstractEventLoop]:
+    """`app` started (its lifespan entered) on an event loop in a thread of its own, which runs
+    until the block ends and the lifespan has been left."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=f"app-{app.title}", daemon=True)
+    thread.start()
+    stop = asyncio.Event()
+    started: asyncio.Future[None] = loop.create_future()
+
+    async def live() -> None:
+        async with app.router.lifespan_context(app):
+            started.set_result(None)
+            await stop.wait()
+
+    lived = asyncio.run_coroutine_threadsafe(live(), loop)
+    try:
+        asyncio.run_coroutine_threadsafe(_first(started, lived), loop).result(timeout_s)
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        with contextlib.suppress(Exception):  # a failed start has raised above already
+            lived.result(timeout_s)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout_s)
+        loop.close()
+
+
+async def _first(started: asyncio.Future[None], lived: Any) -> None:
+    """Wait until the app has started, or raise what stopped it from starting."""
+    task = asyncio.wrap_future(lived)
+    await asyncio.wait([started, task], return_when=asyncio.FIRST_COMPLETED)
+    if not started.done():
+        task.result()
+        raise RuntimeError("the app's lifespan ended before it started")
+
+
+class OnItsLoop(httpx.BaseTransport):
+    """A synchronous transport that hands each request to `app` through `httpx.ASGITransport` on
+    the app's own loop, and waits for the whole answer."""
+
+    def __init__(self, app: ASGIApp, loop: asyncio.AbstractEventLoop, timeout_s: float = 60.0) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        self._loop = loop
+        self._timeout_s = timeout_s
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(self._timeout_s)
+
+    async def _answer(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        sent = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+        answer = await self._asgi.handle_async_request(sent)
+        content = await answer.aread()
+        return httpx.Response(answer.status_code, headers=answer.headers, content=content, request=request)
