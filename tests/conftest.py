@@ -13,12 +13,13 @@ import secrets
 import socket
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flashsale.kit.db import drop_postgres_database, service_database_url
+from flashsale.kit.db import service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess, stop_together
 
@@ -80,19 +81,40 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SystemTestsTogether(config, log)
 
 
-SERVICES = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers", "reporting")
-
-
 def _database_base(kind: str, tmp_path: Path) -> Iterator[str]:
     """A base database URL (one database per service is derived from it), dropped afterwards."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path}/db/"
         return
     require_postgres()
-    base = POSTGRES_URL.rstrip("/") + "/" + f"fs_test_{uuid.uuid4().hex[:10]}"
-    yield base
-    for service in SERVICES:
-        asyncio.run(drop_postgres_database(service_database_url(base, service)))
+    name = f"fs_test_{uuid.uuid4().hex[:10]}"
+    yield POSTGRES_URL.rstrip("/") + "/" + name
+    _DROPS.submit(asyncio.run, _drop_databases_of(name))
+
+
+# Dropping a PostgreSQL database forces a checkpoint and took ~2 s each on a busy machine, at the
+# end of every test and module that had databases: a thread of its own drops them while the next
+# tests run, and the session waits for it only at its end (pytest_sessionfinish).
+_DROPS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-test-databases")
+
+
+async def _drop_databases_of(base_name: str) -> None:
+    """Drop every database made from the base `base_name` (one per service that started)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(POSTGRES_URL).set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
+    try:
+        names = await conn.fetch("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", f"{base_name}_")
+        for row in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    _DROPS.shutdown(wait=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
