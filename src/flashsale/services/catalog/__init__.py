@@ -1,0 +1,14 @@
+"""The catalog service: decides what is for sale (products, prices, sale windows) and shows each
+product with its availability, a read model fed by the inventory's stock facts and reconciled
+against the inventory.
+
+Where things are:
+- use cases: operations.py (replace or change a product); reconcile.py (the availability model
+  against the inventory's stock);
+- rules, free of I/O: domain.py; errors.py (what the service refuses);
+- SQL: store.py;
+- HTTP: api.py; clients.py (its one call out: the inventory's stock listing);
+- events in: consumers.py (the inventory's Stock* and Reservation* facts);
+  events out: ProductUpdated (stream CATALOG), written with the change (store.py);
+- wiring: app.py; settings: settings.py.
+"""

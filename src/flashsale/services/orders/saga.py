@@ -256,18 +256,18 @@ class CheckoutSaga:
 
     async def _ship(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         if self.shipping is None:  # a house without a shipping service: delivery is not our step
-            return await self._record_shipment(lease, order.order_id, plan.SKIPPED, None, "no shipping service")
+            return await self._complete_order(lease, order.order_id, plan.SKIPPED, None, "no shipping service")
         await self._begin(lease, plan.SHIPMENT, begun)
         outcome = await self.shipping.schedule(order.order_id, order.lines)
         crash_point("shipment.called")
         if outcome.scheduled:
-            after = await self._record_shipment(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
+            after = await self._complete_order(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
         else:
-            after = await self._record_shipment(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
+            after = await self._complete_order(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
         crash_point("shipment.recorded")
         return after
 
-    async def _record_shipment(
+    async def _complete_order(
         self, lease: Lease, order_id: str, status: str, outcome: str | None, detail: str | None,
     ) -> Checkpoint:
         """The shipment's outcome, and with it the end of the forward path: the order COMPLETED, or
