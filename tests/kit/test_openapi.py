@@ -26,7 +26,7 @@ def app_named(name: str) -> FastAPI:
     async def nothing(app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = service_app(name, ServiceRuntime(name, ServiceSettings(admin_token=ADMIN_TOKEN), None), nothing)
+    app = service_app(name, ServiceRuntime.stateless(name, ServiceSettings(admin_token=ADMIN_TOKEN)), nothing)
 
     @app.get("/stock/{productId}", responses=answers((404, "unknown_product")))
     async def stock(productId: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import enum
 import hmac
 import os
 import signal
@@ -45,16 +46,30 @@ log = structlog.get_logger(__name__)
 Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+class Keeps(enum.Enum):
+    """What a service keeps, which decides what its runtime starts."""
+
+    NOTHING = "nothing"
+    """A stateless edge (the gateway, the monitor): no database, broker or relay."""
+    PROJECTION = "projection"
+    """A store fed by other services' events that announces nothing (reporting): its database and
+    the broker, no outbox relay."""
+    STATE = "state"
+    """Its own state, whose changes it announces through its outbox: its database, the broker, the
+    relay and the retention of the kit's tables."""
+
+
 class ServiceRuntime:
+    """What a service process runs beside its routes; built by the constructor named for what the
+    service keeps: `stateless`, `projection` or `owning_state`."""
+
     def __init__(
-        self, name: str, settings: ServiceSettings, migrations: Path | None, clock: Clock | None = None,
-        *, consumes: bool = False,
+        self, name: str, settings: ServiceSettings, keeps: Keeps, migrations: Path | None, clock: Clock | None = None,
     ) -> None:
-        """`migrations` None: a stateless service (the gateway) with no database, broker or relay.
-        `consumes`: a pure consumer (reporting) that announces nothing: its database and the
-        broker, no relay."""
+        if (migrations is None) != (keeps is Keeps.NOTHING):
+            raise ValueError("a service keeps something exactly when it has migrations")
         self.name = name
-        self.consumes = consumes
+        self.keeps = keeps
         self.settings = settings
         self.migrations = migrations
         self.clock: Clock = clock or SystemClock()
@@ -64,6 +79,22 @@ class ServiceRuntime:
         self._relay: Relay | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._migrated = False
+
+    @classmethod
+    def stateless(cls, name: str, settings: ServiceSettings, clock: Clock | None = None) -> ServiceRuntime:
+        return cls(name, settings, Keeps.NOTHING, None, clock)
+
+    @classmethod
+    def projection(
+        cls, name: str, settings: ServiceSettings, migrations: Path, clock: Clock | None = None,
+    ) -> ServiceRuntime:
+        return cls(name, settings, Keeps.PROJECTION, migrations, clock)
+
+    @classmethod
+    def owning_state(
+        cls, name: str, settings: ServiceSettings, migrations: Path, clock: Clock | None = None,
+    ) -> ServiceRuntime:
+        return cls(name, settings, Keeps.STATE, migrations, clock)
 
     def migrate_before_serving(self) -> None:
         """Bring the database to the newest revision from a child process (kit/migrations.py
@@ -98,7 +129,7 @@ class ServiceRuntime:
         self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}",
                         limits=stream_limits(self.settings))
         self.spawn(self._connect_bus)
-        if self.consumes:
+        if self.keeps is Keeps.PROJECTION:
             return
         policy = retention_policy(self.settings)
         self.spawn(lambda stop: run_retention(self.db, policy, self.clock, stop))
@@ -142,7 +173,7 @@ class ServiceRuntime:
         await asyncio.to_thread(shutdown_tracing)  # the last spans, written before the process ends
 
     async def healthy(self) -> dict[str, bool]:
-        if self.migrations is None:
+        if self.keeps is Keeps.NOTHING:
             return {}  # stateless: up is healthy; its dependencies answer for themselves
         return {
             "database": self._db is not None and await self._db.ping(),

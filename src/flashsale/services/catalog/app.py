@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: CatalogSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or CatalogSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, clock)
+    runtime = ServiceRuntime.owning_state(SERVICE, settings, MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -37,7 +37,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
     settings = settings or GatewaySettings()
     if not settings.gateway_secret:
         raise ValueError("FLASHSALE_GATEWAY_SECRET is not set: the gateway cannot sign tokens without it")
-    runtime = ServiceRuntime(SERVICE, settings, None, clock)
+    runtime = ServiceRuntime.stateless(SERVICE, settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

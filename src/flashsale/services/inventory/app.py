@@ -24,7 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: InventorySettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or InventorySettings()
-    runtime = ServiceRuntime(NAME, settings, MIGRATIONS, clock)
+    runtime = ServiceRuntime.owning_state(NAME, settings, MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -28,7 +28,7 @@ SCRAPED = ("inventory", "orders", "payments", "shipping", "notifications", "cata
 
 def create_app(settings: MonitorSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or MonitorSettings()
-    runtime = ServiceRuntime(SERVICE, settings, None, clock)
+    runtime = ServiceRuntime.stateless(SERVICE, settings, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = ServiceRuntime(SERVICE, settings or ServiceSettings(), MIGRATIONS, clock)
+    runtime = ServiceRuntime.owning_state(SERVICE, settings or ServiceSettings(), MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -22,7 +22,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: PaymentsSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PaymentsSettings()
-    runtime = ServiceRuntime(SERVICE, settings, MIGRATIONS, clock)
+    runtime = ServiceRuntime.owning_state(SERVICE, settings, MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

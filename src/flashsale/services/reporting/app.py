@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ServiceSettings | None = None, clock: Clock | None = None) -> FastAPI:
-    runtime = ServiceRuntime(SERVICE, settings or ServiceSettings(), MIGRATIONS, clock, consumes=True)
+    runtime = ServiceRuntime.projection(SERVICE, settings or ServiceSettings(), MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
