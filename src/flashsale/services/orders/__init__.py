@@ -3,7 +3,7 @@ runs each paid order's checkout saga (deduction, capture, shipment; compensation
 fails) to COMPLETED or CANCELLED. Several instances share one database.
 
 Where things are:
-- use cases: checkout.py `Checkout` (place, pay, cancel: what the buyer asks); saga.py
+- use cases: operations.py `Checkout` (place, pay, cancel: what the buyer asks); saga.py
   `CheckoutSaga` (the saga's steps against the other services; an order becomes COMPLETED in
   `_complete_order`, with the shipment step's outcome); saga_worker.py (runs the sagas that are due);
   reconcile.py (the contact copy);

@@ -29,8 +29,8 @@ from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.kit.service import require_admin
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
-from flashsale.services.orders.checkout import Checkout
 from flashsale.services.orders.errors import RequestInProgress, UnknownContact
+from flashsale.services.orders.operations import Checkout
 from flashsale.services.orders.reconcile import ContactReconciler
 from flashsale.services.orders.store import ContactStore, Order, OrderStore, Saga, SagaStore, Step
 

@@ -15,7 +15,6 @@ from flashsale.kit.http import ServiceClient
 from flashsale.kit.idempotency import IdempotencyStore
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.services.orders import api
-from flashsale.services.orders.checkout import Checkout
 from flashsale.services.orders.clients import (
     CatalogClient,
     CustomersClient,
@@ -24,6 +23,7 @@ from flashsale.services.orders.clients import (
     ShippingClient,
 )
 from flashsale.services.orders.consumers import CustomerEvents, ReservationEvents
+from flashsale.services.orders.operations import Checkout
 from flashsale.services.orders.pricing import CatalogPrices, FixedPrice, PriceList
 from flashsale.services.orders.reconcile import ContactReconciler, contact_reconciler
 from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
