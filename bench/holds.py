@@ -5,8 +5,8 @@
                           [--loadgen auto|wrk|python] [--no-references] [--no-checkout]
 
 Starts its own NATS, an inventory service per database backend (SQLite always, PostgreSQL when
-reachable) and hold strategy (FLASHSALE_HOLD_STRATEGY: the naive lock-then-write baseline, the
-conditional UPDATE, the coalesced batches), then the coalesced strategy again as two processes
+reachable) and hold strategy (the naive lock-then-write baseline, bench/naive_inventory.py; then
+FLASHSALE_HOLD_STRATEGY's conditional UPDATE and coalesced batches), then the coalesced strategy again as two processes
 on one PostgreSQL database (is the hot row the limit across processes?), a hello-world app on
 the same server stack, and a Redis Lua gate (when Redis is reachable) as an in-memory,
 non-durable reference. Drives each with the same load generator (wrk when installed, else the
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import checkout, delivery, wrk
+from bench import checkout, delivery, naive_inventory, wrk
 from bench.figures import ratio
 from bench.loadgen import LoadResult, run_load
 from bench.postgres import POSTGRES, fresh_prefix, postgres_up
@@ -204,12 +204,15 @@ def _redis_gate(bench: Bench) -> None:
 def _holds(bench: Bench, backend: str, database: str, strategy: str, nats: str, processes: int = 1) -> None:
     run = f"{backend}-{strategy}-{processes}"
     env = {"FLASHSALE_DATABASE_URL": service_database_url(database, "inventory", bench.tmp / run),
-           "FLASHSALE_BROKER_URL": nats, "FLASHSALE_ADMIN_TOKEN": ADMIN, "FLASHSALE_HOLD_STRATEGY": strategy}
+           "FLASHSALE_BROKER_URL": nats, "FLASHSALE_ADMIN_TOKEN": ADMIN}
+    if strategy != BASELINE:
+        env["FLASHSALE_HOLD_STRATEGY"] = strategy
+    module = naive_inventory.MODULE if strategy == BASELINE else None  # the baseline lives in bench/
     inventories: list[ServiceProcess] = []
     try:
         for n in range(1, processes + 1):  # one after the other: the first migrates the database
             process = ServiceProcess("inventory", free_port(), {**env, "FLASHSALE_INSTANCE": str(n)},
-                                     log_file=bench.tmp / f"inventory-{run}-{n}.log")
+                                     log_file=bench.tmp / f"inventory-{run}-{n}.log", module=module)
             inventories.append(process.start().wait_healthy(60))
         url = inventories[0].url
         product = f"HOT-{uuid.uuid4().hex[:6]}"

@@ -152,7 +152,8 @@ class ServiceLauncher:
         self.processes: list[ServiceProcess] = []
         self._shared: dict[tuple[str, str, tuple[tuple[str, str], ...]], ServiceProcess] = {}
 
-    def start(self, service: str, *, instance: str = "1", **env: str) -> ServiceProcess:
+    def start(self, service: str, *, instance: str = "1", module: str | None = None, **env: str) -> ServiceProcess:
+        """`module`: run that module instead of the service's own (bench/naive_inventory.py)."""
         settings = {
             "FLASHSALE_DATABASE_URL": service_database_url(self.database_base, service),
             "FLASHSALE_BROKER_URL": self.nats_url,
@@ -163,11 +164,12 @@ class ServiceLauncher:
         for key, value in env.items():
             name = key.upper()
             settings[name if name.startswith("FLASHSALE_") else f"FLASHSALE_{name}"] = value
-        proc = ServiceProcess(service, free_port(), settings, log_file=self.tmp_path / f"{service}-{instance}.log")
+        proc = ServiceProcess(service, free_port(), settings, log_file=self.tmp_path / f"{service}-{instance}.log",
+                              module=module)
         self.processes.append(proc.start())
         return proc.wait_healthy()
 
-    def shared(self, service: str, *, instance: str = "1", **env: str) -> ServiceProcess:
+    def shared(self, service: str, *, instance: str = "1", module: str | None = None, **env: str) -> ServiceProcess:
         """The process of this service with these settings that the launcher's tests share,
         started on first use. When a test has stopped or killed one of the shared processes, all
         of them start afresh (on the same databases): a process wired to the dead one's URL, or
@@ -175,9 +177,9 @@ class ServiceLauncher:
         if any(not proc.is_running() for proc in self._shared.values()):
             stop_together(self._shared.values())
             self._shared.clear()
-        key = (service, instance, tuple(sorted(env.items())))
+        key = (service, instance, tuple(sorted({**env, "module": module or ""}.items())))
         if key not in self._shared:
-            self._shared[key] = self.start(service, instance=instance, **env)
+            self._shared[key] = self.start(service, instance=instance, module=module, **env)
         return self._shared[key]
 
     def stop_all(self) -> None:

@@ -20,6 +20,14 @@ from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
 
+# The bench's baseline inventory (lock, check in Python, write), run instead of the service's own.
+NAIVE_INVENTORY = "bench.naive_inventory"
+
+
+def inventory_of(strategy: str) -> dict[str, Any]:
+    """How the launcher starts an inventory taking holds the `strategy` way: "conditional" and
+    "coalesced" are the service's own (FLASHSALE_HOLD_STRATEGY), "naive" the bench's baseline."""
+    return {"module": NAIVE_INVENTORY} if strategy == "naive" else {"hold_strategy": strategy}
 
 class InventoryClient:
     def __init__(self, url: str, admin_token: str) -> None:

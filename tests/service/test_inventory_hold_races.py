@@ -1,5 +1,6 @@
 """The race for the last units, run against every hold strategy (FLASHSALE_HOLD_STRATEGY): the
-conditional UPDATE, the coalesced batches and the naive lock-then-write baseline must all sell
+conditional UPDATE, the coalesced batches and the bench's naive lock-then-write baseline
+(bench/naive_inventory.py) must all sell
 each unit to exactly one buyer, through one process or several sharing the database."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from inventory_support import InventoryClient, burst, unique
+from inventory_support import InventoryClient, burst, inventory_of, unique
 
 pytestmark = pytest.mark.service
 
@@ -25,7 +26,7 @@ def strategy(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def inventory(house: Any, strategy: str) -> Iterator[InventoryClient]:
-    client = InventoryClient(house.shared("inventory", hold_strategy=strategy).url, house.admin_token)
+    client = InventoryClient(house.shared("inventory", **inventory_of(strategy)).url, house.admin_token)
     yield client
     client.close()
 
@@ -33,7 +34,7 @@ def inventory(house: Any, strategy: str) -> Iterator[InventoryClient]:
 @pytest.fixture
 def second_instance(house: Any, strategy: str, inventory: InventoryClient) -> Iterator[InventoryClient]:
     """Another process of the same strategy on the same database (after the first: it migrated it)."""
-    client = InventoryClient(house.shared("inventory", instance="2", hold_strategy=strategy).url, house.admin_token)
+    client = InventoryClient(house.shared("inventory", instance="2", **inventory_of(strategy)).url, house.admin_token)
     yield client
     client.close()
 

@@ -1,5 +1,6 @@
-"""The naive hold strategy (lock the row, check in Python, write) is the bench's baseline: it is
-slower by design, but it must still never sell a unit twice."""
+"""The bench's naive inventory (bench/naive_inventory.py: lock the row, check in Python, write) is
+the baseline the hold strategies are measured against: it is slower by design, but it must still
+never sell a unit twice."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from inventory_support import InventoryClient, burst, unique
+from inventory_support import NAIVE_INVENTORY, InventoryClient, burst, unique
 
 pytestmark = pytest.mark.service
 
@@ -21,7 +22,7 @@ def services(house: Any) -> Any:
 
 @pytest.fixture
 def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.shared("inventory", hold_strategy="naive").url, services.admin_token)
+    client = InventoryClient(services.shared("inventory", module=NAIVE_INVENTORY).url, services.admin_token)
     yield client
     client.close()
 

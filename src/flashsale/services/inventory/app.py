@@ -16,13 +16,18 @@ from flashsale.services.inventory.gauges import stock_gauges
 from flashsale.services.inventory.hot_path import ReserveHotPath
 from flashsale.services.inventory.settings import InventorySettings
 from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.store.holds import HoldStrategy, hold_all_txn
 from flashsale.services.inventory.sweeper import expiry_sweeper
 
 NAME = "inventory"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: InventorySettings | None = None, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: InventorySettings | None = None, clock: Clock | None = None, *, hold_all: HoldStrategy = hold_all_txn,
+) -> FastAPI:
+    """`hold_all`: how an all-or-nothing hold that is not coalesced takes stock (the bench's
+    lock-then-write baseline, bench/naive_inventory.py, is given here)."""
     settings = settings or InventorySettings()
     runtime = ServiceRuntime.owning_state(NAME, settings, MIGRATIONS, clock)
 
@@ -31,7 +36,7 @@ def create_app(settings: InventorySettings | None = None, clock: Clock | None = 
         # The runtime has started (database migrated, relay running) when this runs.
         store = InventoryStore(
             runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl, hold_strategy=settings.hold_strategy,
-            max_batch=settings.hold_batch_max, linger_s=settings.hold_batch_linger_ms / 1000,
+            max_batch=settings.hold_batch_max, linger_s=settings.hold_batch_linger_ms / 1000, hold_all=hold_all,
         )
         app.state.store = store
         runtime.subscribe(order_events(store))

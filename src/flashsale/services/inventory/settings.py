@@ -20,8 +20,8 @@ class InventorySettings(ServiceSettings):
     # of one product granted a batch per transaction (store/batched.py); measured 5-7x the holds/s
     # of "conditional" at 16-256 clients on SQLite and PostgreSQL, the same latency alone
     # (bench/RESULTS.md). "conditional": one conditional UPDATE per line, a transaction per hold
-    # (store/holds.py). "naive": the lock-then-write baseline of the bench, not for production.
-    hold_strategy: Literal["conditional", "coalesced", "naive"] = "coalesced"
+    # (store/holds.py). (The bench's lock-then-write baseline is bench/naive_inventory.py.)
+    hold_strategy: Literal["conditional", "coalesced"] = "coalesced"
     # FLASHSALE_HOLD_BATCH_MAX: at most this many holds in one coalesced batch. One batch per
     # product is in flight at a time, so a bound below the number of waiting buyers makes them
     # queue for several commits: measured at 256 clients, 256 holds 3-7x more per second than 64.

@@ -77,15 +77,17 @@ class InventoryStore:
 
     def __init__(
         self, db: Database, clock: Clock, *, hold_ttl_s: int, hold_strategy: str = batched.STRATEGY,
-        max_batch: int = 256, linger_s: float = 0.0,
+        max_batch: int = 256, linger_s: float = 0.0, hold_all: holds.HoldStrategy = holds.hold_all_txn,
     ) -> None:
+        """`hold_all` takes the stock of an all-or-nothing hold that is not coalesced (the bench
+        gives its lock-then-write baseline here)."""
         self.db = db
         self.clock = clock
         self.hold_ttl_s = hold_ttl_s
-        if hold_strategy not in (*holds.HOLD_STRATEGIES, batched.STRATEGY):
+        if hold_strategy not in (holds.CONDITIONAL, batched.STRATEGY):
             raise ValueError(f"unknown hold strategy {hold_strategy!r}")
         # "coalesced" batches the holds that can be (batched.py); the others take the conditional path.
-        self._hold_all = holds.HOLD_STRATEGIES.get(hold_strategy, holds.hold_all_txn)
+        self._hold_all = hold_all
         self._batches = (
             batched.BatchedHolds(db, self._reserve_one, max_batch=max_batch, linger_s=linger_s)
             if hold_strategy == batched.STRATEGY else None

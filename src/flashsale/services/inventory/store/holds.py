@@ -6,9 +6,6 @@ returned row also carries the product's purchase limit, read from the row just l
 set a moment earlier cannot be missed). A partial hold must see what is available before it
 decides how much to take, so it locks the rows first (`SELECT ... FOR UPDATE`, product order)
 and then takes the same path with the granted lines.
-
-`hold_locked_txn` is the seed's design, kept only as the bench's baseline
-(FLASHSALE_HOLD_STRATEGY=naive): lock the rows, check in Python, then write.
 """
 
 from __future__ import annotations
@@ -62,24 +59,10 @@ async def hold_all_txn(conn: AsyncConnection, wanted: Reservation) -> Levels:
     return levels
 
 
-async def hold_locked_txn(conn: AsyncConnection, wanted: Reservation) -> Levels:
-    """An all-or-nothing hold the seed's way: read the stock rows with `SELECT ... FOR UPDATE`
-    (on SQLite the write transaction is already exclusive, and the clause is not rendered),
-    decide in Python, then write. Twice the statements of `hold_all_txn`, and the row lock is
-    held across the extra round trip: that is what the bench measures."""
-    locked = await lock_stock_txn(conn, (line.product_id for line in wanted.lines))
-    for line in wanted.lines:
-        found = locked.get(line.product_id)
-        if found is None or found.level.available < line.quantity:
-            raise await refusal_txn(conn, wanted, OutOfStock(line.product_id, line.quantity))
-    # The rows are locked and every line fits: the moves below cannot be refused for stock, and
-    # the limits are counted exactly as on the default path.
-    return await hold_all_txn(conn, wanted)
-
-
+# How an all-or-nothing hold takes stock inside the caller's transaction: `hold_all_txn` here; the
+# bench's lock-then-write baseline elsewhere (bench/naive_inventory.py).
 HoldStrategy = Callable[[AsyncConnection, Reservation], Awaitable[Levels]]
-# FLASHSALE_HOLD_STRATEGY -> how an all-or-nothing hold takes stock.
-HOLD_STRATEGIES: dict[str, HoldStrategy] = {"conditional": hold_all_txn, "naive": hold_locked_txn}
+CONDITIONAL = "conditional"  # FLASHSALE_HOLD_STRATEGY for holds taken one transaction each
 
 
 async def hold_partial_txn(conn: AsyncConnection, wanted: Reservation) -> tuple[Reservation, Levels]:
