@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import Database, broke_a_deadlock, mark_events_written, rerun_deadlock_victims
+from flashsale.kit.db import Database, mark_events_written
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.schema import relay_lease
+from flashsale.kit.sql import broke_a_deadlock, rerun_deadlock_victims
 
 pytestmark = pytest.mark.service
 

@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.migrations import upgrade
 from flashsale.services.orders.app import MIGRATIONS
 

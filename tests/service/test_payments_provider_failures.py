@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from flashsale.kit.clock import SystemClock
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.migrations import upgrade
 from flashsale.kit.schema import outbox
 from flashsale.services.payments.app import MIGRATIONS

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit import propagation
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, insert_in, insert_skipping_present
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
+from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
 from flashsale.kit.telemetry import metrics
 
@@ -40,7 +41,7 @@ async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_
 @per_dialect
 def _RECORD(dialect: str) -> sa.Insert:
     """Built once per dialect (kit/statements.py says why): every event a consumer handles runs it."""
-    statement: sa.Insert = insert_in(dialect, inbox).values(
+    statement: sa.Insert = dialect_insert(dialect, inbox).values(
         consumer=sa.bindparam("b_consumer"), message_id=sa.bindparam("b_message_id"),
         processed_at_ms=sa.bindparam("b_now"),
     ).on_conflict_do_nothing()
@@ -81,7 +82,9 @@ async def apply_batch_once(
     ids = list(dict.fromkeys(envelope.id for envelope in envelopes))
     rows = [{"consumer": consumer, "message_id": message_id, "processed_at_ms": clock.now_ms()} for message_id in ids]
     async with db.transaction() as conn:
-        inserted = await conn.scalars(insert_skipping_present(conn, inbox).values(rows).returning(inbox.c.message_id))
+        inserted = await conn.scalars(
+            dialect_insert(conn.dialect.name, inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.message_id)
+        )
         fresh = set(inserted)
         ran = []
         for envelope in envelopes:

@@ -35,10 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import Clock, ms_from_iso
-from flashsale.kit.db import Database, database_now_ms, mark_events_written
+from flashsale.kit.db import Database, mark_events_written
 from flashsale.kit.envelope import Envelope, nats_subject
 from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
 from flashsale.kit.schema import outbox, relay_lease
+from flashsale.kit.sql import database_now_ms
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import publishing
 

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.contracts.events import EventData, ShipmentCancelled, ShipmentScheduled
 from flashsale.contracts.events import Line as EventLine
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, dialect_insert
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.outbox import append_txn
+from flashsale.kit.sql import dialect_insert
 from flashsale.services.shipping import domain
 from flashsale.services.shipping.domain import Line
 
@@ -123,7 +124,7 @@ class ShipmentStore:
     async def set_shippable(self, product_id: str, shippable: bool) -> bool:
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            insert = dialect_insert(conn, product_shipping).values(
+            insert = dialect_insert(conn.dialect.name, product_shipping).values(
                 product_id=product_id, shippable=shippable, updated_at_ms=now
             )
             await conn.execute(insert.on_conflict_do_update(

@@ -21,9 +21,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, rerun_deadlock_victims
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.ids import new_id
+from flashsale.kit.sql import rerun_deadlock_victims
 from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import (
     Fulfilment,

@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import dialect_insert
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.outbox import append_txn
+from flashsale.kit.sql import dialect_insert
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import (
     Fulfilment,
@@ -130,7 +130,7 @@ async def must_move(conn: AsyncConnection, line: Line, source: str, target: str)
 
 
 async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock:
-    insert = dialect_insert(conn, stock).values(
+    insert = dialect_insert(conn.dialect.name, stock).values(
         product_id=product_id, available=quantity, reserved=0, sold=0, received=quantity, written_off=0
     )
     upsert = insert.on_conflict_do_update(

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import DEADLOCK_DETECTED, sqlstate
+from flashsale.kit.sql import DEADLOCK_DETECTED, sqlstate
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import Holder, Reservation, ReservationStatus, plan_write_off
 from flashsale.services.inventory.errors import UnknownProduct
