@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_batch_once, apply_once
 from flashsale.kit.schema import outbox
+from flashsale.kit.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.service
 
@@ -27,8 +27,8 @@ async def _count_effects(db: Database, marker: str) -> int:
 
 def _effect(marker: str):  # type: ignore[no-untyped-def]
     """An effect we can count: one outbox row per application, tagged with `marker`."""
-    async def effect(conn: AsyncConnection, envelope: Envelope) -> None:
-        await conn.execute(outbox.insert().values(
+    async def effect(uow: UnitOfWork, envelope: Envelope) -> None:
+        await uow.conn.execute(outbox.insert().values(
             event_id=str(uuid.uuid4()), subject="effects", aggregate_id=marker, envelope="{}", created_at_ms=0,
         ))
     return effect
@@ -62,8 +62,8 @@ async def test_concurrent_deliveries_of_one_message_change_state_once(kit_db: Da
 async def test_a_failed_effect_leaves_the_message_unhandled(kit_db: Database) -> None:
     marker, message = uuid.uuid4().hex, _message()
 
-    async def failing(conn: AsyncConnection, envelope: Envelope) -> None:
-        await _effect(marker)(conn, envelope)
+    async def failing(uow: UnitOfWork, envelope: Envelope) -> None:
+        await _effect(marker)(uow, envelope)
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -86,8 +86,8 @@ async def test_a_batch_whose_effect_fails_leaves_nothing_behind(kit_db: Database
     marker, first, poison = uuid.uuid4().hex, _message(), _message()
     count = _effect(marker)
 
-    async def fails_on_poison(conn: AsyncConnection, envelope: Envelope) -> None:
-        await count(conn, envelope)
+    async def fails_on_poison(uow: UnitOfWork, envelope: Envelope) -> None:
+        await count(uow, envelope)
         if envelope.id == poison.id:
             raise ValueError("poison")
 
@@ -101,7 +101,7 @@ async def test_a_batch_whose_effect_fails_leaves_nothing_behind(kit_db: Database
 
 def _each(effect):  # type: ignore[no-untyped-def]
     """A batch effect that applies `effect` to each new event in turn."""
-    async def each(conn: AsyncConnection, envelopes: list[Envelope]) -> None:
+    async def each(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
         for envelope in envelopes:
-            await effect(conn, envelope)
+            await effect(uow, envelope)
     return each

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy.ext.asyncio import AsyncConnection
 from structlog.testing import capture_logs
 
 from flashsale.kit import propagation
@@ -15,6 +14,7 @@ from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.service
 
@@ -27,7 +27,7 @@ def warn_after_1s() -> Iterator[None]:
     propagation.watch.configure(before)
 
 
-async def _nothing(conn: AsyncConnection, envelope: Envelope) -> None:
+async def _nothing(uow: UnitOfWork, envelope: Envelope) -> None:
     return None
 
 

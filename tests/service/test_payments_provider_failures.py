@@ -76,7 +76,7 @@ class CuttableLink:
 
 @pytest.fixture
 async def db(database_base: str) -> AsyncIterator[Database]:
-    db = await Database.connect(service_database_url(database_base, "payments"))
+    db = await Database.connect(service_database_url(database_base, "payments"), producer="payments")
     await upgrade(db, MIGRATIONS)
     try:
         yield db

@@ -1,17 +1,17 @@
 """A service's own database: SQLite (WAL) by default, PostgreSQL by URL; its connections and
 transactions.
 
-`Database` gives a store what it writes and reads with: write transactions (on SQLite they take
-the write lock, kit/sqlite.py says how), reads, and PostgreSQL's single statements committed on
-their own. Which database a service uses is kit/db_admin.py's job; the SQL pieces stores build
-with (dialect inserts, the database's clock, deadlock reruns) are kit/sql.py's.
+`Database` gives a store what it writes and reads with: units of work (a write transaction and
+the events it announces, kit/unit_of_work.py; on SQLite they take the write lock, kit/sqlite.py
+says how), reads, and PostgreSQL's single statements committed on their own. Which database a
+service uses is kit/db_admin.py's job; the SQL pieces stores build with (the dialect's INSERT, the
+database's clock, deadlock reruns) are kit/sql.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,20 +20,23 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from flashsale.kit.db_admin import async_url, ensure_postgres_database
+from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.sql import database_now_ms
 from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, configure_sqlite
 from flashsale.kit.tracing import child_span
-
-_EVENTS_WRITTEN = "flashsale_events_written"
+from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 
 
 class Database:
-    """One service's database: an async engine plus the transaction helpers the stores use."""
+    """One service's database: an async engine plus the units of work, transactions and reads
+    the stores use. `producer`: the name its events are announced under (the service's), None
+    for a database that announces nothing."""
 
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, *, producer: str | None = None) -> None:
         self.engine = engine
         self.url = url
+        self.producer = producer
         self.is_sqlite = engine.dialect.name == "sqlite"
         # On SQLite only one writer can hold the lock; queueing our own writers here is cheaper
         # than letting them spin on SQLITE_BUSY. Other processes still meet the busy timeout.
@@ -41,9 +44,10 @@ class Database:
         self._on_events_committed: list[Callable[[], None]] = []
 
     @classmethod
-    async def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+    async def connect(cls, url: str, *, pool_size: int = 10, producer: str | None = None) -> Database:
         """`pool_size` connections at most, kept open once made (no overflow: see the
-        FLASHSALE_DB_POOL_SIZE setting for why)."""
+        FLASHSALE_DB_POOL_SIZE setting for why). `producer`: the service whose events its units
+        of work announce."""
         driver_url = async_url(url)
         if driver_url.get_backend_name() == "sqlite":
             Path(driver_url.database or "").parent.mkdir(parents=True, exist_ok=True)
@@ -54,27 +58,44 @@ class Database:
         else:
             await ensure_postgres_database(url)
             engine = create_async_engine(driver_url, pool_size=pool_size, max_overflow=0)
-        return cls(engine, url)
+        return cls(engine, url, producer=producer)
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
-        """Call `callback` after each commit of a transaction that called `mark_events_written`
-        (the relay uses it to publish at once instead of at its next poll)."""
+        """Call `callback` after each commit of a unit of work that announced something (the
+        relay uses it to publish at once instead of at its next poll)."""
         self._on_events_committed.append(callback)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: commits on exit, rolls back on error."""
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A write transaction and the events it announces (kit/unit_of_work.py): commits on
+        exit, rolls back on error; once committed, wakes the relay if it announced something."""
         # A span per transaction inside a request or an event (the wait for SQLite's lock included).
         with child_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
             if self._write_lock is not None:
                 async with self._write_lock, self._begin(immediate=True) as conn:
-                    yield conn
+                    uow = UnitOfWork(conn, self.producer)
+                    yield uow
             else:
                 async with self._begin(immediate=False) as conn:
-                    yield conn
+                    uow = UnitOfWork(conn, self.producer)
+                    yield uow
+            self._committed(uow)
 
-    def _after_commit(self, wrote_events: bool) -> None:
-        if wrote_events:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that announces nothing (a lease, a read model, a step's record):
+        its connection; commits on exit, rolls back on error. A write that announces an event
+        is a `unit_of_work`."""
+        async with self.unit_of_work() as uow:
+            yield uow.conn
+
+    def announcement(self, envelope: Envelope, *, aggregate_id: str) -> Announcement:
+        """`envelope` as the outbox row a unit of work of this database would write, made ahead
+        of the single statement that writes it (`UnitOfWork.execute_announcing`)."""
+        return announcement(self.producer, envelope, aggregate_id=aggregate_id)
+
+    def _committed(self, uow: UnitOfWork) -> None:
+        if uow.announced:
             for callback in self._on_events_committed:
                 callback()
 
@@ -93,18 +114,22 @@ class Database:
                     yield conn
 
     @asynccontextmanager
-    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
-        """PostgreSQL only: a write that is ONE statement, committed on its own (autocommit), so
-        one round trip where BEGIN, the statement and COMMIT are three. A statement is atomic:
-        it commits whole or not at all, data-modifying CTEs included. Events it marks written
-        (`mark_events_written`) wake the relay as a transaction's do."""
+    async def single_statement(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work of ONE statement. On PostgreSQL it commits on its own (autocommit): one
+        round trip where BEGIN, the statement and COMMIT are three. A statement is atomic: it
+        commits whole or not at all, data-modifying CTEs included; one that announces does so in
+        its own CTE (`UnitOfWork.execute_announcing`), and wakes the relay as a unit of work's
+        commit does. On SQLite, a write takes the write lock whatever its size: a unit of work."""
         if self.is_sqlite:
-            raise RuntimeError("single_statement is for PostgreSQL; SQLite writes take the write lock")
+            async with self.unit_of_work() as uow:
+                yield uow
+            return
         # The same span name as a transaction's: it is one (implicit), and commits like one.
         with child_span("db.transaction", {"db.system.name": self.engine.dialect.name, "db.autocommit": True}):
             async with self._statements() as conn:
-                with self._relay_told_after(conn):
-                    yield conn
+                uow = UnitOfWork(conn, self.producer, one_statement=True)
+                yield uow
+            self._committed(uow)
 
     @asynccontextmanager
     async def _statements(self) -> AsyncIterator[AsyncConnection]:
@@ -119,9 +144,8 @@ class Database:
         async with self._connection() as conn:
             if immediate:
                 await conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-            with self._relay_told_after(conn):
-                async with conn.begin():
-                    yield conn
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -143,21 +167,6 @@ class Database:
         finally:
             await conn.close()
 
-    @contextlib.contextmanager
-    def _relay_told_after(self, conn: AsyncConnection) -> Iterator[None]:
-        """Around a write that commits when the block ends: if it wrote events, wake the relay
-        once it has committed; if it failed, nothing new is there to relay."""
-        try:
-            yield
-        except BaseException:
-            # A connection lost mid-way (invalidated) is left alone: asking for its info would
-            # reconnect, or raise PendingRollbackError over the error that says what happened;
-            # the pool clears the info of a connection it makes anew.
-            if not conn.invalidated:
-                conn.info.pop(_EVENTS_WRITTEN, None)
-            raise
-        self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
-
     async def now_ms(self) -> int:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this
         database, so their decisions about time (a hold's expiry) agree whatever their own clocks say."""
@@ -174,8 +183,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def mark_events_written(conn: AsyncConnection) -> None:
-    """Note, inside a transaction, that it wrote events for the relay (see `on_events_committed`)."""
-    conn.info[_EVENTS_WRITTEN] = True

@@ -28,8 +28,9 @@ from flashsale.kit.schema import inbox
 from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
 from flashsale.kit.telemetry import metrics
+from flashsale.kit.unit_of_work import UnitOfWork
 
-Effect = Callable[[AsyncConnection, Envelope], Awaitable[None]]
+Effect = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
 
 async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_ms: int) -> bool:
@@ -53,11 +54,11 @@ async def apply_once(
 ) -> bool:
     """Run `effect` and record the message in one transaction, unless it was handled already."""
     try:
-        async with db.transaction() as conn:
-            if not await record_txn(conn, consumer, envelope.id, clock.now_ms()):
+        async with db.unit_of_work() as uow:
+            if not await record_txn(uow.conn, consumer, envelope.id, clock.now_ms()):
                 metrics.consumed.labels(consumer, envelope.type, "duplicate").inc()
                 return False
-            await effect(conn, envelope)
+            await effect(uow, envelope)
     except IntegrityError:
         # A concurrent delivery of the same message won the race for the inbox row.
         if await was_handled(db, consumer, envelope.id):
@@ -69,7 +70,7 @@ async def apply_once(
     return True
 
 
-BatchEffect = Callable[[AsyncConnection, list[Envelope]], Awaitable[None]]
+BatchEffect = Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 
 
 async def apply_batch_once(
@@ -81,16 +82,15 @@ async def apply_batch_once(
     it was new (False: handled before, or a second copy in this batch)."""
     ids = list(dict.fromkeys(envelope.id for envelope in envelopes))
     rows = [{"consumer": consumer, "message_id": message_id, "processed_at_ms": clock.now_ms()} for message_id in ids]
-    async with db.transaction() as conn:
-        inserted = await conn.scalars(
-            dialect_insert(conn.dialect.name, inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.message_id)
-        )
+    async with db.unit_of_work() as uow:
+        record = dialect_insert(uow.conn.dialect.name, inbox).values(rows).on_conflict_do_nothing()
+        inserted = await uow.conn.scalars(record.returning(inbox.c.message_id))
         fresh = set(inserted)
         ran = []
         for envelope in envelopes:
             ran.append(envelope.id in fresh)
             fresh.discard(envelope.id)  # a second copy in the batch is not new
-        await effect(conn, [envelope for envelope, new in zip(envelopes, ran, strict=True) if new])
+        await effect(uow, [envelope for envelope, new in zip(envelopes, ran, strict=True) if new])
     for envelope, new in zip(envelopes, ran, strict=True):
         metrics.consumed.labels(consumer, envelope.type, "applied" if new else "duplicate").inc()
         if new:

@@ -33,6 +33,7 @@ from flashsale.kit.bus import Subscription
 from flashsale.kit.clock import ms_from_iso
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_batch_once, apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.catalog import domain, metrics
 from flashsale.services.catalog.domain import Change, Move, SetTo
 from flashsale.services.catalog.store import CatalogStore, Stock
@@ -125,9 +126,9 @@ async def apply_changes(store: CatalogStore, envelope: Envelope, changes: Change
     """Apply the event's changes in its inbox transaction; False when it was seen before."""
     applied = Applied()
 
-    async def effect(conn: AsyncConnection, env: Envelope) -> None:
+    async def effect(uow: UnitOfWork, env: Envelope) -> None:
         for product_id, change in changes:
-            await _apply_txn(store, conn, env, product_id, change, applied)
+            await _apply_txn(store, uow.conn, env, product_id, change, applied)
 
     done = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
     if done:
@@ -142,7 +143,8 @@ async def apply_changes_batch(store: CatalogStore, batch: list[tuple[Envelope, C
     changes = {envelope.id: changes for envelope, changes in batch}
     applied = {envelope.id: Applied() for envelope, _ in batch}
 
-    async def effect(conn: AsyncConnection, new: list[Envelope]) -> None:
+    async def effect(uow: UnitOfWork, new: list[Envelope]) -> None:
+        conn = uow.conn
         products = sorted({product_id for env in new for product_id, _ in changes[env.id]})
         known = {p: await store.stock_txn(conn, p) for p in products}
         levels = dict(known)

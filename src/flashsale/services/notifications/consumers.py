@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import OrderCancelled, OrderCompleted, OrderConfirmed
 from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.notifications import domain, metrics
 from flashsale.services.notifications.store import Notification, NotificationStore
 
@@ -91,8 +91,8 @@ async def record_once(
     """Record the message in the event's inbox transaction; None when the event was seen before."""
     recorded: list[Notification] = []
 
-    async def effect(conn: AsyncConnection, env: Envelope) -> None:
-        notification = await store.record_txn(conn, customer_id, message, env.id)
+    async def effect(uow: UnitOfWork, env: Envelope) -> None:
+        notification = await store.record_txn(uow.conn, customer_id, message, env.id)
         if notification is not None:
             recorded.append(notification)
 

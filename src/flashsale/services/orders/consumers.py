@@ -34,6 +34,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import crash_point
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
 from flashsale.services.orders.store import OrderStore, get_txn
@@ -121,9 +122,9 @@ class ReservationEvents:
             return
         acted = False
 
-        async def recorded(conn: AsyncConnection, cause: Envelope) -> None:
+        async def recorded(uow: UnitOfWork, cause: Envelope) -> None:
             nonlocal acted
-            acted = await effect(conn, order_id)
+            acted = await effect(uow.conn, order_id)
 
         await apply_once(self.db, CONSUMER, envelope, recorded, self.clock)
         if acted:
@@ -148,9 +149,9 @@ class CustomerEvents:
         contact = domain.Contact(event.customer_id, event.name, event.email, event.version)
         written = False
 
-        async def effect(conn: AsyncConnection, cause: Envelope) -> None:
+        async def effect(uow: UnitOfWork, cause: Envelope) -> None:
             nonlocal written
-            written = await apply_contact_txn(conn, contact, self.clock.now_ms())
+            written = await apply_contact_txn(uow.conn, contact, self.clock.now_ms())
 
         if await apply_once(self.db, CONTACTS_CONSUMER, envelope, effect, self.clock):
             metrics.contact_events.labels("applied" if written else "stale").inc()

@@ -58,9 +58,8 @@ class ProviderBookStore:
                   "b_amount_cents": charge.amount_cents, "b_approved": result.approved, "b_reason": result.reason,
                   "b_now": now}
         # One statement, so on PostgreSQL it commits on its own: one round trip, not three.
-        writing = self.db.transaction() if self.db.is_sqlite else self.db.single_statement()
-        async with writing as conn:
-            first = (await conn.execute(_ACT_ONCE(conn), values)).one()
+        async with self.db.single_statement() as uow:
+            first = (await uow.conn.execute(_ACT_ONCE(uow.conn), values)).one()
         return ProviderResult(approved=bool(first.approved), reason=first.reason)
 
     async def count_failed_call(self, operation: Operation, idempotency_key: str, charge: Charge) -> None:
