@@ -59,12 +59,12 @@ def order_events(store: InventoryStore) -> Subscription:
         if handler is None:
             log.warning("unexpected_event", type=envelope.type, id=envelope.id)
             return
-        changes: Changes = []
 
-        async def effect(uow: UnitOfWork, env: Envelope) -> None:
-            changes.extend(await handler(store, uow, env))
+        async def effect(uow: UnitOfWork, env: Envelope) -> Changes:
+            return await handler(store, uow, env)
 
-        if await apply_once(store.db, CONSUMER, envelope, effect, store.clock):
+        changes = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
+        if changes is not None:  # None: seen before
             metrics.record_available(changes)
 
     return Subscription(
