@@ -125,7 +125,6 @@ import asyncio, sys
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope, stream_name
-from flashsale.kit.outbox import append_txn
 
 async def main(url, producer, count):
     db = await Database.connect(url, producer=producer)
