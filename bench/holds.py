@@ -43,7 +43,7 @@ from bench.figures import ratio
 from bench.loadgen import LoadResult, run_load
 from bench.postgres import POSTGRES, fresh_prefix, postgres_up
 from bench.scale import scale_section
-from flashsale.kit.db import drop_postgres_database, service_database_url
+from flashsale.kit.db_admin import drop_postgres_database, service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess
 

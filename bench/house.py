@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from flashsale.kit.db import drop_postgres_database, service_database_url
+from flashsale.kit.db_admin import drop_postgres_database, service_database_url
 from flashsale.runtime.config import SINGLE_SERVICES, find_free_port_base
 from flashsale.runtime.services_file import ServicesFile, load_services
 

@@ -29,7 +29,7 @@ import httpx
 from bench import wrk
 from bench.holds import ADMIN, python_load, wrk_load
 from bench.postgres import POSTGRES
-from flashsale.kit.db import drop_postgres_database, service_database_url
+from flashsale.kit.db_admin import drop_postgres_database, service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess
 

@@ -49,7 +49,8 @@ import sqlalchemy as sa
 from bench import wrk
 from bench.loadgen import LoadResult, run_load
 from bench.postgres import POSTGRES, postgres_up
-from flashsale.kit.db import Database, drop_postgres_database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import drop_postgres_database, service_database_url
 from flashsale.kit.schema import outbox
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess, stop_together
 

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from flashsale.kit.bus import Bus
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.schema import metadata, relay_lease
 
 

@@ -10,9 +10,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import Database, broke_a_deadlock, mark_events_written, rerun_deadlock_victims
+from flashsale.kit.clock import SystemClock
+from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
-from flashsale.kit.schema import relay_lease
+from flashsale.kit.schema import outbox, relay_lease
+from flashsale.kit.sql import broke_a_deadlock, rerun_deadlock_victims
+from flashsale.kit.unit_of_work import Announcement, announcing_cte
 
 pytestmark = pytest.mark.service
 
@@ -25,38 +29,77 @@ async def test_the_database_clock_reads_epoch_milliseconds(kit_db: Database) -> 
     assert before - 5 <= now <= after + 5  # same machine: the same clock, to the millisecond
 
 
-async def test_a_single_statement_commits_on_its_own_and_wakes_the_relay(kit_db: Database) -> None:
+# A lease row and an announcement of it, both only when :wanted: a change that announces itself.
+_LEASE_ANNOUNCED = sa.text(f"""
+WITH leased AS (
+    INSERT INTO relay_lease (name, holder, expires_at_ms) SELECT :name, '', 0 WHERE CAST(:wanted AS boolean)
+    RETURNING name
+), {announcing_cte("EXISTS (SELECT FROM leased)")}
+SELECT name FROM leased
+""")
+
+
+def _leased(db: Database, name: str) -> Announcement:
+    envelope = Envelope.new(source="things", type="LeaseAdded", subject=name, data={}, now_ms=SystemClock().now_ms())
+    return db.announcement(envelope, aggregate_id=name)
+
+
+async def _count(db: Database, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+    async with db.read() as conn:  # another connection: it sees only what was committed
+        return int(await conn.scalar(sa.select(sa.func.count()).select_from(table).where(where)) or 0)
+
+
+async def test_a_single_statement_commits_on_its_own_and_wakes_the_relay(postgres_kit_db: Database) -> None:
+    kit_db = postgres_kit_db  # announcing in a CTE is PostgreSQL's (SQLite writes take the write lock)
+    kit_db.producer = "things"
     woken: list[bool] = []
     kit_db.on_events_committed(lambda: woken.append(True))
-    row = {"name": "single-statement", "holder": "", "expires_at_ms": 0}
-    if kit_db.is_sqlite:
-        with pytest.raises(RuntimeError):
-            async with kit_db.single_statement():
-                pass
-        return
-    async with kit_db.single_statement() as conn:
-        await conn.execute(sa.insert(relay_lease).values(**row))
-        mark_events_written(conn)
-    async with kit_db.read() as conn:  # another connection sees it: it was committed
-        assert (await conn.scalar(sa.select(sa.func.count()).where(relay_lease.c.name == row["name"]))) == 1
+    announced = _leased(kit_db, "single-statement")
+    async with kit_db.single_statement() as uow:
+        row = await uow.execute_announcing(_LEASE_ANNOUNCED, {"name": "single-statement", "wanted": True}, [announced])
+        assert woken == []
+    assert row is not None
+    assert await _count(kit_db, relay_lease, relay_lease.c.name == "single-statement") == 1
+    assert await _count(kit_db, outbox, outbox.c.event_id == announced.event_id) == 1
     assert woken == [True]
 
 
-async def test_a_failed_single_statement_leaves_nothing_and_wakes_no_one(postgres_kit_db: Database) -> None:
-    kit_db = postgres_kit_db  # single statements are PostgreSQL's (SQLite writes take the write lock)
+async def test_a_single_statement_that_changes_nothing_announces_nothing(postgres_kit_db: Database) -> None:
+    kit_db = postgres_kit_db
+    kit_db.producer = "things"
     woken: list[bool] = []
     kit_db.on_events_committed(lambda: woken.append(True))
-    with pytest.raises(sa.exc.IntegrityError):
-        async with kit_db.single_statement() as conn:
-            mark_events_written(conn)
-            # Two rows, the second breaking the primary key: the statement fails whole.
-            await conn.execute(sa.insert(relay_lease).values([
-                {"name": "twice", "holder": "", "expires_at_ms": 0},
-                {"name": "twice", "holder": "", "expires_at_ms": 0},
-            ]))
-    async with kit_db.read() as conn:
-        assert (await conn.scalar(sa.select(sa.func.count()).where(relay_lease.c.name == "twice"))) == 0
+    announced = _leased(kit_db, "not-wanted")
+    async with kit_db.single_statement() as uow:
+        row = await uow.execute_announcing(_LEASE_ANNOUNCED, {"name": "not-wanted", "wanted": False}, [announced])
+    assert row is None
+    assert await _count(kit_db, outbox, outbox.c.event_id == announced.event_id) == 0
     assert woken == []
+
+
+async def test_a_failed_single_statement_leaves_nothing_and_wakes_no_one(postgres_kit_db: Database) -> None:
+    kit_db = postgres_kit_db
+    kit_db.producer = "things"
+    woken: list[bool] = []
+    kit_db.on_events_committed(lambda: woken.append(True))
+    async with kit_db.transaction() as conn:
+        await conn.execute(sa.insert(relay_lease).values(name="twice", holder="", expires_at_ms=0))
+    announced = _leased(kit_db, "twice")
+    with pytest.raises(sa.exc.IntegrityError):
+        async with kit_db.single_statement() as uow:
+            # The lease exists: the statement fails whole, its announcement with it.
+            await uow.execute_announcing(_LEASE_ANNOUNCED, {"name": "twice", "wanted": True}, [announced])
+    assert await _count(kit_db, outbox, outbox.c.event_id == announced.event_id) == 0
+    assert woken == []
+
+
+async def test_a_single_statement_announces_only_in_its_own_statement(postgres_kit_db: Database) -> None:
+    """A second statement would commit apart from the change: announce is a unit of work's."""
+    postgres_kit_db.producer = "things"
+    event = Envelope.new(source="things", type="LeaseAdded", subject="x", data={}, now_ms=SystemClock().now_ms())
+    with pytest.raises(RuntimeError):
+        async with postgres_kit_db.single_statement() as uow:
+            await uow.announce(event, aggregate_id="x")
 
 
 async def _lock_lease(conn: AsyncConnection, name: str) -> None:
@@ -150,7 +193,7 @@ async def test_a_connection_lost_to_a_server_restart_is_unavailable_once_and_the
         assert (await conn.execute(sa.text("SELECT 1"))).scalar() == 1
 
 
-@pytest.mark.parametrize("write", ["single_statement", "transaction"])
+@pytest.mark.parametrize("write", ["single_statement", "unit_of_work"])
 async def test_a_connection_lost_inside_a_write_is_unavailable_and_the_next_write_reconnects(
     postgres_kit_db: Database, write: str,
 ) -> None:
@@ -158,16 +201,16 @@ async def test_a_connection_lost_inside_a_write_is_unavailable_and_the_next_writ
     admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
     try:
         with pytest.raises(DatabaseUnavailable):  # not the pool's PendingRollbackError over it
-            async with getattr(db, write)() as conn:
-                mark_events_written(conn)
+            async with getattr(db, write)() as uow:
+                conn = uow.conn
                 backend = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
                 await admin.execute("SELECT pg_terminate_backend($1)", backend)
                 await conn.execute(sa.insert(relay_lease).values(name=f"lost-{write}", holder="", expires_at_ms=0))
     finally:
         await admin.close()
 
-    async with getattr(db, write)() as conn:
-        await conn.execute(sa.insert(relay_lease).values(name=f"after-{write}", holder="", expires_at_ms=0))
+    async with getattr(db, write)() as uow:
+        await uow.conn.execute(sa.insert(relay_lease).values(name=f"after-{write}", holder="", expires_at_ms=0))
     async with db.read() as conn:
         names = set((await conn.execute(sa.select(relay_lease.c.name))).scalars())
     assert f"after-{write}" in names and f"lost-{write}" not in names

@@ -7,13 +7,13 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_batch_once, apply_once
 from flashsale.kit.schema import outbox
+from flashsale.kit.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.service
 
@@ -26,11 +26,13 @@ async def _count_effects(db: Database, marker: str) -> int:
 
 
 def _effect(marker: str):  # type: ignore[no-untyped-def]
-    """An effect we can count: one outbox row per application, tagged with `marker`."""
-    async def effect(conn: AsyncConnection, envelope: Envelope) -> None:
-        await conn.execute(outbox.insert().values(
+    """An effect we can count: one outbox row per application, tagged with `marker`; it answers
+    the id of the message it applied."""
+    async def effect(uow: UnitOfWork, envelope: Envelope) -> str:
+        await uow.conn.execute(outbox.insert().values(
             event_id=str(uuid.uuid4()), subject="effects", aggregate_id=marker, envelope="{}", created_at_ms=0,
         ))
+        return envelope.id
     return effect
 
 
@@ -44,7 +46,7 @@ async def test_the_same_message_twice_changes_state_once(kit_db: Database) -> No
     first = await apply_once(kit_db, "inventory", message, _effect(marker), SystemClock())
     second = await apply_once(kit_db, "inventory", message, _effect(marker), SystemClock())
 
-    assert (first, second) == (True, False)
+    assert (first, second) == (message.id, None)  # the effect's answer; None: handled before
     assert await _count_effects(kit_db, marker) == 1
 
 
@@ -55,15 +57,15 @@ async def test_concurrent_deliveries_of_one_message_change_state_once(kit_db: Da
         *(apply_once(kit_db, "inventory", message, _effect(marker), SystemClock()) for _ in range(8))
     )
 
-    assert sorted(outcomes) == [False] * 7 + [True]
+    assert [outcome for outcome in outcomes if outcome is not None] == [message.id]
     assert await _count_effects(kit_db, marker) == 1
 
 
 async def test_a_failed_effect_leaves_the_message_unhandled(kit_db: Database) -> None:
     marker, message = uuid.uuid4().hex, _message()
 
-    async def failing(conn: AsyncConnection, envelope: Envelope) -> None:
-        await _effect(marker)(conn, envelope)
+    async def failing(uow: UnitOfWork, envelope: Envelope) -> str:
+        await _effect(marker)(uow, envelope)
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -78,7 +80,7 @@ async def test_a_batch_applies_each_new_message_once_and_skips_what_was_handled(
 
     ran = await apply_batch_once(kit_db, "inventory", [seen, new, new], _each(_effect(marker)), SystemClock())
 
-    assert ran == [False, True, False]  # handled before; new; its second copy in the same batch
+    assert ran == [new.id]  # not the one handled before, nor the second copy in the same batch
     assert await _count_effects(kit_db, marker) == 2
 
 
@@ -86,22 +88,43 @@ async def test_a_batch_whose_effect_fails_leaves_nothing_behind(kit_db: Database
     marker, first, poison = uuid.uuid4().hex, _message(), _message()
     count = _effect(marker)
 
-    async def fails_on_poison(conn: AsyncConnection, envelope: Envelope) -> None:
-        await count(conn, envelope)
+    async def fails_on_poison(uow: UnitOfWork, envelope: Envelope) -> str:
+        await count(uow, envelope)
         if envelope.id == poison.id:
             raise ValueError("poison")
+        return envelope.id
 
     with pytest.raises(ValueError):
         await apply_batch_once(kit_db, "inventory", [first, poison], _each(fails_on_poison), SystemClock())
     again = await apply_once(kit_db, "inventory", first, _effect(marker), SystemClock())
 
-    assert again is True  # the batch recorded nothing: the first message is new to a retry
+    assert again == first.id  # the batch recorded nothing: the first message is new to a retry
     assert await _count_effects(kit_db, marker) == 1
 
 
 def _each(effect):  # type: ignore[no-untyped-def]
-    """A batch effect that applies `effect` to each new event in turn."""
-    async def each(conn: AsyncConnection, envelopes: list[Envelope]) -> None:
-        for envelope in envelopes:
-            await effect(conn, envelope)
+    """A batch effect that applies `effect` to each new event in turn, and answers their answers."""
+    async def each(uow: UnitOfWork, envelopes: list[Envelope]) -> list[object]:
+        return [await effect(uow, envelope) for envelope in envelopes]
     return each
+
+
+async def test_an_effect_announces_in_the_inbox_unit_of_work_and_its_answer_comes_back(kit_db: Database) -> None:
+    kit_db.producer, message = "inventory", _message()
+    woken: list[bool] = []
+    kit_db.on_events_committed(lambda: woken.append(True))
+    caused = Envelope.new(source="inventory", type="ReservationConfirmed", subject="o-1", data={},
+                          now_ms=SystemClock().now_ms())
+
+    async def confirm(uow: UnitOfWork, envelope: Envelope) -> str:
+        await uow.announce(caused, aggregate_id=envelope.subject)
+        return "confirmed"
+
+    first = await apply_once(kit_db, "inventory", message, confirm, SystemClock())
+    again = await apply_once(kit_db, "inventory", message, confirm, SystemClock())
+
+    assert (first, again) == ("confirmed", None)
+    assert woken == [True]  # the redelivery announced nothing
+    async with kit_db.read() as conn:
+        assert await conn.scalar(sa.select(outbox.c.subject).where(outbox.c.event_id == caused.id)) == (
+            "inventory.ReservationConfirmed")

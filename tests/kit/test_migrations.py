@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 import flashsale.services.catalog
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 
 pytestmark = pytest.mark.service
 

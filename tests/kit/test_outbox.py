@@ -17,7 +17,7 @@ from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope, stream_name
-from flashsale.kit.outbox import LEASE_S, Relay, append_txn, outbox_backlog
+from flashsale.kit.outbox import LEASE_S, Relay, outbox_backlog
 from flashsale.kit.schema import outbox
 from flashsale.kit.telemetry import metrics
 
@@ -63,9 +63,10 @@ async def _relay_until_empty(db: Database, bus: Bus, producer: str, *, relay: Re
 
 async def test_committed_events_are_published_in_commit_order(kit_db: Database, bus: Bus, nats_url: str) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
     for n in range(20):
-        async with kit_db.transaction() as conn:
-            await append_txn(conn, producer, _event(producer, n, "agg-1"), aggregate_id="agg-1")
+        async with kit_db.unit_of_work() as uow:
+            await uow.announce(_event(producer, n, "agg-1"), aggregate_id="agg-1")
 
     await _relay_until_empty(kit_db, bus, producer)
 
@@ -75,12 +76,13 @@ async def test_committed_events_are_published_in_commit_order(kit_db: Database, 
 
 async def test_nothing_is_published_for_a_rolled_back_transaction(kit_db: Database, bus: Bus, nats_url: str) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
     with pytest.raises(RuntimeError):
-        async with kit_db.transaction() as conn:
-            await append_txn(conn, producer, _event(producer, 0, "a"), aggregate_id="a")
+        async with kit_db.unit_of_work() as uow:
+            await uow.announce(_event(producer, 0, "a"), aggregate_id="a")
             raise RuntimeError("the business rule failed after the event was written")
-    async with kit_db.transaction() as conn:
-        await append_txn(conn, producer, _event(producer, 1, "a"), aggregate_id="a")
+    async with kit_db.unit_of_work() as uow:
+        await uow.announce(_event(producer, 1, "a"), aggregate_id="a")
 
     await _relay_until_empty(kit_db, bus, producer)
 
@@ -91,8 +93,9 @@ async def test_nothing_is_published_for_a_rolled_back_transaction(kit_db: Databa
 async def test_a_row_published_twice_reaches_the_stream_once(kit_db: Database, bus: Bus, nats_url: str) -> None:
     """A relay that dies after publishing but before marking re-publishes; Nats-Msg-Id dedupes."""
     producer = f"p{uuid.uuid4().hex[:8]}"
-    async with kit_db.transaction() as conn:
-        await append_txn(conn, producer, _event(producer, 7, "a"), aggregate_id="a")
+    kit_db.producer = producer  # the name its units of work announce under
+    async with kit_db.unit_of_work() as uow:
+        await uow.announce(_event(producer, 7, "a"), aggregate_id="a")
     await _relay_until_empty(kit_db, bus, producer)
     async with kit_db.transaction() as conn:  # as if the mark had never committed
         await conn.execute(sa.update(outbox).values(published_at_ms=None))
@@ -105,13 +108,14 @@ async def test_a_row_published_twice_reaches_the_stream_once(kit_db: Database, b
 
 async def test_only_the_lease_holder_relays(kit_db: Database, bus: Bus) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
     first, second = Relay(kit_db, bus, producer, SystemClock()), Relay(kit_db, bus, producer, SystemClock())
-    async with kit_db.transaction() as conn:
-        await append_txn(conn, producer, _event(producer, 1, "a"), aggregate_id="a")
+    async with kit_db.unit_of_work() as uow:
+        await uow.announce(_event(producer, 1, "a"), aggregate_id="a")
 
     assert await first.relay_once() == 1
-    async with kit_db.transaction() as conn:
-        await append_txn(conn, producer, _event(producer, 2, "a"), aggregate_id="a")
+    async with kit_db.unit_of_work() as uow:
+        await uow.announce(_event(producer, 2, "a"), aggregate_id="a")
     assert await second.relay_once() == 0  # the first still holds the lease
     assert await first.relay_once() == 1
 
@@ -121,15 +125,14 @@ import asyncio, sys
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope, stream_name
-from flashsale.kit.outbox import append_txn
 
 async def main(url, producer, count):
-    db = await Database.connect(url)
+    db = await Database.connect(url, producer=producer)
     for n in range(count):
-        async with db.transaction() as conn:
+        async with db.unit_of_work() as uow:
             event = Envelope.new(source=producer, type="ThingHappened", subject="a", data={"n": n},
                                  now_ms=SystemClock().now_ms())
-            await append_txn(conn, producer, event, aggregate_id="a")
+            await uow.announce(event, aggregate_id="a")
     print("committed", flush=True)
     await asyncio.sleep(3600)  # the broker is unreachable here; the test kills us
 
@@ -181,6 +184,7 @@ async def test_a_relay_paused_past_its_lease_cannot_publish_after_the_next_holde
     kit_db: Database, bus: Bus, nats_url: str,
 ) -> None:
     producer, lease_s, window_s = f"p{uuid.uuid4().hex[:8]}", 0.3, 0.2
+    kit_db.producer = producer  # the name its units of work announce under
     # A short duplicate window, so that the paused relay's batch is no longer a known duplicate
     # when it wakes (in production: a pause longer than the two-minute window).
     await bus._jetstream().add_stream(name=stream_name(producer), subjects=[f"{producer}.>"],
@@ -191,14 +195,14 @@ async def test_a_relay_paused_past_its_lease_cannot_publish_after_the_next_holde
     successor = Relay(kit_db, bus, producer, SystemClock(), lease_s=lease_s)
     first, second = _event(producer, 1, "a"), _event(producer, 2, "a")
     try:
-        async with kit_db.transaction() as conn:
-            await append_txn(conn, producer, first, aggregate_id="a")
+        async with kit_db.unit_of_work() as uow:
+            await uow.announce(first, aggregate_id="a")
         stalled = asyncio.create_task(paused.relay_once())
         await asyncio.wait_for(paused_bus.paused.wait(), 5)
 
         await _relay_until_empty(kit_db, bus, producer, relay=successor)  # once the lease ran out
-        async with kit_db.transaction() as conn:
-            await append_txn(conn, producer, second, aggregate_id="a")
+        async with kit_db.unit_of_work() as uow:
+            await uow.announce(second, aggregate_id="a")
         await _relay_until_empty(kit_db, bus, producer, relay=successor)
         await asyncio.sleep(2 * window_s)  # time, not a signal: the duplicate window must pass
         refused_before = metrics.relay_out_of_turn._value.get()

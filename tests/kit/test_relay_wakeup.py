@@ -17,7 +17,7 @@ from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import Relay, append_txn, outbox_backlog
+from flashsale.kit.outbox import Relay, outbox_backlog
 
 pytestmark = pytest.mark.service
 
@@ -74,6 +74,7 @@ async def test_an_event_written_where_the_lease_is_not_is_relayed_without_a_poll
     kit_db: Database, bus: Bus, nats_url: str,
 ) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
     writer_bus = Bus(nats_url, name="kit-test-writer")
     await writer_bus.connect(attempts=20)
     holder = Relay(kit_db, bus, producer, SystemClock(), poll_interval_s=POLL_S)
@@ -84,10 +85,10 @@ async def test_an_event_written_where_the_lease_is_not_is_relayed_without_a_poll
         assert await holder.relay_once() == 0  # takes the lease: from now on the holder relays
         async with _running(holder, writer):
             await _until(lambda: holder.listening and writer.listening, "both relays to listen for wake-ups")
-            async with kit_db.transaction() as conn:
+            async with kit_db.unit_of_work() as uow:
                 event = Envelope.new(source=producer, type="ThingHappened", subject="a", data={"n": 1},
                                      now_ms=SystemClock().now_ms())
-                await append_txn(conn, producer, event, aggregate_id="a")
+                await uow.announce(event, aggregate_id="a")
 
             got = await _first_event(nats_url, f"{producer}.>", timeout_s=POLL_S / 3)
     finally:
@@ -117,14 +118,15 @@ class _CommitsDuringFirstPublish(Bus):
         return await super().publish_batch(producer, messages, traceparents, after=after)
 
     async def _commit(self, event: Envelope) -> None:
-        async with self.db.transaction() as conn:
-            await append_txn(conn, self.producer, event, aggregate_id="b")
+        async with self.db.unit_of_work() as uow:
+            await uow.announce(event, aggregate_id="b")
 
 
 async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at_the_next_poll(
     kit_db: Database, nats_url: str,
 ) -> None:
     producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
     busy = _CommitsDuringFirstPublish(nats_url, kit_db, producer)
     await busy.connect(attempts=20)
     relay = Relay(kit_db, busy, producer, SystemClock(), poll_interval_s=POLL_S)
@@ -132,10 +134,10 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_next_not_at
     try:
         await busy.ensure_stream(producer)
         async with _running(relay):
-            async with kit_db.transaction() as conn:
+            async with kit_db.unit_of_work() as uow:
                 first = Envelope.new(source=producer, type="ThingHappened", subject="a", data={"n": 1},
                                      now_ms=SystemClock().now_ms())
-                await append_txn(conn, producer, first, aggregate_id="a")
+                await uow.announce(first, aggregate_id="a")
             await _until(lambda: busy.late is not None, "the relay to publish the first event")
             late = await _nth_event(nats_url, f"{producer}.>", 2, timeout_s=POLL_S / 3)
             # ...and is marked published (a relay stopped inside that write would leave SQLite's

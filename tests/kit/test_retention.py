@@ -54,8 +54,9 @@ async def test_an_inbox_forgets_a_message_only_after_its_retention(kit_db: Datab
     message = Envelope.new(source="orders", type="OrderConfirmed", subject="o-1", data={}, now_ms=clock.now_ms())
     effects: list[str] = []
 
-    async def effect(conn: object, envelope: Envelope) -> None:
+    async def effect(uow: object, envelope: Envelope) -> bool:
         effects.append(envelope.id)
+        return True
 
     assert await apply_once(kit_db, "inventory", message, effect, clock)
     await prune(kit_db, POLICY, clock.now_ms() + HOUR_MS - 1000)  # within the retention: kept

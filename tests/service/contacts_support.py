@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
 

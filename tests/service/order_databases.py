@@ -11,7 +11,8 @@ from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.migrations import upgrade
 from flashsale.services.orders.app import MIGRATIONS
 
@@ -19,7 +20,7 @@ from flashsale.services.orders.app import MIGRATIONS
 @asynccontextmanager
 async def order_instances(database_base: str, count: int = 2) -> AsyncIterator[list[Database]]:
     url = service_database_url(database_base, "orders")
-    opened = [await Database.connect(url) for _ in range(count)]
+    opened = [await Database.connect(url, producer="orders") for _ in range(count)]
     await upgrade(opened[0], MIGRATIONS)
     try:
         yield opened

@@ -11,7 +11,8 @@ import httpx
 import sqlalchemy as sa
 
 from flashsale.kit.clock import SystemClock
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.schema import inbox, outbox
 from polling import wait_for
 

@@ -225,7 +225,7 @@ def test_coalesced_holds_keep_the_books_and_answer_every_request_once(scratch_di
     books = sa.create_engine(url)
     batched_before = metrics.hold_batch_size.collect()[0].samples
     with asyncio.Runner() as runner:
-        db = runner.run(Database.connect(url))
+        db = runner.run(Database.connect(url, producer="inventory"))
         try:
             runner.run(upgrade(db, MIGRATIONS))
 

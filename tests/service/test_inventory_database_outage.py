@@ -14,7 +14,7 @@ import pytest
 from inventory_support import InventoryClient, burst
 from sqlalchemy.engine import make_url
 
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 
 pytestmark = pytest.mark.service
 

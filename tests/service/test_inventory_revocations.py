@@ -25,7 +25,7 @@ from inventory_support import (
     wait_for,
 )
 
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 
 pytestmark = pytest.mark.service
 

@@ -471,7 +471,7 @@ def test_the_inventory_rules_hold_against_the_real_store(scratch_dir: Path) -> N
     # thread round trips per query, which would otherwise cost as much as the steps themselves.
     books = sa.create_engine(url)
     with asyncio.Runner() as runner:
-        db = runner.run(Database.connect(url))
+        db = runner.run(Database.connect(url, producer="inventory"))
         try:
             runner.run(upgrade(db, MIGRATIONS))
             clock = ManualClock()

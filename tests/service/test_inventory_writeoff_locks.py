@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 from inventory_support import InventoryClient
 
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 
 pytestmark = pytest.mark.service
 

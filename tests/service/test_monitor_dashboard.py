@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 from flashsale.runtime.nats_server import free_port
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for

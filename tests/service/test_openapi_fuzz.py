@@ -29,7 +29,7 @@ from schemathesis.python import asgi
 
 from flashsale.kit import house_auth
 from flashsale.kit import service as kit_service
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.service import front
 from flashsale.kit.settings import ServiceSettings
 from flashsale.services.catalog.app import create_app as catalog_app

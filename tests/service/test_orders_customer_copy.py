@@ -14,7 +14,8 @@ from customers_support import CustomersClient
 from orders_support import House, start_house, unique, wait_for
 
 from flashsale.kit.clock import SystemClock
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.store import ContactStore
 

@@ -63,10 +63,11 @@ async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_ord
             by_alias=True, mode="json"),
     )
 
-    async with paying.transaction() as conn:  # the approved payment being recorded, as saga._authorise does
+    async with paying.unit_of_work() as uow:  # the approved payment being recorded, as saga._authorise does
+        conn = uow.conn
         saga = await saga_sql.hold_txn(conn, lease)
         await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
-        await store.move_txn(conn, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+        await store.move_txn(uow, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
         await saga_sql.let_go_txn(conn, lease, saga)
         handling = asyncio.create_task(_events(expiring, clock).hold_expired(expired))
         await waiting_for_a_lock(expiring, "the expiry")

@@ -13,7 +13,8 @@ from alembic.config import Config
 from payments_support import PaymentsClient, assert_ledger_consistent
 from sqlalchemy.engine import Connection
 
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.services.payments.app import MIGRATIONS
 from polling import unique
 

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from flashsale.kit.clock import SystemClock
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.migrations import upgrade
 from flashsale.kit.schema import outbox
 from flashsale.services.payments.app import MIGRATIONS
@@ -75,7 +76,7 @@ class CuttableLink:
 
 @pytest.fixture
 async def db(database_base: str) -> AsyncIterator[Database]:
-    db = await Database.connect(service_database_url(database_base, "payments"))
+    db = await Database.connect(service_database_url(database_base, "payments"), producer="payments")
     await upgrade(db, MIGRATIONS)
     try:
         yield db

@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.migrations import upgrade
 from flashsale.services.reporting.app import MIGRATIONS
 from flashsale.services.reporting.domain import Fact, fact_of

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp
 
 from flashsale.kit import house_auth
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.service import served
 from flashsale.kit.settings import ServiceSettings
 from flashsale.services.catalog.app import create_app as catalog_app

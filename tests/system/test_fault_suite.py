@@ -43,7 +43,8 @@ from own_servers import OwnBroker, OwnPostgres, postgres_binaries
 from rich.console import Console
 
 from flashsale.kit.clock import ms_from_iso
-from flashsale.kit.db import Database, service_database_url
+from flashsale.kit.db import Database
+from flashsale.kit.db_admin import service_database_url
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SaleResult

@@ -1,115 +1,42 @@
-"""A service's own database: SQLite (WAL) by default, PostgreSQL by URL.
+"""A service's own database: SQLite (WAL) by default, PostgreSQL by URL; its connections and
+transactions.
 
-Every service gets a database of its own. `service_database_url` turns the one URL an operator
-gives (`--database postgresql://user@host/`) into a per-service URL; `Database.connect` creates
-the PostgreSQL database when it is missing.
-
-Write transactions on SQLite start with `BEGIN IMMEDIATE`, so a transaction that will write takes
-the write lock up front instead of failing with SQLITE_BUSY half way (the deferred default lets
-two readers both decide to write). Reads use plain deferred transactions and never block writers.
+`Database` gives a store what it writes and reads with: units of work (a write transaction and
+the events it announces, kit/unit_of_work.py; on SQLite they take the write lock, kit/sqlite.py
+says how), reads, and PostgreSQL's single statements committed on their own. Which database a
+service uses is kit/db_admin.py's job; the SQL pieces stores build with (the dialect's INSERT, the
+database's clock, deadlock reruns) are kit/sql.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-import structlog
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_random
 
+from flashsale.kit.db_admin import async_url, ensure_postgres_database
+from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
+from flashsale.kit.sql import database_now_ms
+from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, configure_sqlite
 from flashsale.kit.tracing import child_span
-
-_BEGIN_OPTION = "flashsale_begin"
-_EVENTS_WRITTEN = "flashsale_events_written"
-_SQLITE_NOW_MS = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
-_POSTGRES_NOW_MS = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
-SQLITE_BUSY_TIMEOUT_S = 30
-log = structlog.get_logger(__name__)
-
-DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for the transaction it rolled back to break a cycle
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def service_database_url(base: str, service: str, data_dir: Path | None = None) -> str:
-    """The URL of `service`'s own database, derived from the operator's base URL.
-
-    - empty base: `sqlite:///<data_dir>/<service>.db`
-    - `sqlite:///some/dir/`: a file per service in that directory
-    - `postgresql://user@host/` → database `flashsale_<service>`;
-      `postgresql://user@host/prefix` → database `prefix_<service>`
-    """
-    if not base:
-        if data_dir is None:
-            raise ValueError("a data directory is needed for the default SQLite databases")
-        return f"sqlite:///{(data_dir / f'{service}.db').resolve()}"
-    url = make_url(base)
-    if url.get_backend_name() == "sqlite":
-        path = Path(url.database or ".")
-        if not path.suffix:
-            path = path / f"{service}.db"
-        return f"sqlite:///{path.resolve()}"
-    if url.get_backend_name() == "postgresql":
-        prefix = url.database or "flashsale"
-        name = re.sub(r"[^a-z0-9_]", "_", f"{prefix}_{service}".lower())
-        return url.set(database=name).render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database URL {base!r}: use sqlite:/// or postgresql://")
-
-
-def _async_url(url: str) -> sa.URL:
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
-    return parsed.set(drivername="postgresql+asyncpg")
-
-
-async def ensure_postgres_database(url: str) -> None:
-    """Create the database named in `url` if it does not exist (two processes may race: fine)."""
-    import asyncpg  # local: only PostgreSQL deployments need the driver loaded
-
-    parsed = make_url(url)
-    name = parsed.database
-    admin = parsed.set(drivername="postgresql", database="postgres")
-    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            # Another instance won the race: PostgreSQL reports it as either error, depending on timing.
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
-                await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_postgres_database(url: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres")
-    conn = await asyncpg.connect(admin.render_as_string(hide_password=False))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-    finally:
-        await conn.close()
+from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 
 
 class Database:
-    """One service's database: an async engine plus the transaction helpers the stores use."""
+    """One service's database: an async engine plus the units of work, transactions and reads
+    the stores use. `producer`: the name its events are announced under (the service's), None
+    for a database that announces nothing."""
 
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, *, producer: str | None = None) -> None:
         self.engine = engine
         self.url = url
+        self.producer = producer
         self.is_sqlite = engine.dialect.name == "sqlite"
         # On SQLite only one writer can hold the lock; queueing our own writers here is cheaper
         # than letting them spin on SQLITE_BUSY. Other processes still meet the busy timeout.
@@ -117,40 +44,58 @@ class Database:
         self._on_events_committed: list[Callable[[], None]] = []
 
     @classmethod
-    async def connect(cls, url: str, *, pool_size: int = 10) -> Database:
+    async def connect(cls, url: str, *, pool_size: int = 10, producer: str | None = None) -> Database:
         """`pool_size` connections at most, kept open once made (no overflow: see the
-        FLASHSALE_DB_POOL_SIZE setting for why)."""
-        async_url = _async_url(url)
-        if async_url.get_backend_name() == "sqlite":
-            Path(async_url.database or "").parent.mkdir(parents=True, exist_ok=True)
+        FLASHSALE_DB_POOL_SIZE setting for why). `producer`: the service whose events its units
+        of work announce."""
+        driver_url = async_url(url)
+        if driver_url.get_backend_name() == "sqlite":
+            Path(driver_url.database or "").parent.mkdir(parents=True, exist_ok=True)
             engine = create_async_engine(
-                async_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=pool_size
+                driver_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=pool_size
             )
-            _configure_sqlite(engine)
+            configure_sqlite(engine)
         else:
             await ensure_postgres_database(url)
-            engine = create_async_engine(async_url, pool_size=pool_size, max_overflow=0)
-        return cls(engine, url)
+            engine = create_async_engine(driver_url, pool_size=pool_size, max_overflow=0)
+        return cls(engine, url, producer=producer)
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
-        """Call `callback` after each commit of a transaction that called `mark_events_written`
-        (the relay uses it to publish at once instead of at its next poll)."""
+        """Call `callback` after each commit of a unit of work that announced something (the
+        relay uses it to publish at once instead of at its next poll)."""
         self._on_events_committed.append(callback)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: commits on exit, rolls back on error."""
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        """A write transaction and the events it announces (kit/unit_of_work.py): commits on
+        exit, rolls back on error; once committed, wakes the relay if it announced something."""
         # A span per transaction inside a request or an event (the wait for SQLite's lock included).
         with child_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
             if self._write_lock is not None:
                 async with self._write_lock, self._begin(immediate=True) as conn:
-                    yield conn
+                    uow = UnitOfWork(conn, self.producer)
+                    yield uow
             else:
                 async with self._begin(immediate=False) as conn:
-                    yield conn
+                    uow = UnitOfWork(conn, self.producer)
+                    yield uow
+            self._committed(uow)
 
-    def _after_commit(self, wrote_events: bool) -> None:
-        if wrote_events:
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction that announces nothing (a lease, a read model, a step's record):
+        its connection; commits on exit, rolls back on error. A write that announces an event
+        is a `unit_of_work`."""
+        async with self.unit_of_work() as uow:
+            yield uow.conn
+
+    def announcement(self, envelope: Envelope, *, aggregate_id: str) -> Announcement:
+        """`envelope` as the outbox row a unit of work of this database would write, made ahead
+        of the single statement that writes it (`UnitOfWork.execute_announcing`)."""
+        return announcement(self.producer, envelope, aggregate_id=aggregate_id)
+
+    def _committed(self, uow: UnitOfWork) -> None:
+        if uow.announced:
             for callback in self._on_events_committed:
                 callback()
 
@@ -169,18 +114,22 @@ class Database:
                     yield conn
 
     @asynccontextmanager
-    async def single_statement(self) -> AsyncIterator[AsyncConnection]:
-        """PostgreSQL only: a write that is ONE statement, committed on its own (autocommit), so
-        one round trip where BEGIN, the statement and COMMIT are three. A statement is atomic:
-        it commits whole or not at all, data-modifying CTEs included. Events it marks written
-        (`mark_events_written`) wake the relay as a transaction's do."""
+    async def single_statement(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work of ONE statement. On PostgreSQL it commits on its own (autocommit): one
+        round trip where BEGIN, the statement and COMMIT are three. A statement is atomic: it
+        commits whole or not at all, data-modifying CTEs included; one that announces does so in
+        its own CTE (`UnitOfWork.execute_announcing`), and wakes the relay as a unit of work's
+        commit does. On SQLite, a write takes the write lock whatever its size: a unit of work."""
         if self.is_sqlite:
-            raise RuntimeError("single_statement is for PostgreSQL; SQLite writes take the write lock")
+            async with self.unit_of_work() as uow:
+                yield uow
+            return
         # The same span name as a transaction's: it is one (implicit), and commits like one.
         with child_span("db.transaction", {"db.system.name": self.engine.dialect.name, "db.autocommit": True}):
             async with self._statements() as conn:
-                with self._relay_told_after(conn):
-                    yield conn
+                uow = UnitOfWork(conn, self.producer, one_statement=True)
+                yield uow
+            self._committed(uow)
 
     @asynccontextmanager
     async def _statements(self) -> AsyncIterator[AsyncConnection]:
@@ -194,10 +143,9 @@ class Database:
     async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
         async with self._connection() as conn:
             if immediate:
-                await conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
-            with self._relay_told_after(conn):
-                async with conn.begin():
-                    yield conn
+                await conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection]:
@@ -219,21 +167,6 @@ class Database:
         finally:
             await conn.close()
 
-    @contextlib.contextmanager
-    def _relay_told_after(self, conn: AsyncConnection) -> Iterator[None]:
-        """Around a write that commits when the block ends: if it wrote events, wake the relay
-        once it has committed; if it failed, nothing new is there to relay."""
-        try:
-            yield
-        except BaseException:
-            # A connection lost mid-way (invalidated) is left alone: asking for its info would
-            # reconnect, or raise PendingRollbackError over the error that says what happened;
-            # the pool clears the info of a connection it makes anew.
-            if not conn.invalidated:
-                conn.info.pop(_EVENTS_WRITTEN, None)
-            raise
-        self._after_commit(bool(conn.info.pop(_EVENTS_WRITTEN, False)))
-
     async def now_ms(self) -> int:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this
         database, so their decisions about time (a hold's expiry) agree whatever their own clocks say."""
@@ -250,99 +183,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def database_now_ms(conn: AsyncConnection) -> sa.ColumnElement[int]:
-    """The database's clock in epoch milliseconds, as part of a statement on `conn`. Leases are
-    judged by it: every instance sharing the database reads one clock, so a process whose own
-    clock runs ahead cannot take a lease that has not run out."""
-    return now_ms_in(conn.dialect.name)
-
-
-def now_ms_in(dialect: str) -> sa.ColumnElement[int]:
-    """`database_now_ms` for a dialect by name (for a statement built once per dialect)."""
-    sql = _SQLITE_NOW_MS if dialect == "sqlite" else _POSTGRES_NOW_MS
-    return sa.literal_column(sql, sa.BigInteger())
-
-
-def mark_events_written(conn: AsyncConnection) -> None:
-    """Note, inside a transaction, that it wrote events for the relay (see `on_events_committed`)."""
-    conn.info[_EVENTS_WRITTEN] = True
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, a busy timeout, and our own BEGIN (recipe from SQLAlchemy's aiosqlite docs)."""
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # let the "begin" hook below issue BEGIN
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a hold acknowledged with 200 survives a power cut, not just a process crash.
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get(_BEGIN_OPTION, "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
-
-
-def sqlstate(error: DBAPIError) -> str | None:
-    """The SQLSTATE code PostgreSQL gave the failed statement (None from SQLite)."""
-    code = getattr(error.orig, "sqlstate", None)
-    return code if isinstance(code, str) else None
-
-
-def broke_a_deadlock(error: BaseException) -> bool:
-    """PostgreSQL rolled this transaction back to break a deadlock: nothing of it stayed."""
-    return isinstance(error, DBAPIError) and sqlstate(error) == DEADLOCK_DETECTED
-
-
-def rerun_deadlock_victims(
-    attempts: int = 3,
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Run a function that is one whole transaction again when PostgreSQL picked it to break a
-    deadlock. Locks taken in one order everywhere make cycles rare, not impossible (a write-off
-    must lock the stock of a revoked hold's other products after its own): the victim is chosen
-    by whichever waiter's deadlock_timeout runs out first, and since it rolled back whole, running
-    it again is what the caller would have to do, minus the 500."""
-    return retry(
-        retry=retry_if_exception(broke_a_deadlock), stop=stop_after_attempt(attempts),
-        wait=wait_random(0.005, 0.05), reraise=True, before_sleep=_say_rerun,
-    )
-
-
-def _say_rerun(state: RetryCallState) -> None:
-    log.warning("deadlock_victim_rerun", transaction=getattr(state.fn, "__qualname__", "?"),
-                attempt=state.attempt_number)
-
-
-def insert_unless_present(conn: AsyncConnection, table: sa.Table, **values: Any) -> sa.Executable:
-    """INSERT ... ON CONFLICT DO NOTHING in the connection's dialect: its rowcount says whether the
-    row is new (a concurrent insert of the same key waits for the other transaction's outcome)."""
-    statement: sa.Executable = insert_skipping_present(conn, table).values(**values)
-    return statement
-
-
-def insert_skipping_present(conn: AsyncConnection, table: sa.Table) -> Any:
-    """The dialect's INSERT ... ON CONFLICT DO NOTHING, values to come: with several rows and
-    RETURNING, only the rows that were new come back."""
-    return dialect_insert(conn, table).on_conflict_do_nothing()
-
-
-def dialect_insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """The connection's dialect's INSERT (SQLite's or PostgreSQL's, alike in what we use): the one
-    with ON CONFLICT DO NOTHING / DO UPDATE."""
-    return insert_in(conn.dialect.name, table)
-
-
-def insert_in(dialect: str, table: sa.Table) -> Any:
-    """`dialect_insert` for a dialect by name (for a statement built once per dialect)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table)

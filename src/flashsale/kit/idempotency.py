@@ -37,9 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.coalescer import Coalescer
-from flashsale.kit.db import Database, insert_in
+from flashsale.kit.db import Database
 from flashsale.kit.problems import Problem
 from flashsale.kit.schema import idempotency_keys
+from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
 
 # Longer than any request with a key may take (a slow payment with retries: ~10 s).
@@ -102,7 +103,7 @@ async def _insert_new_txn(
 # The statements every keyed request runs, built once (kit/statements.py says why).
 @per_dialect
 def _CLAIM_NEW(dialect: str) -> sa.Insert:
-    statement: sa.Insert = insert_in(dialect, idempotency_keys).values(
+    statement: sa.Insert = dialect_insert(dialect, idempotency_keys).values(
         scope=sa.bindparam("b_scope"), key=sa.bindparam("b_key"), request_hash=sa.bindparam("b_digest"),
         state="in_progress", locked_until_ms=sa.bindparam("b_locked_until_ms"), created_at_ms=sa.bindparam("b_now"),
     ).on_conflict_do_nothing()

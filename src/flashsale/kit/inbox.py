@@ -5,6 +5,10 @@ already there the message was handled before (a redelivery, or the same event pu
 the effect is skipped and the message acked. Two concurrent deliveries of one message serialise
 on the primary key; the loser finds the row and does nothing.
 
+Both answer what the effect answered, once it has committed (None from `apply_once` when the
+message was handled before and the effect did not run), so a consumer acts on what happened
+(metrics, a wake-up) without carrying it out of the effect by hand.
+
 `apply_batch_once` does the same for a fetched batch in one transaction (one statement records
 every event, and the effect gets the new ones in the batch's order, to fold as it likes):
 for a consumer whose effects are small and come in crowds (a read model of every hold), a
@@ -15,6 +19,7 @@ then delivers the batch one event at a time (kit.bus), so a poison event is retr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -22,13 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit import propagation
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, insert_in, insert_skipping_present
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
+from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
 from flashsale.kit.telemetry import metrics
+from flashsale.kit.unit_of_work import UnitOfWork
 
-Effect = Callable[[AsyncConnection, Envelope], Awaitable[None]]
+T = TypeVar("T")
+Effect = Callable[[UnitOfWork, Envelope], Awaitable[T]]
 
 
 async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_ms: int) -> bool:
@@ -40,7 +48,7 @@ async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_
 @per_dialect
 def _RECORD(dialect: str) -> sa.Insert:
     """Built once per dialect (kit/statements.py says why): every event a consumer handles runs it."""
-    statement: sa.Insert = insert_in(dialect, inbox).values(
+    statement: sa.Insert = dialect_insert(dialect, inbox).values(
         consumer=sa.bindparam("b_consumer"), message_id=sa.bindparam("b_message_id"),
         processed_at_ms=sa.bindparam("b_now"),
     ).on_conflict_do_nothing()
@@ -48,51 +56,55 @@ def _RECORD(dialect: str) -> sa.Insert:
 
 
 async def apply_once(
-    db: Database, consumer: str, envelope: Envelope, effect: Effect, clock: Clock
-) -> bool:
-    """Run `effect` and record the message in one transaction, unless it was handled already."""
+    db: Database, consumer: str, envelope: Envelope, effect: Effect[T], clock: Clock
+) -> T | None:
+    """Run `effect` and record the message in one unit of work, unless it was handled already:
+    what the effect answered, once committed, or None when the message was handled before (the
+    effect did not run). An effect whose caller must tell the two apart answers something else
+    than None."""
     try:
-        async with db.transaction() as conn:
-            if not await record_txn(conn, consumer, envelope.id, clock.now_ms()):
+        async with db.unit_of_work() as uow:
+            if not await record_txn(uow.conn, consumer, envelope.id, clock.now_ms()):
                 metrics.consumed.labels(consumer, envelope.type, "duplicate").inc()
-                return False
-            await effect(conn, envelope)
+                return None
+            value = await effect(uow, envelope)
     except IntegrityError:
         # A concurrent delivery of the same message won the race for the inbox row.
         if await was_handled(db, consumer, envelope.id):
             metrics.consumed.labels(consumer, envelope.type, "duplicate").inc()
-            return False
+            return None
         raise
     metrics.consumed.labels(consumer, envelope.type, "applied").inc()
     propagation.watch.applied(consumer, envelope)  # committed: the event's effect is visible now
-    return True
+    return value
 
 
-BatchEffect = Callable[[AsyncConnection, list[Envelope]], Awaitable[None]]
+BatchEffect = Callable[[UnitOfWork, list[Envelope]], Awaitable[T]]
 
 
 async def apply_batch_once(
-    db: Database, consumer: str, envelopes: Sequence[Envelope], effect: BatchEffect, clock: Clock
-) -> list[bool]:
+    db: Database, consumer: str, envelopes: Sequence[Envelope], effect: BatchEffect[T], clock: Clock
+) -> T:
     """Record the batch's events and run `effect` once with those not handled before (in the
-    batch's order, each once), in one transaction: one statement records them all, and the
-    effect may fold them (a product's level written once for all its events). Per event, whether
-    it was new (False: handled before, or a second copy in this batch)."""
+    batch's order, each once; none, when all were), in one unit of work: one statement records
+    them all, and the effect may fold them (a product's level written once for all its events).
+    What the effect answered, once committed (a second copy of an event in the batch is not new)."""
     ids = list(dict.fromkeys(envelope.id for envelope in envelopes))
     rows = [{"consumer": consumer, "message_id": message_id, "processed_at_ms": clock.now_ms()} for message_id in ids]
-    async with db.transaction() as conn:
-        inserted = await conn.scalars(insert_skipping_present(conn, inbox).values(rows).returning(inbox.c.message_id))
+    async with db.unit_of_work() as uow:
+        record = dialect_insert(uow.conn.dialect.name, inbox).values(rows).on_conflict_do_nothing()
+        inserted = await uow.conn.scalars(record.returning(inbox.c.message_id))
         fresh = set(inserted)
         ran = []
         for envelope in envelopes:
             ran.append(envelope.id in fresh)
             fresh.discard(envelope.id)  # a second copy in the batch is not new
-        await effect(conn, [envelope for envelope, new in zip(envelopes, ran, strict=True) if new])
+        value = await effect(uow, [envelope for envelope, new in zip(envelopes, ran, strict=True) if new])
     for envelope, new in zip(envelopes, ran, strict=True):
         metrics.consumed.labels(consumer, envelope.type, "applied" if new else "duplicate").inc()
         if new:
             propagation.watch.applied(consumer, envelope)
-    return ran
+    return value
 
 
 async def was_handled(db: Database, consumer: str, message_id: str) -> bool:

@@ -1,4 +1,7 @@
-"""Transactional outbox: an event is a row written in the caller's transaction; a relay publishes.
+"""Transactional outbox: an event is a row written in the caller's unit of work; a relay publishes.
+
+A unit of work (kit/unit_of_work.py) writes the rows: `uow.announce(envelope, aggregate_id=...)`
+in the transaction of the change the event announces.
 
 Ordering. The relay publishes rows in `position` order. Two transactions that change the same
 aggregate are serialised by the aggregate's row lock, and each writes its outbox row after that
@@ -13,12 +16,12 @@ events: the stream itself fences it off. Each message is published expecting the
 sequence to be the one before it (`Bus.publish_batch(after=...)`), so the paused relay's batch is
 refused (OutOfTurn); it then asks the database whether it still holds the lease before anything else.
 
-Waking up. A commit that wrote events wakes the relay of its own process at once
-(`Database.on_events_committed`). When that relay does not hold the lease, it passes the wake-up
-on as a hint on the broker (`_relay.<producer>.wake` is no stream's subject: core NATS, not
+Waking up. A unit of work that announced events wakes the relay of its own process once it has
+committed (`Database.on_events_committed`). When that relay does not hold the lease, it passes the
+wake-up on as a hint on the broker (`_relay.<producer>.wake` is no stream's subject: core NATS, not
 stored) to the instance that does, so an event written on any instance goes out right after its
-commit rather than at the holder's next poll. The hint carries nothing: the holder reads the
-outbox as always, and a lost hint only costs that poll.
+commit rather than at the holder's next poll. The hint carries nothing: the holder reads the outbox
+as always, and a lost hint only costs that poll.
 """
 
 from __future__ import annotations
@@ -27,18 +30,16 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.bus import Bus
-from flashsale.kit.clock import Clock, ms_from_iso
-from flashsale.kit.db import Database, database_now_ms, mark_events_written
-from flashsale.kit.envelope import Envelope, nats_subject
+from flashsale.kit.clock import Clock
+from flashsale.kit.db import Database
 from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
 from flashsale.kit.schema import outbox, relay_lease
+from flashsale.kit.sql import database_now_ms
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import publishing
 
@@ -48,45 +49,9 @@ LEASE_S = 5.0
 LAG_EVERY_MS = 1000
 
 
-async def append_txn(conn: AsyncConnection, producer: str, envelope: Envelope, *, aggregate_id: str) -> None:
-    """Add `envelope` to the outbox inside the caller's transaction."""
-    await conn.execute(_APPEND, {"b_event_id": envelope.id, "b_subject": nats_subject(producer, envelope.type),
-                                 "b_aggregate_id": aggregate_id, "b_envelope": envelope.to_bytes().decode(),
-                                 "b_created_at_ms": _ms_from_envelope(envelope)})
-    mark_events_written(conn)
-
-
-# Built once (kit/statements.py says why): every event a service announces is written by the
-# first, and marked published by the second.
-_APPEND = outbox.insert().values(
-    event_id=sa.bindparam("b_event_id"), subject=sa.bindparam("b_subject"), aggregate_id=sa.bindparam("b_aggregate_id"),
-    envelope=sa.bindparam("b_envelope"), created_at_ms=sa.bindparam("b_created_at_ms"),
-)
+# Built once (kit/statements.py says why): every event a service announces is marked published by it.
 _MARK_PUBLISHED = outbox.update().where(outbox.c.position.in_(sa.bindparam("b_positions", expanding=True))).values(
     published_at_ms=sa.bindparam("b_now"))
-
-
-async def append_all_txn(conn: AsyncConnection, producer: str, envelopes: Sequence[tuple[Envelope, str]]) -> None:
-    """Add several (envelope, aggregate id) to the outbox in one multi-row INSERT, in this order
-    (the positions they draw follow it), inside the caller's transaction."""
-    if not envelopes:
-        return
-    await conn.execute(outbox.insert(), outbox_rows(producer, envelopes))
-    mark_events_written(conn)
-
-
-def outbox_rows(producer: str, envelopes: Sequence[tuple[Envelope, str]]) -> list[dict[str, object]]:
-    """The outbox rows of (envelope, aggregate id) pairs, for a statement that writes them itself
-    (it must also call `mark_events_written`)."""
-    return [
-        {"event_id": envelope.id, "subject": nats_subject(producer, envelope.type), "aggregate_id": aggregate_id,
-         "envelope": envelope.to_bytes().decode(), "created_at_ms": _ms_from_envelope(envelope)}
-        for envelope, aggregate_id in envelopes
-    ]
-
-
-def _ms_from_envelope(envelope: Envelope) -> int:
-    return ms_from_iso(envelope.time)
 
 
 class Relay:
@@ -201,9 +166,8 @@ class Relay:
     async def _mark_published(self, positions: list[int]) -> None:
         # One statement: on PostgreSQL it commits on its own, one round trip where BEGIN and
         # COMMIT around it made three (a batch is often one event, so this is per event).
-        writing = self.db.transaction() if self.db.is_sqlite else self.db.single_statement()
-        async with writing as conn:
-            await conn.execute(_MARK_PUBLISHED, {"b_positions": positions, "b_now": self.clock.now_ms()})
+        async with self.db.single_statement() as uow:
+            await uow.conn.execute(_MARK_PUBLISHED, {"b_positions": positions, "b_now": self.clock.now_ms()})
 
     async def _hold_lease(self) -> bool:
         """True while we hold the lease. Renewed at half-life, so a busy relay does not pay a

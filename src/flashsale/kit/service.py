@@ -123,7 +123,8 @@ class ServiceRuntime:
             self.spawn(self._stop_when_orphaned)
 
     async def _start_storage(self, migrations: Path) -> None:
-        self._db = await Database.connect(self.settings.database_url, pool_size=self.settings.db_pool_size)
+        self._db = await Database.connect(self.settings.database_url, pool_size=self.settings.db_pool_size,
+                                          producer=self.name)
         if not self._migrated:  # an app started in this process without run_service
             await upgrade(self._db, migrations)
         self._bus = Bus(self.settings.broker_url, name=f"{self.name}-{self.settings.instance}",

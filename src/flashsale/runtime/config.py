@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flashsale.kit.db import service_database_url
+from flashsale.kit.db_admin import service_database_url
 from flashsale.runtime.nats_server import port_in_use
 
 ADMIN_TOKEN_ENV = "FLASHSALE_ADMIN_TOKEN"

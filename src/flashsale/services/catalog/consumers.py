@@ -33,6 +33,7 @@ from flashsale.kit.bus import Subscription
 from flashsale.kit.clock import ms_from_iso
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_batch_once, apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.catalog import domain, metrics
 from flashsale.services.catalog.domain import Change, Move, SetTo
 from flashsale.services.catalog.store import CatalogStore, Stock
@@ -123,16 +124,18 @@ def stock_levels(store: CatalogStore) -> Subscription:
 
 async def apply_changes(store: CatalogStore, envelope: Envelope, changes: Changes) -> bool:
     """Apply the event's changes in its inbox transaction; False when it was seen before."""
-    applied = Applied()
 
-    async def effect(conn: AsyncConnection, env: Envelope) -> None:
+    async def effect(uow: UnitOfWork, env: Envelope) -> Applied:
+        applied = Applied()
         for product_id, change in changes:
-            await _apply_txn(store, conn, env, product_id, change, applied)
+            await _apply_txn(store, uow.conn, env, product_id, change, applied)
+        return applied
 
-    done = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
-    if done:
-        _count(envelope, applied)
-    return done
+    applied = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
+    if applied is None:
+        return False
+    _count(envelope, applied)
+    return True
 
 
 async def apply_changes_batch(store: CatalogStore, batch: list[tuple[Envelope, Changes]]) -> None:
@@ -140,9 +143,11 @@ async def apply_changes_batch(store: CatalogStore, batch: list[tuple[Envelope, C
     read once (in product order, so two batches lock alike) and written once, in one inbox
     transaction for the batch."""
     changes = {envelope.id: changes for envelope, changes in batch}
-    applied = {envelope.id: Applied() for envelope, _ in batch}
 
-    async def effect(conn: AsyncConnection, new: list[Envelope]) -> None:
+    async def effect(uow: UnitOfWork, new: list[Envelope]) -> dict[str, Applied]:
+        """What each new event did, by its id."""
+        conn = uow.conn
+        applied = {env.id: Applied() for env in new}
         products = sorted({product_id for env in new for product_id, _ in changes[env.id]})
         known = {p: await store.stock_txn(conn, p) for p in products}
         levels = dict(known)
@@ -153,11 +158,12 @@ async def apply_changes_batch(store: CatalogStore, batch: list[tuple[Envelope, C
             level = levels[product_id]
             if level is not None and level != known[product_id]:
                 await store.set_stock_txn(conn, product_id, level, exists=known[product_id] is not None)
+        return applied
 
-    ran = await apply_batch_once(store.db, CONSUMER, [envelope for envelope, _ in batch], effect, store.clock)
-    for (envelope, _), new in zip(batch, ran, strict=True):
-        if new:
-            _count(envelope, applied[envelope.id])
+    applied = await apply_batch_once(store.db, CONSUMER, [envelope for envelope, _ in batch], effect, store.clock)
+    for envelope, _ in batch:
+        if envelope.id in applied:
+            _count(envelope, applied.pop(envelope.id))  # popped: a second copy in the batch counts nothing
 
 
 def _moved(

@@ -24,7 +24,7 @@ from flashsale.kit.clock import Clock, iso_from_ms
 from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import append_txn
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.catalog import domain
 from flashsale.services.catalog.domain import Details
 
@@ -133,21 +133,22 @@ class CatalogStore:
     async def write(self, product_id: str, update: Update, *, create: bool) -> Write | None:
         """Apply `update` to the product's details (None when it does not exist and `create` is
         False); a new version and its event when something changed."""
-        async def attempt(conn: AsyncConnection) -> Write | None:
-            return await self._write_txn(conn, product_id, update, create)
+        async def attempt(uow: UnitOfWork) -> Write | None:
+            return await self._write_txn(uow, product_id, update, create)
 
         return await self._once_more_on_conflict(attempt)
 
-    async def _once_more_on_conflict(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def _once_more_on_conflict(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         try:
-            async with self.db.transaction() as conn:
-                return await work(conn)
+            async with self.db.unit_of_work() as uow:
+                return await work(uow)
         except IntegrityError:
             pass  # a concurrent PUT created the product first: decide again on what it wrote
-        async with self.db.transaction() as conn:
-            return await work(conn)
+        async with self.db.unit_of_work() as uow:
+            return await work(uow)
 
-    async def _write_txn(self, conn: AsyncConnection, product_id: str, update: Update, create: bool) -> Write | None:
+    async def _write_txn(self, uow: UnitOfWork, product_id: str, update: Update, create: bool) -> Write | None:
+        conn = uow.conn
         row = (await conn.execute(
             sa.select(products).where(products.c.product_id == product_id).with_for_update()
         )).first()
@@ -165,7 +166,7 @@ class CatalogStore:
             await conn.execute(products.insert().values(product_id=product_id, created_at_ms=now, **values))
         else:
             await conn.execute(products.update().where(products.c.product_id == product_id).values(**values))
-        await _announce_txn(conn, product_id, after, version, now)
+        await _announce_txn(uow, product_id, after, version, now)
         found = await _select_txn(conn, [product_id])
         return Write(found[0], created=row is None, changed=True)
 
@@ -245,7 +246,7 @@ def _iso(ms: int | None) -> str | None:
     return None if ms is None else iso_from_ms(ms)
 
 
-async def _announce_txn(conn: AsyncConnection, product_id: str, details: Details, version: int, now: int) -> None:
+async def _announce_txn(uow: UnitOfWork, product_id: str, details: Details, version: int, now: int) -> None:
     event = ProductUpdated(
         product_id=product_id, version=version, name=details.name, price_cents=details.price_cents,
         description=details.description, image_url=details.image_url,
@@ -253,4 +254,4 @@ async def _announce_txn(conn: AsyncConnection, product_id: str, details: Details
     )
     envelope = Envelope.new(source=SERVICE, type="ProductUpdated", subject=product_id,
                             data=event.to_data(), now_ms=now, correlation_id=product_id)
-    await append_txn(conn, SERVICE, envelope, aggregate_id=product_id)
+    await uow.announce(envelope, aggregate_id=product_id)

@@ -26,7 +26,7 @@ from flashsale.contracts.events import CustomerUpdated, PostalAddress
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import append_txn
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.customers import domain
 from flashsale.services.customers.domain import Address, Changes, Profile
 from flashsale.services.customers.errors import CustomerExists, EmailTaken, UnknownCustomer, VersionMismatch
@@ -98,11 +98,11 @@ class CustomerStore:
         now = self.clock.now_ms()
         created = Customer(customer_id, profile, 1, now, now)
         try:
-            async with self.db.transaction() as conn:
-                await conn.execute(customers.insert().values(
+            async with self.db.unit_of_work() as uow:
+                await uow.conn.execute(customers.insert().values(
                     customer_id=customer_id, **_columns(profile), version=1, created_at_ms=now, updated_at_ms=now,
                 ))
-                await _announce_txn(conn, created, now)
+                await _announce_txn(uow, created, now)
         except IntegrityError:
             # Which of the two unique keys was hit: the id wins, it is the more specific answer.
             if await self.find(customer_id) is not None:
@@ -118,8 +118,8 @@ class CustomerStore:
         when refused."""
         for _ in range(UPDATE_ATTEMPTS):
             try:
-                async with self.db.transaction() as conn:
-                    updated = await self._update_txn(conn, customer_id, changes, expected_version)
+                async with self.db.unit_of_work() as uow:
+                    updated = await self._update_txn(uow, customer_id, changes, expected_version)
             except IntegrityError:
                 raise EmailTaken() from None
             if updated is not None:
@@ -127,9 +127,10 @@ class CustomerStore:
         raise RuntimeError(f"customer {customer_id!r} kept changing under {UPDATE_ATTEMPTS} update attempts")
 
     async def _update_txn(
-        self, conn: AsyncConnection, customer_id: str, changes: Changes, expected_version: int | None
+        self, uow: UnitOfWork, customer_id: str, changes: Changes, expected_version: int | None
     ) -> tuple[Customer, bool] | None:
         """None when a concurrent change committed between our read and our write: try again."""
+        conn = uow.conn
         # FOR UPDATE: racing changes queue on the row instead of failing their conditional UPDATE
         # and retrying (SQLite ignores it: its write transactions are serialised already).
         current = await _find_txn(conn, customer_id, lock=True)
@@ -152,7 +153,7 @@ class CustomerStore:
                 raise VersionMismatch(customer_id, expected_version, current.version + 1)
             return None
         updated = Customer(customer_id, profile, current.version + 1, current.created_at_ms, now)
-        await _announce_txn(conn, updated, now)
+        await _announce_txn(uow, updated, now)
         return updated, True
 
 
@@ -177,7 +178,7 @@ def _columns(profile: Profile) -> dict[str, object]:
     }
 
 
-async def _announce_txn(conn: AsyncConnection, customer: Customer, now: int) -> None:
+async def _announce_txn(uow: UnitOfWork, customer: Customer, now: int) -> None:
     address = customer.profile.address
     event = CustomerUpdated(
         customer_id=customer.customer_id, version=customer.version, name=customer.profile.name,
@@ -187,7 +188,7 @@ async def _announce_txn(conn: AsyncConnection, customer: Customer, now: int) -> 
     )
     envelope = Envelope.new(source=SERVICE, type="CustomerUpdated", subject=customer.customer_id,
                             data=event.to_data(), now_ms=now, correlation_id=customer.customer_id)
-    await append_txn(conn, SERVICE, envelope, aggregate_id=customer.customer_id)
+    await uow.announce(envelope, aggregate_id=customer.customer_id)
 
 
 # -- credentials ----------------------------------------------------------------------------------
@@ -222,14 +223,14 @@ class CredentialStore:
         now = self.clock.now_ms()
         created = Customer(customer_id, profile, 1, now, now)
         try:
-            async with self.db.transaction() as conn:
-                await conn.execute(customers.insert().values(
+            async with self.db.unit_of_work() as uow:
+                await uow.conn.execute(customers.insert().values(
                     customer_id=customer_id, **_columns(profile), version=1, created_at_ms=now, updated_at_ms=now,
                 ))
-                await conn.execute(credentials.insert().values(
+                await uow.conn.execute(credentials.insert().values(
                     customer_id=customer_id, password_hash=password_hash, updated_at_ms=now,
                 ))
-                await _announce_txn(conn, created, now)
+                await _announce_txn(uow, created, now)
         except IntegrityError:
             async with self.db.read() as conn:
                 exists = await _find_txn(conn, customer_id) is not None

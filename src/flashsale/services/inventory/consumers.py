@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import OrderCancelled, OrderConfirmed
 from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import failure_point
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import metrics
 from flashsale.services.inventory.store import InventoryStore
 
@@ -29,20 +29,20 @@ CONSUMER = "inventory"
 # rely on it (domain.py, "The order side's events in any order").
 CONCURRENCY = 8
 Changes = list[tuple[str, int]]
-Handler = Callable[[InventoryStore, AsyncConnection, Envelope], Awaitable[Changes]]
+Handler = Callable[[InventoryStore, UnitOfWork, Envelope], Awaitable[Changes]]
 
 
-async def deduct_confirmed_order(store: InventoryStore, conn: AsyncConnection, envelope: Envelope) -> Changes:
+async def deduct_confirmed_order(store: InventoryStore, uow: UnitOfWork, envelope: Envelope) -> Changes:
     fact = OrderConfirmed.model_validate(envelope.data)
     failure_point("inventory.OrderConfirmed")  # fault tests: a hiccup, retried after later events
-    return await store.confirm_order_txn(conn, fact.order_id, fact.reservation_id, envelope)
+    return await store.confirm_order_txn(uow, fact.order_id, fact.reservation_id, envelope)
 
 
-async def restore_cancelled_order(store: InventoryStore, conn: AsyncConnection, envelope: Envelope) -> Changes:
+async def restore_cancelled_order(store: InventoryStore, uow: UnitOfWork, envelope: Envelope) -> Changes:
     fact = OrderCancelled.model_validate(envelope.data)
     if fact.reservation_id is None:  # cancelled before any stock was held
         return []
-    return await store.cancel_order_txn(conn, fact.order_id, fact.reservation_id, envelope)
+    return await store.cancel_order_txn(uow, fact.order_id, fact.reservation_id, envelope)
 
 
 ORDER_HANDLERS: dict[str, Handler] = {
@@ -59,12 +59,12 @@ def order_events(store: InventoryStore) -> Subscription:
         if handler is None:
             log.warning("unexpected_event", type=envelope.type, id=envelope.id)
             return
-        changes: Changes = []
 
-        async def effect(conn: AsyncConnection, env: Envelope) -> None:
-            changes.extend(await handler(store, conn, env))
+        async def effect(uow: UnitOfWork, env: Envelope) -> Changes:
+            return await handler(store, uow, env)
 
-        if await apply_once(store.db, CONSUMER, envelope, effect, store.clock):
+        changes = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
+        if changes is not None:  # None: seen before
             metrics.record_available(changes)
 
     return Subscription(

@@ -13,7 +13,6 @@ from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.envelope import Envelope
 from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus
 
-PRODUCER = "inventory"
 SOURCE = "/flashsale/inventory"
 
 

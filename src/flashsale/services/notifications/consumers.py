@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import OrderCancelled, OrderCompleted, OrderConfirmed
 from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.notifications import domain, metrics
 from flashsale.services.notifications.store import Notification, NotificationStore
 
@@ -89,14 +89,12 @@ async def record_once(
     store: NotificationStore, envelope: Envelope, customer_id: str, message: domain.Message
 ) -> Notification | None:
     """Record the message in the event's inbox transaction; None when the event was seen before."""
-    recorded: list[Notification] = []
 
-    async def effect(conn: AsyncConnection, env: Envelope) -> None:
-        notification = await store.record_txn(conn, customer_id, message, env.id)
-        if notification is not None:
-            recorded.append(notification)
+    async def effect(uow: UnitOfWork, env: Envelope) -> Notification | None:
+        return await store.record_txn(uow.conn, customer_id, message, env.id)
 
-    await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
-    for notification in recorded:  # counted only once committed
+    # None: the event was seen before, or recorded nothing new.
+    notification = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
+    if notification is not None:  # counted only once committed
         metrics.recorded.labels(notification.kind).inc()
-    return recorded[0] if recorded else None
+    return notification

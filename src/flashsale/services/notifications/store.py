@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, dialect_insert
+from flashsale.kit.db import Database
+from flashsale.kit.sql import dialect_insert
 from flashsale.services.notifications import domain
 
 SERVICE = "notifications"
@@ -61,7 +62,7 @@ class NotificationStore:
             created_at_ms=self.clock.now_ms(), source_event_id=source_event_id,
         )
         inserted = await conn.execute(
-            dialect_insert(conn, notifications).values(**notification.__dict__).on_conflict_do_nothing(
+            dialect_insert(conn.dialect.name, notifications).values(**notification.__dict__).on_conflict_do_nothing(
                 index_elements=[notifications.c.source_event_id]
             )
         )

@@ -34,6 +34,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import crash_point
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
 from flashsale.services.orders.store import OrderStore, get_txn
@@ -119,14 +120,11 @@ class ReservationEvents:
             # change. Skipped before the inbox write, so strangers' events cost one read. Events
             # about an order only exist once its row committed, so this never drops a real one.
             return
-        acted = False
 
-        async def recorded(conn: AsyncConnection, cause: Envelope) -> None:
-            nonlocal acted
-            acted = await effect(conn, order_id)
+        async def recorded(uow: UnitOfWork, cause: Envelope) -> bool:
+            return await effect(uow.conn, order_id)
 
-        await apply_once(self.db, CONSUMER, envelope, recorded, self.clock)
-        if acted:
+        if await apply_once(self.db, CONSUMER, envelope, recorded, self.clock):
             self.saga.wake_worker()
 
 
@@ -146,11 +144,10 @@ class CustomerEvents:
             return
         event = CustomerUpdated.model_validate(envelope.data)
         contact = domain.Contact(event.customer_id, event.name, event.email, event.version)
-        written = False
 
-        async def effect(conn: AsyncConnection, cause: Envelope) -> None:
-            nonlocal written
-            written = await apply_contact_txn(conn, contact, self.clock.now_ms())
+        async def effect(uow: UnitOfWork, cause: Envelope) -> bool:
+            return await apply_contact_txn(uow.conn, contact, self.clock.now_ms())
 
-        if await apply_once(self.db, CONTACTS_CONSUMER, envelope, effect, self.clock):
+        written = await apply_once(self.db, CONTACTS_CONSUMER, envelope, effect, self.clock)
+        if written is not None:  # None: seen before
             metrics.contact_events.labels("applied" if written else "stale").inc()

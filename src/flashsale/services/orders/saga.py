@@ -225,7 +225,8 @@ class CheckoutSaga:
     async def _authorise(self, lease: Lease, order: Order, token: str) -> Checkpoint:
         outcome = await self.payments.authorise(order.order_id, order.amount_cents, token)
         crash_point("payment.called")
-        async with self.db.transaction() as conn:
+        async with self.db.unit_of_work() as uow:
+            conn = uow.conn
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order.order_id, plan.PAYMENT, now,
@@ -233,7 +234,7 @@ class CheckoutSaga:
                                            detail=outcome.reason)
             if saga.state == plan.RUNNING and outcome.approved:
                 # The saga now waits for the stock deduction: let go by _then_txn.
-                await self.orders.move_txn(conn, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+                await self.orders.move_txn(uow, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
             elif saga.state == plan.RUNNING:
                 await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
                                              reason=domain.PAYMENT_DECLINED, due_at_ms=now)
@@ -272,7 +273,8 @@ class CheckoutSaga:
     ) -> Checkpoint:
         """The shipment's outcome, and with it the end of the forward path: the order COMPLETED, or
         the saga turned to compensating when the shipment was refused."""
-        async with self.db.transaction() as conn:
+        async with self.db.unit_of_work() as uow:
+            conn = uow.conn
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
@@ -284,7 +286,7 @@ class CheckoutSaga:
                                              reason=domain.SHIPMENT_FAILED, due_at_ms=now)
                 metrics.sagas_compensating.labels(domain.SHIPMENT_FAILED).inc()
             else:
-                await self.orders.move_txn(conn, order_id, domain.COMPLETED, only_from=[domain.PAID])
+                await self.orders.move_txn(uow, order_id, domain.COMPLETED, only_from=[domain.PAID])
                 await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
             return await self._then_txn(conn, lease)
 
@@ -325,12 +327,13 @@ class CheckoutSaga:
         return after
 
     async def _cancel_order(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
-        async with self.db.transaction() as conn:
+        async with self.db.unit_of_work() as uow:
+            conn = uow.conn
             await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order.order_id, plan.CANCEL_ORDER, now, outcome=domain.CANCELLED)
             await self.orders.move_txn(
-                conn, order.order_id, domain.CANCELLED, reason=saga.reason or domain.CUSTOMER_CANCELLED,
+                uow, order.order_id, domain.CANCELLED, reason=saga.reason or domain.CUSTOMER_CANCELLED,
                 only_from=[domain.PENDING_PAYMENT, domain.PAID, domain.COMPLETED],
                 refunded=plan.money_given_back(saga.records()),
             )

@@ -18,7 +18,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import Database, insert_in
+from flashsale.kit.db import Database
+from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
 from flashsale.services.reporting import queries
 from flashsale.services.reporting.domain import Fact, Money, Orders, Point, ProductSales, Units, first_of_each
@@ -85,7 +86,7 @@ class ReportStore:
 def _INSERT_NEW(dialect: str) -> sa.Insert:
     """Built once, given the rows as parameters (SQLAlchemy sends them as one multi-row INSERT):
     written with the rows as values, a statement was compiled anew for every batch."""
-    statement: sa.Insert = insert_in(dialect, events).on_conflict_do_nothing().returning(events.c.event_id)
+    statement: sa.Insert = dialect_insert(dialect, events).on_conflict_do_nothing().returning(events.c.event_id)
     return statement
 
 

@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.contracts.events import EventData, ShipmentCancelled, ShipmentScheduled
 from flashsale.contracts.events import Line as EventLine
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, dialect_insert
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import append_txn
+from flashsale.kit.sql import dialect_insert
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.shipping import domain
 from flashsale.services.shipping.domain import Line
 
@@ -106,11 +107,11 @@ class ShipmentStore:
 
     async def schedule(self, order_id: str, lines: Sequence[Line]) -> Scheduling:
         """Create the order's shipment with its event, or say why not (see domain.schedule)."""
-        return await self._once_more_on_conflict(lambda conn: self._schedule_txn(conn, order_id, lines))
+        return await self._once_more_on_conflict(lambda uow: self._schedule_txn(uow, order_id, lines))
 
     async def cancel(self, order_id: str) -> Cancellation:
         """SCHEDULED -> CANCELLED with its event; a tombstone when nothing was scheduled yet."""
-        return await self._once_more_on_conflict(lambda conn: self._cancel_txn(conn, order_id))
+        return await self._once_more_on_conflict(lambda uow: self._cancel_txn(uow, order_id))
 
     async def shippable(self, product_id: str) -> bool:
         """Whether the product may be shipped; a product never marked is."""
@@ -123,7 +124,7 @@ class ShipmentStore:
     async def set_shippable(self, product_id: str, shippable: bool) -> bool:
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
-            insert = dialect_insert(conn, product_shipping).values(
+            insert = dialect_insert(conn.dialect.name, product_shipping).values(
                 product_id=product_id, shippable=shippable, updated_at_ms=now
             )
             await conn.execute(insert.on_conflict_do_update(
@@ -132,16 +133,17 @@ class ShipmentStore:
             ))
         return shippable
 
-    async def _once_more_on_conflict(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def _once_more_on_conflict(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         try:
-            async with self.db.transaction() as conn:
-                return await work(conn)
+            async with self.db.unit_of_work() as uow:
+                return await work(uow)
         except IntegrityError:
             pass  # a concurrent request created this order's shipment (or tombstone) first: decide again
-        async with self.db.transaction() as conn:
-            return await work(conn)
+        async with self.db.unit_of_work() as uow:
+            return await work(uow)
 
-    async def _schedule_txn(self, conn: AsyncConnection, order_id: str, lines: Sequence[Line]) -> Scheduling:
+    async def _schedule_txn(self, uow: UnitOfWork, order_id: str, lines: Sequence[Line]) -> Scheduling:
+        conn = uow.conn
         found = await _find_txn(conn, order_id)
         refused = await _unshippable_txn(conn, lines) if found is None else []
         decision = domain.schedule(None if found is None else found.status, refused)
@@ -155,10 +157,11 @@ class ShipmentStore:
             shipment_id=created.shipment_id, order_id=order_id,
             items=[EventLine(product_id=line.product_id, quantity=line.quantity) for line in created.lines],
         )
-        await _announce_txn(conn, created, event, now)
+        await _announce_txn(uow, created, event, now)
         return Scheduling(decision, created)
 
-    async def _cancel_txn(self, conn: AsyncConnection, order_id: str) -> Cancellation:
+    async def _cancel_txn(self, uow: UnitOfWork, order_id: str) -> Cancellation:
+        conn = uow.conn
         found = await _find_txn(conn, order_id)
         decision = domain.cancel(None if found is None else found.status)
         now = self.clock.now_ms()
@@ -170,7 +173,7 @@ class ShipmentStore:
         if decision is domain.Cancel.CANCEL and await _cancel_scheduled_txn(conn, found, now):
             event = ShipmentCancelled(shipment_id=found.shipment_id, order_id=order_id,
                                       reason=domain.ORDER_CANCELLED)
-            await _announce_txn(conn, found, event, now)
+            await _announce_txn(uow, found, event, now)
             return Cancellation(decision, await _get_txn(conn, order_id))
         # Already cancelled, or another request cancelled it between our read and our update.
         return Cancellation(domain.Cancel.ALREADY_CANCELLED, await _get_txn(conn, order_id))
@@ -229,7 +232,7 @@ async def _cancel_scheduled_txn(conn: AsyncConnection, shipment: Shipment, now: 
     return bool(cancelled.rowcount == 1)
 
 
-async def _announce_txn(conn: AsyncConnection, shipment: Shipment, event: EventData, now: int) -> None:
+async def _announce_txn(uow: UnitOfWork, shipment: Shipment, event: EventData, now: int) -> None:
     envelope = Envelope.new(source=SERVICE, type=type(event).__name__, subject=shipment.order_id,
                             data=event.to_data(), now_ms=now, correlation_id=shipment.order_id)
-    await append_txn(conn, SERVICE, envelope, aggregate_id=shipment.order_id)
+    await uow.announce(envelope, aggregate_id=shipment.order_id)

@@ -18,12 +18,13 @@ from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, rerun_deadlock_victims
+from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.ids import new_id
+from flashsale.kit.sql import rerun_deadlock_victims
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import (
     Fulfilment,
@@ -122,13 +123,13 @@ class InventoryStore:
         """One hold in a transaction of its own (its stock rows locked in product order)."""
         now, order_id = wanted.created_at_ms, wanted.order_id
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.unit_of_work() as uow:
                 if wanted.fulfilment is Fulfilment.PARTIAL:
-                    reservation, levels = await holds.hold_partial_txn(conn, wanted)
+                    reservation, levels = await holds.hold_partial_txn(uow.conn, wanted)
                 else:
-                    reservation, levels = wanted, await self._hold_all(conn, wanted)
-                await sql.insert_reservation_txn(conn, reservation, now)
-                await sql.announce(conn, events.stock_reserved(reservation, now))
+                    reservation, levels = wanted, await self._hold_all(uow.conn, wanted)
+                await sql.insert_reservation_txn(uow.conn, reservation, now)
+                await sql.announce(uow, events.stock_reserved(reservation, now))
         except sql.AlreadyHeld as repeat:
             return repeat.reservation
         except (OutOfStock, UnknownProduct, LimitExceeded, CustomerRequired) as refusal:
@@ -153,14 +154,14 @@ class InventoryStore:
     async def release(self, reservation_id: str) -> Reservation:
         """HELD -> RELEASED (units back to available); an ended hold is returned as it is."""
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            reservation = await sql.lock_reservation(conn, reservation_id)
+        async with self.db.unit_of_work() as uow:
+            reservation = await sql.lock_reservation(uow.conn, reservation_id)
             if reservation is None:
                 raise UnknownReservation(reservation_id)
             if not may_release(reservation.status, reservation_id):
                 return reservation
-            released, levels = await sql.end_hold_txn(conn, reservation, ReservationStatus.RELEASED, now)
-            await sql.announce(conn, events.reservation_released(released, "released", now))
+            released, levels = await sql.end_hold_txn(uow.conn, reservation, ReservationStatus.RELEASED, now)
+            await sql.announce(uow, events.reservation_released(released, "released", now))
         metrics.holds_ended.labels("released").inc()
         metrics.record_available(levels)
         return released
@@ -196,13 +197,13 @@ class InventoryStore:
     @rerun_deadlock_victims()
     async def expire(self, reservation_id: str, now: int) -> None:
         """Expire one hold in its own transaction, if it is still HELD and due at `now`."""
-        async with self.db.transaction() as conn:
-            reservation = await sql.lock_reservation(conn, reservation_id)
+        async with self.db.unit_of_work() as uow:
+            reservation = await sql.lock_reservation(uow.conn, reservation_id)
             # Another instance's sweeper, a release or a confirmation may have come first.
             if reservation is None or not is_due(reservation, now):
                 return
-            expired, levels = await sql.end_hold_txn(conn, reservation, ReservationStatus.EXPIRED, now)
-            await sql.announce(conn, events.reservation_expired(expired, now))
+            expired, levels = await sql.end_hold_txn(uow.conn, reservation, ReservationStatus.EXPIRED, now)
+            await sql.announce(uow, events.reservation_expired(expired, now))
         metrics.holds_ended.labels("expired").inc()
         metrics.record_available(levels)
 
@@ -237,10 +238,10 @@ class InventoryStore:
     async def receive(self, product_id: str, quantity: int) -> ProductStock:
         """Units arrived: available and received grow; the product's stock is created if new."""
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            received = await sql.receive_txn(conn, product_id, quantity)
+        async with self.db.unit_of_work() as uow:
+            received = await sql.receive_txn(uow.conn, product_id, quantity)
             await sql.announce(
-                conn, events.stock_received(product_id, quantity, received.level.available, now)
+                uow, events.stock_received(product_id, quantity, received.level.available, now)
             )
         metrics.record_available([(product_id, received.level.available)])
         return received
@@ -264,12 +265,12 @@ class InventoryStore:
 
     async def _add(self, product_id: str, quantity: int, reason: str) -> ProductStock:
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            adjusted = await sql.add_units(conn, product_id, quantity)
+        async with self.db.unit_of_work() as uow:
+            adjusted = await sql.add_units(uow.conn, product_id, quantity)
             if adjusted is None:
                 raise UnknownProduct(product_id)
             available = adjusted.level.available
-            await sql.announce(conn, events.stock_adjusted(product_id, quantity, reason, available, now))
+            await sql.announce(uow, events.stock_adjusted(product_id, quantity, reason, available, now))
         metrics.record_available([(product_id, available)])
         return adjusted
 
@@ -277,15 +278,15 @@ class InventoryStore:
         now = self.clock.now_ms()
         revoked: list[Reservation] = []
         levels: list[tuple[str, int]] = []
-        async with self.db.transaction() as conn:
-            adjusted = await sql.move(conn, product_id, quantity, "available", "written_off")
+        async with self.db.unit_of_work() as uow:
+            adjusted = await sql.move(uow.conn, product_id, quantity, "available", "written_off")
             if adjusted is None:  # not enough available (or no such product): the apology path
-                revoked, levels = await writeoff.revoke_for_txn(conn, product_id, quantity, reason, now)
-                adjusted = await sql.move(conn, product_id, quantity, "available", "written_off")
+                revoked, levels = await writeoff.revoke_for_txn(uow, product_id, quantity, reason, now)
+                adjusted = await sql.move(uow.conn, product_id, quantity, "available", "written_off")
                 if adjusted is None:
                     raise RuntimeError(f"revocations left too few units of {product_id!r} to write off")
             available = adjusted.level.available
-            await sql.announce(conn, events.stock_adjusted(product_id, -quantity, reason, available, now))
+            await sql.announce(uow, events.stock_adjusted(product_id, -quantity, reason, available, now))
         metrics.holds_ended.labels("revoked").inc(len(revoked))
         metrics.record_available([*levels, (product_id, available)])
         return adjusted
@@ -334,20 +335,21 @@ class InventoryStore:
     # -- the order service's facts (inside the consumer's inbox transaction) ---------------
 
     async def confirm_order_txn(
-        self, conn: AsyncConnection, order_id: str, reservation_id: str, cause: Envelope
+        self, uow: UnitOfWork, order_id: str, reservation_id: str, cause: Envelope
     ) -> list[tuple[str, int]]:
         """The order was paid: its hold becomes a deduction, or, if the hold ended meanwhile,
         the units are sold from what is available; failing that the confirmation is rejected."""
+        conn = uow.conn
         now = self.clock.now_ms()
         reservation = await sql.lock_reservation(conn, reservation_id)
         if reservation is None or not sql.belongs_to(reservation, order_id):
-            await sql.reject_txn(conn, reservation_id, order_id, now, cause, "stock_unavailable")
+            await sql.reject_txn(uow, reservation_id, order_id, now, cause, "stock_unavailable")
             return []
         action = on_order_confirmed(reservation.status, reservation.order_cancelled_at_ms is not None)
         if action is OnOrderConfirmed.NOTHING:
             return []
         if action is OnOrderConfirmed.REFUSE:
-            await sql.reject_txn(conn, reservation_id, order_id, now, cause, "order_cancelled")
+            await sql.reject_txn(uow, reservation_id, order_id, now, cause, "order_cancelled")
             metrics.late_confirmations_refused.inc()
             return []
         if action is OnOrderConfirmed.DEDUCT_HOLD:
@@ -355,21 +357,22 @@ class InventoryStore:
         else:
             retaken = await holds.retake_txn(conn, reservation)
             if isinstance(retaken, str):
-                await sql.reject_txn(conn, reservation_id, order_id, now, cause, retaken)
+                await sql.reject_txn(uow, reservation_id, order_id, now, cause, retaken)
                 return []
             levels = retaken
         confirmed = replace(
             reservation, status=ReservationStatus.CONFIRMED, order_id=order_id, confirmed_at_ms=now
         )
         await sql.save_status_txn(conn, confirmed, now)
-        await sql.announce(conn, events.reservation_confirmed(confirmed, order_id, now, cause))
+        await sql.announce(uow, events.reservation_confirmed(confirmed, order_id, now, cause))
         metrics.holds_ended.labels("confirmed").inc()
         return levels
 
     async def cancel_order_txn(
-        self, conn: AsyncConnection, order_id: str, reservation_id: str, cause: Envelope
+        self, uow: UnitOfWork, order_id: str, reservation_id: str, cause: Envelope
     ) -> list[tuple[str, int]]:
         """The order was cancelled: a hold is released; sold units of a paid order come back."""
+        conn = uow.conn
         now = self.clock.now_ms()
         reservation = await sql.lock_reservation(conn, reservation_id)
         if reservation is None or not sql.belongs_to(reservation, order_id):
@@ -387,6 +390,6 @@ class InventoryStore:
             await limits.return_units_txn(conn, reservation)
             released = replace(cancelled, status=ReservationStatus.RELEASED)
             await sql.save_status_txn(conn, released, now)
-        await sql.announce(conn, events.reservation_released(released, "order_cancelled", now, cause))
+        await sql.announce(uow, events.reservation_released(released, "order_cancelled", now, cause))
         metrics.holds_ended.labels("order_cancelled").inc()
         return levels

@@ -47,12 +47,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.faults import crash_point
-from flashsale.kit.outbox import append_all_txn
+from flashsale.kit.unit_of_work import Announcement, UnitOfWork
 from flashsale.services.inventory import events, metrics
 from flashsale.services.inventory.domain import Fulfilment, Line, Reservation, grant_in_turn
 from flashsale.services.inventory.errors import OrderAlreadyReserved, OutOfStock
 from flashsale.services.inventory.store import sql
-from flashsale.services.inventory.store.whole_batch import Announcement, announcement, grant_all_statement
+from flashsale.services.inventory.store.whole_batch import announcement, grant_all_statement
 
 STRATEGY = "coalesced"  # FLASHSALE_HOLD_STRATEGY
 Answer = Reservation | Exception
@@ -89,7 +89,7 @@ class BatchedHolds:
 
     async def reserve(self, wanted: Reservation) -> Reservation:
         """The hold, once its batch has committed; or its refusal, raised."""
-        asked = Asked(wanted, None if self._db.is_sqlite else announcement(wanted))
+        asked = Asked(wanted, None if self._db.is_sqlite else announcement(self._db, wanted))
         return await self._coalescer.submit(wanted.lines[0].product_id, asked)
 
     async def _grant(self, product_id: str, batch: list[Asked]) -> Sequence[Answer]:
@@ -102,8 +102,8 @@ class BatchedHolds:
                 available: int | None = left
             else:
                 try:
-                    async with self._db.transaction() as conn:
-                        answers, available = await grant_batch_txn(conn, product_id, wanted)
+                    async with self._db.unit_of_work() as uow:
+                        answers, available = await grant_batch_txn(uow, product_id, wanted)
                         crash_point("hold.batch_written")  # crash tests: everything written, nothing committed
                 except (OneByOne, IntegrityError):
                     return await self._one_by_one(wanted)
@@ -122,9 +122,9 @@ class BatchedHolds:
             return None
         announced = [asked.announcement for asked in batch if asked.announcement is not None]
         try:
-            async with self._db.single_statement() as conn:
+            async with self._db.single_statement() as uow:
                 crash_point("hold.batch_written")  # crash tests: the batch ready, nothing committed
-                return await grant_all_statement(conn, product_id, [asked.wanted for asked in batch], announced)
+                return await grant_all_statement(uow, product_id, [asked.wanted for asked in batch], announced)
         except IntegrityError:  # an order of the batch already holds stock: the general way answers it
             return None
 
@@ -137,21 +137,20 @@ class BatchedHolds:
 
 
 async def grant_batch_txn(
-    conn: AsyncConnection, product_id: str, batch: Sequence[Reservation]
+    uow: UnitOfWork, product_id: str, batch: Sequence[Reservation]
 ) -> tuple[list[Answer], int | None]:
-    """Grant holds of one product in arrival order, inside the caller's transaction: the answer
+    """Grant holds of one product in arrival order, inside the caller's unit of work: the answer
     for each (its reservation or its refusal) and the units left available (None: the batch held
     only repeats and did not look). Raises `OneByOne` for a product that has a purchase limit or
     no stock row."""
+    conn = uow.conn
     repeats = await sql.reservations_of_orders_txn(conn, [w.order_id for w in batch if w.order_id is not None])
     fresh = [w for w in batch if w.order_id not in repeats]
     quantities, available = await _take_txn(conn, product_id, fresh)
     held = [replace(w, lines=(Line(product_id, q),)) for w, q in zip(fresh, quantities, strict=True) if q]
     if held:
         await sql.insert_reservations_txn(conn, held)
-        await append_all_txn(
-            conn, events.PRODUCER, [(events.stock_reserved(r, r.created_at_ms), r.reservation_id) for r in held]
-        )
+        await uow.announce_all([(events.stock_reserved(r, r.created_at_ms), r.reservation_id) for r in held])
     granted = {r.reservation_id: r for r in held}
     answers: list[Answer] = []
     for wanted in batch:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import insert_unless_present
+from flashsale.kit.sql import dialect_insert
 from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus
 from flashsale.services.inventory.store.tables import customer_units, reservation_items, reservations, stock
 
@@ -27,7 +27,8 @@ COUNTED = (ReservationStatus.HELD.value, ReservationStatus.CONFIRMED.value)
 async def add_units_txn(conn: AsyncConnection, product_id: str, customer_id: str, quantity: int, limit: int) -> bool:
     """Count `quantity` more units for the customer if that keeps them within `limit`; False if not."""
     await conn.execute(
-        insert_unless_present(conn, customer_units, product_id=product_id, customer_id=customer_id, units=0)
+        dialect_insert(conn.dialect.name, customer_units)
+        .values(product_id=product_id, customer_id=customer_id, units=0).on_conflict_do_nothing()
     )
     counted = await conn.execute(
         customer_units.update()

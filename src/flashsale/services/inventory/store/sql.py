@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import dialect_insert
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import append_txn
+from flashsale.kit.sql import dialect_insert
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import (
     Fulfilment,
@@ -50,8 +50,10 @@ class AlreadyHeld(Exception):
         self.reservation = reservation
 
 
-async def announce(conn: AsyncConnection, envelope: Envelope) -> None:
-    await append_txn(conn, events.PRODUCER, envelope, aggregate_id=envelope.subject)
+async def announce(uow: UnitOfWork, envelope: Envelope) -> None:
+    """The inventory's events are about their subject (a product, a reservation): the aggregate
+    whose events keep their order."""
+    await uow.announce(envelope, aggregate_id=envelope.subject)
 
 
 async def move(
@@ -130,7 +132,7 @@ async def must_move(conn: AsyncConnection, line: Line, source: str, target: str)
 
 
 async def receive_txn(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock:
-    insert = dialect_insert(conn, stock).values(
+    insert = dialect_insert(conn.dialect.name, stock).values(
         product_id=product_id, available=quantity, reserved=0, sold=0, received=quantity, written_off=0
     )
     upsert = insert.on_conflict_do_update(
@@ -211,12 +213,12 @@ async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: 
 
 
 async def reject_txn(
-    conn: AsyncConnection, reservation_id: str, order_id: str, now: int, cause: Envelope, reason: str
+    uow: UnitOfWork, reservation_id: str, order_id: str, now: int, cause: Envelope, reason: str
 ) -> None:
     """The paid order cannot have its stock (`stock_unavailable`: an unknown hold, or the units went
     to others; `limit_exceeded`: the customer bought up to the limit meanwhile; `customer_required`:
     the product got a limit and the hold named no customer); the order side refunds."""
-    await announce(conn, events.reservation_rejected(reservation_id, order_id, reason, now, cause))
+    await announce(uow, events.reservation_rejected(reservation_id, order_id, reason, now, cause))
 
 
 async def lock_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:

@@ -23,11 +23,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import mark_events_written
-from flashsale.kit.outbox import outbox_rows
-from flashsale.kit.schema import outbox
+from flashsale.kit.db import Database
+from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcing_cte
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import Reservation, ReservationStatus
 from flashsale.services.inventory.store import sql
@@ -53,37 +51,26 @@ WITH taken AS (
     SELECT i.id, :product_id, i.quantity
     FROM unnest(CAST(:ids AS text[]), CAST(:quantities AS bigint[])) AS i(id, quantity)
     WHERE EXISTS (SELECT FROM taken)
-), announced AS (
-    INSERT INTO {outbox.name} (event_id, subject, aggregate_id, envelope, created_at_ms)
-    SELECT e.event_id, e.subject, e.aggregate_id, e.envelope, e.created_at_ms
-    FROM unnest(CAST(:event_ids AS text[]), CAST(:subjects AS text[]), CAST(:aggregate_ids AS text[]),
-                CAST(:envelopes AS text[]), CAST(:event_created AS bigint[])) WITH ORDINALITY
-         AS e(event_id, subject, aggregate_id, envelope, created_at_ms, arrival)
-    WHERE EXISTS (SELECT FROM taken)
-    ORDER BY e.arrival
-)
+), {announcing_cte("EXISTS (SELECT FROM taken)")}
 SELECT available FROM taken
 """)
 
 
-Announcement = dict[str, object]  # a hold's StockReserved as its outbox row
-
-
-def announcement(wanted: Reservation) -> Announcement:
-    """The outbox row of the StockReserved that `wanted` gets if its batch grants it as asked."""
+def announcement(db: Database, wanted: Reservation) -> Announcement:
+    """The StockReserved that `wanted` gets if its batch grants it as asked, as its outbox row."""
     envelope = events.stock_reserved(wanted, wanted.created_at_ms)
-    return outbox_rows(events.PRODUCER, [(envelope, wanted.reservation_id)])[0]
+    return db.announcement(envelope, aggregate_id=wanted.reservation_id)
 
 
 async def grant_all_statement(
-    conn: AsyncConnection, product_id: str, batch: Sequence[Reservation], announced: Sequence[Announcement]
+    uow: UnitOfWork, product_id: str, batch: Sequence[Reservation], announced: Sequence[Announcement]
 ) -> int | None:
     """Grant every hold of `batch` (single-line holds of `product_id`, as asked, each announced by
-    the row of the same index) in one statement on an autocommit connection: the units left, or
-    None when nothing was written because the batch does not fit whole. Raises IntegrityError
-    when an order of the batch already holds stock."""
+    the announcement of the same index) in one statement (`Database.single_statement`): the units
+    left, or None when nothing was written because the batch does not fit whole. Raises
+    IntegrityError when an order of the batch already holds stock."""
     rows = [sql.reservation_row(held) for held in batch]
-    left = await conn.scalar(_GRANT_ALL, {
+    taken = await uow.execute_announcing(_GRANT_ALL, {
         "product_id": product_id,
         "held": ReservationStatus.HELD.value,
         "total": sum(held.lines[0].quantity for held in batch),
@@ -94,13 +81,5 @@ async def grant_all_statement(
         "expires": [row["expires_at_ms"] for row in rows],
         "requested": [row["requested"] for row in rows],
         "quantities": [held.lines[0].quantity for held in batch],
-        "event_ids": [row["event_id"] for row in announced],
-        "subjects": [row["subject"] for row in announced],
-        "aggregate_ids": [row["aggregate_id"] for row in announced],
-        "envelopes": [row["envelope"] for row in announced],
-        "event_created": [row["created_at_ms"] for row in announced],
-    })
-    if left is None:
-        return None
-    mark_events_written(conn)
-    return int(left)
+    }, announced)
+    return None if taken is None else int(taken.available)

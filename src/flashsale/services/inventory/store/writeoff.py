@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import DEADLOCK_DETECTED, sqlstate
+from flashsale.kit.sql import DEADLOCK_DETECTED, sqlstate
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import Holder, Reservation, ReservationStatus, plan_write_off
 from flashsale.services.inventory.errors import UnknownProduct
@@ -46,10 +47,11 @@ def gave_way(error: DBAPIError) -> bool:
 
 
 async def revoke_for_txn(
-    conn: AsyncConnection, product_id: str, quantity: int, reason: str, now: int
+    uow: UnitOfWork, product_id: str, quantity: int, reason: str, now: int
 ) -> tuple[list[Reservation], Levels]:
     """Revoke, per the write-off policy, the reservations that must give their units back before
     `quantity` units of the product can be written off from available."""
+    conn = uow.conn
     locked = (await lock_stock_txn(conn, [product_id])).get(product_id)
     if locked is None:
         raise UnknownProduct(product_id)
@@ -59,7 +61,7 @@ async def revoke_for_txn(
     revoked: list[Reservation] = []
     levels: Levels = []
     for holder in plan:
-        reservation, moved = await revoke_txn(conn, holder, reason, now)
+        reservation, moved = await revoke_txn(uow, holder, reason, now)
         revoked.append(reservation)
         levels.extend(moved)
     return revoked, levels
@@ -84,8 +86,9 @@ async def holders_txn(conn: AsyncConnection, locked: ProductStock) -> list[Holde
     ]
 
 
-async def revoke_txn(conn: AsyncConnection, holder: Holder, reason: str, now: int) -> tuple[Reservation, Levels]:
+async def revoke_txn(uow: UnitOfWork, holder: Holder, reason: str, now: int) -> tuple[Reservation, Levels]:
     """Cancel the reservation as a whole: every unit of every product in it back to available."""
+    conn = uow.conn
     reservation = await lock_reservation(conn, holder.reservation_id)
     if reservation is None or reservation.status is not holder.status:
         raise RuntimeError(f"reservation {holder.reservation_id!r} changed while its product was locked")
@@ -94,5 +97,5 @@ async def revoke_txn(conn: AsyncConnection, holder: Holder, reason: str, now: in
     await limits.return_units_txn(conn, reservation)
     revoked = replace(reservation, status=ReservationStatus.REVOKED)
     await save_status_txn(conn, revoked, now)
-    await announce(conn, events.reservation_revoked(revoked, holder.status, reason, now))
+    await announce(uow, events.reservation_revoked(revoked, holder.status, reason, now))
     return revoked, levels

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, dialect_insert
+from flashsale.kit.db import Database
+from flashsale.kit.sql import dialect_insert
 from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.store.tables import customer_contacts
 
@@ -67,7 +68,7 @@ async def apply_txn(conn: AsyncConnection, contact: Contact, now_ms: int) -> boo
     when it was written. One statement, so two writers never both read an old version."""
     row = {"customer_id": contact.customer_id, "name": contact.name, "email": contact.email,
            "version": contact.version, "updated_at_ms": now_ms}
-    statement = dialect_insert(conn, customer_contacts).values(**row)
+    statement = dialect_insert(conn.dialect.name, customer_contacts).values(**row)
     newer = statement.excluded
     result = await conn.execute(statement.on_conflict_do_update(
         index_elements=[_c.customer_id],

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from flashsale.kit.db import Database, database_now_ms, insert_unless_present
+from flashsale.kit.db import Database
+from flashsale.kit.sql import database_now_ms, dialect_insert
 from flashsale.services.orders.store.tables import scheduled_jobs
 
 
@@ -36,4 +37,7 @@ class JobSchedule:
 
 async def _ensure_txn(conn: AsyncConnection, job: str) -> None:
     """A job seen for the first time is due at once."""
-    await conn.execute(insert_unless_present(conn, scheduled_jobs, name=job, holder="", due_at_ms=0))
+    await conn.execute(
+        dialect_insert(conn.dialect.name, scheduled_jobs)
+        .values(name=job, holder="", due_at_ms=0).on_conflict_do_nothing()
+    )

@@ -21,7 +21,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
-from flashsale.kit.outbox import append_all_txn, append_txn
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain
 from flashsale.services.orders.store import sagas
 from flashsale.services.orders.store.tables import order_lines, orders
@@ -70,8 +70,8 @@ class OrderStore:
 
     async def _create_batch(self, _lane: None, batch: list[Placement]) -> list[Exception | None]:
         try:
-            async with self.db.transaction() as conn:
-                await _create_all_txn(conn, batch)
+            async with self.db.unit_of_work() as uow:
+                await _create_all_txn(uow, batch)
             return [None] * len(batch)
         except DatabaseUnavailable:
             raise  # every placement of the batch meets the outage alike
@@ -83,8 +83,8 @@ class OrderStore:
 
     async def _create_alone(self, placement: Placement) -> Exception | None:
         try:
-            async with self.db.transaction() as conn:
-                await _create_all_txn(conn, [placement])
+            async with self.db.unit_of_work() as uow:
+                await _create_all_txn(uow, [placement])
         except Exception as error:  # noqa: BLE001 - this placement's own failure, handed to its caller
             return error
         return None
@@ -123,7 +123,7 @@ class OrderStore:
         return [replace(_order(row), lines=lines.get(row.order_id, ())) for row in rows]
 
     async def move_txn(
-        self, conn: AsyncConnection, order_id: str, target: str, *,
+        self, uow: UnitOfWork, order_id: str, target: str, *,
         only_from: Sequence[str] | None = None, reason: str | None = None, cause: Envelope | None = None,
         refunded: bool = False,
     ) -> bool:
@@ -132,13 +132,13 @@ class OrderStore:
         The UPDATE returns the row it changed, which is all the announcement needs."""
         sources = [s for s in (only_from or domain.STATUSES) if domain.can_move(s, target)]
         now = self.clock.now_ms()
-        changed = (await conn.execute(_PAY if target == domain.PAID else _MOVE, {
+        changed = (await uow.conn.execute(_PAY if target == domain.PAID else _MOVE, {
             "b_order_id": order_id, "b_sources": sources, "b_status": target, "b_reason": reason, "b_now": now,
         })).first()
         if changed is None:
             return False
         order = _order(changed)
-        await _announce_txn(conn, order, _event_of(order, refunded=refunded), now, cause=cause)
+        await _announce_txn(uow, order, _event_of(order, refunded=refunded), now, cause=cause)
         return True
 
 
@@ -190,9 +190,10 @@ def _order(row: sa.Row[tuple[object, ...]]) -> Order:
     return Order(**row._mapping)
 
 
-async def _create_all_txn(conn: AsyncConnection, placements: Sequence[Placement]) -> None:
+async def _create_all_txn(uow: UnitOfWork, placements: Sequence[Placement]) -> None:
     """New orders with their lines, OrderCreated events and sagas: a multi-row INSERT per table;
     and the answers of their Idempotency-Keys, in key order (kit/idempotency.py says why)."""
+    conn = uow.conn
     batch = [placement.order for placement in placements]
     await conn.execute(orders.insert(), [_order_row(order) for order in batch])
     await conn.execute(order_lines.insert(), [
@@ -200,7 +201,7 @@ async def _create_all_txn(conn: AsyncConnection, placements: Sequence[Placement]
          "name": line.name, "unit_price_cents": line.unit_price_cents}
         for order in batch for line in order.lines
     ])
-    await append_all_txn(conn, SERVICE, [(_created(order), order.order_id) for order in batch])
+    await uow.announce_all([(_created(order), order.order_id) for order in batch])
     await sagas.start_all_txn(conn, [(order.order_id, order.reservation_id, order.created_at_ms) for order in batch])
     keyed = [placement.answer for placement in placements if placement.answer is not None]
     for claim, answer in sorted(keyed, key=lambda keyed: (keyed[0].scope, keyed[0].key)):
@@ -239,9 +240,9 @@ def _event_of(order: Order, *, refunded: bool) -> EventData:
 
 
 async def _announce_txn(
-    conn: AsyncConnection, order: Order, event: EventData, now: int, *, cause: Envelope | None
+    uow: UnitOfWork, order: Order, event: EventData, now: int, *, cause: Envelope | None
 ) -> None:
-    await append_txn(conn, SERVICE, _envelope(order, event, now, cause=cause), aggregate_id=order.order_id)
+    await uow.announce(_envelope(order, event, now, cause=cause), aggregate_id=order.order_id)
 
 
 def _envelope(order: Order, event: EventData, now: int, *, cause: Envelope | None) -> Envelope:

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, database_now_ms, insert_in, now_ms_in
+from flashsale.kit.db import Database
+from flashsale.kit.sql import database_now_ms, dialect_insert, now_ms_in
 from flashsale.kit.statements import per_dialect
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
@@ -264,7 +265,7 @@ def _RENEW(dialect: str) -> sa.Update:
 @per_dialect
 def _FINISH_STEP(dialect: str) -> sa.Insert:
     """Upsert a step's outcome (a step recorded from outside, like the deduction, may have no STARTED row)."""
-    insert = insert_in(dialect, steps_table).values(
+    insert = dialect_insert(dialect, steps_table).values(
         order_id=sa.bindparam("b_order_id"), step=sa.bindparam("b_step"), status=sa.bindparam("b_status"),
         outcome=sa.bindparam("b_outcome", type_=sa.String()), detail=sa.bindparam("b_detail", type_=sa.String()),
         attempts=1, started_at_ms=sa.bindparam("b_now"), finished_at_ms=sa.bindparam("b_now"),
@@ -279,7 +280,7 @@ def _FINISH_STEP(dialect: str) -> sa.Insert:
 
 @per_dialect
 def _BEGIN_STEP(dialect: str) -> sa.Insert:
-    insert = insert_in(dialect, steps_table).values(
+    insert = dialect_insert(dialect, steps_table).values(
         order_id=sa.bindparam("b_order_id"), step=sa.bindparam("b_step"), status=plan.STARTED, attempts=1,
         started_at_ms=sa.bindparam("b_now"),
     )

@@ -27,7 +27,7 @@ from flashsale.contracts.events import (
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.outbox import append_txn
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.payments import domain
 from flashsale.services.payments.store.book import ProviderBookStore
 from flashsale.services.payments.store.tables import metadata, payment_ledger, payments
@@ -116,7 +116,8 @@ class PaymentStore:
         """PENDING → AUTHORISED (ledger entry) or DECLINED, with the event, in one transaction."""
         status = domain.authorisation_status(approved)
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
+        async with self.db.unit_of_work() as uow:
+            conn = uow.conn
             finished = await _changed_txn(conn, payment, payments.update()
                 .where(payments.c.payment_id == payment.payment_id, payments.c.status == domain.PENDING)
                 .values(status=status, reason=None if approved else reason or domain.DECLINED_REASON,
@@ -125,7 +126,7 @@ class PaymentStore:
                 return await _get_txn(conn, payment.payment_id)
             for kind in domain.authorisation_entries(status):
                 await _add_entry_txn(conn, payment, kind, now)
-            await _announce_txn(conn, payment, _authorisation_event(payment, approved, reason), now)
+            await _announce_txn(uow, payment, _authorisation_event(payment, approved, reason), now)
             return finished
 
     # -- capture, void, refund ----------------------------------------------------------------
@@ -147,7 +148,8 @@ class PaymentStore:
         """The provider carried out `step`: status, ledger entry and event in one transaction.
         Whoever finishes it first records it; a second finisher changes nothing."""
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
+        async with self.db.unit_of_work() as uow:
+            conn = uow.conn
             finished = await _changed_txn(conn, payment, payments.update()
                 .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
                        payments.c.pending_step == step.operation.value)
@@ -156,7 +158,7 @@ class PaymentStore:
             if finished is None:
                 return await _get_txn(conn, payment.payment_id)
             await _add_entry_txn(conn, payment, step.entry, now)
-            await _announce_txn(conn, payment, _step_event(payment, step), now)
+            await _announce_txn(uow, payment, _step_event(payment, step), now)
             return finished
 
 
@@ -229,7 +231,7 @@ def _step_event(payment: Payment, step: domain.Step) -> EventData:
     return event(payment_id=payment.payment_id, order_id=payment.order_id, amount_cents=payment.amount_cents)
 
 
-async def _announce_txn(conn: AsyncConnection, payment: Payment, event: EventData, now: int) -> None:
+async def _announce_txn(uow: UnitOfWork, payment: Payment, event: EventData, now: int) -> None:
     envelope = Envelope.new(source=SERVICE, type=type(event).__name__, subject=payment.order_id,
                             data=event.to_data(), now_ms=now, correlation_id=payment.order_id)
-    await append_txn(conn, SERVICE, envelope, aggregate_id=payment.order_id)
+    await uow.announce(envelope, aggregate_id=payment.order_id)

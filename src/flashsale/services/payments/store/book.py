@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from flashsale.kit.clock import Clock
-from flashsale.kit.db import Database, insert_in
+from flashsale.kit.db import Database
+from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
 from flashsale.services.payments.domain import Operation
 from flashsale.services.payments.provider import Charge, ProviderOperation, ProviderResult
@@ -23,7 +24,7 @@ from flashsale.services.payments.store.tables import provider_operations as ops
 def _ACT_ONCE(dialect: str) -> sa.Insert:
     """A call that acts: the first with its key records its answer, later ones count themselves and
     get the first answer back. Built once per dialect (kit/statements.py says why)."""
-    insert = insert_in(dialect, ops).values(
+    insert = dialect_insert(dialect, ops).values(
         idempotency_key=sa.bindparam("b_key"), kind=sa.bindparam("b_kind"), order_id=sa.bindparam("b_order_id"),
         amount_cents=sa.bindparam("b_amount_cents"), approved=sa.bindparam("b_approved", type_=sa.Boolean()),
         reason=sa.bindparam("b_reason", type_=sa.String()), calls=1, effects=1, created_at_ms=sa.bindparam("b_now"),
@@ -57,9 +58,8 @@ class ProviderBookStore:
                   "b_amount_cents": charge.amount_cents, "b_approved": result.approved, "b_reason": result.reason,
                   "b_now": now}
         # One statement, so on PostgreSQL it commits on its own: one round trip, not three.
-        writing = self.db.transaction() if self.db.is_sqlite else self.db.single_statement()
-        async with writing as conn:
-            first = (await conn.execute(_ACT_ONCE(conn), values)).one()
+        async with self.db.single_statement() as uow:
+            first = (await uow.conn.execute(_ACT_ONCE(uow.conn), values)).one()
         return ProviderResult(approved=bool(first.approved), reason=first.reason)
 
     async def count_failed_call(self, operation: Operation, idempotency_key: str, charge: Charge) -> None:
@@ -87,9 +87,9 @@ class ProviderBookStore:
         effects: int, approved: bool | None, reason: str | None,
     ) -> sqlite.Insert | postgresql.Insert:
         now = self.clock.now_ms()
-        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        return dialect_insert(ops).values(
+        insert: sqlite.Insert | postgresql.Insert = dialect_insert(self.db.engine.dialect.name, ops).values(
             idempotency_key=idempotency_key, kind=operation.value, order_id=charge.order_id,
             amount_cents=charge.amount_cents, approved=approved, reason=reason, calls=1,
             effects=effects, created_at_ms=now, updated_at_ms=now,
         )
+        return insert
