@@ -13,6 +13,7 @@ import schemathesis
 from fastapi import Depends, FastAPI
 
 from flashsale.kit import house_auth
+from flashsale.kit.identity import ServiceIdentity
 from flashsale.kit.openapi import Bearer, answers
 from flashsale.kit.service import ServiceRuntime, require_admin, service_app
 from flashsale.kit.settings import ServiceSettings
@@ -26,7 +27,8 @@ def app_named(name: str) -> FastAPI:
     async def nothing(app: FastAPI) -> AsyncIterator[None]:
         yield
 
-    app = service_app(name, ServiceRuntime.stateless(name, ServiceSettings(admin_token=ADMIN_TOKEN)), nothing)
+    runtime = ServiceRuntime.stateless(ServiceIdentity(name), ServiceSettings(admin_token=ADMIN_TOKEN))
+    app = service_app(runtime, nothing)
 
     @app.get("/stock/{productId}", responses=answers((404, "unknown_product")))
     async def stock(productId: str) -> dict[str, str]:

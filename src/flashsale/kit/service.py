@@ -32,6 +32,7 @@ from flashsale.kit.bus import Bus, StreamLimits, Subscription
 from flashsale.kit.clock import Clock, SystemClock, ms_from_iso
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.identity import ServiceIdentity
 from flashsale.kit.migrations import upgrade, upgrade_in_child
 from flashsale.kit.outbox import Relay
 from flashsale.kit.problems import Problem, install_problem_handlers
@@ -64,11 +65,13 @@ class ServiceRuntime:
     service keeps: `stateless`, `projection` or `owning_state`."""
 
     def __init__(
-        self, name: str, settings: ServiceSettings, keeps: Keeps, migrations: Path | None, clock: Clock | None = None,
+        self, identity: ServiceIdentity, settings: ServiceSettings, keeps: Keeps, migrations: Path | None,
+        clock: Clock | None = None,
     ) -> None:
         if (migrations is None) != (keeps is Keeps.NOTHING):
             raise ValueError("a service keeps something exactly when it has migrations")
-        self.name = name
+        self.identity = identity
+        self.name = identity.name
         self.keeps = keeps
         self.settings = settings
         self.migrations = migrations
@@ -81,20 +84,22 @@ class ServiceRuntime:
         self._migrated = False
 
     @classmethod
-    def stateless(cls, name: str, settings: ServiceSettings, clock: Clock | None = None) -> ServiceRuntime:
-        return cls(name, settings, Keeps.NOTHING, None, clock)
+    def stateless(
+        cls, identity: ServiceIdentity, settings: ServiceSettings, clock: Clock | None = None,
+    ) -> ServiceRuntime:
+        return cls(identity, settings, Keeps.NOTHING, None, clock)
 
     @classmethod
     def projection(
-        cls, name: str, settings: ServiceSettings, migrations: Path, clock: Clock | None = None,
+        cls, identity: ServiceIdentity, settings: ServiceSettings, migrations: Path, clock: Clock | None = None,
     ) -> ServiceRuntime:
-        return cls(name, settings, Keeps.PROJECTION, migrations, clock)
+        return cls(identity, settings, Keeps.PROJECTION, migrations, clock)
 
     @classmethod
     def owning_state(
-        cls, name: str, settings: ServiceSettings, migrations: Path, clock: Clock | None = None,
+        cls, identity: ServiceIdentity, settings: ServiceSettings, migrations: Path, clock: Clock | None = None,
     ) -> ServiceRuntime:
-        return cls(name, settings, Keeps.STATE, migrations, clock)
+        return cls(identity, settings, Keeps.STATE, migrations, clock)
 
     def migrate_before_serving(self) -> None:
         """Bring the database to the newest revision from a child process (kit/migrations.py
@@ -208,7 +213,7 @@ def delayed(subscription: Subscription, delay_ms: int) -> Subscription:
 
 
 def service_app(
-    name: str, runtime: ServiceRuntime,
+    runtime: ServiceRuntime,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
 ) -> FastAPI:
     """A FastAPI app with problem handlers, request metrics, /health and /metrics."""
@@ -227,7 +232,7 @@ def service_app(
     # nothing to do). Left on, FastAPI asks whether it is enabled on every request: three global
     # provider lookups, each an `os.environ` miss (a KeyError raised and caught) while no global
     # provider is set: 1-6% of a hold's CPU in the profiles (bench/RESULTS.md).
-    app = FastAPI(title=f"Flashsale {name}", lifespan=_lifespan,
+    app = FastAPI(title=f"Flashsale {runtime.name}", lifespan=_lifespan,
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -238,7 +243,7 @@ def service_app(
     async def health() -> JSONResponse:
         parts = await runtime.healthy()
         ok = all(parts.values())
-        body = {"status": "ok" if ok else "unavailable", "service": name, "checks": parts}
+        body = {"status": "ok" if ok else "unavailable", "service": runtime.name, "checks": parts}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)

@@ -12,3 +12,7 @@ Where things are:
   events out: ProductUpdated (stream CATALOG), written with the change (store.py);
 - wiring: app.py; settings: settings.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("catalog")

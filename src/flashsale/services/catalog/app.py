@@ -12,13 +12,13 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.catalog import api
+from flashsale.services.catalog import SERVICE, api
 from flashsale.services.catalog.clients import InventoryStock
 from flashsale.services.catalog.consumers import stock_levels
 from flashsale.services.catalog.operations import Products
 from flashsale.services.catalog.reconcile import Reconciler
 from flashsale.services.catalog.settings import CatalogSettings
-from flashsale.services.catalog.store import SERVICE, CatalogStore
+from flashsale.services.catalog.store import CatalogStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -46,7 +46,7 @@ def create_app(settings: CatalogSettings | None = None, clock: Clock | None = No
             if inventory is not None:
                 await inventory.close()
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     return app
 
@@ -56,5 +56,5 @@ def _inventory(settings: CatalogSettings) -> InventoryStock | None:
     urls = settings.urls("inventory_urls")
     if not urls:
         return None
-    credential = ServiceCredential(SERVICE, settings.admin_token)
+    credential = ServiceCredential(SERVICE.name, settings.admin_token)
     return InventoryStock(ServiceClient("inventory", urls, timeout_s=10.0, credential=credential), settings.admin_token)

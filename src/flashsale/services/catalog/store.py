@@ -25,10 +25,8 @@ from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.unit_of_work import UnitOfWork
-from flashsale.services.catalog import domain
+from flashsale.services.catalog import SERVICE, domain
 from flashsale.services.catalog.domain import Details
-
-SERVICE = "catalog"
 
 T = TypeVar("T")
 
@@ -252,6 +250,6 @@ async def _announce_txn(uow: UnitOfWork, product_id: str, details: Details, vers
         description=details.description, image_url=details.image_url,
         sale_starts_at=_iso(details.sale_starts_ms), sale_ends_at=_iso(details.sale_ends_ms),
     )
-    envelope = Envelope.new(source=SERVICE, type="ProductUpdated", subject=product_id,
+    envelope = Envelope.new(source=SERVICE.source, type="ProductUpdated", subject=product_id,
                             data=event.to_data(), now_ms=now, correlation_id=product_id)
     await uow.announce(envelope, aggregate_id=product_id)

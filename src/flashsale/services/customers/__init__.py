@@ -9,3 +9,7 @@ Where things are:
 - events out: CustomerUpdated (stream CUSTOMERS), written with the change (store.py);
 - wiring: app.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("customers")

@@ -11,10 +11,10 @@ from fastapi import FastAPI
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
-from flashsale.services.customers import accounts_api, api
+from flashsale.services.customers import SERVICE, accounts_api, api
 from flashsale.services.customers.accounts import Accounts
 from flashsale.services.customers.operations import Customers
-from flashsale.services.customers.store import SERVICE, CredentialStore, CustomerStore
+from flashsale.services.customers.store import CredentialStore, CustomerStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,7 +30,7 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
                                       CredentialStore(runtime.db, runtime.clock))
         yield
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(accounts_api.router)
     app.include_router(api.router)
     return app

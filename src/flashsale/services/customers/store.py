@@ -27,11 +27,9 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.unit_of_work import UnitOfWork
-from flashsale.services.customers import domain
+from flashsale.services.customers import SERVICE, domain
 from flashsale.services.customers.domain import Address, Changes, Profile
 from flashsale.services.customers.errors import CustomerExists, EmailTaken, UnknownCustomer, VersionMismatch
-
-SERVICE = "customers"
 
 # A change that lost a race to a concurrent one (no If-Match) is decided again on the newer row.
 UPDATE_ATTEMPTS = 5
@@ -186,7 +184,7 @@ async def _announce_txn(uow: UnitOfWork, customer: Customer, now: int) -> None:
         address=PostalAddress(line1=address.line1, line2=address.line2, city=address.city,
                               postal_code=address.postal_code, country=address.country),
     )
-    envelope = Envelope.new(source=SERVICE, type="CustomerUpdated", subject=customer.customer_id,
+    envelope = Envelope.new(source=SERVICE.source, type="CustomerUpdated", subject=customer.customer_id,
                             data=event.to_data(), now_ms=now, correlation_id=customer.customer_id)
     await uow.announce(envelope, aggregate_id=customer.customer_id)
 

@@ -11,3 +11,7 @@ Where things are:
 - events in: feed.py (the inventory's facts that give units back); events out: none;
 - wiring: app.py; settings: settings.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("gateway")

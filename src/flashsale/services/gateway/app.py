@@ -17,7 +17,7 @@ from flashsale.kit.bus import Bus
 from flashsale.kit.clock import Clock
 from flashsale.kit.problems import problem_response
 from flashsale.kit.service import ServiceRuntime, service_app, stream_limits
-from flashsale.services.gateway import api_admin, api_orders, api_public, pages
+from flashsale.services.gateway import SERVICE, api_admin, api_orders, api_public, pages
 from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
@@ -29,8 +29,6 @@ from flashsale.services.gateway.freshness import RecentWrites
 from flashsale.services.gateway.settings import GatewaySettings
 from flashsale.services.gateway.sold_out import SoldOut
 from flashsale.services.gateway.upstream import Upstreams
-
-SERVICE = "gateway"
 
 
 def create_app(settings: GatewaySettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -50,7 +48,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
                                 settings.low_stock_threshold)
         app.state.admission = Admission(settings.max_buys_in_flight)
         app.state.sold_out = SoldOut(int(settings.sold_out_ttl_s * 1000))
-        bus = (Bus(settings.broker_url, name=f"{SERVICE}-{settings.instance}", limits=stream_limits(settings))
+        bus = (Bus(settings.broker_url, name=f"{SERVICE.name}-{settings.instance}", limits=stream_limits(settings))
                if settings.sold_out_ttl_s else None)
         if bus is not None:
             runtime.spawn(lambda stop: hear_units_back(bus, app.state.sold_out, stop))
@@ -61,7 +59,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
             if bus is not None:
                 await bus.close()
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api_public.router)
     app.include_router(api_orders.router)
     app.include_router(api_admin.router)

@@ -17,3 +17,7 @@ Where things are:
 - background: sweeper.py (expired holds), gauges.py (stock gauges);
 - wiring: app.py; settings: settings.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("inventory")

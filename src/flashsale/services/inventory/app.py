@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
+from flashsale.services.inventory import SERVICE
 from flashsale.services.inventory.api import install_error_handlers, router
 from flashsale.services.inventory.consumers import order_events
 from flashsale.services.inventory.gauges import stock_gauges
@@ -19,7 +20,6 @@ from flashsale.services.inventory.store import InventoryStore
 from flashsale.services.inventory.store.holds import HoldStrategy, hold_all_txn
 from flashsale.services.inventory.sweeper import expiry_sweeper
 
-NAME = "inventory"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -29,7 +29,7 @@ def create_app(
     """`hold_all`: how an all-or-nothing hold that is not coalesced takes stock (the bench's
     lock-then-write baseline, bench/naive_inventory.py, is given here)."""
     settings = settings or InventorySettings()
-    runtime = ServiceRuntime.owning_state(NAME, settings, MIGRATIONS, clock)
+    runtime = ServiceRuntime.owning_state(SERVICE, settings, MIGRATIONS, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,7 +46,7 @@ def create_app(
         runtime.spawn(stock_gauges(store, interval_s=settings.stock_gauges_interval_s))
         yield
 
-    app = service_app(NAME, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(router)
     install_error_handlers(app)
     app.state.front = ReserveHotPath  # reserves answered in front of the app (hot_path.py says why)

@@ -11,16 +11,15 @@ from collections.abc import Iterable
 from flashsale.contracts import events
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.envelope import Envelope
+from flashsale.services.inventory import SERVICE
 from flashsale.services.inventory.domain import Line, Reservation, ReservationStatus
-
-SOURCE = "/flashsale/inventory"
 
 
 def envelope(
     payload: events.EventData, *, subject: str, now_ms: int, cause: Envelope | None = None
 ) -> Envelope:
     return Envelope.new(
-        source=SOURCE,
+        source=SERVICE.source,
         type=type(payload).__name__,
         subject=subject,
         data=payload.to_data(),

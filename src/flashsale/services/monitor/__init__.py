@@ -8,3 +8,7 @@ Where things are:
 - HTTP: api.py (the last round), dashboard.py (the page and its data);
 - wiring: app.py; settings: settings.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("monitor")

@@ -14,13 +14,12 @@ from fastapi import FastAPI
 from flashsale.consistency.sampler import ConsistencySampler, sources_from
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.monitor import api, dashboard
+from flashsale.services.monitor import SERVICE, api, dashboard
 from flashsale.services.monitor.monitor import Monitor
 from flashsale.services.monitor.scrape import Scraper
 from flashsale.services.monitor.series import Series
 from flashsale.services.monitor.settings import MonitorSettings
 
-SERVICE = "monitor"
 # What the operations dashboard scrapes (every instance of each).
 SCRAPED = ("inventory", "orders", "payments", "shipping", "notifications", "catalog", "customers", "gateway",
            "reporting")
@@ -48,7 +47,7 @@ def create_app(settings: MonitorSettings | None = None, clock: Clock | None = No
             await sampler.close()
             await scraper.close()
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     dashboard.install(app)
     return app

@@ -10,3 +10,7 @@ Where things are:
 - events out: none;
 - wiring: app.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("notifications")

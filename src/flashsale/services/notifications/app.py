@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
-from flashsale.services.notifications import api
+from flashsale.services.notifications import SERVICE, api
 from flashsale.services.notifications.consumers import order_outcomes
-from flashsale.services.notifications.store import SERVICE, NotificationStore
+from flashsale.services.notifications.store import NotificationStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,6 +29,6 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
         runtime.subscribe(order_outcomes(store))
         yield
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     return app

@@ -17,8 +17,6 @@ from flashsale.kit.db import Database
 from flashsale.kit.sql import dialect_insert
 from flashsale.services.notifications import domain
 
-SERVICE = "notifications"
-
 metadata = sa.MetaData()
 
 notifications = sa.Table(

@@ -17,3 +17,7 @@ Where things are:
   written with the order's change (store/orders.py);
 - wiring: app.py; settings: settings.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("orders")

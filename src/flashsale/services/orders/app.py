@@ -14,7 +14,7 @@ from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.idempotency import IdempotencyStore
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.orders import api
+from flashsale.services.orders import SERVICE, api
 from flashsale.services.orders.clients import (
     CatalogClient,
     CustomersClient,
@@ -29,7 +29,7 @@ from flashsale.services.orders.reconcile import ContactReconciler, contact_recon
 from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
 from flashsale.services.orders.saga_worker import saga_worker
 from flashsale.services.orders.settings import OrderSettings
-from flashsale.services.orders.store import SERVICE, ContactStore, JobSchedule, OrderStore, SagaStore
+from flashsale.services.orders.store import ContactStore, JobSchedule, OrderStore, SagaStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -71,13 +71,13 @@ def create_app(settings: OrderSettings | None = None, clock: Clock | None = None
             for client in clients.values():
                 await client.close()
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     return app
 
 
 def _clients(settings: OrderSettings) -> dict[str, ServiceClient]:
-    credential = ServiceCredential(SERVICE, settings.admin_token)
+    credential = ServiceCredential(SERVICE.name, settings.admin_token)
     clients = {
         "inventory": ServiceClient("inventory", settings.urls("inventory_urls"),
                                    timeout_s=settings.inventory_timeout_s, credential=credential),

@@ -11,3 +11,7 @@ Where things are:
 - events out: Payment* (stream PAYMENTS), written with the payment's change (store/__init__.py);
 - wiring: app.py; settings: settings.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("payments")

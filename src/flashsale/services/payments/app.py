@@ -10,12 +10,12 @@ from fastapi import FastAPI
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.payments import api
+from flashsale.services.payments import SERVICE, api
 from flashsale.services.payments.operations import Payments
 from flashsale.services.payments.provider import SimulatedProvider
 from flashsale.services.payments.retries import RetryPolicy
 from flashsale.services.payments.settings import PaymentsSettings
-from flashsale.services.payments.store import SERVICE, PaymentStore, ProviderBookStore
+from flashsale.services.payments.store import PaymentStore, ProviderBookStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,6 +34,6 @@ def create_app(settings: PaymentsSettings | None = None, clock: Clock | None = N
         yield
         await provider.settle()
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     return app

@@ -8,3 +8,7 @@ Where things are:
 - events in: every stream; events out: none;
 - wiring: app.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("reporting")

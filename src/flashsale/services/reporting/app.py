@@ -15,12 +15,11 @@ from fastapi import FastAPI
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
-from flashsale.services.reporting import api
+from flashsale.services.reporting import SERVICE, api
 from flashsale.services.reporting.consumers import every_event
 from flashsale.services.reporting.domain import PRODUCERS
 from flashsale.services.reporting.store import ReportStore
 
-SERVICE = "reporting"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -36,6 +35,6 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
             runtime.subscribe(every_event(store, producer, runtime.clock))
         yield
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     return app

@@ -9,3 +9,7 @@ Where things are:
 - events out: ShipmentScheduled, ShipmentCancelled (stream SHIPPING), written with the change (store.py);
 - wiring: app.py.
 """
+
+from flashsale.kit.identity import ServiceIdentity
+
+SERVICE = ServiceIdentity("shipping")

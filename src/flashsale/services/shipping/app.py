@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
-from flashsale.services.shipping import api
+from flashsale.services.shipping import SERVICE, api
 from flashsale.services.shipping.operations import Shipments
-from flashsale.services.shipping.store import SERVICE, ShipmentStore
+from flashsale.services.shipping.store import ShipmentStore
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,6 +27,6 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
         app.state.shipments = Shipments(ShipmentStore(runtime.db, runtime.clock))
         yield
 
-    app = service_app(SERVICE, runtime, lifespan)
+    app = service_app(runtime, lifespan)
     app.include_router(api.router)
     return app

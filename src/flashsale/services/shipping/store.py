@@ -27,10 +27,8 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.sql import dialect_insert
 from flashsale.kit.unit_of_work import UnitOfWork
-from flashsale.services.shipping import domain
+from flashsale.services.shipping import SERVICE, domain
 from flashsale.services.shipping.domain import Line
-
-SERVICE = "shipping"
 
 T = TypeVar("T")
 
@@ -233,6 +231,6 @@ async def _cancel_scheduled_txn(conn: AsyncConnection, shipment: Shipment, now: 
 
 
 async def _announce_txn(uow: UnitOfWork, shipment: Shipment, event: EventData, now: int) -> None:
-    envelope = Envelope.new(source=SERVICE, type=type(event).__name__, subject=shipment.order_id,
+    envelope = Envelope.new(source=SERVICE.source, type=type(event).__name__, subject=shipment.order_id,
                             data=event.to_data(), now_ms=now, correlation_id=shipment.order_id)
     await uow.announce(envelope, aggregate_id=shipment.order_id)

@@ -9,8 +9,8 @@ tables.py   the schema they share
 
 from flashsale.services.orders.store.contacts import ContactStore
 from flashsale.services.orders.store.jobs import JobSchedule
-from flashsale.services.orders.store.orders import SERVICE, Order, OrderStore, get_txn
+from flashsale.services.orders.store.orders import Order, OrderStore, get_txn
 from flashsale.services.orders.store.sagas import Claimed, Lease, LostLease, Saga, SagaStore, Step
 
-__all__ = ["SERVICE", "Claimed", "ContactStore", "JobSchedule", "Lease", "LostLease", "Order", "OrderStore",
+__all__ = ["Claimed", "ContactStore", "JobSchedule", "Lease", "LostLease", "Order", "OrderStore",
            "Saga", "SagaStore", "Step", "get_txn"]

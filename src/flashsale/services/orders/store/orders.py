@@ -22,11 +22,10 @@ from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.unit_of_work import UnitOfWork
-from flashsale.services.orders import domain
+from flashsale.services.orders import SERVICE, domain
 from flashsale.services.orders.store import sagas
 from flashsale.services.orders.store.tables import order_lines, orders
 
-SERVICE = "orders"
 MAX_PLACEMENTS = 64  # orders written in one transaction at most
 
 
@@ -247,7 +246,7 @@ async def _announce_txn(
 
 def _envelope(order: Order, event: EventData, now: int, *, cause: Envelope | None) -> Envelope:
     return Envelope.new(
-        source=SERVICE, type=type(event).__name__, subject=order.order_id, data=event.to_data(), now_ms=now,
+        source=SERVICE.source, type=type(event).__name__, subject=order.order_id, data=event.to_data(), now_ms=now,
         correlation_id=(cause.correlationid or cause.id) if cause else order.order_id,
         causation_id=cause.id if cause else None,
     )

@@ -28,13 +28,12 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.unit_of_work import UnitOfWork
-from flashsale.services.payments import domain
+from flashsale.services.payments import SERVICE, domain
 from flashsale.services.payments.store.book import ProviderBookStore
 from flashsale.services.payments.store.tables import metadata, payment_ledger, payments
 
-__all__ = ["SERVICE", "LedgerEntry", "Payment", "PaymentStore", "ProviderBookStore", "metadata"]
+__all__ = ["LedgerEntry", "Payment", "PaymentStore", "ProviderBookStore", "metadata"]
 
-SERVICE = "payments"
 
 
 @dataclass(frozen=True)
@@ -232,6 +231,6 @@ def _step_event(payment: Payment, step: domain.Step) -> EventData:
 
 
 async def _announce_txn(uow: UnitOfWork, payment: Payment, event: EventData, now: int) -> None:
-    envelope = Envelope.new(source=SERVICE, type=type(event).__name__, subject=payment.order_id,
+    envelope = Envelope.new(source=SERVICE.source, type=type(event).__name__, subject=payment.order_id,
                             data=event.to_data(), now_ms=now, correlation_id=payment.order_id)
     await uow.announce(envelope, aggregate_id=payment.order_id)
