@@ -13,12 +13,13 @@ import pytest
 from order_databases import order_instances, waiting_for_a_lock
 
 from flashsale.contracts.events import ReservationExpired
+from flashsale.kit.bus import Subscription
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
-from flashsale.services.orders.consumers import ReservationEvents
+from flashsale.services.orders.consumers import Checkouts, reservation_events
 from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
 from flashsale.services.orders.store import Order, OrderStore, SagaStore
 from flashsale.services.orders.store import sagas as saga_sql
@@ -34,12 +35,12 @@ async def databases(postgres_database_base: str) -> AsyncIterator[list[Database]
         yield opened
 
 
-def _events(db: Database, clock: ManualClock) -> ReservationEvents:
+def _events(db: Database, clock: ManualClock) -> Subscription:
     """The order service's reservation consumer; its saga's remote clients are never called here
     (handlers make no remote calls)."""
     store, sagas = OrderStore(db, clock), SagaStore(db, clock, owner="consumer")
     saga = CheckoutSaga(db, store, sagas, None, None, None, clock, SagaSettings())  # type: ignore[arg-type]
-    return ReservationEvents(db, store, saga, clock)
+    return reservation_events(Checkouts(db, store, saga, clock))
 
 
 async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_order_alone(
@@ -69,7 +70,7 @@ async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_ord
         await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
         await store.move_txn(uow, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
         await saga_sql.let_go_txn(conn, lease, saga)
-        handling = asyncio.create_task(_events(expiring, clock).hold_expired(expired))
+        handling = asyncio.create_task(_events(expiring, clock).handler(expired))
         await waiting_for_a_lock(expiring, "the expiry")
     await handling
 

@@ -33,6 +33,7 @@ from flashsale.kit.bus import Subscription
 from flashsale.kit.clock import ms_from_iso
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_batch_once, apply_once
+from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.catalog import domain, metrics
 from flashsale.services.catalog.domain import Change, Move, SetTo
@@ -46,31 +47,29 @@ PRODUCER = "inventory"
 Changes = list[tuple[str, Change]]
 
 
-def received(data: dict[str, Any]) -> Changes:
-    fact = StockReceived.model_validate(data)
+def received(fact: StockReceived) -> Changes:
     return [(fact.product_id, SetTo(fact.available))]
 
 
-def adjusted(data: dict[str, Any]) -> Changes:
-    fact = StockAdjusted.model_validate(data)
+def adjusted(fact: StockAdjusted) -> Changes:
     return [(fact.product_id, SetTo(fact.available))]
 
 
-def reserved(data: dict[str, Any]) -> Changes:
-    return _moves(StockReserved.model_validate(data).items, -1)
+def reserved(fact: StockReserved) -> Changes:
+    return _moves(fact.items, -1)
 
 
-def released(data: dict[str, Any]) -> Changes:
-    return _moves(ReservationReleased.model_validate(data).items, +1)
+def released(fact: ReservationReleased) -> Changes:
+    return _moves(fact.items, +1)
 
 
-def expired(data: dict[str, Any]) -> Changes:
-    return _moves(ReservationExpired.model_validate(data).items, +1)
+def expired(fact: ReservationExpired) -> Changes:
+    return _moves(fact.items, +1)
 
 
-def revoked(data: dict[str, Any]) -> Changes:
+def revoked(fact: ReservationRevoked) -> Changes:
     # Held (stage HELD) and sold (stage CONFIRMED) units alike return to available.
-    return _moves(ReservationRevoked.model_validate(data).items, +1)
+    return _moves(fact.items, +1)
 
 
 def _moves(items: Iterable[Line], sign: int) -> Changes:
@@ -81,14 +80,15 @@ def _moves(items: Iterable[Line], sign: int) -> Changes:
     return [(product_id, Move(sign * quantity)) for product_id, quantity in sorted(totals.items())]
 
 
-STOCK_HANDLERS: dict[str, Callable[[dict[str, Any]], Changes]] = {
-    "StockReceived": received,
-    "StockAdjusted": adjusted,
-    "StockReserved": reserved,
-    "ReservationReleased": released,
-    "ReservationExpired": expired,
-    "ReservationRevoked": revoked,
-}
+# What each stock fact changes in the availability model (each takes its own class: `Any`).
+STOCK_ROUTES: EventRoutes[Callable[[Any], Changes]] = EventRoutes({
+    StockReceived: received,
+    StockAdjusted: adjusted,
+    StockReserved: reserved,
+    ReservationReleased: released,
+    ReservationExpired: expired,
+    ReservationRevoked: revoked,
+})
 
 
 @dataclass
@@ -103,22 +103,25 @@ def stock_levels(store: CatalogStore) -> Subscription:
     """The catalog's durable subscription to the inventory's stream."""
 
     async def handle(envelope: Envelope) -> None:
-        changes_of = STOCK_HANDLERS.get(envelope.type)
-        if changes_of is None:
+        routed = STOCK_ROUTES.route(envelope)  # a malformed payload raises: retried, then dead-lettered
+        if routed is None:
             log.warning("unexpected_event", type=envelope.type, id=envelope.id)
             return
-        changes = changes_of(envelope.data)  # a malformed payload raises: retried, then dead-lettered
-        await apply_changes(store, envelope, changes)
+        fact, changes_of = routed
+        await apply_changes(store, envelope, changes_of(fact))
 
     async def handle_batch(envelopes: Sequence[Envelope]) -> None:
-        known = [e for e in envelopes if e.type in STOCK_HANDLERS]
+        known: list[tuple[Envelope, Changes]] = []
         for envelope in envelopes:
-            if envelope.type not in STOCK_HANDLERS:
+            routed = STOCK_ROUTES.route(envelope)  # a malformed payload raises: the batch goes again one by one
+            if routed is None:
                 log.warning("unexpected_event", type=envelope.type, id=envelope.id)
-        # A malformed payload raises here: the batch goes again one event at a time.
-        await apply_changes_batch(store, [(e, STOCK_HANDLERS[e.type](e.data)) for e in known])
+                continue
+            fact, changes_of = routed
+            known.append((envelope, changes_of(fact)))
+        await apply_changes_batch(store, known)
 
-    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=list(STOCK_HANDLERS), handler=handle,
+    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=STOCK_ROUTES.event_types, handler=handle,
                         batch_handler=handle_batch)
 
 

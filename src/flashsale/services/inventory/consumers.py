@@ -1,13 +1,15 @@
 """The order service's facts, turned into stock moves exactly once.
 
-Routing is an explicit map from event type to handler. Each handler runs inside the inbox
-transaction (`kit.inbox.apply_once`), so a redelivered or twice-published event changes nothing
-the second time, and the events it causes are written to the outbox in that same transaction.
+Routing is an explicit map from event class to handler (`ORDER_ROUTES`, kit/routing.py). Each
+handler runs inside the inbox transaction (`kit.inbox.apply_once`), so a redelivered or
+twice-published event changes nothing the second time, and the events it causes are written to
+the outbox in that same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -16,6 +18,7 @@ from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import failure_point
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import metrics
 from flashsale.services.inventory.store import InventoryStore
@@ -29,45 +32,49 @@ CONSUMER = "inventory"
 # rely on it (domain.py, "The order side's events in any order").
 CONCURRENCY = 8
 Changes = list[tuple[str, int]]
-Handler = Callable[[InventoryStore, UnitOfWork, Envelope], Awaitable[Changes]]
+# A handler gets the fact its event states, already parsed (`Any`: each handler takes its own class).
+Handler = Callable[[InventoryStore, UnitOfWork, Any, Envelope], Awaitable[Changes]]
 
 
-async def deduct_confirmed_order(store: InventoryStore, uow: UnitOfWork, envelope: Envelope) -> Changes:
-    fact = OrderConfirmed.model_validate(envelope.data)
+async def deduct_confirmed_order(
+    store: InventoryStore, uow: UnitOfWork, fact: OrderConfirmed, envelope: Envelope,
+) -> Changes:
     failure_point("inventory.OrderConfirmed")  # fault tests: a hiccup, retried after later events
     return await store.confirm_order_txn(uow, fact.order_id, fact.reservation_id, envelope)
 
 
-async def restore_cancelled_order(store: InventoryStore, uow: UnitOfWork, envelope: Envelope) -> Changes:
-    fact = OrderCancelled.model_validate(envelope.data)
+async def restore_cancelled_order(
+    store: InventoryStore, uow: UnitOfWork, fact: OrderCancelled, envelope: Envelope,
+) -> Changes:
     if fact.reservation_id is None:  # cancelled before any stock was held
         return []
     return await store.cancel_order_txn(uow, fact.order_id, fact.reservation_id, envelope)
 
 
-ORDER_HANDLERS: dict[str, Handler] = {
-    "OrderConfirmed": deduct_confirmed_order,
-    "OrderCancelled": restore_cancelled_order,
-}
+ORDER_ROUTES: EventRoutes[Handler] = EventRoutes({
+    OrderConfirmed: deduct_confirmed_order,
+    OrderCancelled: restore_cancelled_order,
+})
 
 
 def order_events(store: InventoryStore) -> Subscription:
     """The inventory's durable subscription to the order service's stream."""
 
     async def handle(envelope: Envelope) -> None:
-        handler = ORDER_HANDLERS.get(envelope.type)
-        if handler is None:
+        routed = ORDER_ROUTES.route(envelope)
+        if routed is None:
             log.warning("unexpected_event", type=envelope.type, id=envelope.id)
             return
+        fact, handler = routed
 
         async def effect(uow: UnitOfWork, env: Envelope) -> Changes:
-            return await handler(store, uow, env)
+            return await handler(store, uow, fact, env)
 
         changes = await apply_once(store.db, CONSUMER, envelope, effect, store.clock)
         if changes is not None:  # None: seen before
             metrics.record_available(changes)
 
     return Subscription(
-        consumer=CONSUMER, producer="orders", event_types=list(ORDER_HANDLERS), handler=handle,
+        consumer=CONSUMER, producer="orders", event_types=ORDER_ROUTES.event_types, handler=handle,
         concurrency=CONCURRENCY,
     )

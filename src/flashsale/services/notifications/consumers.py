@@ -18,6 +18,7 @@ from flashsale.contracts.events import OrderCancelled, OrderCompleted, OrderConf
 from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.notifications import domain, metrics
 from flashsale.services.notifications.store import Notification, NotificationStore
@@ -40,40 +41,39 @@ class Outcome:
     message: domain.Message
 
 
-Compose = Callable[[dict[str, Any]], Outcome]
+# Who is told what, from the fact its event states (each takes its own class: `Any`).
+Compose = Callable[[Any], Outcome]
 
 
-def tell_confirmed(data: dict[str, Any]) -> Outcome:
-    fact = OrderConfirmed.model_validate(data)
+def tell_confirmed(fact: OrderConfirmed) -> Outcome:
     return Outcome(fact.customer_id, domain.order_confirmed(fact.order_id))
 
 
-def tell_completed(data: dict[str, Any]) -> Outcome:
-    fact = OrderCompleted.model_validate(data)
+def tell_completed(fact: OrderCompleted) -> Outcome:
     return Outcome(fact.customer_id, domain.order_completed(fact.order_id))
 
 
-def tell_cancelled(data: dict[str, Any]) -> Outcome:
-    fact = OrderCancelled.model_validate(data)
+def tell_cancelled(fact: OrderCancelled) -> Outcome:
     return Outcome(fact.customer_id, domain.order_cancelled(fact.order_id, fact.reason, fact.refunded))
 
 
-ORDER_HANDLERS: dict[str, Compose] = {
-    "OrderConfirmed": tell_confirmed,
-    "OrderCompleted": tell_completed,
-    "OrderCancelled": tell_cancelled,
-}
+ORDER_ROUTES: EventRoutes[Compose] = EventRoutes({
+    OrderConfirmed: tell_confirmed,
+    OrderCompleted: tell_completed,
+    OrderCancelled: tell_cancelled,
+})
 
 
 def order_outcomes(store: NotificationStore) -> Subscription:
     """The notifications service's durable subscription to the order service's stream."""
 
     async def handle(envelope: Envelope) -> None:
-        compose = ORDER_HANDLERS.get(envelope.type)
-        if compose is None:
+        routed = ORDER_ROUTES.route(envelope)  # a malformed payload raises: retried, then dead-lettered
+        if routed is None:
             log.warning("unexpected_event", type=envelope.type, id=envelope.id)
             return
-        outcome = compose(envelope.data)  # a malformed payload raises: retried, then dead-lettered
+        fact, compose = routed
+        outcome = compose(fact)
         if outcome.customer_id is None:
             metrics.skipped.labels(NO_CUSTOMER).inc()
             log.warning("notification_skipped", reason=NO_CUSTOMER, type=envelope.type, id=envelope.id,
@@ -81,7 +81,7 @@ def order_outcomes(store: NotificationStore) -> Subscription:
             return
         await record_once(store, envelope, outcome.customer_id, outcome.message)
 
-    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=list(ORDER_HANDLERS), handler=handle,
+    return Subscription(consumer=CONSUMER, producer=PRODUCER, event_types=ORDER_ROUTES.event_types, handler=handle,
                         concurrency=CONCURRENCY)
 
 

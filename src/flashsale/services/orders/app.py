@@ -22,7 +22,7 @@ from flashsale.services.orders.clients import (
     PaymentsClient,
     ShippingClient,
 )
-from flashsale.services.orders.consumers import CustomerEvents, ReservationEvents
+from flashsale.services.orders.consumers import Checkouts, customer_events, reservation_events
 from flashsale.services.orders.operations import Checkout
 from flashsale.services.orders.pricing import CatalogPrices, FixedPrice, PriceList
 from flashsale.services.orders.reconcile import ContactReconciler, contact_reconciler
@@ -57,8 +57,8 @@ def create_app(settings: OrderSettings | None = None, clock: Clock | None = None
         contacts = ContactStore(runtime.db, runtime.clock)
         app.state.contacts = contacts
         app.state.reconciler = _reconciler(settings, clients, contacts)
-        runtime.subscribe(ReservationEvents(runtime.db, store, saga, runtime.clock).subscription())
-        runtime.subscribe(CustomerEvents(runtime.db, runtime.clock).subscription())
+        runtime.subscribe(reservation_events(Checkouts(runtime.db, store, saga, runtime.clock)))
+        runtime.subscribe(customer_events(runtime.db, runtime.clock))
         runtime.spawn(saga_worker(saga, sagas, interval_s=settings.saga_poll_interval_s,
                                   batch_size=settings.saga_batch_size))
         if app.state.reconciler is not None and settings.reconcile_interval_s > 0:

@@ -11,13 +11,15 @@ redelivered event changes nothing, and the saga worker is woken to act on it aft
 Handlers make no remote calls: refunds, releases and cancellations are the saga's steps.
 
 From the customers service, CustomerUpdated keeps the order service's copy of each customer's
-contact (`CustomerEvents`): a profile replaces the copy only when its version is newer, so
+contact (`customer_events`): a profile replaces the copy only when its version is newer, so
 duplicates and events arriving out of order leave the newest version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +36,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import crash_point
 from flashsale.kit.inbox import apply_once
+from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
@@ -51,103 +54,118 @@ CONTACTS_CONSUMER = "orders-contacts"
 Effect = Callable[[AsyncConnection, str], Awaitable[bool]]
 
 
-class ReservationEvents:
-    def __init__(self, db: Database, store: OrderStore, saga: CheckoutSaga, clock: Clock) -> None:
-        self.db = db
-        self.store = store
-        self.saga = saga
-        self.clock = clock
-        self.handlers: dict[str, Callable[[Envelope], Awaitable[None]]] = {
-            "ReservationConfirmed": self.stock_deducted,
-            "ReservationExpired": self.hold_expired,
-            "ReservationRejected": self.stock_rejected,
-            "ReservationRevoked": self.stock_revoked,
-        }
+@dataclass(frozen=True)
+class Checkouts:
+    """What the reservation handlers act on: the orders and their sagas."""
 
-    def subscription(self) -> Subscription:
-        return Subscription(consumer=CONSUMER, producer="inventory", event_types=list(self.handlers),
-                            handler=self.handle, concurrency=CONCURRENCY)
-
-    async def handle(self, envelope: Envelope) -> None:
-        handler = self.handlers.get(envelope.type)
-        if handler is not None:
-            await handler(envelope)
-
-    async def stock_deducted(self, envelope: Envelope) -> None:
-        event = ReservationConfirmed.model_validate(envelope.data)
-        await self._apply(envelope, event.order_id, self.saga.stock_deducted_txn)
-        crash_point("stock.recorded")
-
-    async def hold_expired(self, envelope: Envelope) -> None:
-        event = ReservationExpired.model_validate(envelope.data)
-        if event.order_id is None:
-            return  # a hold taken outside any order
-
-        async def effect(conn: AsyncConnection, order_id: str) -> bool:
-            # The saga's row first: a payment being recorded holds it (saga_sql.hold_txn), so the
-            # order read next is as that payment left it. Read before the lock, an order being
-            # paid looked unpaid, and a buyer told "paid" had the order cancelled, hold_expired.
-            await saga_sql.lock_txn(conn, order_id)
-            order = await get_txn(conn, order_id)
-            # A paid order keeps going: the inventory re-takes the stock or rejects the deduction.
-            if order is None or order.status != domain.PENDING_PAYMENT:
-                return False
-            return await self.saga.compensate_txn(conn, order_id, domain.HOLD_EXPIRED)
-
-        await self._apply(envelope, event.order_id, effect)
-
-    async def stock_rejected(self, envelope: Envelope) -> None:
-        event = ReservationRejected.model_validate(envelope.data)
-
-        async def effect(conn: AsyncConnection, order_id: str) -> bool:
-            return await self.saga.compensate_txn(conn, order_id, domain.STOCK_UNAVAILABLE)
-
-        await self._apply(envelope, event.order_id, effect)
-
-    async def stock_revoked(self, envelope: Envelope) -> None:
-        event = ReservationRevoked.model_validate(envelope.data)
-        if event.order_id is None:
-            return
-
-        async def effect(conn: AsyncConnection, order_id: str) -> bool:
-            return await self.saga.compensate_txn(conn, order_id, domain.STOCK_UNAVAILABLE)
-
-        await self._apply(envelope, event.order_id, effect)
-
-    async def _apply(self, envelope: Envelope, order_id: str, effect: Effect) -> None:
-        if await self.store.get(order_id) is None:
-            # A hold taken for an order that was never recorded (its creation failed): nothing to
-            # change. Skipped before the inbox write, so strangers' events cost one read. Events
-            # about an order only exist once its row committed, so this never drops a real one.
-            return
-
-        async def recorded(uow: UnitOfWork, cause: Envelope) -> bool:
-            return await effect(uow.conn, order_id)
-
-        if await apply_once(self.db, CONSUMER, envelope, recorded, self.clock):
-            self.saga.wake_worker()
+    db: Database
+    store: OrderStore
+    saga: CheckoutSaga
+    clock: Clock
 
 
-class CustomerEvents:
+async def stock_deducted(checkouts: Checkouts, fact: ReservationConfirmed, envelope: Envelope) -> None:
+    await _apply(checkouts, envelope, fact.order_id, checkouts.saga.stock_deducted_txn)
+    crash_point("stock.recorded")
+
+
+async def hold_expired(checkouts: Checkouts, fact: ReservationExpired, envelope: Envelope) -> None:
+    if fact.order_id is None:
+        return  # a hold taken outside any order
+
+    async def effect(conn: AsyncConnection, order_id: str) -> bool:
+        # The saga's row first: a payment being recorded holds it (saga_sql.hold_txn), so the
+        # order read next is as that payment left it. Read before the lock, an order being
+        # paid looked unpaid, and a buyer told "paid" had the order cancelled, hold_expired.
+        await saga_sql.lock_txn(conn, order_id)
+        order = await get_txn(conn, order_id)
+        # A paid order keeps going: the inventory re-takes the stock or rejects the deduction.
+        if order is None or order.status != domain.PENDING_PAYMENT:
+            return False
+        return await checkouts.saga.compensate_txn(conn, order_id, domain.HOLD_EXPIRED)
+
+    await _apply(checkouts, envelope, fact.order_id, effect)
+
+
+async def stock_rejected(checkouts: Checkouts, fact: ReservationRejected, envelope: Envelope) -> None:
+    async def effect(conn: AsyncConnection, order_id: str) -> bool:
+        return await checkouts.saga.compensate_txn(conn, order_id, domain.STOCK_UNAVAILABLE)
+
+    await _apply(checkouts, envelope, fact.order_id, effect)
+
+
+async def stock_revoked(checkouts: Checkouts, fact: ReservationRevoked, envelope: Envelope) -> None:
+    if fact.order_id is None:
+        return
+
+    async def effect(conn: AsyncConnection, order_id: str) -> bool:
+        return await checkouts.saga.compensate_txn(conn, order_id, domain.STOCK_UNAVAILABLE)
+
+    await _apply(checkouts, envelope, fact.order_id, effect)
+
+
+async def _apply(checkouts: Checkouts, envelope: Envelope, order_id: str, effect: Effect) -> None:
+    if await checkouts.store.get(order_id) is None:
+        # A hold taken for an order that was never recorded (its creation failed): nothing to
+        # change. Skipped before the inbox write, so strangers' events cost one read. Events
+        # about an order only exist once its row committed, so this never drops a real one.
+        return
+
+    async def recorded(uow: UnitOfWork, cause: Envelope) -> bool:
+        return await effect(uow.conn, order_id)
+
+    if await apply_once(checkouts.db, CONSUMER, envelope, recorded, checkouts.clock):
+        checkouts.saga.wake_worker()
+
+
+# Each handler takes the fact its event states, already parsed (`Any`: each its own class).
+Handler = Callable[[Checkouts, Any, Envelope], Awaitable[None]]
+RESERVATION_ROUTES: EventRoutes[Handler] = EventRoutes({
+    ReservationConfirmed: stock_deducted,
+    ReservationExpired: hold_expired,
+    ReservationRejected: stock_rejected,
+    ReservationRevoked: stock_revoked,
+})
+
+
+def reservation_events(checkouts: Checkouts) -> Subscription:
+    """The order service's durable subscription to the inventory's reports on reservations."""
+
+    async def handle(envelope: Envelope) -> None:
+        routed = RESERVATION_ROUTES.route(envelope)
+        if routed is not None:
+            fact, handler = routed
+            await handler(checkouts, fact, envelope)
+
+    return Subscription(consumer=CONSUMER, producer="inventory", event_types=RESERVATION_ROUTES.event_types,
+                        handler=handle, concurrency=CONCURRENCY)
+
+
+async def customer_updated(db: Database, clock: Clock, fact: CustomerUpdated, envelope: Envelope) -> None:
     """CustomerUpdated -> the copy of the customer's contact, newest version wins."""
+    contact = domain.Contact(fact.customer_id, fact.name, fact.email, fact.version)
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db = db
-        self.clock = clock
+    async def effect(uow: UnitOfWork, cause: Envelope) -> bool:
+        return await apply_contact_txn(uow.conn, contact, clock.now_ms())
 
-    def subscription(self) -> Subscription:
-        return Subscription(consumer=CONTACTS_CONSUMER, producer="customers", event_types=["CustomerUpdated"],
-                            handler=self.customer_updated)
+    written = await apply_once(db, CONTACTS_CONSUMER, envelope, effect, clock)
+    if written is not None:  # None: seen before
+        metrics.contact_events.labels("applied" if written else "stale").inc()
 
-    async def customer_updated(self, envelope: Envelope) -> None:
-        if envelope.type != "CustomerUpdated":
-            return
-        event = CustomerUpdated.model_validate(envelope.data)
-        contact = domain.Contact(event.customer_id, event.name, event.email, event.version)
 
-        async def effect(uow: UnitOfWork, cause: Envelope) -> bool:
-            return await apply_contact_txn(uow.conn, contact, self.clock.now_ms())
+CUSTOMER_ROUTES: EventRoutes[Callable[[Database, Clock, Any, Envelope], Awaitable[None]]] = EventRoutes({
+    CustomerUpdated: customer_updated,
+})
 
-        written = await apply_once(self.db, CONTACTS_CONSUMER, envelope, effect, self.clock)
-        if written is not None:  # None: seen before
-            metrics.contact_events.labels("applied" if written else "stale").inc()
+
+def customer_events(db: Database, clock: Clock) -> Subscription:
+    """The order service's durable subscription to the customers' profile changes."""
+
+    async def handle(envelope: Envelope) -> None:
+        routed = CUSTOMER_ROUTES.route(envelope)
+        if routed is not None:
+            fact, handler = routed
+            await handler(db, clock, fact, envelope)
+
+    return Subscription(consumer=CONTACTS_CONSUMER, producer="customers", event_types=CUSTOMER_ROUTES.event_types,
+                        handler=handle)
