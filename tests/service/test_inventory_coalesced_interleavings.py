@@ -3,7 +3,7 @@
 Hypothesis draws a scenario: a product's stock, a crowd of holds (quantities, all-or-nothing or
 partial, some for the same order), and releases and confirmations of some of them, each task
 yielding to the event loop a drawn number of times before it acts. All of it runs at once as
-asyncio tasks through `InventoryStore` with the "coalesced" strategy (and a drawn batch bound),
+asyncio tasks through `Inventory` with the "coalesced" strategy (and a drawn batch bound),
 so holds are batched while other batches commit and while releases and confirmations land.
 
 Checked after each scenario: every request got exactly one answer (a hold, or a refusal that
@@ -40,7 +40,7 @@ from flashsale.services.inventory.app import MIGRATIONS
 from flashsale.services.inventory.consumers import order_events
 from flashsale.services.inventory.domain import Fulfilment, Line, Reservation, ReservationStatus
 from flashsale.services.inventory.errors import AlreadyConfirmed, InventoryError, OrderAlreadyReserved, OutOfStock
-from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.operations import Inventory
 from flashsale.services.inventory.store.tables import reservation_items, reservations, stock
 
 pytestmark = pytest.mark.service
@@ -98,7 +98,7 @@ Answer = Reservation | InventoryError
 class Play:
     """One scenario run against the store: every request's answer, by index."""
 
-    def __init__(self, store: InventoryStore, clock: ManualClock, scenario: Scenario) -> None:
+    def __init__(self, store: Inventory, clock: ManualClock, scenario: Scenario) -> None:
         self.store, self.clock, self.scenario = store, clock, scenario
         self.prefix = uuid.uuid4().hex[:10]
         self.product = f"P-{self.prefix}"
@@ -233,7 +233,7 @@ def test_coalesced_holds_keep_the_books_and_answer_every_request_once(scratch_di
             @given(scenario=scenarios())
             def interleavings(scenario: Scenario) -> None:
                 clock = ManualClock()
-                store = InventoryStore(db, clock, hold_ttl_s=60, hold_strategy="coalesced",
+                store = Inventory(db, clock, hold_ttl_s=60, hold_strategy="coalesced",
                                        max_batch=scenario.max_batch)
                 play = Play(store, clock, scenario)
                 runner.run(play.run())

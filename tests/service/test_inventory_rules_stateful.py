@@ -1,6 +1,6 @@
 """The inventory's rules, in random order, against the real store on a real SQLite database.
 
-A hypothesis state machine drives `InventoryStore` itself (no HTTP): receipts, holds (single,
+A hypothesis state machine drives `Inventory` itself (no HTTP): receipts, holds (single,
 multi-item, partial, with and without a customer and purchase limits), releases, order events
 through the consumer's own handler (confirmations, cancellations, redeliveries), expiry on a
 clock the test moves, adjustments (including write-offs that revoke reservations) and limits.
@@ -57,7 +57,7 @@ from flashsale.services.inventory.errors import (
     OutOfStock,
     UnknownProduct,
 )
-from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.operations import Inventory
 from flashsale.services.inventory.store.tables import customer_units, reservation_items, reservations, stock
 
 pytestmark = pytest.mark.service
@@ -188,7 +188,7 @@ class InventoryStoreRules(RuleBasedStateMachine):
     reservations = Bundle("reservations")
 
     def __init__(
-        self, runner: asyncio.Runner, store: InventoryStore, clock: ManualClock, books: sa.Engine
+        self, runner: asyncio.Runner, store: Inventory, clock: ManualClock, books: sa.Engine
     ) -> None:
         super().__init__()
         self.run = runner.run
@@ -475,7 +475,7 @@ def test_the_inventory_rules_hold_against_the_real_store(scratch_dir: Path) -> N
         try:
             runner.run(upgrade(db, MIGRATIONS))
             clock = ManualClock()
-            store = InventoryStore(db, clock, hold_ttl_s=60)
+            store = Inventory(db, clock, hold_ttl_s=60)
             run_state_machine_as_test(
                 lambda: InventoryStoreRules(runner, store, clock, books),
                 settings=settings(max_examples=MAX_EXAMPLES, stateful_step_count=STEPS, deadline=None),

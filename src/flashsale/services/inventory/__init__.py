@@ -4,7 +4,7 @@ deduction, gives units back when a hold is released, expires or its order is can
 off what the warehouse lost (revoking holds and deductions it can no longer honour).
 
 Where things are:
-- use cases: store/__init__.py `InventoryStore` (reserve, release, expire, receive, adjust, purchase
+- use cases: operations.py `Inventory` (reserve, release, expire, receive, adjust, purchase
   limits; confirm_order_txn / cancel_order_txn for the order service's events);
 - rules, free of I/O: domain.py (stock levels, holds, write-off policy); errors.py (what can go
   wrong, in the domain's words; api.py maps each to its problem);

@@ -42,7 +42,8 @@ from flashsale.services.inventory.errors import (
     UnknownReservation,
     WriteOffContended,
 )
-from flashsale.services.inventory.store import InventoryStore, ProductStock
+from flashsale.services.inventory.operations import Inventory
+from flashsale.services.inventory.store import ProductStock
 
 MAX_PAGE = 1000
 
@@ -65,7 +66,7 @@ class ReservationPage(ApiModel):
     next: str | None
 
 
-Store = Annotated[InventoryStore, from_app_state("store")]
+Store = Annotated[Inventory, from_app_state("store")]
 ProductId = Annotated[str, Path(alias="productId", pattern=ID_PATTERN)]
 ReservationId = Annotated[str, Path(alias="reservationId", max_length=100)]
 After = Annotated[str | None, Query(max_length=100)]

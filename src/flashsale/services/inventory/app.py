@@ -15,8 +15,8 @@ from flashsale.services.inventory.api import install_error_handlers, router
 from flashsale.services.inventory.consumers import order_events
 from flashsale.services.inventory.gauges import stock_gauges
 from flashsale.services.inventory.hot_path import ReserveHotPath
+from flashsale.services.inventory.operations import Inventory
 from flashsale.services.inventory.settings import InventorySettings
-from flashsale.services.inventory.store import InventoryStore
 from flashsale.services.inventory.store.holds import HoldStrategy, hold_all_txn
 from flashsale.services.inventory.sweeper import expiry_sweeper
 
@@ -34,7 +34,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The runtime has started (database migrated, relay running) when this runs.
-        store = InventoryStore(
+        store = Inventory(
             runtime.db, runtime.clock, hold_ttl_s=settings.hold_ttl, hold_strategy=settings.hold_strategy,
             max_batch=settings.hold_batch_max, linger_s=settings.hold_batch_linger_ms / 1000, hold_all=hold_all,
         )

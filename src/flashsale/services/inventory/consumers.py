@@ -21,7 +21,7 @@ from flashsale.kit.inbox import apply_once
 from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import metrics
-from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.operations import Inventory
 
 log = structlog.get_logger(__name__)
 
@@ -33,18 +33,18 @@ CONSUMER = "inventory"
 CONCURRENCY = 8
 Changes = list[tuple[str, int]]
 # A handler gets the fact its event states, already parsed (`Any`: each handler takes its own class).
-Handler = Callable[[InventoryStore, UnitOfWork, Any, Envelope], Awaitable[Changes]]
+Handler = Callable[[Inventory, UnitOfWork, Any, Envelope], Awaitable[Changes]]
 
 
 async def deduct_confirmed_order(
-    store: InventoryStore, uow: UnitOfWork, fact: OrderConfirmed, envelope: Envelope,
+    store: Inventory, uow: UnitOfWork, fact: OrderConfirmed, envelope: Envelope,
 ) -> Changes:
     failure_point("inventory.OrderConfirmed")  # fault tests: a hiccup, retried after later events
     return await store.confirm_order_txn(uow, fact.order_id, fact.reservation_id, envelope)
 
 
 async def restore_cancelled_order(
-    store: InventoryStore, uow: UnitOfWork, fact: OrderCancelled, envelope: Envelope,
+    store: Inventory, uow: UnitOfWork, fact: OrderCancelled, envelope: Envelope,
 ) -> Changes:
     if fact.reservation_id is None:  # cancelled before any stock was held
         return []
@@ -57,7 +57,7 @@ ORDER_ROUTES: EventRoutes[Handler] = EventRoutes({
 })
 
 
-def order_events(store: InventoryStore) -> Subscription:
+def order_events(store: Inventory) -> Subscription:
     """The inventory's durable subscription to the order service's stream."""
 
     async def handle(envelope: Envelope) -> None:

@@ -20,14 +20,14 @@ import structlog
 
 from flashsale.kit.service import Loop
 from flashsale.services.inventory import metrics
-from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.operations import Inventory
 
 log = structlog.get_logger(__name__)
 
 PAGE = 500  # products read per statement
 
 
-def stock_gauges(store: InventoryStore, *, interval_s: float) -> Loop:
+def stock_gauges(store: Inventory, *, interval_s: float) -> Loop:
     """A background loop (for `ServiceRuntime.spawn`) until `stop` is set."""
 
     async def refresh(stop: asyncio.Event) -> None:
@@ -42,7 +42,7 @@ def stock_gauges(store: InventoryStore, *, interval_s: float) -> Loop:
     return refresh
 
 
-async def refresh_stock_gauges(store: InventoryStore) -> None:
+async def refresh_stock_gauges(store: Inventory) -> None:
     active = metrics.active_products()
     for start in range(0, len(active), PAGE):
         for product in await store.stock_of_products(active[start:start + PAGE]):

@@ -32,7 +32,7 @@ from flashsale.kit.problems import answer_for
 from flashsale.kit.service import observed
 from flashsale.services.inventory.api import reservation_view
 from flashsale.services.inventory.domain import Fulfilment, Line
-from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.operations import Inventory
 
 PATH = "/inventory/reserve"
 
@@ -66,7 +66,7 @@ class ReserveHotPath:
 
     async def _reserve(self, scope: Scope, receive: Receive, send: Send) -> None:
         wanted: ReserveStock = scope["flashsale.reserve"]
-        store: InventoryStore = self.app.state.store
+        store: Inventory = self.app.state.store
         lines = [Line(item.product_id, item.quantity) for item in wanted.lines()]
         try:
             reservation = await store.reserve(

@@ -18,12 +18,12 @@ import structlog
 
 from flashsale.kit.service import Loop
 from flashsale.kit.tracing import in_journey
-from flashsale.services.inventory.store import InventoryStore
+from flashsale.services.inventory.operations import Inventory
 
 log = structlog.get_logger(__name__)
 
 
-def expiry_sweeper(store: InventoryStore, *, interval_s: float, batch_size: int) -> Loop:
+def expiry_sweeper(store: Inventory, *, interval_s: float, batch_size: int) -> Loop:
     """A background loop (for `ServiceRuntime.spawn`) that expires due holds until `stop` is set."""
 
     async def sweep(stop: asyncio.Event) -> None:
@@ -40,7 +40,7 @@ def expiry_sweeper(store: InventoryStore, *, interval_s: float, batch_size: int)
     return sweep
 
 
-async def _expire_due(store: InventoryStore, batch_size: int) -> int:
+async def _expire_due(store: Inventory, batch_size: int) -> int:
     now = await store.now_ms()
     due = await store.due_holds(batch_size, now)
     for reservation_id, order_id in due:

@@ -26,7 +26,7 @@ per transaction; one that fails otherwise (the database went away mid-batch) ans
 request of it with that error (a 500): never a hold without its commit, never one twice.
 
 What joins a batch: a hold of one product, all-or-nothing or partial, with or without an order id
-and a customer. What goes the single path (`InventoryStore._reserve_one`), one hold per
+and a customer. What goes the single path (`Inventory._reserve_one`), one hold per
 transaction, as under the "conditional" strategy: multi-item holds (they lock several rows); every
 hold of a product that has a purchase limit, or that is unknown (the batch finds that out on the
 row, rolls back and hands each request to the single path, which counts each customer's units and
