@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database
+from flashsale.kit.errors import IdempotencyError, KeyInProgress, KeyReused
 from flashsale.kit.idempotency import Answer, IdempotencyStore, KeyClaim, answer_txn, request_hash
 from flashsale.kit.inbox import record_txn
-from flashsale.kit.problems import Problem
+from flashsale.kit.problems import idempotency_problem
 from flashsale.kit.schema import idempotency_keys, inbox
 
 pytestmark = pytest.mark.service
@@ -38,9 +39,9 @@ async def test_a_key_runs_its_work_once_and_answers_the_same_again(kit_db: Datab
 
     assert (first, again) == (Answer(201, {"orderId": "o-1"}), Answer(201, {"orderId": "o-1"}))
     assert runs == [1]
-    with pytest.raises(Problem) as reused:
+    with pytest.raises(KeyReused) as reused:
         await store.run("create-order", key, b'{"customerId": "c-2"}', work)
-    assert reused.value.code == "idempotency_key_reused"
+    assert idempotency_problem(reused.value).code == "idempotency_key_reused"
 
 
 async def test_a_dead_requests_key_is_taken_over_by_exactly_one_of_two_requests(kit_db: Database) -> None:
@@ -59,10 +60,10 @@ async def test_a_dead_requests_key_is_taken_over_by_exactly_one_of_two_requests(
         await asyncio.wait_for(both_asked.wait(), timeout=10)  # the other request's claim is decided meanwhile
         return Answer(201, {"orderId": "o-1"})
 
-    async def request() -> Answer | Problem:
+    async def request() -> Answer | IdempotencyError:
         try:
             return await IdempotencyStore(kit_db, clock).run("create-order", key, BODY, work)
-        except Problem as refused:
+        except IdempotencyError as refused:
             return refused
         finally:
             answered.append(1)
@@ -73,8 +74,8 @@ async def test_a_dead_requests_key_is_taken_over_by_exactly_one_of_two_requests(
     outcomes = await asyncio.gather(request(), request())
 
     assert runs == [1]
-    assert sorted(type(o).__name__ for o in outcomes) == ["Answer", "Problem"]
-    refused = next(o for o in outcomes if isinstance(o, Problem))
+    assert sorted(type(o).__name__ for o in outcomes) == ["Answer", "KeyInProgress"]
+    refused = idempotency_problem(next(o for o in outcomes if isinstance(o, KeyInProgress)))
     assert (refused.status, refused.code) == (409, "request_in_progress")
 
 
@@ -87,7 +88,7 @@ async def test_concurrent_keys_are_claimed_together_and_one_keys_problem_is_its_
     keys = [_key() for _ in range(40)]
     runs: list[str] = []
 
-    async def request(key: str, body: bytes) -> Answer | Problem:
+    async def request(key: str, body: bytes) -> Answer | IdempotencyError:
         async def work() -> Answer:
             runs.append(key)
             await asyncio.sleep(0)
@@ -95,7 +96,7 @@ async def test_concurrent_keys_are_claimed_together_and_one_keys_problem_is_its_
 
         try:
             return await store.run("create-order", key, body, work)
-        except Problem as refused:
+        except IdempotencyError as refused:
             return refused
 
     outcomes = await asyncio.gather(*(request(k, BODY) for k in keys), request(reused, b'{"customerId": "c-9"}'))
@@ -104,7 +105,7 @@ async def test_concurrent_keys_are_claimed_together_and_one_keys_problem_is_its_
     assert sorted(runs) == sorted(keys)  # every new key ran once, the reused one not at all
     assert outcomes[:-1] == [Answer(201, {"key": k}) for k in keys] == again  # stored, and answered again
     refused = outcomes[-1]
-    assert isinstance(refused, Problem) and refused.code == "idempotency_key_reused"
+    assert isinstance(refused, KeyReused)
 
 
 def _answer(status: int) -> Callable[[], Awaitable[Answer]]:

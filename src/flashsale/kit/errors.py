@@ -3,7 +3,15 @@
 KitError
 ├── DependencyUnavailable   a remote service is down, timing out or its circuit is open
 ├── BrokerUnavailable       NATS is not connected
-└── DatabaseUnavailable     the service's own database cannot be reached
+├── OutOfTurn               another publisher wrote to the stream since (a relay past its lease)
+├── DatabaseUnavailable     the service's own database cannot be reached
+└── IdempotencyError        a request's Idempotency-Key cannot run it (kit/idempotency.py)
+    ├── InvalidKey          the key is empty or longer than the store keeps
+    ├── KeyReused           the key was used before with another request body
+    └── KeyInProgress       a request with the key is still running
+        └── KeyTakenOver    the key's lock ran out mid-request and a retry holds the key now
+
+kit/problems.py says which problem each answers with.
 """
 
 
@@ -29,3 +37,28 @@ class OutOfTurn(KitError):
 
 class DatabaseUnavailable(KitError):
     pass
+
+
+class IdempotencyError(KitError):
+    pass
+
+
+class InvalidKey(IdempotencyError):
+    def __init__(self, max_length: int) -> None:
+        super().__init__(f"an Idempotency-Key must be 1..{max_length} characters")
+        self.max_length = max_length
+
+
+class KeyReused(IdempotencyError):
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used with a different request body")
+
+
+class KeyInProgress(IdempotencyError):
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still running")
+
+
+class KeyTakenOver(KeyInProgress):
+    """The key's lock ran out while the request ran, and a retry holds the key now: the request's
+    own effect must not commit (raised inside its transaction), and the retry answers the client."""

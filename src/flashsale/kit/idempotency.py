@@ -2,8 +2,11 @@
 
 - first request with a key: runs; its answer is stored under (scope, key) with a hash of the body;
 - same key, same body, finished: the stored answer again, nothing runs;
-- same key, other body: 422 `idempotency_key_reused`;
-- same key while the first is still running: 409 `request_in_progress`.
+- same key, other body: KeyReused (422 `idempotency_key_reused`);
+- same key while the first is still running: KeyInProgress (409 `request_in_progress`).
+
+The errors are the kit's (kit/errors.py); kit/problems.py answers them. A refusal the work raises
+as a `Problem` (409 out_of_stock, 402 declined) is an answer too, stored under the key.
 
 A request that dies mid-way (process killed) leaves its key locked only until its lock runs
 out; then the next request with that key runs again (the work below it must itself be safe to
@@ -38,7 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import Clock
 from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
-from flashsale.kit.problems import Problem
+from flashsale.kit.errors import IdempotencyError, InvalidKey, KeyInProgress, KeyReused, KeyTakenOver
+from flashsale.kit.problems import Problem, idempotency_problem
 from flashsale.kit.schema import idempotency_keys
 from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
@@ -66,15 +70,6 @@ class KeyClaim:
     locked_until_ms: int
 
 
-class KeyTakenOver(Problem):
-    """The key's lock ran out while the request ran, and a retry holds the key now: the request's
-    own effect must not commit (raised inside its transaction), and the retry answers the client."""
-
-    def __init__(self) -> None:
-        super().__init__(409, "request_in_progress", "Request in progress",
-                         "a request with this Idempotency-Key is still running")
-
-
 async def answer_txn(conn: AsyncConnection, claim: KeyClaim, answer: Answer) -> Answer:
     """Store `answer` for the claimed key inside the caller's transaction, which is about to commit
     the effect it answers for; KeyTakenOver when the claim no longer holds the key."""
@@ -86,9 +81,8 @@ async def answer_txn(conn: AsyncConnection, claim: KeyClaim, answer: Answer) -> 
     return replace(answer, stored=True)
 
 
-def _in_progress() -> Problem:
-    return Problem(409, "request_in_progress", "Request in progress",
-                   "a request with this Idempotency-Key is still running")
+def _answer_of(problem: Problem) -> Answer:
+    return Answer(problem.status, problem.body())
 
 
 async def _insert_new_txn(
@@ -172,8 +166,7 @@ class IdempotencyStore:
     ) -> Answer:
         """`run`, the work given the key's claim: it may store its answer itself (`answer_txn`)."""
         if not key or len(key) > MAX_KEY_LENGTH:
-            raise Problem(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
-                          f"the key must be 1..{MAX_KEY_LENGTH} characters")
+            raise InvalidKey(MAX_KEY_LENGTH)
         digest = request_hash(body)
         claimed = await self._claims.submit(None, _Claim(scope, key, digest))
         if isinstance(claimed, Answer):
@@ -181,7 +174,9 @@ class IdempotencyStore:
         try:
             answer = await work(KeyClaim(scope, key, claimed.locked_until_ms))
         except Problem as problem:  # a refusal (409 out_of_stock, 402 declined) is an answer too
-            answer = Answer(problem.status, problem.body())
+            answer = _answer_of(problem)
+        except KeyTakenOver as taken_over:  # its effect rolled back; the retry holding the key answers
+            answer = _answer_of(idempotency_problem(taken_over))
         except BaseException:
             await self._release(scope, key, claimed)
             raise
@@ -198,8 +193,8 @@ class IdempotencyStore:
                 claim = claims[n]
                 try:
                     outcomes[n] = await self._claim_txn(conn, claim.scope, claim.key, claim.digest)
-                except Problem as problem:  # this key's alone: the others go on
-                    outcomes[n] = problem
+                except IdempotencyError as refused:  # this key's alone: the others go on
+                    outcomes[n] = refused
         return [outcomes[n] for n in range(len(claims))]
 
     async def _claim_txn(self, conn: AsyncConnection, scope: str, key: str, digest: str) -> Answer | _Held:
@@ -212,14 +207,13 @@ class IdempotencyStore:
             sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         )).first()
         if row is None:  # released (its request failed) between our insert and this read
-            raise _in_progress()
+            raise KeyInProgress()
         if row.request_hash != digest:
-            raise Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
-                          "this key was used with a different request body")
+            raise KeyReused()
         if row.state == "done":
             return Answer(row.status_code, orjson.loads(row.body))
         if row.locked_until_ms > now:
-            raise _in_progress()
+            raise KeyInProgress()
         # The earlier holder died. Take over only if no one else just did: on PostgreSQL two
         # requests may both have read the run-out lock, and only one may run.
         taken = await conn.execute(
@@ -230,7 +224,7 @@ class IdempotencyStore:
             .values(locked_until_ms=locked_until)
         )
         if taken.rowcount != 1:
-            raise _in_progress()
+            raise KeyInProgress()
         return _Held(locked_until)
 
     async def _complete_batch(self, _: None, completions: list[_Completion]) -> list[None]:

@@ -1,15 +1,18 @@
 """RFC 9457 problem details, with the extra member `code` that clients switch on.
 
-Routes raise `Problem`; the handlers installed by `install_problem_handlers` turn it, request
-validation errors and malformed JSON into `application/problem+json`. Nothing a client sends
-can produce a 5xx: an unexpected exception is logged and answered as a generic 500 problem,
-which is a bug to fix, never an expected path.
+A service raises errors in its domain's words and maps each to its problem at its HTTP edge,
+once (`answer_errors`); the kit's own errors (kit/errors.py) are mapped here. The handlers
+installed by `install_problem_handlers` turn those, a `Problem` raised as is, request validation
+errors and malformed JSON into `application/problem+json`. Nothing a client sends can produce a
+5xx: an unexpected exception is logged and answered as a generic 500 problem, which is a bug to
+fix, never an expected path.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
@@ -18,13 +21,25 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from flashsale.kit.errors import DatabaseUnavailable, DependencyUnavailable
+from flashsale.kit.errors import (
+    DatabaseUnavailable,
+    DependencyUnavailable,
+    IdempotencyError,
+    InvalidKey,
+    KeyInProgress,
+    KeyReused,
+)
 from flashsale.kit.openapi import MEDIA_TYPE, document
 
 log = structlog.get_logger(__name__)
 
 PROBLEM_TYPE_BASE = "https://flashsale.dev/problems/"
-__all__ = ["MEDIA_TYPE", "Problem", "answer_for", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "MEDIA_TYPE", "Problem", "answer_errors", "answer_for", "idempotency_problem", "install_problem_handlers",
+    "problem_response",
+]
+
+E = TypeVar("E", bound=Exception)
 
 
 class Problem(Exception):
@@ -55,6 +70,32 @@ def problem_response(
     problem: Problem, instance: str | None = None, headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     return JSONResponse(problem.body(instance), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def answer_errors(app: FastAPI, errors: type[E], problem_of: Callable[[E], Problem]) -> None:
+    """Answer every error of the class `errors` (a service's domain errors) with the problem
+    `problem_of` maps it to: the one place where a service's refusals meet HTTP."""
+
+    async def _answer(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors)
+        return problem_response(problem_of(exc), request.url.path)
+
+    app.add_exception_handler(errors, _answer)
+
+
+def idempotency_problem(error: IdempotencyError) -> Problem:
+    """What a client is told when its Idempotency-Key cannot run its request (kit/idempotency.py)."""
+    match error:
+        case KeyInProgress():  # KeyTakenOver too: the retry that holds the key answers for it
+            return Problem(409, "request_in_progress", "Request in progress",
+                           "a request with this Idempotency-Key is still running")
+        case KeyReused():
+            return Problem(422, "idempotency_key_reused", "Idempotency-Key reused",
+                           "this key was used with a different request body")
+        case InvalidKey():
+            return Problem(422, "invalid_idempotency_key", "Invalid Idempotency-Key",
+                           f"the key must be 1..{error.max_length} characters")
+    return Problem(409, "idempotency_conflict", "Idempotency conflict", str(error))
 
 
 def _validation_problem(exc: RequestValidationError) -> Problem:
@@ -117,6 +158,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
         headers = _allowed(request) if exc.status_code == 405 else dict(exc.headers or {})
         return problem_response(Problem(exc.status_code, code, title, str(exc.detail)), request.url.path, headers)
+
+    answer_errors(app, IdempotencyError, idempotency_problem)
 
     @app.exception_handler(DependencyUnavailable)
     async def _dependency(request: Request, exc: DependencyUnavailable) -> JSONResponse:

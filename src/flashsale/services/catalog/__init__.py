@@ -5,7 +5,8 @@ against the inventory.
 Where things are:
 - use cases: operations.py (replace or change a product); reconcile.py (the availability model
   against the inventory's stock);
-- rules, free of I/O: domain.py; errors.py (what the service refuses);
+- rules, free of I/O: domain.py; errors.py (what the service refuses; api.py maps each to its
+  problem);
 - SQL: store.py;
 - HTTP: api.py; clients.py (its one call out: the inventory's stock listing);
 - events in: consumers.py (the inventory's Stock* and Reservation* facts);

@@ -1,10 +1,11 @@
-"""HTTP routes of the catalog service: products (admin writes, public reads) with their availability."""
+"""HTTP routes of the catalog service: products (admin writes, public reads) with their availability;
+and the problem each refusal (errors.py) is answered with."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -20,9 +21,11 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms, ms_from_iso
 from flashsale.kit.openapi import answers
+from flashsale.kit.problems import Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.catalog import domain
 from flashsale.services.catalog.domain import Details
+from flashsale.services.catalog.errors import CatalogError, InvalidSaleWindow, UnknownProduct
 from flashsale.services.catalog.operations import Products
 from flashsale.services.catalog.reconcile import Reconciler
 from flashsale.services.catalog.store import Product
@@ -142,3 +145,18 @@ def product_view(product: Product, low_threshold: int) -> ProductView:
             as_of=None if stock is None else iso_from_ms(stock.as_of_ms),
         ),
     )
+
+
+def _problem(error: CatalogError) -> Problem:
+    detail = str(error)
+    match error:
+        case UnknownProduct():
+            return Problem(404, "unknown_product", "Unknown product", detail)
+        case InvalidSaleWindow():
+            return Problem(422, "invalid_sale_window", "Invalid sale window", detail)
+    return Problem(409, "catalog_conflict", "Catalog conflict", detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`."""
+    answer_errors(app, CatalogError, _problem)

@@ -48,6 +48,7 @@ def create_app(settings: CatalogSettings | None = None, clock: Clock | None = No
 
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
+    api.install_error_handlers(app)
     return app
 
 

@@ -1,8 +1,8 @@
-"""What the catalog service refuses, as problems the API answers with (RFC 9457).
+"""What the catalog service refuses, in the domain's words (no HTTP: api.py answers each).
 
-CatalogProblem (kit Problem)
-├── UnknownProduct      404 unknown_product: no product with that id is listed
-└── InvalidSaleWindow   422 invalid_sale_window: the sale would end before (or as) it starts
+CatalogError
+├── UnknownProduct      no product with that id is listed
+└── InvalidSaleWindow   the sale would end before (or as) it starts
 
 Everything the availability read model learns comes from inventory events; an event it cannot
 use is retried and dead-lettered by the bus, never answered to a client.
@@ -10,19 +10,17 @@ use is retried and dead-lettered by the bus, never answered to a client.
 
 from __future__ import annotations
 
-from flashsale.kit.problems import Problem
 
-
-class CatalogProblem(Problem):
+class CatalogError(Exception):
     pass
 
 
-class UnknownProduct(CatalogProblem):
+class UnknownProduct(CatalogError):
     def __init__(self, product_id: str) -> None:
-        super().__init__(404, "unknown_product", "Unknown product", f"no product {product_id}")
+        super().__init__(f"no product {product_id}")
+        self.product_id = product_id
 
 
-class InvalidSaleWindow(CatalogProblem):
+class InvalidSaleWindow(CatalogError):
     def __init__(self) -> None:
-        super().__init__(422, "invalid_sale_window", "Invalid sale window",
-                         "saleEndsAt must come after saleStartsAt")
+        super().__init__("saleEndsAt must come after saleStartsAt")

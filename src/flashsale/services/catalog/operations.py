@@ -1,6 +1,7 @@
 """The catalog's product operations: replace or change a product, refuse what makes no sense.
 
-Refusals become problems here; metrics count only what was committed.
+Refusals are raised here in the domain's words (errors.py; api.py answers them); metrics count only
+what was committed.
 """
 
 from __future__ import annotations

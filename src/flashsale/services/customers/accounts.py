@@ -12,7 +12,7 @@ import structlog
 from flashsale.services.customers import credentials, domain, metrics
 from flashsale.services.customers.domain import Profile
 from flashsale.services.customers.errors import (
-    CustomersProblem,
+    CustomersError,
     InvalidCredentials,
     InvalidProfile,
     UnknownCustomer,
@@ -34,8 +34,8 @@ class Accounts:
         password_hash = await credentials.hash_off_loop(password)
         try:
             created = await self.store.register(customer_id, profile, password_hash)
-        except CustomersProblem as refused:
-            metrics.customers_refused.labels(refused.code).inc()
+        except CustomersError as refused:
+            metrics.customers_refused.labels(refused.reason).inc()
             raise
         metrics.customers_created.inc()
         return created

@@ -1,11 +1,13 @@
-"""HTTP routes of the customers service: profiles by id, and an admin listing for reconciliation."""
+"""HTTP routes of the customers service: profiles by id, and an admin listing for reconciliation;
+and the problem each refusal (errors.py) is answered with, on these routes and the accounts' ones
+(accounts_api.py)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -18,9 +20,20 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.openapi import answers
+from flashsale.kit.problems import Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.customers import domain
-from flashsale.services.customers.errors import InvalidIfMatch
+from flashsale.services.customers.errors import (
+    CustomerExists,
+    CustomersError,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidIfMatch,
+    InvalidProfile,
+    UnknownCustomer,
+    VersionMismatch,
+    WeakPassword,
+)
 from flashsale.services.customers.operations import Customers
 from flashsale.services.customers.store import Customer
 
@@ -96,3 +109,30 @@ def customer_view(customer: Customer) -> CustomerView:
         version=customer.version,
         created_at=iso_from_ms(customer.created_at_ms), updated_at=iso_from_ms(customer.updated_at_ms),
     )
+
+
+def _problem(error: CustomersError) -> Problem:
+    detail = str(error)
+    match error:
+        case UnknownCustomer():
+            return Problem(404, "unknown_customer", "Unknown customer", detail)
+        case CustomerExists():
+            return Problem(409, "customer_exists", "Customer exists", detail)
+        case EmailTaken():
+            return Problem(409, "email_taken", "Email taken", detail)
+        case VersionMismatch():
+            return Problem(412, "version_mismatch", "Version mismatch", detail, currentVersion=error.current)
+        case InvalidIfMatch():
+            return Problem(400, "invalid_if_match", "Invalid If-Match", detail)
+        case InvalidProfile():
+            return Problem(422, "invalid_request", "Invalid request", detail, fields=error.fields)
+        case WeakPassword():
+            return Problem(422, "weak_password", "Weak password", detail)
+        case InvalidCredentials():
+            return Problem(401, "invalid_credentials", "Invalid credentials", detail)
+    return Problem(409, "customers_conflict", "Customers conflict", detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`, on every route of the service."""
+    answer_errors(app, CustomersError, _problem)

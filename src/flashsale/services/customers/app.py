@@ -33,4 +33,5 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
     app = service_app(runtime, lifespan)
     app.include_router(accounts_api.router)
     app.include_router(api.router)
+    api.install_error_handlers(app)
     return app

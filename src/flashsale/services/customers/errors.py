@@ -1,69 +1,87 @@
-"""What the customers service refuses, as problems the API answers with (RFC 9457).
+"""What the customers service refuses, in the domain's words (no HTTP: api.py answers each).
 
-CustomersProblem (kit Problem)
-├── UnknownCustomer  404 unknown_customer: no customer with that id
-├── CustomerExists   409 customer_exists: a customer with that id was created before
-├── EmailTaken       409 email_taken: another customer has that email (compared without case)
-├── VersionMismatch  412 version_mismatch: If-Match named a version that is no longer current
-├── InvalidIfMatch   400 invalid_if_match: If-Match is not a version number
-├── InvalidProfile   422 invalid_request: a well-formed field with a value the rules refuse
-│                    (an email that is no address, an unassigned country code, a blank name)
-├── WeakPassword     422 weak_password: a password the rules refuse (credentials.py)
-└── InvalidCredentials 401 invalid_credentials: no account with that email and password
-                     (which of the two was wrong is not said)
+CustomersError
+├── UnknownCustomer    no customer with that id
+├── CustomerExists     a customer with that id was created before
+├── EmailTaken         another customer has that email (compared without case)
+├── VersionMismatch    a change named a version of the profile that is no longer current
+├── InvalidIfMatch     If-Match is not a version number
+├── InvalidProfile     a well-formed field with a value the rules refuse
+│                      (an email that is no address, an unassigned country code, a blank name)
+├── WeakPassword       a password the rules refuse (credentials.py)
+└── InvalidCredentials no account with that email and password (which of the two was wrong is
+                       not said)
+
+Each names its `reason`, what the refusal metrics count it by.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flashsale.kit.problems import Problem
+
+class CustomersError(Exception):
+    reason = "refused"
 
 
-class CustomersProblem(Problem):
-    pass
+class UnknownCustomer(CustomersError):
+    reason = "unknown_customer"
 
-
-class UnknownCustomer(CustomersProblem):
     def __init__(self, customer_id: str) -> None:
-        super().__init__(404, "unknown_customer", "Unknown customer", f"no customer {customer_id}")
+        super().__init__(f"no customer {customer_id}")
+        self.customer_id = customer_id
 
 
-class CustomerExists(CustomersProblem):
+class CustomerExists(CustomersError):
+    reason = "customer_exists"
+
     def __init__(self, customer_id: str) -> None:
-        super().__init__(409, "customer_exists", "Customer exists", f"customer {customer_id} already exists")
+        super().__init__(f"customer {customer_id} already exists")
+        self.customer_id = customer_id
 
 
-class EmailTaken(CustomersProblem):
+class EmailTaken(CustomersError):
+    reason = "email_taken"
+
     def __init__(self) -> None:
-        # The detail names no customer: who owns an address is not the caller's business.
-        super().__init__(409, "email_taken", "Email taken", "another customer has this email")
+        # Names no customer: who owns an address is not the caller's business.
+        super().__init__("another customer has this email")
 
 
-class VersionMismatch(CustomersProblem):
+class VersionMismatch(CustomersError):
+    reason = "version_mismatch"
+
     def __init__(self, customer_id: str, expected: int, current: int) -> None:
-        super().__init__(412, "version_mismatch", "Version mismatch",
-                         f"customer {customer_id} is at version {current}, not {expected}",
-                         currentVersion=current)
+        super().__init__(f"customer {customer_id} is at version {current}, not {expected}")
+        self.customer_id = customer_id
+        self.current = current
 
 
-class InvalidIfMatch(CustomersProblem):
+class InvalidIfMatch(CustomersError):
+    reason = "invalid_if_match"
+
     def __init__(self, given: str) -> None:
-        super().__init__(400, "invalid_if_match", "Invalid If-Match",
-                         f"If-Match must be a version number such as \"3\", not {given[:40]!r}")
+        super().__init__(f"If-Match must be a version number such as \"3\", not {given[:40]!r}")
 
 
-class InvalidProfile(CustomersProblem):
+class InvalidProfile(CustomersError):
+    reason = "invalid_request"
+
     def __init__(self, fields: Sequence[str]) -> None:
-        super().__init__(422, "invalid_request", "Invalid request",
-                         f"invalid value of {', '.join(fields)}", fields=list(fields))
+        super().__init__(f"invalid value of {', '.join(fields)}")
+        self.fields = list(fields)
 
 
-class WeakPassword(CustomersProblem):
+class WeakPassword(CustomersError):
+    reason = "weak_password"
+
     def __init__(self, faults: Sequence[str]) -> None:
-        super().__init__(422, "weak_password", "Weak password", "; ".join(faults))
+        super().__init__("; ".join(faults))
+        self.faults = list(faults)
 
 
-class InvalidCredentials(CustomersProblem):
+class InvalidCredentials(CustomersError):
+    reason = "invalid_credentials"
+
     def __init__(self) -> None:
-        super().__init__(401, "invalid_credentials", "Invalid credentials", "no account with that email and password")
+        super().__init__("no account with that email and password")

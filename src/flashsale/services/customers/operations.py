@@ -1,16 +1,16 @@
 """The customers service's operations: create a profile, read it, change it, page through them.
 
 Values the schema cannot judge (is this an email? an assigned country code?) are checked here
-against the domain's rules before anything is stored; refusals become problems (the store raises
-the ones only the database can decide: an existing id, a taken email, a stale version). Metrics
-count what was committed, and refusals by reason.
+against the domain's rules before anything is stored; refusals are raised in the domain's words
+(errors.py; the store raises the ones only the database can decide: an existing id, a taken email,
+a stale version). Metrics count what was committed, and refusals by reason.
 """
 
 from __future__ import annotations
 
 from flashsale.services.customers import domain, metrics
 from flashsale.services.customers.domain import Address, Changes, Profile
-from flashsale.services.customers.errors import CustomersProblem, InvalidProfile, UnknownCustomer
+from flashsale.services.customers.errors import CustomersError, InvalidProfile, UnknownCustomer
 from flashsale.services.customers.store import Customer, CustomerStore, Page
 
 
@@ -22,8 +22,8 @@ class Customers:
         _check(profile.name, profile.email, profile.address)
         try:
             created = await self.store.create(customer_id, profile)
-        except CustomersProblem as refused:
-            metrics.customers_refused.labels(refused.code).inc()
+        except CustomersError as refused:
+            metrics.customers_refused.labels(refused.reason).inc()
             raise
         metrics.customers_created.inc()
         return created
@@ -32,8 +32,8 @@ class Customers:
         _check(changes.name, changes.email, changes.address)
         try:
             updated, changed = await self.store.update(customer_id, changes, expected_version)
-        except CustomersProblem as refused:
-            metrics.customers_refused.labels(refused.code).inc()
+        except CustomersError as refused:
+            metrics.customers_refused.labels(refused.reason).inc()
             raise
         if changed:
             metrics.customers_updated.inc()

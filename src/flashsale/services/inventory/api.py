@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -27,7 +26,7 @@ from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.openapi import answers
 from flashsale.kit.outbox import outbox_backlog
-from flashsale.kit.problems import Problem, problem_response
+from flashsale.kit.problems import Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.inventory.domain import Fulfilment, Line, Reservation, ReservationStatus
 from flashsale.services.inventory.errors import (
@@ -213,8 +212,4 @@ def _problem(error: InventoryError) -> Problem:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Domain errors become problem details (RFC 9457) with a `code`."""
-
-    @app.exception_handler(InventoryError)
-    async def _inventory_error(request: Request, exc: InventoryError) -> JSONResponse:
-        return problem_response(_problem(exc), request.url.path)
-
+    answer_errors(app, InventoryError, _problem)

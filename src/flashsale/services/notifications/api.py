@@ -1,16 +1,18 @@
-"""HTTP routes of the notifications service: what each customer was told, and when."""
+"""HTTP routes of the notifications service: what each customer was told, and when; and the
+problem each refusal (errors.py) is answered with."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query
 
 from flashsale.contracts.api import ID_PATTERN, Notifications, NotificationView
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.openapi import answers
-from flashsale.services.notifications.errors import MissingFilter
+from flashsale.kit.problems import Problem, answer_errors
+from flashsale.services.notifications.errors import MissingFilter, NotificationError
 from flashsale.services.notifications.store import Notification, NotificationStore
 
 router = APIRouter()
@@ -41,3 +43,13 @@ def notification_view(notification: Notification) -> NotificationView:
         order_id=notification.order_id, kind=notification.kind, reason=notification.reason,
         message=notification.message, created_at=iso_from_ms(notification.created_at_ms),
     )
+
+
+def _problem(error: NotificationError) -> Problem:
+    # One refusal so far (MissingFilter): a query the schema alone cannot refuse, answered as one it does.
+    return Problem(422, "invalid_request", "Invalid request", str(error))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`."""
+    answer_errors(app, NotificationError, _problem)

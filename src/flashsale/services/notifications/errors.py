@@ -1,7 +1,7 @@
-"""What the notifications service refuses, as problems the API answers with (RFC 9457).
+"""What the notifications service refuses, in the domain's words (no HTTP: api.py answers each).
 
-NotificationProblem (kit Problem)
-└── MissingFilter   422 invalid_request: neither customerId nor orderId was given
+NotificationError
+└── MissingFilter   a listing named neither a customer nor an order
 
 The service only reads over HTTP; everything it records comes from events, and an event it
 cannot use is either skipped (no customer to tell) or retried and dead-lettered by the bus.
@@ -9,14 +9,11 @@ cannot use is either skipped (no customer to tell) or retried and dead-lettered 
 
 from __future__ import annotations
 
-from flashsale.kit.problems import Problem
 
-
-class NotificationProblem(Problem):
+class NotificationError(Exception):
     pass
 
 
-class MissingFilter(NotificationProblem):
+class MissingFilter(NotificationError):
     def __init__(self) -> None:
-        super().__init__(422, "invalid_request", "Invalid request",
-                         "give customerId or orderId: notifications are listed per customer or per order")
+        super().__init__("give customerId or orderId: notifications are listed per customer or per order")

@@ -8,7 +8,8 @@ Where things are:
   `_complete_order`, with the shipment step's outcome); saga_worker.py (runs the sagas that are due);
   reconcile.py (the contact copy);
 - rules, free of I/O: domain.py (the order state machine), saga_plan.py (which step comes next),
-  pricing.py (where a line's name and price come from); errors.py (what the service refuses);
+  pricing.py (where a line's name and price come from); errors.py (what the service refuses;
+  api.py maps each to its problem);
 - SQL: store/ (orders.py, sagas.py, contacts.py, jobs.py, tables.py);
 - HTTP: api.py (docs/contract.md#orders); clients.py (its calls to inventory, payments,
   shipping, catalog and customers);

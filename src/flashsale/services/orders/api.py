@@ -1,4 +1,5 @@
-"""HTTP routes of the order service (docs/contract.md#orders)."""
+"""HTTP routes of the order service (docs/contract.md#orders), and the problem each refusal
+(errors.py) is answered with."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from flashsale.contracts.api import (
@@ -25,11 +26,26 @@ from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, KeyClaim
 from flashsale.kit.openapi import answers
-from flashsale.kit.problems import MEDIA_TYPE
+from flashsale.kit.problems import MEDIA_TYPE, Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
-from flashsale.services.orders.errors import RequestInProgress, UnknownContact
+from flashsale.services.orders.errors import (
+    HoldExpired,
+    InvalidItems,
+    InvalidState,
+    LimitExceeded,
+    NotInCatalog,
+    OrderError,
+    OutOfStock,
+    PaymentDeclined,
+    RequestInProgress,
+    SaleClosed,
+    SaleNotOpen,
+    UnknownContact,
+    UnknownOrder,
+    UnknownProduct,
+)
 from flashsale.services.orders.operations import Checkout
 from flashsale.services.orders.reconcile import ContactReconciler
 from flashsale.services.orders.store import ContactStore, Order, OrderStore, Saga, SagaStore, Step
@@ -244,9 +260,9 @@ class _NotYet(Exception):
     """Carries a "still in progress" refusal past the idempotency store, which then forgets the
     key instead of replaying "in progress" forever: a retry with that key should run again."""
 
-    def __init__(self, problem: RequestInProgress) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
+    def __init__(self, in_progress: RequestInProgress) -> None:
+        super().__init__(str(in_progress))
+        self.in_progress = in_progress
 
 
 async def _answer_once(
@@ -260,13 +276,15 @@ async def _answer_once(
         async def settled_work(claim: KeyClaim) -> Answer:
             try:
                 return await work(claim)
-            except RequestInProgress as problem:
-                raise _NotYet(problem) from problem
+            except RequestInProgress as in_progress:
+                raise _NotYet(in_progress) from in_progress
+            except OrderError as refused:  # a refusal is the key's answer too: the store keeps its problem
+                raise _problem(refused) from refused
 
         try:
             answer = await keys.run_keyed(scope, key, await request.body(), settled_work)
         except _NotYet as not_yet:
-            raise not_yet.problem from None
+            raise not_yet.in_progress from None
     media_type = MEDIA_TYPE if answer.status >= 400 else "application/json"
     return JSONResponse(answer.body, status_code=answer.status, media_type=media_type)
 
@@ -316,3 +334,40 @@ def _step_view(step: Step) -> SagaStepView:
         started_at=iso_from_ms(step.started_at_ms),
         finished_at=None if step.finished_at_ms is None else iso_from_ms(step.finished_at_ms), error=step.error,
     )
+
+
+def _problem(error: OrderError) -> Problem:
+    detail = str(error)
+    match error:
+        case UnknownOrder():
+            return Problem(404, "unknown_order", "Unknown order", detail)
+        case UnknownProduct():
+            return Problem(404, "unknown_product", "Unknown product", detail)
+        case OutOfStock():
+            return Problem(409, "out_of_stock", "Out of stock", detail)
+        case LimitExceeded():
+            return Problem(409, "limit_exceeded", "Purchase limit reached", detail)
+        case HoldExpired():
+            return Problem(409, "hold_expired", "Hold expired", detail)
+        case InvalidState():
+            return Problem(409, "invalid_state", "Invalid state", detail)
+        case RequestInProgress():
+            return Problem(409, "request_in_progress", "Request in progress", detail)
+        case PaymentDeclined():
+            return Problem(402, "payment_declined", "Payment declined", detail, reason=error.reason)
+        case InvalidItems():
+            return Problem(422, "invalid_request", "Invalid request", detail)
+        case NotInCatalog():
+            return Problem(422, "unknown_product", "Unknown product", detail)
+        case SaleNotOpen():
+            return Problem(409, "sale_not_open", "Sale not open", detail)
+        case SaleClosed():
+            return Problem(409, "sale_closed", "Sale closed", detail)
+        case UnknownContact():
+            return Problem(404, "unknown_customer", "Unknown customer", detail)
+    return Problem(409, "order_conflict", "Order conflict", detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`."""
+    answer_errors(app, OrderError, _problem)

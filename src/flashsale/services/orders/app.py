@@ -73,6 +73,7 @@ def create_app(settings: OrderSettings | None = None, clock: Clock | None = None
 
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
+    api.install_error_handlers(app)
     return app
 
 

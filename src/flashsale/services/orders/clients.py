@@ -1,6 +1,6 @@
 """The order service's view of its dependencies, over HTTP (kit ServiceClient).
 
-Each client turns the other service's answers into ours: a refusal becomes one of our problems,
+Each client turns the other service's answers into ours: a refusal becomes one of our errors,
 anything unexpected becomes DependencyUnavailable (503), never a stray 500. Every call here is
 safe to retry: a hold is idempotent per order id; an authorisation, a capture and a refund are
 idempotent per order; a shipment is scheduled once per order and a cancelled one stays cancelled;

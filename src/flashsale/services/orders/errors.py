@@ -1,98 +1,102 @@
-"""What the order service refuses, as problems its API answers with (RFC 9457).
+"""What the order service refuses, in the domain's words (no HTTP: api.py answers each).
 
-OrderProblem (kit Problem)
-├── UnknownOrder        404 unknown_order
-├── UnknownProduct      404 unknown_product: the inventory keeps no stock of a product asked for
-├── OutOfStock          409 out_of_stock: no hold could be had (no order was created)
-├── LimitExceeded       409 limit_exceeded: the customer reached the product's purchase limit
-├── HoldExpired         409 hold_expired: the order's stock is no longer held for it
-├── InvalidState        409 invalid_state: the order's status does not allow the request
-├── RequestInProgress   409 request_in_progress: the order's payment is still being processed
-├── PaymentDeclined     402 payment_declined: the order is cancelled and its hold released
-├── InvalidItems        422 invalid_request: the inventory refused the items as invalid
-├── NotInCatalog        422 unknown_product: the catalog lists no such product (no hold taken)
-├── SaleNotOpen         409 sale_not_open: the product's sale window has not opened yet
-├── SaleClosed          409 sale_closed: the product's sale window has closed
-└── UnknownContact      404 unknown_customer: the contact copy does not know the customer (yet)
+OrderError
+├── UnknownOrder        no order with that id
+├── UnknownProduct      the inventory keeps no stock of a product asked for
+├── OutOfStock          no hold could be had (no order was created)
+├── LimitExceeded       the customer reached the product's purchase limit
+├── HoldExpired         the order's stock is no longer held for it
+├── InvalidState        the order's status (or its saga's) does not allow the request
+├── RequestInProgress   the order's payment is still being processed
+├── PaymentDeclined     the order is cancelled and its hold released
+├── InvalidItems        the inventory refused the items as invalid
+├── NotInCatalog        the catalog lists no such product (no hold taken)
+├── SaleNotOpen         the product's sale window has not opened yet
+├── SaleClosed          the product's sale window has closed
+└── UnknownContact      the contact copy does not know the customer (yet)
 
-A dependency that is down, slow or broken is the kit's DependencyUnavailable (503
-`inventory_unavailable` / `payments_unavailable` / `catalog_unavailable` / `customers_unavailable`).
+The refusals the inventory gives (UnknownProduct, OutOfStock, LimitExceeded, InvalidItems) carry
+its own words. A dependency that is down, slow or broken is the kit's DependencyUnavailable.
 """
 
 from __future__ import annotations
 
-from flashsale.kit.problems import Problem
 
-
-class OrderProblem(Problem):
+class OrderError(Exception):
     pass
 
 
-class UnknownOrder(OrderProblem):
+class UnknownOrder(OrderError):
     def __init__(self, order_id: str) -> None:
-        super().__init__(404, "unknown_order", "Unknown order", f"no order {order_id}")
+        super().__init__(f"no order {order_id}")
+        self.order_id = order_id
 
 
-class UnknownProduct(OrderProblem):
+class UnknownProduct(OrderError):
     def __init__(self, detail: str) -> None:
-        super().__init__(404, "unknown_product", "Unknown product", detail)
+        super().__init__(detail)
 
 
-class OutOfStock(OrderProblem):
+class OutOfStock(OrderError):
     def __init__(self, detail: str) -> None:
-        super().__init__(409, "out_of_stock", "Out of stock", detail)
+        super().__init__(detail)
 
 
-class LimitExceeded(OrderProblem):
+class LimitExceeded(OrderError):
     def __init__(self, detail: str) -> None:
-        super().__init__(409, "limit_exceeded", "Purchase limit reached", detail)
+        super().__init__(detail)
 
 
-class HoldExpired(OrderProblem):
+class HoldExpired(OrderError):
     def __init__(self, order_id: str) -> None:
-        super().__init__(409, "hold_expired", "Hold expired",
-                         f"the stock of order {order_id} is no longer held; place a new order")
+        super().__init__(f"the stock of order {order_id} is no longer held; place a new order")
+        self.order_id = order_id
 
 
-class InvalidState(OrderProblem):
+class InvalidState(OrderError):
     def __init__(self, order_id: str, status: str) -> None:
-        super().__init__(409, "invalid_state", "Invalid state", f"order {order_id} is {status}")
+        super().__init__(f"order {order_id} is {status}")
+        self.order_id = order_id
+        self.status = status
 
 
-class RequestInProgress(OrderProblem):
+class RequestInProgress(OrderError):
     def __init__(self, order_id: str) -> None:
-        super().__init__(409, "request_in_progress", "Request in progress",
-                         f"the payment of order {order_id} is still being processed")
+        super().__init__(f"the payment of order {order_id} is still being processed")
+        self.order_id = order_id
 
 
-class PaymentDeclined(OrderProblem):
+class PaymentDeclined(OrderError):
     def __init__(self, order_id: str, reason: str | None) -> None:
-        super().__init__(402, "payment_declined", "Payment declined",
-                         f"the payment of order {order_id} was declined; the order is cancelled",
-                         reason=reason)
+        super().__init__(f"the payment of order {order_id} was declined; the order is cancelled")
+        self.order_id = order_id
+        self.reason = reason
 
 
-class InvalidItems(OrderProblem):
+class InvalidItems(OrderError):
     def __init__(self, detail: str) -> None:
-        super().__init__(422, "invalid_request", "Invalid request", detail)
+        super().__init__(detail)
 
 
-class NotInCatalog(OrderProblem):
+class NotInCatalog(OrderError):
     def __init__(self, product_id: str) -> None:
-        super().__init__(422, "unknown_product", "Unknown product", f"the catalog lists no product {product_id}")
+        super().__init__(f"the catalog lists no product {product_id}")
+        self.product_id = product_id
 
 
-class SaleNotOpen(OrderProblem):
+class SaleNotOpen(OrderError):
     def __init__(self, product_id: str) -> None:
-        super().__init__(409, "sale_not_open", "Sale not open", f"the sale of {product_id} has not started")
+        super().__init__(f"the sale of {product_id} has not started")
+        self.product_id = product_id
 
 
-class SaleClosed(OrderProblem):
+class SaleClosed(OrderError):
     def __init__(self, product_id: str) -> None:
-        super().__init__(409, "sale_closed", "Sale closed", f"the sale of {product_id} has ended")
+        super().__init__(f"the sale of {product_id} has ended")
+        self.product_id = product_id
 
 
-class UnknownContact(OrderProblem):
+class UnknownContact(OrderError):
     def __init__(self, customer_id: str) -> None:
-        super().__init__(404, "unknown_customer", "Unknown customer",
-                         f"the order service holds no contact of customer {customer_id}")
+        super().__init__(f"the order service holds no contact of customer {customer_id}")
+        self.customer_id = customer_id

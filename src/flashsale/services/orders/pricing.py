@@ -15,9 +15,9 @@ from flashsale.kit.clock import Clock
 from flashsale.services.orders import domain
 from flashsale.services.orders.clients import CatalogClient
 from flashsale.services.orders.domain import Offer, Snapshot
-from flashsale.services.orders.errors import NotInCatalog, OrderProblem, SaleClosed, SaleNotOpen
+from flashsale.services.orders.errors import NotInCatalog, OrderError, SaleClosed, SaleNotOpen
 
-REFUSALS: dict[Offer, Callable[[str], OrderProblem]] = {
+REFUSALS: dict[Offer, Callable[[str], OrderError]] = {
     Offer.UNLISTED: NotInCatalog,
     Offer.NOT_OPEN: SaleNotOpen,
     Offer.CLOSED: SaleClosed,
@@ -26,7 +26,7 @@ REFUSALS: dict[Offer, Callable[[str], OrderProblem]] = {
 
 class PriceList(Protocol):
     async def snapshots(self, product_ids: Sequence[str]) -> dict[str, Snapshot]:
-        """Each product's snapshot, or the problem that refuses the order."""
+        """Each product's snapshot, or the error that refuses the order."""
         ...
 
 

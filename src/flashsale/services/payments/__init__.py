@@ -5,7 +5,8 @@ the house runs with).
 Where things are:
 - use cases: operations.py `Payments`;
 - rules, free of I/O: domain.py (what a request means for a payment in a given state);
-  retries.py (bounded provider calls); errors.py (what the service refuses);
+  retries.py (bounded provider calls); errors.py (what the service refuses; api.py maps each
+  to its problem);
 - SQL: store/ (`PaymentStore` in __init__.py, book.py the simulated provider's books, tables.py);
 - HTTP: api.py (internal: the order service's saga calls it);
 - events out: Payment* (stream PAYMENTS), written with the payment's change (store/__init__.py);

@@ -1,17 +1,27 @@
-"""HTTP routes of the payments service (internal: called by the order service's checkout saga)."""
+"""HTTP routes of the payments service (internal: called by the order service's checkout saga), and
+the problem each refusal (errors.py) is answered with."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, FastAPI, Path
 
 from flashsale.contracts.api import ID_PATTERN, ApiModel, AuthorisePayment, PaymentView
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.openapi import answers
+from flashsale.kit.problems import Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.payments import domain
+from flashsale.services.payments.errors import (
+    NotCapturable,
+    NotRefundable,
+    PaymentError,
+    PaymentInProgress,
+    ProviderUnavailable,
+    UnknownPayment,
+)
 from flashsale.services.payments.operations import Payments
 from flashsale.services.payments.provider import ProviderOperation
 from flashsale.services.payments.store import LedgerEntry, Payment
@@ -117,3 +127,24 @@ def provider_operations_view(order_id: str, operations: list[ProviderOperation])
                               approved=o.approved, reason=o.reason)
         for o in operations
     ])
+
+
+def _problem(error: PaymentError) -> Problem:
+    detail = str(error)
+    match error:
+        case UnknownPayment():
+            return Problem(404, "unknown_payment", "Unknown payment", detail)
+        case PaymentInProgress():
+            return Problem(409, "payment_in_progress", "Payment in progress", detail)
+        case NotCapturable():
+            return Problem(409, "not_capturable", "Not capturable", detail, paymentStatus=error.payment_status)
+        case NotRefundable():
+            return Problem(409, "not_refundable", "Not refundable", detail, paymentStatus=error.payment_status)
+        case ProviderUnavailable():
+            return Problem(503, "payments_provider_unavailable", "Payment provider unavailable", detail)
+    return Problem(409, "payment_conflict", "Payment conflict", detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`."""
+    answer_errors(app, PaymentError, _problem)

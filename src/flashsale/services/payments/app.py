@@ -36,4 +36,5 @@ def create_app(settings: PaymentsSettings | None = None, clock: Clock | None = N
 
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
+    api.install_error_handlers(app)
     return app

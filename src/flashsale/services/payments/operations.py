@@ -20,8 +20,8 @@ from flashsale.services.payments.domain import Action, Operation, Request
 from flashsale.services.payments.errors import (
     NotCapturable,
     NotRefundable,
+    PaymentError,
     PaymentInProgress,
-    PaymentProblem,
     ProviderUnavailable,
     UnknownPayment,
 )
@@ -140,7 +140,7 @@ class Payments:
         }[operation]
 
 
-def _refusal(request: Request, payment: Payment) -> PaymentProblem:
+def _refusal(request: Request, payment: Payment) -> PaymentError:
     if request is Request.CAPTURE:
         return NotCapturable(payment.order_id, payment.status, payment.pending_step)
     return NotRefundable(payment.order_id, payment.status)

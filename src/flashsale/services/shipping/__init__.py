@@ -3,7 +3,8 @@ cannot be shipped.
 
 Where things are:
 - use cases: operations.py `Shipments`;
-- rules, free of I/O: domain.py; errors.py (what the service refuses);
+- rules, free of I/O: domain.py; errors.py (what the service refuses; api.py maps each to its
+  problem);
 - SQL: store.py;
 - HTTP: api.py (internal: the order service's saga calls it; admins mark products shippable);
 - events out: ShipmentScheduled, ShipmentCancelled (stream SHIPPING), written with the change (store.py);

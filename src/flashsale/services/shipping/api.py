@@ -1,10 +1,11 @@
-"""HTTP routes of the shipping service (internal: called by the order service's checkout saga)."""
+"""HTTP routes of the shipping service (internal: called by the order service's checkout saga), and
+the problem each refusal (errors.py) is answered with."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, FastAPI, Path, Response
 
 from flashsale.contracts.api import (
     ID_PATTERN,
@@ -17,8 +18,16 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.openapi import answers
+from flashsale.kit.problems import Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.shipping.domain import Line
+from flashsale.services.shipping.errors import (
+    RepeatedProducts,
+    ShipmentWasCancelled,
+    ShippingError,
+    UnknownShipment,
+    Unshippable,
+)
 from flashsale.services.shipping.operations import Shipments
 from flashsale.services.shipping.store import Shipment
 
@@ -71,3 +80,22 @@ def shipment_view(shipment: Shipment) -> ShipmentView:
         created_at=iso_from_ms(shipment.created_at_ms), updated_at=iso_from_ms(shipment.updated_at_ms),
         reason=shipment.reason,
     )
+
+
+def _problem(error: ShippingError) -> Problem:
+    detail = str(error)
+    match error:
+        case UnknownShipment():
+            return Problem(404, "unknown_shipment", "Unknown shipment", detail)
+        case RepeatedProducts():
+            return Problem(422, "invalid_request", "Invalid request", detail, productIds=error.product_ids)
+        case Unshippable():
+            return Problem(409, "unshippable", "Unshippable products", detail, productIds=error.product_ids)
+        case ShipmentWasCancelled():
+            return Problem(409, "shipment_cancelled", "Shipment cancelled", detail)
+    return Problem(409, "shipping_conflict", "Shipping conflict", detail)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Domain errors become problem details (RFC 9457) with a `code`."""
+    answer_errors(app, ShippingError, _problem)

@@ -2,8 +2,8 @@
 
 Both are called synchronously by the order service's checkout saga, and both may be called
 again for the same order (a retry after a timeout, a saga resumed after a crash): a repeat
-answers with what is stored and changes nothing. Refusals become problems here; metrics count
-only what was committed.
+answers with what is stored and changes nothing. Refusals are raised here in the domain's words
+(errors.py; api.py answers them); metrics count only what was committed.
 """
 
 from __future__ import annotations
