@@ -72,7 +72,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     renames node ids, which pytest 9 no longer lets it do.)"""
     if config.getvalue("dist") != "loadfile":
         return None
-    from xdist.scheduler import LoadFileScheduling
+    from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]
 
     class SystemTestsTogether(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:

@@ -28,7 +28,7 @@ def _event(producer: str, name: str) -> Envelope:
                         now_ms=SystemClock().now_ms())
 
 
-async def _until(probe, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+async def _until(probe, timeout_s: float = 20.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = await probe()

@@ -25,7 +25,7 @@ async def _count_effects(db: Database, marker: str) -> int:
         ) or 0)
 
 
-def _effect(marker: str):  # type: ignore[no-untyped-def]
+def _effect(marker: str):
     """An effect we can count: one outbox row per application, tagged with `marker`; it answers
     the id of the message it applied."""
     async def effect(uow: UnitOfWork, envelope: Envelope) -> str:
@@ -102,7 +102,7 @@ async def test_a_batch_whose_effect_fails_leaves_nothing_behind(kit_db: Database
     assert await _count_effects(kit_db, marker) == 1
 
 
-def _each(effect):  # type: ignore[no-untyped-def]
+def _each(effect):
     """A batch effect that applies `effect` to each new event in turn, and answers their answers."""
     async def each(uow: UnitOfWork, envelopes: list[Envelope]) -> list[object]:
         return [await effect(uow, envelope) for envelope in envelopes]

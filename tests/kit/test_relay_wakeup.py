@@ -109,8 +109,8 @@ class _CommitsDuringFirstPublish(Bus):
 
     async def publish_batch(
         self, producer: str, messages: Sequence[tuple[str, str, bytes]],
-        traceparents: Sequence[str | None] | None = None, *, after: str | None = None,
-    ) -> str | None:
+        traceparents: Sequence[str | None] | None = None, *, after: int | None = None,
+    ) -> int | None:
         if self.late is None:
             self.late = Envelope.new(source=self.producer, type="ThingHappened", subject="b", data={"n": 2},
                                      now_ms=SystemClock().now_ms())

@@ -107,7 +107,7 @@ async def test_a_failed_batch_answers_every_request_with_its_error_and_the_lane_
 
 async def test_a_batch_that_miscounts_its_answers_fails_every_request() -> None:
     async def short(key: str, requests: list[int]) -> list[int | Exception]:
-        return requests[:-1]
+        return list[int | Exception](requests[:-1])
 
     coalescer = Coalescer(short, max_batch=64)
     answers = await asyncio.gather(*(coalescer.submit("P", n) for n in range(3)), return_exceptions=True)

@@ -141,7 +141,7 @@ def test_forgetting_old_returns_never_lets_a_stale_refusal_through() -> None:
 
 
 def test_the_facts_that_give_units_back_name_their_products() -> None:
-    items = {"items": [{"productId": "PS5", "quantity": 1}, {"productId": "XBOX", "quantity": 2}]}
+    items: dict[str, object] = {"items": [{"productId": "PS5", "quantity": 1}, {"productId": "XBOX", "quantity": 2}]}
     assert returned_products("ReservationReleased", items) == ["PS5", "XBOX"]
     assert returned_products("ReservationExpired", items) == ["PS5", "XBOX"]
     assert returned_products("ReservationRevoked", items) == ["PS5", "XBOX"]

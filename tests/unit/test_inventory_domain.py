@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 
@@ -48,6 +49,10 @@ HELD, CONFIRMED, RELEASED, EXPIRED, REVOKED = (
     ReservationStatus.HELD, ReservationStatus.CONFIRMED, ReservationStatus.RELEASED, ReservationStatus.EXPIRED,
     ReservationStatus.REVOKED,
 )
+
+
+def _revoke(level: StockLevel, quantity: int, *, stage: ReservationStatus) -> StockLevel:
+    return level.revoke(quantity, stage)
 
 
 def test_a_hold_moves_units_from_available_to_reserved() -> None:
@@ -376,7 +381,7 @@ class InventoryRules(RuleBasedStateMachine):
             return
         for holder in plan:
             number = int(holder.reservation_id)
-            self._move_all(number, lambda level, q, stage=holder.status: level.revoke(q, stage))
+            self._move_all(number, functools.partial(_revoke, stage=holder.status))
             self.status[number] = REVOKED
         self.levels[product] = self.levels[product].write_off(-delta, product)
 

@@ -44,7 +44,7 @@ def test_a_step_cut_off_by_a_crash_is_run_again() -> None:
 def _compensations(steps: dict[str, StepRecord]) -> list[Next]:
     """Run the plan to its end, pretending every compensation succeeds."""
     steps = dict(steps)
-    taken = []
+    taken: list[Next] = []
     while (step := plan.next_step(plan.COMPENSATING, steps)) is not Next.FINISHED:
         taken.append(step)
         outcome = "REFUNDED" if step is Next.REFUND_PAYMENT else "OK"
