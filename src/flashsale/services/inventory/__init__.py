@@ -16,6 +16,12 @@ Where things are:
   events out: events.py (Stock*, Reservation*; stream INVENTORY);
 - background: sweeper.py (expired holds), gauges.py (stock gauges);
 - wiring: app.py; settings: settings.py.
+
+Where a hold is granted: `POST /inventory/reserve` (hot_path.py) calls `Inventory.reserve`, which
+takes stock one of three ways, each a unit of work of its own: `store/holds.py` `hold_all_txn` (all
+or nothing, one conditional UPDATE per line), `hold_partial_txn` (as much of each line as there
+is), or, for concurrent holds of one product, a coalesced batch (`store/batched.py`; on PostgreSQL
+a batch in which every hold fits is ONE statement, `store/whole_batch.py`).
 """
 
 from flashsale.kit.identity import ServiceIdentity
