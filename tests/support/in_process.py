@@ -16,19 +16,23 @@ plain (synchronous) httpx.Client whose transport hands each request to that loop
 their clients are the same as against a process. `clock` is the app's clock: a test
 that moves time passes a `ManualClock` (leases and hold expiry that read the database's clock move
 with that clock only). Prometheus counters are per process: every app of a worker writes to one
-registry, so a test reads a counter it moved, not one another app may move.
+registry, so a test reads a counter it moved, not one another app may move. Logs are too: what the
+apps log (at their `log_level`; ERROR unless a test asks for less) is kept in `LOGGED` for a test
+to look for its own entries there, where a process's test reads the process's log file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
@@ -114,6 +118,7 @@ class InProcessHouse:
         )
         app = APPS[name][0](settings, clock)
         loop = self._stack.enter_context(running(app))  # its lifespan: migrations, relay, consumers
+        record_logs()  # the logging its lifespan configured
         server_app = served(app, settings, internal=name not in house_auth.PUBLIC_EDGES)
         client = httpx.Client(transport=OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
         self._stack.callback(client.close)
@@ -121,6 +126,36 @@ class InProcessHouse:
 
     def close(self) -> None:
         self._stack.close()
+
+
+# What the apps served in this process logged, oldest first: structlog's event dicts, each with
+# its `level`. Bounded: a test looks for entries it caused moments ago.
+LOGGED: collections.deque[dict[str, Any]] = collections.deque(maxlen=20_000)
+
+
+def _record(_: Any, level: str, entry: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    LOGGED.append({**entry, "level": level})
+    return entry
+
+
+def record_logs() -> None:
+    """Have structlog's processors, as the last app's start configured them, keep each entry in
+    `LOGGED`. Every start configures them anew, and a logger keeps the processors of the first
+    time it was used (kit.telemetry caches loggers), so each configuration gets the recorder. (Its
+    level too: a test that looks for a warning runs its app at log_level="WARNING", and no app
+    logging at ERROR may have used that logger before in this process.)"""
+    processors = structlog.get_config()["processors"]
+    if _record not in processors:
+        processors.insert(0, _record)
+
+
+def logged(event: str, level: str, **fields: Any) -> bool:
+    """Whether an app served in this process logged `event` at `level` with these fields."""
+    return any(
+        entry.get("event") == event and entry["level"] == level
+        and all(entry.get(key) == value for key, value in fields.items())
+        for entry in list(LOGGED)
+    )
 
 
 @contextlib.contextmanager
