@@ -89,7 +89,7 @@ class InProcessService:
     app: FastAPI
     settings: ServiceSettings
     clock: Clock | None
-    http: httpx.Client
+    http: InProcessClient
 
 
 class InProcessHouse:
@@ -120,7 +120,7 @@ class InProcessHouse:
         loop = self._stack.enter_context(running(app))  # its lifespan: migrations, relay, consumers
         record_logs()  # the logging its lifespan configured
         server_app = served(app, settings, internal=name not in house_auth.PUBLIC_EDGES)
-        client = httpx.Client(transport=OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
+        client = InProcessClient(OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
         self._stack.callback(client.close)
         return InProcessService(name, app, settings, clock, client)
 
@@ -195,6 +195,19 @@ async def _first(started: asyncio.Future[None], lived: Any) -> None:
         raise RuntimeError("the app's lifespan ended before it started")
 
 
+class InProcessClient(httpx.Client):
+    """The client of an app served in-process: a plain httpx.Client, and `at_once` for a crowd."""
+
+    def __init__(self, transport: OnItsLoop, base_url: str) -> None:
+        super().__init__(transport=transport, base_url=base_url)
+        self._on_its_loop = transport
+
+    def at_once(self, requests: list[httpx.Request]) -> list[httpx.Response]:
+        """Every request (from `build_request`) handed to the app together, as many clients
+        reaching one process at the same moment are; the answers in the requests' order."""
+        return self._on_its_loop.handle_all(requests)
+
+
 class OnItsLoop(httpx.BaseTransport):
     """A synchronous transport that hands each request to `app` through `httpx.ASGITransport` on
     the app's own loop, and waits for the whole answer."""
@@ -206,6 +219,12 @@ class OnItsLoop(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(self._timeout_s)
+
+    def handle_all(self, requests: list[httpx.Request]) -> list[httpx.Response]:
+        return asyncio.run_coroutine_threadsafe(self._answer_all(requests), self._loop).result(self._timeout_s)
+
+    async def _answer_all(self, requests: list[httpx.Request]) -> list[httpx.Response]:
+        return list(await asyncio.gather(*(self._answer(request) for request in requests)))
 
     async def _answer(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
