@@ -25,8 +25,7 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture
 def notifications(in_process: InProcessHouse) -> NotificationsClient:
-    # Its warnings are logged: one test looks for one.
-    return NotificationsClient(in_process.shared("notifications", log_level="WARNING").http)
+    return NotificationsClient(in_process.shared("notifications").http)
 
 
 def test_a_paid_then_completed_order_tells_its_customer_both_newest_first(

@@ -17,8 +17,8 @@ their clients are the same as against a process. `clock` is the app's clock: a t
 that moves time passes a `ManualClock` (leases and hold expiry that read the database's clock move
 with that clock only). Prometheus counters are per process: every app of a worker writes to one
 registry, so a test reads a counter it moved, not one another app may move. Logs are too: what the
-apps log (at their `log_level`; ERROR unless a test asks for less) is kept in `LOGGED` for a test
-to look for its own entries there, where a process's test reads the process's log file.
+apps log (at WARNING, a process's default) is kept in `LOGGED` for a test to look for its own
+entries there, where a process's test reads the process's log file.
 """
 
 from __future__ import annotations
@@ -76,9 +76,10 @@ APPS: dict[str, tuple[CreateApp, type[ServiceSettings]]] = {
 
 
 def settings_for(name: str, **fields: Any) -> ServiceSettings:
-    """The settings of service `name`: quiet logs and no tracing unless `fields` say otherwise."""
+    """The settings of service `name`: no tracing unless `fields` say otherwise, and the logs of a
+    process (WARNING: see `record_logs`)."""
     kind = APPS[name][1]
-    return kind(**{"log_level": "ERROR", "tracing": "off", **fields})
+    return kind(**{"log_level": "WARNING", "tracing": "off", **fields})
 
 
 @dataclass
@@ -141,9 +142,9 @@ def _record(_: Any, level: str, entry: MutableMapping[str, Any]) -> MutableMappi
 def record_logs() -> None:
     """Have structlog's processors, as the last app's start configured them, keep each entry in
     `LOGGED`. Every start configures them anew, and a logger keeps the processors of the first
-    time it was used (kit.telemetry caches loggers), so each configuration gets the recorder. (Its
-    level too: a test that looks for a warning runs its app at log_level="WARNING", and no app
-    logging at ERROR may have used that logger before in this process.)"""
+    time it was used (kit.telemetry caches loggers), so each configuration gets the recorder.
+    A logger keeps its level from then on too: so every app logs at one level (`settings_for`),
+    lest a warning go unrecorded for a logger an app at ERROR used first in this process."""
     processors = structlog.get_config()["processors"]
     if _record not in processors:
         processors.insert(0, _record)
