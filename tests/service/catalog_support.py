@@ -10,12 +10,12 @@ import httpx
 import nats
 import nats.js.errors
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support.metrics import metric
 
 
 def product_body(**overrides: Any) -> dict[str, Any]:
@@ -26,8 +26,10 @@ def product_body(**overrides: Any) -> dict[str, Any]:
 
 
 class CatalogClient:
-    def __init__(self, url: str, admin_token: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=10.0)
+    def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
+        """`target`: a service process's URL, or the client of an app served in-process."""
+        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
     def put(self, product_id: str, body: Any, **kwargs: Any) -> httpx.Response:
@@ -62,12 +64,8 @@ class CatalogClient:
 
         return wait_for(probe, timeout_s=timeout_s, what=f"{product_id}: {available} available ({status})")
 
-    def metric(self, name: str) -> float:
-        for family in text_string_to_metric_families(self.http.get("/metrics").text):
-            for sample in family.samples:
-                if sample.name == name:
-                    return float(sample.value)
-        return 0.0
+    def metric(self, name: str, **labels: str) -> float:
+        return metric(self.http, name, **labels)
 
     def close(self) -> None:
         self.http.close()

@@ -13,10 +13,10 @@ import nats
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.kit.envelope import Envelope
 from polling import unique
+from support.metrics import metric
 
 __all__ = ["CustomersClient", "about", "address", "customer_events", "new_customer", "unique"]
 
@@ -34,9 +34,10 @@ def new_customer(customer_id: str | None = None, **fields: Any) -> dict[str, Any
 
 
 class CustomersClient:
-    def __init__(self, url: str, admin_token: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=15.0)
+    def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
+        """`target`: a service process's URL, or the client of an app served in-process."""
+        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=15.0)
+        self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
     def create(self, body: Any) -> httpx.Response:
@@ -58,11 +59,7 @@ class CustomersClient:
         return self.http.get("/customers", params=params, headers=self.admin)
 
     def metric(self, name: str, **labels: str) -> float:
-        for family in text_string_to_metric_families(self.http.get("/metrics").text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
+        return metric(self.http, name, **labels)
 
     def close(self) -> None:
         self.http.close()

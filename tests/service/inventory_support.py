@@ -13,12 +13,13 @@ import nats
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support.in_process import InProcessClient
+from support.metrics import metric
 
 # The bench's baseline inventory (lock, check in Python, write), run instead of the service's own.
 NAIVE_INVENTORY = "bench.naive_inventory"
@@ -30,9 +31,10 @@ def inventory_of(strategy: str) -> dict[str, Any]:
     return {"module": NAIVE_INVENTORY} if strategy == "naive" else {"hold_strategy": strategy}
 
 class InventoryClient:
-    def __init__(self, url: str, admin_token: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10.0)
+    def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
+        """`target`: a service process's URL, or the client of an app served in-process."""
+        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
     def receive(self, product_id: str, quantity: int) -> dict[str, Any]:
@@ -99,12 +101,7 @@ class InventoryClient:
         return wait_for(probe, timeout_s=timeout_s, what=f"reservation {reservation_id} to be {status}")
 
     def metric(self, name: str, **labels: str) -> float:
-        text = self.http.get("/metrics").text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
+        return metric(self.http, name, **labels)
 
     def applied(self, event_type: str) -> float:
         """How many events of this type the inventory's consumer has handled (effect or not)."""
@@ -120,9 +117,13 @@ async def _burst(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]
         return await asyncio.gather(*(client.post("/inventory/reserve", json=body) for body in bodies))
 
 
-def burst(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
-    """Send every reserve at once, each on its own connection, and collect the answers."""
-    return asyncio.run(_burst(url, bodies))
+def burst(target: str | httpx.Client, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
+    """Send every reserve at once, each on its own connection (to a process at `target`) or
+    handed to the app together (an app served in-process), and collect the answers."""
+    if isinstance(target, InProcessClient):
+        return target.at_once([target.build_request("POST", "/inventory/reserve", json=body) for body in bodies])
+    assert isinstance(target, str), target
+    return asyncio.run(_burst(target, bodies))
 
 
 def order_event(event_type: str, data: dict[str, Any]) -> Envelope:

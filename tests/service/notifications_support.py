@@ -7,17 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support.metrics import metric
 
 
 class NotificationsClient:
-    def __init__(self, url: str, log_file: Path | None = None) -> None:
-        self.http = httpx.Client(base_url=url, timeout=10.0)
+    def __init__(self, target: str | httpx.Client, log_file: Path | None = None) -> None:
+        """`target`: a service process's URL, or the client of an app served in-process."""
+        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.url = str(self.http.base_url).rstrip("/")
         self.log_file = log_file
 
     def get(self, **params: Any) -> httpx.Response:
@@ -38,11 +40,7 @@ class NotificationsClient:
         return wait_for(probe, timeout_s=timeout_s, what=f"{count} notification(s) for {params}")
 
     def metric(self, name: str, **labels: str) -> float:
-        for family in text_string_to_metric_families(self.http.get("/metrics").text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
+        return metric(self.http, name, **labels)
 
     def logged(self, *texts: str) -> bool:
         """Whether one line of the service's log holds every one of `texts`."""

@@ -1,14 +1,14 @@
-"""Helpers for the payments service tests: a small client of one payments process."""
+"""Helpers for the payments service tests: a small client of one payments process or app."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique
+from support.metrics import sample
 
 AMOUNT = 2500
 
@@ -18,16 +18,28 @@ def new_order_id() -> str:
 
 
 class PaymentsClient:
-    """One short-lived connection per call: nothing to close when a test ends or fails."""
+    """A client of a payments process, one short-lived connection per call (nothing to close when
+    a test ends or fails, nothing left open to a process a test kills), or of the app served
+    in-process, through its client."""
 
-    def __init__(self, process: ServiceProcess, admin_token: str) -> None:
-        self.process = process
-        self.url = process.url
+    def __init__(self, target: ServiceProcess | str | httpx.Client, admin_token: str) -> None:
+        """`target`: a service process (or its URL), or the client of an app served in-process."""
+        self.process = target if isinstance(target, ServiceProcess) else None
+        self.http = target if isinstance(target, httpx.Client) else None
+        if isinstance(target, httpx.Client):
+            self.url = str(target.base_url).rstrip("/")
+        else:
+            self.url = target.url if isinstance(target, ServiceProcess) else target
         self.admin = {"Authorization": f"Bearer {admin_token}"}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.http is not None:
+            return self.http.request(method, path, **kwargs)
+        return httpx.request(method, f"{self.url}{path}", **kwargs)
 
     def authorise(self, order_id: str, token: str = "tok_ok", amount: int = AMOUNT) -> httpx.Response:
         body = {"orderId": order_id, "amountCents": amount, "paymentToken": token}
-        return httpx.post(f"{self.url}/payments", json=body, timeout=30)
+        return self.request("POST", "/payments", json=body, timeout=30)
 
     def authorised(self, token: str = "tok_ok", amount: int = AMOUNT) -> str:
         """A new order whose payment is authorised (or declined, by the token's rule)."""
@@ -37,19 +49,19 @@ class PaymentsClient:
         return order_id
 
     def capture(self, order_id: str) -> httpx.Response:
-        return httpx.post(f"{self.url}/payments/{order_id}/capture", timeout=30)
+        return self.request("POST", f"/payments/{order_id}/capture", timeout=30)
 
     def refund(self, order_id: str) -> httpx.Response:
-        return httpx.post(f"{self.url}/payments/{order_id}/refund", timeout=30)
+        return self.request("POST", f"/payments/{order_id}/refund", timeout=30)
 
     def payment(self, order_id: str) -> httpx.Response:
-        return httpx.get(f"{self.url}/payments/{order_id}", timeout=10)
+        return self.request("GET", f"/payments/{order_id}", timeout=10)
 
     def status(self, order_id: str) -> str:
         return str(self.payment(order_id).json()["status"])
 
     def ledger(self, order_id: str) -> dict[str, Any]:
-        answer = httpx.get(f"{self.url}/payments/{order_id}/ledger", timeout=10)
+        answer = self.request("GET", f"/payments/{order_id}/ledger", timeout=10)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body
@@ -60,7 +72,7 @@ class PaymentsClient:
     def provider_operations(self, order_id: str) -> dict[str, dict[str, Any]]:
         """What the provider did for the order, by kind (authorise, capture, void, refund); nothing
         while the order has no payment yet."""
-        answer = httpx.get(f"{self.url}/payments/{order_id}/provider-operations", headers=self.admin, timeout=10)
+        answer = self.request("GET", f"/payments/{order_id}/provider-operations", headers=self.admin, timeout=10)
         if answer.status_code == 404:
             return {}
         assert answer.status_code == 200, answer.text
@@ -70,12 +82,7 @@ class PaymentsClient:
         return {kind: op["effects"] for kind, op in self.provider_operations(order_id).items()}
 
     def metric(self, name: str, **labels: str) -> float:
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
+        return sample(self.request("GET", "/metrics", timeout=10).text, name, **labels)
 
 
 def assert_ledger_consistent(ledger: dict[str, Any]) -> None:

@@ -21,8 +21,10 @@ def start_reporting(house: Any) -> ServiceProcess:
 
 
 class Reporting:
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=url, timeout=10.0)
+    def __init__(self, target: str | httpx.Client) -> None:
+        """`target`: a service process's URL, or the client of an app served in-process."""
+        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.url = str(self.http.base_url).rstrip("/")
 
     def sales_answer(self, **params: str) -> httpx.Response:
         return self.http.get("/reports/sales", params=params)

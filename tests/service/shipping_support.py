@@ -12,10 +12,10 @@ import nats
 import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.kit.envelope import Envelope
 from polling import unique
+from support.metrics import metric
 
 __all__ = ["ShippingClient", "about", "items", "shipping_events", "unique"]
 
@@ -51,11 +51,7 @@ class ShippingClient:
         return bool(answer.json()["shippable"])
 
     def metric(self, name: str, **labels: str) -> float:
-        for family in text_string_to_metric_families(self.http.get("/metrics").text):
-            for sample in family.samples:
-                if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                    return float(sample.value)
-        return 0.0
+        return metric(self.http, name, **labels)
 
     def close(self) -> None:
         self.http.close()

@@ -1,23 +1,21 @@
-"""The catalog's products: admin writes (versioned, announced), public reads, bad input refused."""
+"""The catalog's products: admin writes (versioned, announced), public reads, bad input refused.
+In-process: these are rules of one app's API and its relay to the real NATS."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 from catalog_support import CatalogClient, product_body, product_updates
 
 from polling import unique
+from support.in_process import InProcessHouse
+from support.problems import PROBLEM_JSON
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture(scope="module")
-def catalog(house, admin_token: str) -> Iterator[CatalogClient]:
-    process = house.shared("catalog")
-    client = CatalogClient(process.url, admin_token)
-    yield client
-    client.close()
+def catalog(in_process: InProcessHouse) -> CatalogClient:
+    return CatalogClient(in_process.shared("catalog").http, in_process.admin_token)
 
 
 def test_put_creates_then_replaces_and_only_a_change_makes_a_new_version(catalog: CatalogClient) -> None:
@@ -75,7 +73,7 @@ def test_admin_writes_need_the_admin_token_reads_do_not(catalog: CatalogClient) 
 def test_an_unknown_product_is_404(catalog: CatalogClient) -> None:
     answer = catalog.get(unique("p"))
     assert answer.status_code == 404 and answer.json()["code"] == "unknown_product"
-    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["content-type"].startswith(PROBLEM_JSON)
 
 
 @pytest.mark.parametrize("body", [

@@ -9,14 +9,17 @@ import httpx
 import pytest
 from customers_support import CustomersClient, customer_events, new_customer, unique
 
+from support.in_process import InProcessHouse
+
 pytestmark = pytest.mark.service
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    return house
+def customers(in_process: InProcessHouse) -> CustomersClient:
+    """The module's customers app, in-process (in place of tests/service/conftest.py's process)."""
+    return CustomersClient(in_process.shared("customers").http, in_process.admin_token)
 
 
 def register(customers: CustomersClient, password: str = PASSWORD, **fields: Any) -> httpx.Response:

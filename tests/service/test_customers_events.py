@@ -3,18 +3,18 @@ subjects customers.<Type>) in version order, and announces nothing that changed 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from customers_support import CustomersClient, about, address, customer_events, new_customer
+
+from support.in_process import InProcessHouse
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
+def customers(in_process: InProcessHouse) -> CustomersClient:
+    """The module's customers app, in-process (in place of tests/service/conftest.py's process)."""
+    return CustomersClient(in_process.shared("customers").http, in_process.admin_token)
 
 
 def test_every_version_of_a_profile_is_announced_in_order(customers: CustomersClient, nats_url: str) -> None:

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from customers_support import CustomersClient, address, new_customer, unique
+
+from support.in_process import InProcessHouse
+from support.problems import PROBLEM_JSON, assert_problem
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-PROBLEM_JSON = "application/problem+json"
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str, case: object) -> None:
-    assert answer.status_code == status, f"{case!r}: {answer.status_code} {answer.text}"
-    assert answer.headers["content-type"].startswith(PROBLEM_JSON), case
-    assert answer.json()["code"] == code, f"{case!r}: {answer.text}"
+def customers(in_process: InProcessHouse) -> CustomersClient:
+    """The module's customers app, in-process (in place of tests/service/conftest.py's process)."""
+    return CustomersClient(in_process.shared("customers").http, in_process.admin_token)
 
 
 BAD_EMAILS = ["", "ann", "ann@", "@example.com", "ann@example", "ann lee@example.com", "ann@@example.com",

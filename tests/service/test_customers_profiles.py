@@ -7,13 +7,15 @@ from typing import Any
 import pytest
 from customers_support import CustomersClient, address, new_customer, unique
 
+from support.in_process import InProcessHouse
+
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
+def customers(in_process: InProcessHouse) -> CustomersClient:
+    """The module's customers app, in-process (in place of tests/service/conftest.py's process)."""
+    return CustomersClient(in_process.shared("customers").http, in_process.admin_token)
 
 
 def test_a_created_customer_reads_back_as_version_1(customers: CustomersClient) -> None:

@@ -1,37 +1,22 @@
-"""No request, however malformed, gets a 5xx or moves stock: it gets a 4xx problem with a `code`."""
+"""No request, however malformed, gets a 5xx or moves stock: it gets a 4xx problem with a `code`.
+In-process: these are rules of one app's API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from inventory_support import InventoryClient, unique
+
+from support.in_process import InProcessHouse
+from support.problems import PROBLEM_JSON, assert_problem
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-PROBLEM_JSON = "application/problem+json"
-
-
-@pytest.fixture
-def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.shared("inventory").url, services.admin_token)
-    yield client
-    client.close()
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str, case: object) -> None:
-    assert answer.status_code == status, f"{case!r}: {answer.status_code} {answer.text}"
-    assert answer.headers["content-type"].startswith(PROBLEM_JSON), case
-    assert answer.json()["code"] == code, f"{case!r}: {answer.text}"
+def inventory(in_process: InProcessHouse) -> InventoryClient:
+    return InventoryClient(in_process.shared("inventory").http, in_process.admin_token)
 
 
 def reserve_bodies(product: str) -> list[tuple[Any, int, str]]:

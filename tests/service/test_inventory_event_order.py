@@ -4,16 +4,19 @@ An order is confirmed before it is cancelled, never after. But a confirmation wh
 (armed here as a one-off failure, as a database hiccup would be) is delivered again after later
 events about the same order: the cancellation is handled first. The inventory must then refuse the
 late confirmation (the order side refunds), never sell the units again from available.
+In-process: a rule of one app's consumers (the armed failure raises; nothing dies).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from inventory_support import InventoryClient, inventory_event_data, order_event, publish, unique, wait_for
+
+from flashsale.kit.faults import FAULTS_DIR_ENV
+from support.in_process import InProcessHouse
 
 pytestmark = pytest.mark.service
 
@@ -21,15 +24,18 @@ FAILURE = "inventory.OrderConfirmed"
 
 
 @pytest.fixture(scope="module")
-def faults(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("faults")
+def faults(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where a test arms a fault point. The points read the process's environment, and the app
+    runs in this one: it is set here for the module's tests only."""
+    armed = tmp_path_factory.mktemp("faults")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(FAULTS_DIR_ENV, str(armed))
+        yield armed
 
 
 @pytest.fixture
-def inventory(house: Any, faults: Path) -> Iterator[InventoryClient]:
-    client = InventoryClient(house.shared("inventory", faults_dir=str(faults)).url, house.admin_token)
-    yield client
-    client.close()
+def inventory(in_process: InProcessHouse, faults: Path) -> InventoryClient:
+    return InventoryClient(in_process.shared("inventory").http, in_process.admin_token)
 
 
 def confirmation_fails_once_then(nats_url: str, faults: Path, order_id: str, reservation_id: str) -> None:

@@ -80,6 +80,28 @@ def test_confirmations_heard_by_two_processes_deduct_once_each(
     assert announced(nats_url, "ReservationConfirmed", set(holds.values())) == dict.fromkeys(holds.values(), 1)
 
 
+def test_a_confirmation_delivered_twice_to_two_processes_deducts_once(
+    first: InventoryClient, second: InventoryClient, nats_url: str
+) -> None:
+    # The processes split the stream's messages, so the two copies can be handled at the same
+    # moment by different processes: only the inbox keeps the effect single.
+    product, order_id = first.new_product(5), unique("order")
+    hold = first.hold(product, 2, orderId=order_id)
+    event = order_event("OrderConfirmed", {"orderId": order_id, "reservationId": hold["reservationId"]})
+
+    def duplicates_seen() -> float:
+        labels = {"consumer": "inventory", "type": "OrderConfirmed", "outcome": "duplicate"}
+        return sum(client.metric("events_consumed_total", **labels) for client in (first, second))
+
+    duplicates = duplicates_seen()  # the other tests' copies, handled by these processes before
+    publish(nats_url, event, event, concurrently=True)
+
+    first.wait_status(hold["reservationId"], "CONFIRMED")
+    wait_for(lambda: duplicates_seen() > duplicates, what="the second copy to be handled")
+    assert first.counts(product) == (3, 0, 2)
+    assert second.stock(product)["sold"] == 2
+
+
 def test_a_process_killed_before_its_batch_commits_answers_no_one_and_holds_nothing(
     house: Any, first: InventoryClient, tmp_path: Path
 ) -> None:

@@ -1,28 +1,21 @@
-"""Purchase limits per customer (a flash-sale rule), against a real process and database."""
+"""Purchase limits per customer (a flash-sale rule), against an app served in-process, a real
+database and a real NATS."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from inventory_support import InventoryClient, burst, inventory_event_data, order_event, publish, unique
+
+from support.in_process import InProcessHouse
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.shared("inventory").url, services.admin_token)
-    yield client
-    client.close()
+def inventory(in_process: InProcessHouse) -> InventoryClient:
+    return InventoryClient(in_process.shared("inventory").http, in_process.admin_token)
 
 
 def test_a_limit_is_set_read_and_cleared(inventory: InventoryClient) -> None:
@@ -163,7 +156,7 @@ def test_fifty_concurrent_orders_of_one_customer_get_exactly_the_limit(inventory
         {"productId": product, "quantity": 1, "customerId": "alice", "orderId": unique("order")} for _ in range(50)
     ]
 
-    answers = burst(inventory.url, bodies)
+    answers = burst(inventory.http, bodies)
 
     assert Counter(a.status_code for a in answers) == {200: 2, 409: 48}
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"limit_exceeded"}

@@ -1,27 +1,21 @@
-"""Partial fulfilment: as much of each item as can be had now, refused only when nothing can."""
+"""Partial fulfilment: as much of each item as can be had now, refused only when nothing can.
+In-process: these are rules of one app's API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from inventory_support import InventoryClient, inventory_event_data, unique
 
+from support.in_process import InProcessHouse
+
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.shared("inventory").url, services.admin_token)
-    yield client
-    client.close()
+def inventory(in_process: InProcessHouse) -> InventoryClient:
+    return InventoryClient(in_process.shared("inventory").http, in_process.admin_token)
 
 
 def partial(*lines: tuple[str, int], **extra: Any) -> dict[str, Any]:

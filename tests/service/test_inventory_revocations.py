@@ -3,14 +3,13 @@
 The policy (domain.py): holds first, newest created first, then deductions, newest confirmed
 first, until enough units are available; each revoked reservation gives every unit back and the
 order side hears ReservationRevoked. Later facts about a revoked reservation change nothing.
+In-process: these are rules of one app's API and consumers, a crowd's requests reaching it together.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,28 +24,14 @@ from inventory_support import (
     wait_for,
 )
 
-from flashsale.kit.db_admin import service_database_url
+from support.in_process import InProcessClient, InProcessHouse
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def inventory(services) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.shared("inventory").url, services.admin_token)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def inventory_database(services) -> str:
-    """The URL of the inventory process's own database (for a test that must hold its locks)."""
-    return service_database_url(services.database_base, "inventory")
+def inventory(in_process: InProcessHouse) -> InventoryClient:
+    return InventoryClient(in_process.shared("inventory").http, in_process.admin_token)
 
 
 def ordered_hold(inventory: InventoryClient, product: str, quantity: int) -> dict[str, Any]:
@@ -183,7 +168,7 @@ def test_a_revoked_customer_may_buy_up_to_the_limit_again(inventory: InventoryCl
 def test_write_offs_racing_holds_and_releases_keep_the_books(inventory: InventoryClient) -> None:
     products = sorted(inventory.new_product(30) for _ in range(3))
     holds = [inventory.hold(p, 2, customerId=unique("c")) for p in products for _ in range(5)]
-    answers = asyncio.run(_race(inventory, products, holds))
+    answers = _race(inventory, products, holds)
 
     assert all(a.status_code < 500 for a in answers), [a.text for a in answers if a.status_code >= 500]
     assert Counter(a.status_code for a in answers).keys() <= {200, 409}
@@ -200,16 +185,19 @@ def test_write_offs_racing_holds_and_releases_keep_the_books(inventory: Inventor
         assert stock["reserved"] == held, (product, stock)
 
 
-async def _race(inventory: InventoryClient, products: list[str], holds: list[dict[str, Any]]) -> list[httpx.Response]:
+def _race(inventory: InventoryClient, products: list[str], holds: list[dict[str, Any]]) -> list[httpx.Response]:
     rng = random.Random(7)
-    limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=inventory.url, headers=inventory.admin, timeout=60, limits=limits) as client:
-        calls = [client.post(f"/inventory/reservations/{h['reservationId']}/release") for h in holds[::2]]
-        for _ in range(20):
-            lines = [{"productId": p, "quantity": rng.randint(1, 3)} for p in rng.sample(products, 2)]
-            calls.append(client.post("/inventory/reserve", json={"items": lines}))
-        for product in products:  # two write-offs of 14 of 30 units: both need held units back
-            calls += [client.post(f"/inventory/{product}/adjust", json={"delta": -14, "reason": "flood"})
-                      for _ in range(2)]
-        rng.shuffle(calls)
-        return list(await asyncio.gather(*calls))
+    client = inventory.http
+    assert isinstance(client, InProcessClient)
+
+    def post(path: str, body: Any = None) -> httpx.Request:
+        return client.build_request("POST", path, json=body, headers=inventory.admin)
+
+    calls = [post(f"/inventory/reservations/{h['reservationId']}/release") for h in holds[::2]]
+    for _ in range(20):
+        lines = [{"productId": p, "quantity": rng.randint(1, 3)} for p in rng.sample(products, 2)]
+        calls.append(post("/inventory/reserve", {"items": lines}))
+    for product in products:  # two write-offs of 14 of 30 units: both need held units back
+        calls += [post(f"/inventory/{product}/adjust", {"delta": -14, "reason": "flood"}) for _ in range(2)]
+    rng.shuffle(calls)
+    return client.at_once(calls)

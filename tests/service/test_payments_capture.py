@@ -1,29 +1,24 @@
-"""Capture takes the authorised money once; racing captures and refunds leave a ledger that adds up."""
+"""Capture takes the authorised money once; racing captures and refunds leave a ledger that adds up.
+In-process: rules of one app's API, the racing requests reaching it together as they reach one
+process."""
 
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
 from payments_support import PaymentsClient, assert_ledger_consistent, new_order_id
 
 from polling import wait_for
+from support.in_process import InProcessClient, InProcessHouse
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def payments(services: Any) -> PaymentsClient:
-    return PaymentsClient(services.shared("payments"), services.admin_token)
+def payments(in_process: InProcessHouse) -> PaymentsClient:
+    return PaymentsClient(in_process.shared("payments").http, in_process.admin_token)
 
 
 def test_authorise_capture_refund_keeps_the_ledger_balanced_at_every_step(payments: PaymentsClient) -> None:
@@ -102,7 +97,8 @@ def test_a_payment_still_being_authorised_cannot_be_captured(payments: PaymentsC
 def test_racing_captures_and_refunds_leave_a_ledger_that_adds_up(payments: PaymentsClient) -> None:
     order_ids = [payments.authorised() for _ in range(3)]
 
-    answers = asyncio.run(_race(payments.url, order_ids, each=20))
+    assert isinstance(payments.http, InProcessClient)
+    answers = _race(payments.http, order_ids, each=20)
 
     for order_id in order_ids:
         captures, refunds = answers[order_id]
@@ -128,17 +124,15 @@ def test_racing_captures_and_refunds_leave_a_ledger_that_adds_up(payments: Payme
 Answers = tuple[list[httpx.Response], list[httpx.Response]]
 
 
-async def _race(url: str, order_ids: list[str], each: int) -> dict[str, Answers]:
+def _race(client: InProcessClient, order_ids: list[str], each: int) -> dict[str, Answers]:
     """`each` captures and `each` refunds of every order, all at once; answers by order."""
-    limits = httpx.Limits(max_connections=len(order_ids) * each * 2)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        calls = [
-            client.post(f"/payments/{order_id}/{verb}")
-            for order_id in order_ids
-            for _ in range(each)
-            for verb in ("capture", "refund")
-        ]
-        responses = await asyncio.gather(*calls)
+    calls = [
+        client.build_request("POST", f"/payments/{order_id}/{verb}")
+        for order_id in order_ids
+        for _ in range(each)
+        for verb in ("capture", "refund")
+    ]
+    responses = client.at_once(calls)
     by_order: dict[str, Answers] = {o: ([], []) for o in order_ids}
     for response in responses:
         order_id, verb = response.request.url.path.split("/")[2:4]

@@ -1,32 +1,27 @@
-"""The payments service authorises an order once, whatever is asked how often, and says what happened."""
+"""The payments service authorises an order once, whatever is asked how often, and says what happened.
+In-process: these are rules of one app's API and its relay to the real NATS."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
-import httpx
 import nats
 import pytest
 from payments_support import PaymentsClient, new_order_id
 
 from flashsale.kit.envelope import Envelope
 from polling import wait_for
+from support.in_process import InProcessHouse
+from support.problems import assert_client_error_problem
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def payments(services: Any) -> PaymentsClient:
-    return PaymentsClient(services.shared("payments"), services.admin_token)
+def payments(in_process: InProcessHouse) -> PaymentsClient:
+    return PaymentsClient(in_process.shared("payments").http, in_process.admin_token)
 
 
 def test_each_simulated_token_has_its_documented_outcome(payments: PaymentsClient) -> None:
@@ -170,31 +165,29 @@ MALFORMED_AUTHORISATIONS: list[object] = [
 
 
 def test_malformed_requests_get_a_4xx_problem_and_move_no_money(payments: PaymentsClient) -> None:
-    url = payments.url
-    answers = [httpx.post(f"{url}/payments", json=body) for body in MALFORMED_AUTHORISATIONS]
-    answers.append(httpx.post(f"{url}/payments", content=b"{nope", headers={"content-type": "application/json"}))
-    answers.append(httpx.get(f"{url}/payments/not%20an%20id"))
-    answers.append(httpx.get(f"{url}/payments/not%20an%20id/ledger"))
-    answers.append(httpx.post(f"{url}/payments/not%20an%20id/refund"))
-    answers.append(httpx.post(f"{url}/payments/not%20an%20id/capture"))
-    answers.append(httpx.get(f"{url}/payments/{'x' * 101}", headers=payments.admin))
-    answers.append(httpx.get(f"{url}/payments/not%20an%20id/provider-operations", headers=payments.admin))
-    answers.append(httpx.put(f"{url}/payments/o-1/capture"))
+    ask = payments.request
+    answers = [ask("POST", "/payments", json=body) for body in MALFORMED_AUTHORISATIONS]
+    answers.append(ask("POST", "/payments", content=b"{nope", headers={"content-type": "application/json"}))
+    answers.append(ask("GET", "/payments/not%20an%20id"))
+    answers.append(ask("GET", "/payments/not%20an%20id/ledger"))
+    answers.append(ask("POST", "/payments/not%20an%20id/refund"))
+    answers.append(ask("POST", "/payments/not%20an%20id/capture"))
+    answers.append(ask("GET", f"/payments/{'x' * 101}", headers=payments.admin))
+    answers.append(ask("GET", "/payments/not%20an%20id/provider-operations", headers=payments.admin))
+    answers.append(ask("PUT", "/payments/o-1/capture"))
 
     for response in answers:
-        assert 400 <= response.status_code < 500, (response.request.url, response.request.content, response.text)
-        assert response.headers["content-type"].startswith("application/problem+json")
-        assert response.json()["code"]
+        assert_client_error_problem(response, (response.request.url, response.request.content))
     assert payments.payment("o-1").status_code == 404
 
 
 def test_the_provider_books_are_for_operators_only(payments: PaymentsClient) -> None:
     order_id = payments.authorised()
-    path = f"{payments.url}/payments/{order_id}/provider-operations"
+    path = f"/payments/{order_id}/provider-operations"
 
-    anonymous = httpx.get(path)
-    wrong = httpx.get(path, headers={"Authorization": "Bearer not-the-token"})
-    unknown = httpx.get(f"{payments.url}/payments/o-never-paid/provider-operations", headers=payments.admin)
+    anonymous = payments.request("GET", path)
+    wrong = payments.request("GET", path, headers={"Authorization": "Bearer not-the-token"})
+    unknown = payments.request("GET", "/payments/o-never-paid/provider-operations", headers=payments.admin)
 
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "unauthorized")
     assert (wrong.status_code, wrong.json()["code"]) == (403, "forbidden")

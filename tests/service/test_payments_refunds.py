@@ -1,28 +1,22 @@
 """Giving the money back: a capture is refunded, an authorisation voided, each once; what was
-never taken cannot be given back."""
+never taken cannot be given back. In-process: these are rules of one app's API."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from payments_support import AMOUNT, PaymentsClient, new_order_id
 
 from polling import wait_for
+from support.in_process import InProcessHouse
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def payments(services: Any) -> PaymentsClient:
-    return PaymentsClient(services.shared("payments"), services.admin_token)
+def payments(in_process: InProcessHouse) -> PaymentsClient:
+    return PaymentsClient(in_process.shared("payments").http, in_process.admin_token)
 
 
 def test_refunding_a_capture_twice_returns_the_money_once(payments: PaymentsClient) -> None:

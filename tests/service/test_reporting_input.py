@@ -1,21 +1,20 @@
-"""Bad report parameters are refused with a problem, never a 5xx."""
+"""Bad report parameters are refused with a problem, never a 5xx. In-process: these are rules of
+one app's API."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from reporting_support import Reporting, start_reporting
+from reporting_support import Reporting
+
+from support.in_process import InProcessHouse
+from support.problems import PROBLEM_JSON, assert_problem
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture(scope="module")
-def reporting(house: Any) -> Iterator[Reporting]:
-    client = Reporting(start_reporting(house).url)
-    yield client
-    client.close()
+def reporting(in_process: InProcessHouse) -> Reporting:
+    return Reporting(in_process.shared("reporting").http)
 
 
 @pytest.mark.parametrize("params", [
@@ -25,9 +24,8 @@ def reporting(house: Any) -> Iterator[Reporting]:
 def test_bad_parameters_are_a_422_problem(reporting: Reporting, params: dict[str, str]) -> None:
     answer = reporting.sales_answer(**params)
 
-    assert answer.status_code == 422, answer.text
-    assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.json()["code"] == "invalid_request"
+    assert_problem(answer, 422, "invalid_request", params)
+    assert answer.headers["content-type"] == PROBLEM_JSON
 
 
 @pytest.mark.parametrize("bucket", ["1s", "10s", "1m"])

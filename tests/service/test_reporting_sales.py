@@ -1,16 +1,17 @@
-"""The reporting projection counts what the events say happened, each event once."""
+"""The reporting projection counts what the events say happened, each event once. In-process: the
+events go out on the real NATS and the app's own consumers read them."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from reporting_support import Reporting, event, publish, publish_again, start_reporting
+from reporting_support import Reporting, event, publish, publish_again
 
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support.in_process import InProcessHouse
 
 pytestmark = pytest.mark.service
 
@@ -19,10 +20,8 @@ LAST_EVENTS = 3
 
 
 @pytest.fixture
-def reporting(house: Any) -> Iterator[Reporting]:
-    client = Reporting(start_reporting(house).url)
-    yield client
-    client.close()
+def reporting(in_process: InProcessHouse) -> Reporting:
+    return Reporting(in_process.shared("reporting").http)
 
 
 def _lines(*lines: tuple[str, int]) -> list[dict[str, Any]]:
@@ -99,15 +98,15 @@ def _at(sale: Sale, seconds: int) -> str:
 
 
 def test_a_sale_told_in_events_is_reported_exactly_and_a_replayed_event_counts_once(
-    reporting: Reporting, house: Any
+    reporting: Reporting, nats_url: str
 ) -> None:
     sale = Sale()
     replayed = _story(sale)
     # The story's last events go out after the replayed copies, on the same streams: once the
     # report shows them, the copies have been through the projection too.
-    publish(house.nats_url, sale.events[:-LAST_EVENTS])
-    publish_again(house.nats_url, replayed)
-    publish(house.nats_url, sale.events[-LAST_EVENTS:])
+    publish(nats_url, sale.events[:-LAST_EVENTS])
+    publish_again(nats_url, replayed)
+    publish(nats_url, sale.events[-LAST_EVENTS:])
 
     p = reporting.wait_for_figures(sale.p, {
         "received": 10, "adjusted": 0, "held": 7, "sold": 3, "released": 1, "expired": 3, "revoked": 1,
@@ -126,11 +125,11 @@ def test_a_sale_told_in_events_is_reported_exactly_and_a_replayed_event_counts_o
 
 
 def test_each_product_of_an_order_gets_its_own_figures_and_a_minute_bucket_sums_the_seconds(
-    reporting: Reporting, house: Any
+    reporting: Reporting, nats_url: str
 ) -> None:
     sale = Sale()
     _story(sale)
-    publish(house.nats_url, sale.events)
+    publish(nats_url, sale.events)
 
     q = reporting.wait_for_figures(sale.q, {
         "received": 0, "held": 1, "sold": 1, "revoked": 1,
@@ -154,15 +153,15 @@ def test_a_product_nobody_named_has_no_figures(reporting: Reporting) -> None:
 
 
 def test_every_event_is_counted_by_type_even_one_the_projection_cannot_read(
-    reporting: Reporting, house: Any
+    reporting: Reporting, nats_url: str
 ) -> None:
     kind = f"Widget{unique('Polished').replace('-', '')}"
     now_ms = int(time.time() * 1000)
     widgets = [event("shipping", kind, unique("s"), now_ms, note="a type added later") for _ in range(3)]
     done = event("shipping", f"{kind}Done", unique("s"), now_ms)
-    publish(house.nats_url, [("shipping", widgets[0])])
-    publish_again(house.nats_url, [("shipping", widgets[0])])
-    publish(house.nats_url, [("shipping", e) for e in (*widgets[1:], done)])
+    publish(nats_url, [("shipping", widgets[0])])
+    publish_again(nats_url, [("shipping", widgets[0])])
+    publish(nats_url, [("shipping", e) for e in (*widgets[1:], done)])
 
     def after_the_last() -> dict[str, int] | None:
         counts = reporting.counts()

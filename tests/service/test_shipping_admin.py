@@ -1,28 +1,21 @@
-"""Only an operator with the admin token decides which products may be shipped."""
+"""Only an operator with the admin token decides which products may be shipped. In-process: these
+are rules of one app's API."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 from shipping_support import ShippingClient, items, unique
 
+from support.in_process import InProcessHouse
+from support.problems import assert_problem
+
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def shipping(services: Any) -> Iterator[ShippingClient]:
-    client = ShippingClient(services.shared("shipping").url, services.admin_token)
-    yield client
-    client.close()
+def shipping(in_process: InProcessHouse) -> ShippingClient:
+    return ShippingClient(in_process.shared("shipping").http, in_process.admin_token)
 
 
 def _calls(shipping: ShippingClient, product_id: str, headers: dict[str, str]) -> list[httpx.Response]:
@@ -46,9 +39,7 @@ def test_shippability_needs_the_admin_token(shipping: ShippingClient) -> None:
 
     for headers, status, code in REFUSED_CREDENTIALS:
         for answer in _calls(shipping, product_id, headers):
-            assert answer.status_code == status, (headers, answer.text)
-            assert answer.headers["content-type"].startswith("application/problem+json")
-            assert answer.json()["code"] == code, headers
+            assert_problem(answer, status, code, headers)
 
     assert shipping.shippable(product_id) is True  # the refused PUTs changed nothing
 

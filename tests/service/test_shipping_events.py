@@ -1,28 +1,19 @@
 """The shipping service announces what it did on its own stream (SHIPPING, subjects shipping.<Type>),
-and announces nothing it did not do."""
+and announces nothing it did not do. In-process: the app's own relay publishes to the real NATS."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 from shipping_support import ShippingClient, about, items, shipping_events, unique
+
+from support.in_process import InProcessHouse
 
 pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
-def shipping(services: Any) -> Iterator[ShippingClient]:
-    client = ShippingClient(services.shared("shipping").url, services.admin_token)
-    yield client
-    client.close()
+def shipping(in_process: InProcessHouse) -> ShippingClient:
+    return ShippingClient(in_process.shared("shipping").http, in_process.admin_token)
 
 
 def test_a_schedule_and_its_cancellation_reach_the_shipping_stream(shipping: ShippingClient, nats_url: str) -> None:

@@ -16,19 +16,23 @@ plain (synchronous) httpx.Client whose transport hands each request to that loop
 their clients are the same as against a process. `clock` is the app's clock: a test
 that moves time passes a `ManualClock` (leases and hold expiry that read the database's clock move
 with that clock only). Prometheus counters are per process: every app of a worker writes to one
-registry, so a test reads a counter it moved, not one another app may move.
+registry, so a test reads a counter it moved, not one another app may move. Logs are too: what the
+apps log (at WARNING, a process's default) is kept in `LOGGED` for a test to look for its own
+entries there, where a process's test reads the process's log file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
@@ -72,9 +76,10 @@ APPS: dict[str, tuple[CreateApp, type[ServiceSettings]]] = {
 
 
 def settings_for(name: str, **fields: Any) -> ServiceSettings:
-    """The settings of service `name`: quiet logs and no tracing unless `fields` say otherwise."""
+    """The settings of service `name`: no tracing unless `fields` say otherwise, and the logs of a
+    process (WARNING: see `record_logs`)."""
     kind = APPS[name][1]
-    return kind(**{"log_level": "ERROR", "tracing": "off", **fields})
+    return kind(**{"log_level": "WARNING", "tracing": "off", **fields})
 
 
 @dataclass
@@ -85,7 +90,7 @@ class InProcessService:
     app: FastAPI
     settings: ServiceSettings
     clock: Clock | None
-    http: httpx.Client
+    http: InProcessClient
 
 
 class InProcessHouse:
@@ -114,13 +119,44 @@ class InProcessHouse:
         )
         app = APPS[name][0](settings, clock)
         loop = self._stack.enter_context(running(app))  # its lifespan: migrations, relay, consumers
+        record_logs()  # the logging its lifespan configured
         server_app = served(app, settings, internal=name not in house_auth.PUBLIC_EDGES)
-        client = httpx.Client(transport=OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
+        client = InProcessClient(OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
         self._stack.callback(client.close)
         return InProcessService(name, app, settings, clock, client)
 
     def close(self) -> None:
         self._stack.close()
+
+
+# What the apps served in this process logged, oldest first: structlog's event dicts, each with
+# its `level`. Bounded: a test looks for entries it caused moments ago.
+LOGGED: collections.deque[dict[str, Any]] = collections.deque(maxlen=20_000)
+
+
+def _record(_: Any, level: str, entry: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    LOGGED.append({**entry, "level": level})
+    return entry
+
+
+def record_logs() -> None:
+    """Have structlog's processors, as the last app's start configured them, keep each entry in
+    `LOGGED`. Every start configures them anew, and a logger keeps the processors of the first
+    time it was used (kit.telemetry caches loggers), so each configuration gets the recorder.
+    A logger keeps its level from then on too: so every app logs at one level (`settings_for`),
+    lest a warning go unrecorded for a logger an app at ERROR used first in this process."""
+    processors = structlog.get_config()["processors"]
+    if _record not in processors:
+        processors.insert(0, _record)
+
+
+def logged(event: str, level: str, **fields: Any) -> bool:
+    """Whether an app served in this process logged `event` at `level` with these fields."""
+    return any(
+        entry.get("event") == event and entry["level"] == level
+        and all(entry.get(key) == value for key, value in fields.items())
+        for entry in list(LOGGED)
+    )
 
 
 @contextlib.contextmanager
@@ -160,6 +196,19 @@ async def _first(started: asyncio.Future[None], lived: Any) -> None:
         raise RuntimeError("the app's lifespan ended before it started")
 
 
+class InProcessClient(httpx.Client):
+    """The client of an app served in-process: a plain httpx.Client, and `at_once` for a crowd."""
+
+    def __init__(self, transport: OnItsLoop, base_url: str) -> None:
+        super().__init__(transport=transport, base_url=base_url)
+        self._on_its_loop = transport
+
+    def at_once(self, requests: list[httpx.Request]) -> list[httpx.Response]:
+        """Every request (from `build_request`) handed to the app together, as many clients
+        reaching one process at the same moment are; the answers in the requests' order."""
+        return self._on_its_loop.handle_all(requests)
+
+
 class OnItsLoop(httpx.BaseTransport):
     """A synchronous transport that hands each request to `app` through `httpx.ASGITransport` on
     the app's own loop, and waits for the whole answer."""
@@ -171,6 +220,12 @@ class OnItsLoop(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         return asyncio.run_coroutine_threadsafe(self._answer(request), self._loop).result(self._timeout_s)
+
+    def handle_all(self, requests: list[httpx.Request]) -> list[httpx.Response]:
+        return asyncio.run_coroutine_threadsafe(self._answer_all(requests), self._loop).result(self._timeout_s)
+
+    async def _answer_all(self, requests: list[httpx.Request]) -> list[httpx.Response]:
+        return list(await asyncio.gather(*(self._answer(request) for request in requests)))
 
     async def _answer(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
