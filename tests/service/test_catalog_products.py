@@ -147,8 +147,11 @@ def test_batch_answers_the_listed_products_in_order_and_names_the_missing(catalo
     assert answer.status_code == 200, answer.text
     assert [p["productId"] for p in answer.json()["products"]] == [second, first]
     assert answer.json()["missing"] == [unknown]
-    for bad in ({"productIds": []}, {"productIds": [first, first]}, {"productIds": ["bad id"]},
-                {"productIds": [unique("p") for _ in range(101)]}, {"ids": [first]}):
+    bad_batches: list[dict[str, list[str]]] = [
+        {"productIds": []}, {"productIds": [first, first]}, {"productIds": ["bad id"]},
+        {"productIds": [unique("p") for _ in range(101)]}, {"ids": [first]},
+    ]
+    for bad in bad_batches:
         refused = catalog.http.post("/products/batch", json=bad)
         assert refused.status_code == 422, (bad, refused.text)
 

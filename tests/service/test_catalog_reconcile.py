@@ -22,13 +22,13 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture(scope="module")
 def inventory(house: Any) -> ServiceProcess:
-    return house.shared("inventory")  # type: ignore[no-any-return]
+    return house.shared("inventory")
 
 
 @pytest.fixture(scope="module")
 def catalog(house: Any, inventory: ServiceProcess) -> ServiceProcess:
     """A catalog of this module's own (tests stop and start it), reconciled on demand only."""
-    return house.start("catalog", inventory_urls=inventory.url,  # type: ignore[no-any-return]
+    return house.start("catalog", inventory_urls=inventory.url,
                        reconcile_interval_s="3600", reconcile_settle_s="2")
 
 
@@ -108,7 +108,7 @@ def test_a_round_while_holds_flow_repairs_only_real_drift_and_the_model_ends_equ
     errors: list[BaseException] = []
 
     def shoppers(seed: int) -> None:
-        rng, holds = random.Random(seed), []
+        rng, holds = random.Random(seed), list[str]()
         try:
             while not stop.is_set():
                 if holds and rng.random() < 0.45:

@@ -6,6 +6,7 @@ and a crowd racing while units come back gets exactly the units there are, never
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import httpx
@@ -146,12 +147,15 @@ async def _race(gateway: Gateway, admin: dict[str, str], product_id: str,
     def placed() -> int:
         return sum(1 for a in answers if a.status_code == 201)
 
+    def placed_at_least(n: int) -> bool:
+        return placed() >= n
+
     async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
 
         async def returns() -> None:
             for returned in range(RETURNS):
                 async with sold:
-                    await sold.wait_for(lambda n=returned: placed() >= 2 + n)
+                    await sold.wait_for(functools.partial(placed_at_least, 2 + returned))
                 received = await http.post(f"/api/admin/inventory/{product_id}/receive", headers=admin,
                                            json={"quantity": 1})
                 assert received.status_code == 200

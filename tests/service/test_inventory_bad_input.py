@@ -159,12 +159,13 @@ def test_unknown_products_and_reservations_are_404(inventory: InventoryClient) -
 
 
 def test_bad_listing_queries_are_refused(inventory: InventoryClient) -> None:
-    for path, params in [
+    queries: list[tuple[str, dict[str, str | int]]] = [
         ("/inventory", {"limit": 0}),
         ("/inventory", {"limit": 1001}),
         ("/inventory", {"limit": "many"}),
         ("/inventory/reservations", {"status": "LOST"}),
         ("/inventory/reservations", {"after": "x" * 101}),
-    ]:
+    ]
+    for path, params in queries:
         answer = inventory.http.get(path, params=params, headers=inventory.admin)
         assert_problem(answer, 422, "invalid_request", (path, params))

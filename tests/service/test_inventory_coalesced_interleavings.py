@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.samples import Sample
 
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database
@@ -223,7 +224,7 @@ def scratch_dir(tmp_path: Path) -> Iterator[Path]:
 def test_coalesced_holds_keep_the_books_and_answer_every_request_once(scratch_dir: Path) -> None:
     url = f"sqlite:///{scratch_dir}/inventory.db"
     books = sa.create_engine(url)
-    batched_before = metrics.hold_batch_size.collect()[0].samples
+    batched_before = next(iter(metrics.hold_batch_size.collect())).samples
     with asyncio.Runner() as runner:
         db = runner.run(Database.connect(url, producer="inventory"))
         try:
@@ -244,11 +245,11 @@ def test_coalesced_holds_keep_the_books_and_answer_every_request_once(scratch_di
             runner.run(db.dispose())
             books.dispose()
     # The scenarios did make batches of more than one hold (else this tested the single path).
-    assert _holds_batched(metrics.hold_batch_size.collect()[0].samples) > _holds_batched(batched_before) + 100
+    assert _holds_batched(next(iter(metrics.hold_batch_size.collect())).samples) > _holds_batched(batched_before) + 100
 
 
-def _holds_batched(samples: list[object]) -> float:
+def _holds_batched(samples: list[Sample]) -> float:
     """How many holds went in batches of more than one (from the batch-size histogram)."""
-    by_bucket = {s.labels.get("le"): s.value for s in samples if s.name.endswith("_bucket")}  # type: ignore[attr-defined]
-    total = next((s.value for s in samples if s.name.endswith("_sum")), 0.0)  # type: ignore[attr-defined]
+    by_bucket = {s.labels.get("le"): s.value for s in samples if s.name.endswith("_bucket")}
+    total = next((s.value for s in samples if s.name.endswith("_sum")), 0.0)
     return float(total) - float(by_bucket.get("1.0", 0.0))

@@ -110,7 +110,7 @@ def test_partial_buyers_share_out_every_unit(inventory: InventoryClient) -> None
 def test_multi_item_and_single_holds_racing_sell_each_unit_once(inventory: InventoryClient) -> None:
     left, right = inventory.new_product(6), inventory.new_product(6)
     both = {"items": [{"productId": left, "quantity": 1}, {"productId": right, "quantity": 1}]}
-    bodies = [both, {"productId": left, "quantity": 1}, {"productId": right, "quantity": 1}] * 20
+    bodies: list[dict[str, Any]] = [both, {"productId": left, "quantity": 1}, {"productId": right, "quantity": 1}] * 20
     answers = burst(inventory.url, bodies)
     assert_refusals_are_out_of_stock(answers)
     holds = granted(answers)

@@ -70,10 +70,10 @@ async def test_a_hold_expiring_while_its_payment_is_recorded_leaves_the_paid_ord
         await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
         await store.move_txn(uow, order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
         await saga_sql.let_go_txn(conn, lease, saga)
-        handling = asyncio.create_task(_events(expiring, clock).handler(expired))
+        handling = asyncio.ensure_future(_events(expiring, clock).handler(expired))
         await waiting_for_a_lock(expiring, "the expiry")
     await handling
 
-    order, saga = await store.get(order_id), await SagaStore(paying, clock, owner="x").get(order_id)
-    assert order is not None and saga is not None
-    assert (order.status, saga.state, saga.reason) == (domain.PAID, plan.RUNNING, None)
+    order, after = await store.get(order_id), await SagaStore(paying, clock, owner="x").get(order_id)
+    assert order is not None and after is not None
+    assert (order.status, after.state, after.reason) == (domain.PAID, plan.RUNNING, None)

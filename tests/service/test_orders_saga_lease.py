@@ -84,8 +84,10 @@ async def test_a_dead_runners_saga_is_due_and_taken_over_only_when_its_lease_run
     assert time.monotonic() - claimed_at >= dead_lease_ms / 1000
     assert await dead.renew(abandoned, SHORT_LEASE_MS) is None  # the old runner cannot carry on
     saga = await survivor.get(order_id)
-    assert saga is not None and saga.step(plan.PAYMENT) is not None
-    assert saga.step(plan.PAYMENT).status == plan.STARTED  # in doubt: the new runner asks again
+    assert saga is not None
+    payment = saga.step(plan.PAYMENT)
+    assert payment is not None
+    assert payment.status == plan.STARTED  # in doubt: the new runner asks again
     assert saga.lease_owner == taken.token
 
 
@@ -117,7 +119,8 @@ async def test_a_runner_paused_past_its_lease_cannot_record_a_step(databases: li
 
     saga = await successor.get(order_id)
     assert saga is not None and saga.lease_owner == fresh.token
-    assert saga.step(plan.CAPTURE) is not None and saga.step(plan.CAPTURE).attempts == 1
+    capture = saga.step(plan.CAPTURE)
+    assert capture is not None and capture.attempts == 1
 
 
 async def test_a_saga_waiting_for_news_is_not_due(databases: list[Database]) -> None:

@@ -44,12 +44,12 @@ def _warnings(log_file: Path | None) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def inventory(house: Any) -> ServiceProcess:
-    return house.shared("inventory")  # type: ignore[no-any-return]
+    return house.shared("inventory")
 
 
 @pytest.fixture
 def catalog(house: Any) -> ServiceProcess:
-    return house.shared("catalog", propagation_warn_ms="1")  # type: ignore[no-any-return]  # any real hop is slower
+    return house.shared("catalog", propagation_warn_ms="1")  # any real hop is slower
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -66,7 +66,7 @@ def broke_a_deadlock(error: BaseException) -> bool:
 
 def rerun_deadlock_victims(
     attempts: int = 3,
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
     """Run a function that is one whole transaction again when PostgreSQL picked it to break a
     deadlock. Locks taken in one order everywhere make cycles rare, not impossible (a write-off
     must lock the stock of a revoked hold's other products after its own): the victim is chosen
