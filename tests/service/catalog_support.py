@@ -11,10 +11,10 @@ import nats
 import nats.js.errors
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support import events
 from support.metrics import metric
 
 
@@ -89,26 +89,16 @@ def reserved(product_id: str, quantity: int) -> Envelope:
                            expiresAt="2030-01-01T00:00:00.000Z")
 
 
-async def _publish(nats_url: str, messages: list[tuple[Envelope, str]]) -> None:
-    bus = Bus(nats_url, name=unique("test-inventory"))
-    await bus.connect(attempts=20)
-    try:
-        await bus.ensure_stream("inventory")
-        for envelope, msg_id in messages:
-            await bus.publish_raw(f"inventory.{envelope.type}", envelope.to_bytes(), {"Nats-Msg-Id": msg_id})
-    finally:
-        await bus.close()
-
-
 def publish(nats_url: str, *envelopes: Envelope) -> None:
     """Publish on inventory.<Type> in order, with Nats-Msg-Id = event id, as the relay does."""
-    asyncio.run(_publish(nats_url, [(e, e.id) for e in envelopes]))
+    events.publish(nats_url, "inventory", *envelopes)
 
 
 def publish_twice(nats_url: str, envelope: Envelope) -> None:
     """The same event twice under different Nats-Msg-Ids: the stream keeps both (a relay replay
     after its dedupe window), so only the catalog's inbox stands between it and a double count."""
-    asyncio.run(_publish(nats_url, [(envelope, envelope.id), (envelope, unique(envelope.id))]))
+    copies = [("inventory", envelope, envelope.id), ("inventory", envelope, unique(envelope.id))]
+    events.publish_messages(nats_url, copies)
 
 
 async def _product_updates(nats_url: str, product_id: str, versions: int, timeout_s: float) -> list[Envelope]:

@@ -14,10 +14,10 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support import events
 from support.in_process import InProcessClient
 from support.metrics import metric
 
@@ -133,28 +133,10 @@ def order_event(event_type: str, data: dict[str, Any]) -> Envelope:
     )
 
 
-async def _publish(nats_url: str, envelopes: list[Envelope], *, concurrently: bool) -> None:
-    """Publish each envelope on orders.<Type>; every publish gets its own Nats-Msg-Id, so the
-    stream stores repeats of one envelope as separate messages (a redelivery in all but name)."""
-    bus = Bus(nats_url, name=unique("test-publisher"))
-    await bus.connect(attempts=20)
-    try:
-        await bus.ensure_stream("orders")
-        publishes = [
-            bus.publish_raw(f"orders.{e.type}", e.to_bytes(), {"Nats-Msg-Id": uuid.uuid4().hex})
-            for e in envelopes
-        ]
-        if concurrently:
-            await asyncio.gather(*publishes)
-        else:
-            for publish in publishes:
-                await publish
-    finally:
-        await bus.close()
-
-
 def publish(nats_url: str, *envelopes: Envelope, concurrently: bool = False) -> None:
-    asyncio.run(_publish(nats_url, list(envelopes), concurrently=concurrently))
+    """Each envelope on orders.<Type>, under a Nats-Msg-Id of its own, so the stream stores
+    repeats of one envelope as separate messages (a redelivery in all but name)."""
+    events.publish_messages(nats_url, [("orders", e, uuid.uuid4().hex) for e in envelopes], concurrently=concurrently)
 
 
 async def _inventory_stream(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support import events
 from support.metrics import metric
 
 
@@ -78,22 +77,11 @@ def _customer(customer_id: str | None) -> dict[str, str]:
     return {} if customer_id is None else {"customerId": customer_id}
 
 
-async def _publish(nats_url: str, messages: list[tuple[Envelope, str]]) -> None:
-    bus = Bus(nats_url, name=unique("test-orders"))
-    await bus.connect(attempts=20)
-    try:
-        await bus.ensure_stream("orders")
-        for envelope, msg_id in messages:
-            await bus.publish_raw(f"orders.{envelope.type}", envelope.to_bytes(), {"Nats-Msg-Id": msg_id})
-    finally:
-        await bus.close()
-
-
 def publish(nats_url: str, *envelopes: Envelope) -> None:
     """Publish on orders.<Type> in order, with Nats-Msg-Id = event id, as the relay does."""
-    asyncio.run(_publish(nats_url, [(e, e.id) for e in envelopes]))
+    events.publish(nats_url, "orders", *envelopes)
 
 
 def publish_with_msg_id(nats_url: str, envelope: Envelope, msg_id: str) -> None:
     """Publish an event under another Nats-Msg-Id: the stream keeps it as a second message."""
-    asyncio.run(_publish(nats_url, [(envelope, msg_id)]))
+    events.publish_messages(nats_url, [("orders", envelope, msg_id)])

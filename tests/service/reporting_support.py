@@ -3,16 +3,15 @@ published on the bus as that producer's relay publishes them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from flashsale.kit.bus import Bus
 from flashsale.kit.envelope import Envelope
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support import events
 
 
 def start_reporting(house: Any) -> ServiceProcess:
@@ -70,24 +69,12 @@ def event(producer: str, event_type: str, subject: str, at_ms: int, **data: Any)
     return Envelope.new(source=f"/flashsale/{producer}", type=event_type, subject=subject, data=data, now_ms=at_ms)
 
 
-async def _publish(nats_url: str, messages: list[tuple[str, Envelope, str]]) -> None:
-    bus = Bus(nats_url, name=unique("test-publisher"))
-    await bus.connect(attempts=20)
-    try:
-        for producer in {producer for producer, _, _ in messages}:
-            await bus.ensure_stream(producer)
-        for producer, envelope, msg_id in messages:
-            await bus.publish_raw(f"{producer}.{envelope.type}", envelope.to_bytes(), {"Nats-Msg-Id": msg_id})
-    finally:
-        await bus.close()
-
-
-def publish(nats_url: str, events: list[tuple[str, Envelope]]) -> None:
+def publish(nats_url: str, published: list[tuple[str, Envelope]]) -> None:
     """Publish `(producer, envelope)` in order, with Nats-Msg-Id = event id, as the relays do."""
-    asyncio.run(_publish(nats_url, [(producer, e, e.id) for producer, e in events]))
+    events.publish_messages(nats_url, [(producer, e, e.id) for producer, e in published])
 
 
-def publish_again(nats_url: str, events: list[tuple[str, Envelope]]) -> None:
+def publish_again(nats_url: str, published: list[tuple[str, Envelope]]) -> None:
     """The same events once more under other Nats-Msg-Ids: the stream keeps the copies (a relay's
     replay after its dedupe window), so only the projection's primary key stands in the way."""
-    asyncio.run(_publish(nats_url, [(producer, e, unique(e.id)) for producer, e in events]))
+    events.publish_messages(nats_url, [(producer, e, unique(e.id)) for producer, e in published])
