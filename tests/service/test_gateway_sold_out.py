@@ -19,9 +19,9 @@ from gateway_support import (
     mint,
     module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
 )
-from prometheus_client.parser import text_string_to_metric_families
 
 from polling import unique, wait_for
+from support.metrics import page_of, total
 
 pytestmark = pytest.mark.service
 
@@ -42,11 +42,7 @@ def gateway(house: Any) -> Gateway:
 
 
 def metric(url: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
-        total += sum(s.value for s in family.samples
-                     if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
-    return total
+    return total(page_of(url), name, **labels)
 
 
 def reserves_asked(house: Any) -> float:

@@ -11,26 +11,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from notifications_support import NotificationsClient, completed, publish
-from prometheus_client.parser import text_string_to_metric_families
 from reconcile_support import Stockroom, inventory_events_about
 
 from flashsale.kit.clock import SystemClock, iso_from_ms
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support.metrics import page_of, sample
 
 pytestmark = pytest.mark.service
 
 
 def _observations(url: str, consumer: str, event_type: str) -> float:
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
-        for sample in family.samples:
-            if (sample.name == "event_propagation_seconds_count" and sample.labels.get("consumer") == consumer
-                    and sample.labels.get("type") == event_type):
-                return float(sample.value)
-    return 0.0
+    return sample(page_of(url), "event_propagation_seconds_count", consumer=consumer, type=event_type)
 
 
 def _warnings(log_file: Path | None) -> list[dict[str, Any]]:
