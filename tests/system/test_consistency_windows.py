@@ -41,7 +41,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_sale_reports_the_consistency_window_of_each_read_model(house: ServicesFile, data_dir: Path) -> None:
-    done = _cli("sale", "--services", str(data_dir / "services.json"), "--buyers", "300", "--stock", "30")
+    done = _cli("sale", "--services", str(data_dir / "services.json"), "--buyers", "100", "--stock", "10")
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Consistency windows" in done.stdout
