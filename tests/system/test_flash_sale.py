@@ -9,24 +9,20 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from houses import SharedHouse
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
-from flashsale.sale.commands import running_house
 
 pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")
-def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    with running_house(tmp_path_factory.mktemp("house"), orders_instances=2, hold_ttl=600,
-                       console=Console(quiet=True)) as services:
-        yield services
+def house(shared_house: SharedHouse) -> ServicesFile:
+    return shared_house.services
 
 
 async def _poll_statuses(client: HouseClient, order_ids: list[str], want: str, timeout_s: float = 30) -> Counter[str]:
