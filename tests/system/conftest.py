@@ -1,4 +1,5 @@
-"""Pages in a real browser: Debian's chromium driven by Playwright.
+"""The house that modules share (houses.py), and pages in a real browser: Debian's chromium driven by
+Playwright.
 
 Playwright's own browser downloads are never used: the tests launch the chromium the machine has
 (`apt-get install chromium`; `.ci/run` installs it). Where there is none, the page tests skip and
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from houses import HouseKeeper, SharedHouse
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 # The flags a closed network and a container need: no sandbox (root), no GPU, and no calls home
@@ -29,6 +31,39 @@ Shot = Callable[[Page, str], Path]
 # machine that is seconds, more than Playwright's default 5 s for an expectation.
 PATIENCE_MS = 30_000
 EXPECT_DEFAULT_MS = 5_000  # Playwright's own
+
+
+SHARED_HOUSE = "shared_house"
+KEEPER = HouseKeeper()
+
+
+@pytest.fixture(scope="module")
+def shared_house(tmp_path_factory: pytest.TempPathFactory) -> SharedHouse:
+    """The house of the modules that ask nothing special of theirs (houses.py). `KEEPER` starts and
+    stops it, as no fixture scope can: it lives across several modules, and no longer."""
+    return KEEPER.house(lambda: tmp_path_factory.mktemp("shared-house"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The system tests that share the house run last among the system tests, one after the other,
+    so it is started once (otherwise in file order). The others keep their order, and so do
+    the tests outside this directory."""
+    here = [n for n, item in enumerate(items) if item.nodeid.startswith("tests/system/")]
+    system = [items[n] for n in here]
+    ordered = ([item for item in system if SHARED_HOUSE not in getattr(item, "fixturenames", ())]
+               + [item for item in system if SHARED_HOUSE in getattr(item, "fixturenames", ())])
+    for n, item in zip(here, ordered, strict=True):
+        items[n] = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    """After a test's own teardown: the shared house stops when the next test does not use it."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or SHARED_HOUSE not in getattr(nextitem, "fixturenames", ()):
+            KEEPER.stop()
 
 
 def chromium_path() -> str | None:

@@ -8,15 +8,14 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from houses import SharedHouse
 from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile
-from flashsale.sale.commands import running_house
 from flashsale.sale.report import print_consistency_windows
 from flashsale.sale.windows import consistency_windows
 from polling import unique, wait_for
@@ -25,14 +24,13 @@ pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("house")
+def data_dir(shared_house: SharedHouse) -> Path:
+    return shared_house.data_dir
 
 
 @pytest.fixture(scope="module")
-def house(data_dir: Path) -> Iterator[ServicesFile]:
-    with running_house(data_dir, orders_instances=2, hold_ttl=600, console=Console(quiet=True)) as services:
-        yield services
+def house(shared_house: SharedHouse) -> ServicesFile:
+    return shared_house.services
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +39,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_sale_reports_the_consistency_window_of_each_read_model(house: ServicesFile, data_dir: Path) -> None:
-    done = _cli("sale", "--services", str(data_dir / "services.json"), "--buyers", "300", "--stock", "30")
+    done = _cli("sale", "--services", str(data_dir / "services.json"), "--buyers", "100", "--stock", "10")
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Consistency windows" in done.stdout

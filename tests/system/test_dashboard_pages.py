@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from houses import answering_house
+from houses import SharedHouse
 from playwright.sync_api import Page
 
 from flashsale.runtime.pages import page_urls
@@ -30,9 +30,9 @@ Shot = Callable[[Page, str], Path]
 
 
 @pytest.fixture(scope="module")
-def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    with answering_house(tmp_path_factory.mktemp("house"), hold_ttl_s=120) as services:
-        yield services
+def house(shared_house: SharedHouse) -> ServicesFile:
+    """The dashboard lists the 50 products that moved last: this test's product is the one moving."""
+    return shared_house.services
 
 
 @dataclass

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from houses import SharedHouse
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
-from flashsale.sale.commands import running_house
 
 pytestmark = pytest.mark.system
 
 
 @pytest.fixture(scope="module")
-def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    with running_house(tmp_path_factory.mktemp("house"), orders_instances=2, hold_ttl=600,
-                       console=Console(quiet=True)) as services:
-        yield services
+def house(shared_house: SharedHouse) -> ServicesFile:
+    return shared_house.services
 
 
 async def _poll_statuses(client: HouseClient, order_ids: list[str], want: str, timeout_s: float = 30) -> Counter[str]:
@@ -94,14 +89,3 @@ def test_check_finds_the_running_house_consistent(house: ServicesFile, tmp_path:
     assert "invariants: ok" in done.stdout
     assert "oversold: 0" in done.stdout
 
-
-def test_the_demo_sale_through_the_gateway_ends_with_nothing_oversold_and_invariants_ok() -> None:
-    """Buyers sign up and in first, then buy and pay with their tokens through the gateway."""
-    done = subprocess.run(
-        [sys.executable, "-m", "flashsale.cli", "demo", "--buyers", "300", "--stock", "20"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"},
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "gateway, signed-in buyers" in done.stdout
-    assert "oversold: 0" in done.stdout
-    assert "invariants: ok" in done.stdout

@@ -8,16 +8,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from rich.console import Console
+from houses import SharedHouse
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
-from flashsale.sale.commands import running_house
 from polling import wait_for
 
 pytestmark = pytest.mark.system
@@ -26,10 +24,8 @@ PRICE_CENTS = 2_500
 
 
 @pytest.fixture(scope="module")
-def house(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServicesFile]:
-    with running_house(tmp_path_factory.mktemp("house"), orders_instances=1, hold_ttl=600,
-                       console=Console(quiet=True)) as services:
-        yield services
+def house(shared_house: SharedHouse) -> ServicesFile:
+    return shared_house.services
 
 
 def _small_sale(house: ServicesFile, product: str) -> int:

@@ -150,6 +150,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         # A dead runner's saga is taken over once its lease runs out: keep that short here.
         "FLASHSALE_SAGA_LEASE_S": "2",
         "FLASHSALE_SAGA_POLL_INTERVAL_S": "0.2",
+        # Every case kills an order instance a few seconds after the last one's restart: without a
+        # cap the supervisor's backoff doubles up to 10 s, and each case would wait that out before
+        # it starts (the backoff's growth is tested in tests/unit/test_runtime_restart.py).
+        "FLASHSALE_RESTART_BACKOFF_MAX_S": "1",
     }
     with running_house(tmp_path_factory.mktemp("house"), orders_instances=2, hold_ttl=HOLD_TTL_S,
                        console=Console(quiet=True), env=env) as services:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from houses import answering_house
+from houses import SharedHouse
 from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.kit.trace_files import read_journeys
@@ -40,10 +40,8 @@ JOURNEY_STEPS = {
 
 
 @pytest.fixture(scope="module")
-def house_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, ServicesFile]]:
-    data_dir = tmp_path_factory.mktemp("house")
-    with answering_house(data_dir, hold_ttl_s=120) as services:
-        yield data_dir, services
+def house_dir(shared_house: SharedHouse) -> tuple[Path, ServicesFile]:
+    return shared_house.data_dir, shared_house.services
 
 
 def _buy_and_pay(services: ServicesFile) -> tuple[str, str]:

@@ -48,6 +48,11 @@ class UpConfig:
     log_level: str = field(default_factory=lambda: os.environ.get("FLASHSALE_LOG_LEVEL", "INFO"))
     startup_timeout_s: float = 60.0
     stop_timeout_s: float = 10.0
+    # The longest wait before restarting an instance that keeps dying. A test that kills one on
+    # purpose every few seconds (tests/system/test_saga_crashes.py) lowers it: otherwise each case
+    # waits out the backoff its predecessors built up, which is not what it checks.
+    restart_backoff_max_s: float = field(
+        default_factory=lambda: float(os.environ.get("FLASHSALE_RESTART_BACKOFF_MAX_S", "10")))
 
 
 @dataclass(frozen=True)

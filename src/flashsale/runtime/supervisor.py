@@ -31,7 +31,7 @@ from flashsale.runtime.config import PortLayout, UpConfig, port_layout, resolve_
 from flashsale.runtime.errors import HouseError, HouseInUse, StartupFailed, StartupInterrupted
 from flashsale.runtime.pages import page_urls
 from flashsale.runtime.process import ServiceProcess
-from flashsale.runtime.restart import Child, Notice, NoticeKind, Watch
+from flashsale.runtime.restart import Backoff, Child, Notice, NoticeKind, Watch
 from flashsale.runtime.services_file import SERVICES_FILE, ServiceInstance, ServicesFile, write_services
 
 __all__ = ["House", "HouseError", "UpConfig", "run_up"]
@@ -182,7 +182,8 @@ class House:
 
     def _keep_up(self) -> None:
         watched: list[Child] = [*([self.broker] if self.broker else []), *self.services]
-        watches = [Watch(child, startup_timeout_s=self.config.startup_timeout_s) for child in watched]
+        watches = [Watch(child, startup_timeout_s=self.config.startup_timeout_s,
+                         backoff=Backoff(maximum_s=self.config.restart_backoff_max_s)) for child in watched]
         while not self._stopping.wait(MONITOR_INTERVAL_S):
             for watch in watches:
                 if self._stopping.is_set():

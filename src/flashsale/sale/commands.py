@@ -132,7 +132,8 @@ async def _sale_and_report(client: HouseClient, plan: SalePlan, console: Console
     p99 = histogram_percentile(metrics, "http_request_duration_seconds", labels, 99)
     print_sale_report(console, result, settled, audit, consistency, p50, p99)
     print_consistency_windows(console, await consistency_windows(client.services))
-    await print_sale_summary(console, client.services, plan.product_id, len(result.order_ids))
+    ended = sum(count for status, count in settled.items() if status.split("/")[0] in ("COMPLETED", "CANCELLED"))
+    await print_sale_summary(console, client.services, plan.product_id, len(result.order_ids), ended)
     if result.unexpected:
         audit.violations.append(f"{len(result.unexpected)} unexpected answers during the sale")
     return audit
