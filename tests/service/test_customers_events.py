@@ -30,7 +30,7 @@ def test_every_version_of_a_profile_is_announced_in_order(customers: CustomersCl
     assert events[0].data == {k: customer[k] for k in ("customerId", "version", "name", "email", "address")}
     assert events[-1].data == {k: final[k] for k in ("customerId", "version", "name", "email", "address")}
     assert [e.data["name"] for e in events] == ["Ann Lee", "Ann Lee-Smith", "Ann Lee-Smith", "Ann Lee-Smith"]
-    assert {e.source for e in events} == {"customers"}
+    assert {e.source for e in events} == {"/flashsale/customers"}
     assert {e.correlationid for e in events} == {customer_id}
 
 

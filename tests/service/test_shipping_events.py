@@ -30,7 +30,7 @@ def test_a_schedule_and_its_cancellation_reach_the_shipping_stream(shipping: Shi
                               "items": items((mug, 1), (tee, 2))}
     assert cancelled.data == {"shipmentId": shipment["shipmentId"], "orderId": order_id,
                               "reason": "order_cancelled"}
-    assert {e.source for e in events} == {"shipping"}
+    assert {e.source for e in events} == {"/flashsale/shipping"}
     assert {e.correlationid for e in events} == {order_id}
 
 
