@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
@@ -121,19 +122,23 @@ def start_house(
     services: Any, *, orders_instances: int = 1, shipping: bool = False, orders_env: dict[str, str] | None = None,
     **inventory_env: str,
 ) -> tuple[House, list[Orders]]:
-    """Inventory, payments (and shipping), then the order service wired to them; returns every
-    orders instance. Without shipping, orders complete once paid and deducted. Processes are the
+    """Inventory, payments (and shipping) side by side, then the order service's instances wired to
+    them; returns every orders instance. Without shipping, orders complete once paid and deducted. Processes are the
     launcher's shared ones: a module-wide launcher hands the same house to every test that asks
     for the same settings."""
-    inventory = services.shared("inventory", **inventory_env)
-    payments = services.shared("payments")
-    shipper = services.shared("shipping") if shipping else None
+    inventory, payments, *shippers = side_by_side(
+        services, lambda: services.shared("inventory", **inventory_env), lambda: services.shared("payments"),
+        *([lambda: services.shared("shipping")] if shipping else []),
+    )
+    shipper = shippers[0] if shippers else None
     wiring = {"inventory_urls": inventory.url, "payments_urls": payments.url, **(orders_env or {})}
     if shipper is not None:
         wiring["shipping_urls"] = shipper.url
     instances = [
-        Orders(services.shared("orders", instance=str(n + 1), **wiring), services.admin_token)
-        for n in range(orders_instances)
+        Orders(process, services.admin_token)
+        for process in side_by_side(services, *(
+            lambda n=n: services.shared("orders", instance=str(n + 1), **wiring) for n in range(orders_instances)
+        ))
     ]
     house = House(Inventory(inventory, services.admin_token), payments, instances[0], shipper)
     return house, instances
