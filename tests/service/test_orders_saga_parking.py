@@ -18,10 +18,13 @@ from flashsale.runtime.process import ServiceProcess
 
 pytestmark = pytest.mark.service
 
+# Few attempts, a short backoff between them, and a saga worker that looks for sagas due again every
+# 0.1 s (by default every 0.5 s, which would round each short backoff up to it).
+FEW_QUICK_RETRIES = {"saga_max_attempts": "3", "saga_retry_base_s": "0.1", "saga_poll_interval_s": "0.1"}
+
 
 def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
-    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1",
-                                                 "saga_park_after_s": "0"})
+    house, _ = start_house(services, orders_env={**FEW_QUICK_RETRIES, "saga_park_after_s": "0"})
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
     house.inventory.process.stop()  # no deduction: the order stays PAID
     assert house.orders.pay(order["orderId"]).json()["status"] == "PAID"
@@ -56,8 +59,7 @@ def test_a_payments_outage_shorter_than_the_parking_time_does_not_park_the_saga(
     within minutes, is a dependency restarting, not a saga an operator must look at."""
     # Backoff capped at 1 s: once payments is back, the saga's next attempt comes within a second
     # instead of after the doubling delays the outage built up (3.2 s, 6.4 s, ...).
-    house, _ = start_house(services, orders_env={"saga_max_attempts": "3", "saga_retry_base_s": "0.1",
-                                                 "saga_retry_cap_s": "1"})
+    house, _ = start_house(services, orders_env={**FEW_QUICK_RETRIES, "saga_retry_cap_s": "1"})
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
     payments_env, payments_port = house.payments.env, house.payments.port
     house.payments.stop()
