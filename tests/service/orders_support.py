@@ -123,9 +123,9 @@ def start_house(
     **inventory_env: str,
 ) -> tuple[House, list[Orders]]:
     """Inventory, payments (and shipping) side by side, then the order service's instances wired to
-    them; returns every orders instance. Without shipping, orders complete once paid and deducted. Processes are the
-    launcher's shared ones: a module-wide launcher hands the same house to every test that asks
-    for the same settings."""
+    them; returns every orders instance. Without shipping, orders complete once paid and deducted.
+    Processes are the launcher's shared ones: a module-wide launcher hands the same house to every
+    test that asks for the same settings."""
     inventory, payments, *shippers = side_by_side(
         services, lambda: services.shared("inventory", **inventory_env), lambda: services.shared("payments"),
         *([lambda: services.shared("shipping")] if shipping else []),
