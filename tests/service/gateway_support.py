@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from http_support import TLS
 from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
@@ -87,7 +88,7 @@ class Gateway:
         self.admin_token = admin_token
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, timeout=30.0, **kwargs)
+        return httpx.request(method, self.url + path, timeout=30.0, verify=TLS, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.call("GET", path, **kwargs)

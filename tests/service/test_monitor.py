@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from http_support import TLS
 from prometheus_client.parser import text_string_to_metric_families
 from reconcile_support import CatalogFaults, Stockroom
 
@@ -47,14 +48,14 @@ def room(inventory: ServiceProcess, catalog: ServiceProcess, admin_token: str) -
 
 
 def _model(monitor: ServiceProcess) -> dict[str, Any] | None:
-    answer = httpx.get(f"{monitor.url}/consistency", timeout=10)
+    answer = httpx.get(f"{monitor.url}/consistency", timeout=10, verify=TLS)
     if answer.status_code != 200:
         return None
     return next(m for m in answer.json()["models"] if m["model"] == MODEL)
 
 
 def _metric(monitor: ServiceProcess, name: str) -> float:
-    for family in text_string_to_metric_families(httpx.get(f"{monitor.url}/metrics", timeout=10).text):
+    for family in text_string_to_metric_families(httpx.get(f"{monitor.url}/metrics", timeout=10, verify=TLS).text):
         for sample in family.samples:
             if sample.name == name and sample.labels.get("model") == MODEL:
                 return float(sample.value)
@@ -123,7 +124,7 @@ def test_injected_drift_drops_the_match_ratio_until_reconciliation_repairs_it(
 
 def test_models_whose_services_it_was_not_given_are_skipped_with_a_reason(monitor: ServiceProcess) -> None:
     wait_for(lambda: _model(monitor), timeout_s=30, what="a first round")
-    models = {m["model"]: m for m in httpx.get(f"{monitor.url}/consistency", timeout=10).json()["models"]}
+    models = {m["model"]: m for m in httpx.get(f"{monitor.url}/consistency", timeout=10, verify=TLS).json()["models"]}
 
     assert models["order_reservations"]["note"] == "skipped: this house runs no orders"
     assert models["order_contacts"]["note"] == "skipped: this house runs no customers and no orders"
