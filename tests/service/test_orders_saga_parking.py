@@ -18,9 +18,8 @@ from flashsale.runtime.process import ServiceProcess
 
 pytestmark = pytest.mark.service
 
-# Few attempts, a short backoff between them, and a saga worker that looks for sagas due again every
-# 0.1 s (by default every 0.5 s, which would round each short backoff up to it).
-FEW_QUICK_RETRIES = {"saga_max_attempts": "3", "saga_retry_base_s": "0.1", "saga_poll_interval_s": "0.1"}
+# Few attempts, with a short backoff between them.
+FEW_QUICK_RETRIES = {"saga_max_attempts": "3", "saga_retry_base_s": "0.1"}
 
 
 def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
