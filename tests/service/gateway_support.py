@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from http_support import TLS
 from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
@@ -88,7 +87,7 @@ class Gateway:
         self.admin_token = admin_token
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, timeout=30.0, verify=TLS, **kwargs)
+        return httpx.request(method, self.url + path, timeout=30.0, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.call("GET", path, **kwargs)
