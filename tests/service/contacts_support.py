@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from http_support import TLS
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
@@ -54,7 +55,7 @@ class ContactCopy:
 
     def get(self, customer_id: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("headers", self.admin)
-        return httpx.get(f"{self.url}/orders/customer-contacts/{customer_id}", timeout=10, **kwargs)
+        return httpx.get(f"{self.url}/orders/customer-contacts/{customer_id}", timeout=10, verify=TLS, **kwargs)
 
     def contact(self, customer_id: str) -> dict[str, Any] | None:
         answer = self.get(customer_id)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
@@ -49,12 +50,16 @@ class Backends:
 
 def backends(house: Any, *, catalog: ServiceProcess | None = None, customers: ServiceProcess | None = None,
              **catalog_env: str) -> Backends:
-    """The module's shared services behind a gateway (catalog or customers of the caller's own when given)."""
-    inventory = house.shared("inventory")
-    payments = house.shared("payments")
+    """The module's shared services behind a gateway (catalog or customers of the caller's own when given).
+    Those that need no other's address start side by side; the order service, wired to the
+    inventory and payments, after them."""
+    inventory, payments, customers, catalog, notifications = side_by_side(
+        house, lambda: house.shared("inventory"), lambda: house.shared("payments"),
+        lambda: customers or house.shared("customers"), lambda: catalog or house.shared("catalog", **catalog_env),
+        lambda: house.shared("notifications"),
+    )
     orders = house.shared("orders", inventory_urls=inventory.url, payments_urls=payments.url)
-    return Backends(inventory, payments, orders, customers or house.shared("customers"),
-                    catalog or house.shared("catalog", **catalog_env), house.shared("notifications"))
+    return Backends(inventory, payments, orders, customers, catalog, notifications)
 
 
 def gateway_env(wired: Backends, **settings: str) -> dict[str, str]:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from http_support import TLS
+from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
@@ -18,10 +20,10 @@ class _Http:
         self.base_url = base_url
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.base_url + path, timeout=30.0, **kwargs)
+        return httpx.get(self.base_url + path, timeout=30.0, verify=TLS, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.base_url + path, timeout=30.0, **kwargs)
+        return httpx.post(self.base_url + path, timeout=30.0, verify=TLS, **kwargs)
 
 
 class Inventory:
@@ -110,10 +112,10 @@ class House:
     shipping: ServiceProcess | None = None
 
     def payment(self, order_id: str) -> httpx.Response:
-        return httpx.get(f"{self.payments.url}/payments/{order_id}")
+        return httpx.get(f"{self.payments.url}/payments/{order_id}", verify=TLS)
 
     def ledger_kinds(self, order_id: str) -> list[str]:
-        answer = httpx.get(f"{self.payments.url}/payments/{order_id}/ledger")
+        answer = httpx.get(f"{self.payments.url}/payments/{order_id}/ledger", verify=TLS)
         return [entry["kind"] for entry in answer.json().get("entries", [])]
 
 
@@ -121,19 +123,23 @@ def start_house(
     services: Any, *, orders_instances: int = 1, shipping: bool = False, orders_env: dict[str, str] | None = None,
     **inventory_env: str,
 ) -> tuple[House, list[Orders]]:
-    """Inventory, payments (and shipping), then the order service wired to them; returns every
-    orders instance. Without shipping, orders complete once paid and deducted. Processes are the
-    launcher's shared ones: a module-wide launcher hands the same house to every test that asks
-    for the same settings."""
-    inventory = services.shared("inventory", **inventory_env)
-    payments = services.shared("payments")
-    shipper = services.shared("shipping") if shipping else None
+    """Inventory, payments (and shipping) side by side, then the order service's instances wired to
+    them; returns every orders instance. Without shipping, orders complete once paid and deducted.
+    Processes are the launcher's shared ones: a module-wide launcher hands the same house to every
+    test that asks for the same settings."""
+    inventory, payments, *shippers = side_by_side(
+        services, lambda: services.shared("inventory", **inventory_env), lambda: services.shared("payments"),
+        *([lambda: services.shared("shipping")] if shipping else []),
+    )
+    shipper = shippers[0] if shippers else None
     wiring = {"inventory_urls": inventory.url, "payments_urls": payments.url, **(orders_env or {})}
     if shipper is not None:
         wiring["shipping_urls"] = shipper.url
     instances = [
-        Orders(services.shared("orders", instance=str(n + 1), **wiring), services.admin_token)
-        for n in range(orders_instances)
+        Orders(process, services.admin_token)
+        for process in side_by_side(services, *(
+            lambda n=n: services.shared("orders", instance=str(n + 1), **wiring) for n in range(orders_instances)
+        ))
     ]
     house = House(Inventory(inventory, services.admin_token), payments, instances[0], shipper)
     return house, instances

@@ -12,6 +12,7 @@ import pytest
 from contacts_support import ContactCopy, customer_updated, publish
 from customers_support import CustomersClient
 from orders_support import House, start_house, unique, wait_for
+from starting_support import side_by_side
 
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
@@ -25,7 +26,10 @@ pytestmark = pytest.mark.service
 @pytest.fixture
 def services(house: Any) -> Any:
     """This module's tests share their processes: each makes its own ids, none needs a fresh house.
-    One order process only: the tests below read its consumer's progress in stream order."""
+    One order process only: the tests below read its consumer's progress in stream order. The
+    customers service one of them needs starts beside the inventory and payments."""
+    side_by_side(house, lambda: house.shared("inventory"), lambda: house.shared("payments"),
+                 lambda: house.shared("customers"))
     return house
 
 

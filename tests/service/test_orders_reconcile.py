@@ -11,6 +11,7 @@ import pytest
 from contacts_support import ContactCopy, tamper
 from customers_support import CustomersClient
 from orders_support import wait_for
+from starting_support import side_by_side
 
 from flashsale.runtime.nats_server import free_port
 from flashsale.runtime.process import ServiceProcess
@@ -20,7 +21,10 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture
 def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house.
+    The inventory, payments and customers every test here needs start side by side."""
+    side_by_side(house, lambda: house.shared("inventory"), lambda: house.shared("payments"),
+                 lambda: house.shared("customers"))
     return house
 
 

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.service
 
 @pytest.fixture
 def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house.
+    All of them ask for the house with shipping, the one the full checkout needs: a test that never
+    reaches the shipment step is the same on it, and a second order process costs a start."""
     return house
 
 
@@ -94,7 +96,7 @@ def test_a_sold_unit_lost_in_the_warehouse_is_refunded_and_the_order_cancelled(s
 
 
 def test_retrying_a_saga_that_is_not_parked_is_refused(services: Any) -> None:
-    house, _ = start_house(services)
+    house, _ = start_house(services, shipping=True)
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
 
     anonymous = httpx.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry")
@@ -106,8 +108,21 @@ def test_retrying_a_saga_that_is_not_parked_is_refused(services: Any) -> None:
     assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_order")
 
 
+def test_the_list_of_parked_sagas_is_for_admins_and_refuses_an_unknown_state(services: Any) -> None:
+    house, _ = start_house(services, shipping=True)
+    url = f"{house.orders.url}/sagas"
+
+    assert httpx.get(url).status_code == 401
+    refused = httpx.get(url, params={"state": "STUCK"}, headers=house.orders.admin)
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request")
+    too_many = httpx.get(url, params={"limit": "100000"}, headers=house.orders.admin)
+    assert (too_many.status_code, too_many.json()["code"]) == (422, "invalid_request")
+    running = httpx.get(url, params={"state": "RUNNING", "limit": "5"}, headers=house.orders.admin)
+    assert running.status_code == 200 and all(s["state"] == "RUNNING" for s in running.json()["sagas"])
+
+
 def test_a_partial_order_takes_what_there_is_and_charges_only_that(services: Any) -> None:
-    house, _ = start_house(services)
+    house, _ = start_house(services, shipping=True)
     scarce, plenty, gone = (house.inventory.new_product(n) for n in (2, 10, 1))
     house.orders.placed(unique("c"), (gone, 1))
     body = {"customerId": unique("c"), "fulfilment": "partial",
@@ -125,7 +140,7 @@ def test_a_partial_order_takes_what_there_is_and_charges_only_that(services: Any
 
 
 def test_all_or_nothing_stays_the_default(services: Any) -> None:
-    house, _ = start_house(services)
+    house, _ = start_house(services, shipping=True)
     scarce, plenty = house.inventory.new_product(2), house.inventory.new_product(10)
     customer = unique("c")
 
@@ -137,7 +152,7 @@ def test_all_or_nothing_stays_the_default(services: Any) -> None:
 
 
 def test_a_customer_over_the_purchase_limit_gets_no_order(services: Any) -> None:
-    house, _ = start_house(services)
+    house, _ = start_house(services, shipping=True)
     product = house.inventory.new_product(10)
     limit = httpx.put(f"{house.inventory.process.url}/inventory/{product}/limit", json={"perCustomer": 2},
                       headers=house.inventory.admin)

@@ -31,15 +31,11 @@ def _at(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-def test_an_order_paid_on_either_instance_completes_without_waiting_for_a_poll(services: Any) -> None:
-    house, instances = start_house(services, orders_instances=2, shipping=True, orders_env=IDLE_POLLS,
-                                   relay_poll_interval_s=POLL_S)
-    # One of the two instances holds the relay lease: one of these orders is paid on the other.
-    for placed_on, paid_on in ((instances[0], instances[1]), (instances[1], instances[0])):
-        order = placed_on.placed(unique("c"), (house.inventory.new_product(1), 1))
-        assert paid_on.pay(order["orderId"]).status_code == 200
-
-        placed_on.wait_status(order["orderId"], "COMPLETED", timeout_s=WITHIN_S)
+@pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share their processes: each makes its own ids, none needs a fresh house.
+    The test of one instance runs first, on the first instance alone; the next adds the second."""
+    return house
 
 
 def test_a_saga_does_not_wait_for_another_sagas_slow_capture(services: Any) -> None:
@@ -57,3 +53,14 @@ def test_a_saga_does_not_wait_for_another_sagas_slow_capture(services: Any) -> N
     slow_capture, quick_capture = _step(orders, slow, "capture"), _step(orders, quick, "capture")
     assert slow_capture is not None and quick_capture is not None
     assert slow_capture["finishedAt"] is None or _at(quick_capture["startedAt"]) < _at(slow_capture["finishedAt"])
+
+
+def test_an_order_paid_on_either_instance_completes_without_waiting_for_a_poll(services: Any) -> None:
+    house, instances = start_house(services, orders_instances=2, shipping=True, orders_env=IDLE_POLLS,
+                                   relay_poll_interval_s=POLL_S)
+    # One of the two instances holds the relay lease: one of these orders is paid on the other.
+    for placed_on, paid_on in ((instances[0], instances[1]), (instances[1], instances[0])):
+        order = placed_on.placed(unique("c"), (house.inventory.new_product(1), 1))
+        assert paid_on.pay(order["orderId"]).status_code == 200
+
+        placed_on.wait_status(order["orderId"], "COMPLETED", timeout_s=WITHIN_S)

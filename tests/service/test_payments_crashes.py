@@ -19,8 +19,16 @@ pytestmark = pytest.mark.service
 STALE_PENDING_MS = "3000"
 
 
+@pytest.fixture
+def services(house: Any) -> Any:
+    """This module's tests share one payments process and its database: each makes its own order
+    ids. A test kills the process, and the next `_start` begins a new one on the same database."""
+    return house
+
+
 def _start(services: Any) -> PaymentsClient:
-    return PaymentsClient(services.start("payments", stale_pending_ms=STALE_PENDING_MS), services.admin_token)
+    """The module's payments process: the running one, or a new one when a test has killed it."""
+    return PaymentsClient(services.shared("payments", stale_pending_ms=STALE_PENDING_MS), services.admin_token)
 
 
 def _cut_off(call: Future[httpx.Response]) -> None:
