@@ -21,6 +21,7 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	tests/typecheck.sh $(BIN)/mypy
 	$(BIN)/lint-imports
 
 # Test files run three at a time (each test waits mostly on its processes, databases and broker);

@@ -17,6 +17,7 @@ from flashsale.kit.identity import ServiceIdentity
 from flashsale.kit.openapi import Bearer, answers
 from flashsale.kit.service import ServiceRuntime, require_admin, service_app
 from flashsale.kit.settings import ServiceSettings
+from support import plain_http
 
 ADMIN_TOKEN = "the-house-admin-token"
 TICKET = Bearer("ticket", "a ticket of the house's own")
@@ -90,7 +91,7 @@ async def test_the_gates_refusal_is_an_answer_the_document_lists() -> None:
     gated = house_auth.InternalApi(app, house_auth.HouseGate(ADMIN_TOKEN))
     schema = schemathesis.openapi.from_dict(app.openapi())
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gated), base_url="http://house") as client:
+    async with plain_http.async_client(transport=httpx.ASGITransport(app=gated), base_url="http://house") as client:
         refused = await client.get("/stock/p-1")
 
     assert refused.status_code == 401 and refused.json()["code"] == "house_credential_required"

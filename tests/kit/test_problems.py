@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.problems import install_problem_handlers
+from support import plain_http
 
 
 async def test_a_database_out_of_reach_is_a_503_problem() -> None:
@@ -17,7 +18,7 @@ async def test_a_database_out_of_reach_is_a_503_problem() -> None:
     async def stock() -> None:
         raise DatabaseUnavailable("postgresql: sorry, too many clients already")
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with plain_http.async_client(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         answer = await client.get("/stock")
 
     assert answer.status_code == 503

@@ -14,7 +14,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
-from support import events
+from support import events, plain_http
 from support.metrics import metric
 
 
@@ -28,7 +28,7 @@ def product_body(**overrides: Any) -> dict[str, Any]:
 class CatalogClient:
     def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
         """`target`: a service process's URL, or the client of an app served in-process."""
-        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.http = target if isinstance(target, httpx.Client) else plain_http.client(base_url=target, timeout=10.0)
         self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from http_support import TLS
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
@@ -16,6 +15,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
+from support import plain_http
 
 
 def customer_updated(customer_id: str, version: int, *, email: str | None = None, name: str = "Ann Lee") -> Envelope:
@@ -55,7 +55,7 @@ class ContactCopy:
 
     def get(self, customer_id: str, **kwargs: Any) -> httpx.Response:
         kwargs.setdefault("headers", self.admin)
-        return httpx.get(f"{self.url}/orders/customer-contacts/{customer_id}", timeout=10, verify=TLS, **kwargs)
+        return plain_http.get(f"{self.url}/orders/customer-contacts/{customer_id}", timeout=10, **kwargs)
 
     def contact(self, customer_id: str) -> dict[str, Any] | None:
         answer = self.get(customer_id)
@@ -72,7 +72,7 @@ class ContactCopy:
         return wait_for(probe, timeout_s=timeout_s, what=f"the copy of {customer_id} at version {version}")
 
     def reconcile(self) -> httpx.Response:
-        return httpx.post(f"{self.url}/orders/reconcile", headers=self.admin, timeout=60)
+        return plain_http.post(f"{self.url}/orders/reconcile", headers=self.admin, timeout=60)
 
 
 async def _execute(database_base: str, statement: str, params: dict[str, Any]) -> int:

@@ -16,6 +16,7 @@ from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support import plain_http
 
 SECRET = secrets.token_hex(32)  # the gateway's signing key in these tests
 PASSWORD = "correct horse battery"
@@ -87,7 +88,7 @@ class Gateway:
         self.admin_token = admin_token
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, self.url + path, timeout=30.0, **kwargs)
+        return plain_http.request(method, self.url + path, timeout=30.0, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.call("GET", path, **kwargs)

@@ -17,7 +17,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
-from support import events
+from support import events, plain_http
 from support.in_process import InProcessClient
 from support.metrics import metric
 
@@ -33,7 +33,7 @@ def inventory_of(strategy: str) -> dict[str, Any]:
 class InventoryClient:
     def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
         """`target`: a service process's URL, or the client of an app served in-process."""
-        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.http = target if isinstance(target, httpx.Client) else plain_http.client(base_url=target, timeout=10.0)
         self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
@@ -113,7 +113,7 @@ class InventoryClient:
 
 async def _burst(url: str, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
-    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
+    async with plain_http.async_client(base_url=url, timeout=60.0, limits=limits) as client:
         return await asyncio.gather(*(client.post("/inventory/reserve", json=body) for body in bodies))
 
 

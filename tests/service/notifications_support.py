@@ -10,14 +10,14 @@ import httpx
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
 from polling import unique, wait_for
-from support import events
+from support import events, plain_http
 from support.metrics import metric
 
 
 class NotificationsClient:
     def __init__(self, target: str | httpx.Client, log_file: Path | None = None) -> None:
         """`target`: a service process's URL, or the client of an app served in-process."""
-        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.http = target if isinstance(target, httpx.Client) else plain_http.client(base_url=target, timeout=10.0)
         self.url = str(self.http.base_url).rstrip("/")
         self.log_file = log_file
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from http_support import TLS
 from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support import plain_http
 
 
 class _Http:
@@ -20,10 +20,10 @@ class _Http:
         self.base_url = base_url
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.get(self.base_url + path, timeout=30.0, verify=TLS, **kwargs)
+        return plain_http.get(self.base_url + path, timeout=30.0, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.post(self.base_url + path, timeout=30.0, verify=TLS, **kwargs)
+        return plain_http.post(self.base_url + path, timeout=30.0, **kwargs)
 
 
 class Inventory:
@@ -112,10 +112,10 @@ class House:
     shipping: ServiceProcess | None = None
 
     def payment(self, order_id: str) -> httpx.Response:
-        return httpx.get(f"{self.payments.url}/payments/{order_id}", verify=TLS)
+        return plain_http.get(f"{self.payments.url}/payments/{order_id}")
 
     def ledger_kinds(self, order_id: str) -> list[str]:
-        answer = httpx.get(f"{self.payments.url}/payments/{order_id}/ledger", verify=TLS)
+        answer = plain_http.get(f"{self.payments.url}/payments/{order_id}/ledger")
         return [entry["kind"] for entry in answer.json().get("entries", [])]
 
 

@@ -8,6 +8,7 @@ import httpx
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique
+from support import plain_http
 from support.metrics import sample
 
 AMOUNT = 2500
@@ -32,10 +33,15 @@ class PaymentsClient:
             self.url = target.url if isinstance(target, ServiceProcess) else target
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
+    def kill(self) -> None:
+        """SIGKILL the payments process (a crash test's cut)."""
+        assert self.process is not None, "only a payments process can be killed"
+        self.process.kill()
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         if self.http is not None:
             return self.http.request(method, path, **kwargs)
-        return httpx.request(method, f"{self.url}{path}", **kwargs)
+        return plain_http.request(method, f"{self.url}{path}", **kwargs)
 
     def authorise(self, order_id: str, token: str = "tok_ok", amount: int = AMOUNT) -> httpx.Response:
         body = {"orderId": order_id, "amountCents": amount, "paymentToken": token}

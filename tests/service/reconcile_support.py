@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from flashsale.kit.clock import SystemClock
@@ -15,6 +14,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.schema import inbox, outbox
 from polling import wait_for
+from support import plain_http
 
 availability = sa.table(
     "availability", sa.column("product_id"), sa.column("available"), sa.column("as_of_ms"), sa.column("last_event_id")
@@ -79,8 +79,8 @@ class Stockroom:
     """The inventory and the catalog side by side, through their APIs."""
 
     def __init__(self, inventory_url: str, catalog_url: str, admin_token: str) -> None:
-        self.inventory = httpx.Client(base_url=inventory_url, timeout=30.0)
-        self.catalog = httpx.Client(base_url=catalog_url, timeout=60.0)
+        self.inventory = plain_http.client(base_url=inventory_url, timeout=30.0)
+        self.catalog = plain_http.client(base_url=catalog_url, timeout=60.0)
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import httpx
 from flashsale.kit.envelope import Envelope
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
-from support import events
+from support import events, plain_http
 
 
 def start_reporting(house: Any) -> ServiceProcess:
@@ -22,7 +22,7 @@ def start_reporting(house: Any) -> ServiceProcess:
 class Reporting:
     def __init__(self, target: str | httpx.Client) -> None:
         """`target`: a service process's URL, or the client of an app served in-process."""
-        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=10.0)
+        self.http = target if isinstance(target, httpx.Client) else plain_http.client(base_url=target, timeout=10.0)
         self.url = str(self.http.base_url).rstrip("/")
 
     def sales_answer(self, **params: str) -> httpx.Response:

@@ -15,6 +15,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from flashsale.kit.envelope import Envelope
 from polling import unique
+from support import plain_http
 from support.metrics import metric
 
 __all__ = ["ShippingClient", "about", "items", "shipping_events", "unique"]
@@ -27,7 +28,7 @@ def items(*lines: tuple[str, int]) -> list[dict[str, Any]]:
 class ShippingClient:
     def __init__(self, target: str | httpx.Client, admin_token: str) -> None:
         """`target`: a service process's URL, or the client of an app served in-process."""
-        self.http = target if isinstance(target, httpx.Client) else httpx.Client(base_url=target, timeout=15.0)
+        self.http = target if isinstance(target, httpx.Client) else plain_http.client(base_url=target, timeout=15.0)
         self.url = str(self.http.base_url).rstrip("/")
         self.admin = {"Authorization": f"Bearer {admin_token}"}
 

@@ -10,12 +10,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from reconcile_support import CatalogFaults, Stockroom, inventory_events_about
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -148,7 +148,7 @@ def test_reconcile_is_admin_only_and_says_when_the_inventory_is_unknown(
     assert room.catalog.post("/catalog/reconcile", headers={"Authorization": "Bearer nope"}).status_code == 403
     alone = house.start("catalog", instance="2")  # no FLASHSALE_INVENTORY_URLS
     try:
-        answer = httpx.post(f"{alone.url}/catalog/reconcile", headers={"Authorization": f"Bearer {admin_token}"})
+        answer = plain_http.post(f"{alone.url}/catalog/reconcile", headers={"Authorization": f"Bearer {admin_token}"})
     finally:
         alone.stop()
     assert answer.status_code == 503

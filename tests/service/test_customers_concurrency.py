@@ -10,6 +10,8 @@ import httpx
 import pytest
 from customers_support import CustomersClient, new_customer, unique
 
+from support import plain_http
+
 pytestmark = pytest.mark.service
 
 
@@ -26,7 +28,7 @@ def race(url: str, requests: list[tuple[str, str, Any, dict[str, str]]]) -> list
     """Send every (method, path, body, headers) at once, each on its own connection."""
 
     async def send_all() -> list[httpx.Response]:
-        clients = [httpx.AsyncClient(base_url=url, timeout=30.0) for _ in requests]
+        clients = [plain_http.async_client(base_url=url, timeout=30.0) for _ in requests]
         try:
             return list(await asyncio.gather(*(
                 client.request(method, path, json=body, headers=headers)

@@ -19,6 +19,7 @@ from gateway_support import (
 )
 
 from polling import unique
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -37,15 +38,15 @@ def test_attempts_past_the_limit_are_shed_with_retry_after_and_the_admitted_are_
     shed = [a for a in answers if a.status_code == 503]
     assert set(statuses) <= {201, 503} and statuses.count(201) >= 1 and shed, statuses
     assert all(a.json()["code"] == "overloaded" and a.headers["retry-after"] == "1" for a in shed)
-    stock = httpx.get(f"{wired.inventory.url}/inventory/{product_id}", timeout=10).json()
+    stock = plain_http.get(f"{wired.inventory.url}/inventory/{product_id}", timeout=10).json()
     assert stock["reserved"] == statuses.count(201)
-    metrics = httpx.get(f"{gateway.url}/metrics", timeout=10).text
+    metrics = plain_http.get(f"{gateway.url}/metrics", timeout=10).text
     assert f'gateway_refusals_total{{code="overloaded"}} {float(len(shed))}' in metrics
 
 
 async def _crowd(url: str, product_id: str) -> list[httpx.Response]:
     body = {"items": [{"productId": product_id, "quantity": 1}]}
     limits = httpx.Limits(max_connections=CROWD)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+    async with plain_http.async_client(base_url=url, timeout=30, limits=limits) as http:
         return await asyncio.gather(*(http.post("/api/orders", json=body, headers=bearer(mint(unique("c"))))
                                       for _ in range(CROWD)))

@@ -21,6 +21,7 @@ from gateway_support import (
 )
 
 from polling import unique, wait_for
+from support import plain_http
 from support.metrics import page_of, total
 
 pytestmark = pytest.mark.service
@@ -126,7 +127,7 @@ def test_a_crowd_racing_while_units_come_back_gets_every_unit_and_never_more(gat
 
     placed = [a for a in answers if a.status_code == 201]
     assert {a.status_code for a in answers} <= {201, 409}, {a.status_code for a in answers}
-    stock = httpx.get(f"{house.shared('inventory').url}/inventory/{product_id}", timeout=10).json()
+    stock = plain_http.get(f"{house.shared('inventory').url}/inventory/{product_id}", timeout=10).json()
     assert (stock["available"], stock["reserved"] + stock["sold"]) == (0, 2 + RETURNS)  # every unit sold ...
     assert len(placed) == 2 + RETURNS  # ... to exactly one order each
 
@@ -146,7 +147,7 @@ async def _race(gateway: Gateway, admin: dict[str, str], product_id: str,
     def placed_at_least(n: int) -> bool:
         return placed() >= n
 
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+    async with plain_http.async_client(base_url=gateway.url, timeout=30) as http:
 
         async def returns() -> None:
             for returned in range(RETURNS):

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from inventory_support import InventoryClient, burst, inventory_of, unique
 
+from support import plain_http
+
 pytestmark = pytest.mark.service
 
 STRATEGIES = ("conditional", "coalesced", "naive")
@@ -44,7 +46,7 @@ def race_across(urls: list[str], bodies: list[dict[str, Any]]) -> list[httpx.Res
 
     async def race() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=len(bodies))
-        async with httpx.AsyncClient(timeout=60.0, limits=limits) as client:
+        async with plain_http.async_client(timeout=60.0, limits=limits) as client:
             return await asyncio.gather(
                 *(client.post(f"{urls[n % len(urls)]}/inventory/reserve", json=body) for n, body in enumerate(bodies))
             )

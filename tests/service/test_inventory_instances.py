@@ -21,6 +21,7 @@ import pytest
 from inventory_support import InventoryClient, events_until, order_event, publish, unique, wait_for
 
 from flashsale.kit.envelope import Envelope
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -112,7 +113,7 @@ def test_a_process_killed_before_its_batch_commits_answers_no_one_and_holds_noth
     (faults / "hold.batch_written").touch()
 
     async def race() -> list[httpx.Response | BaseException]:
-        async with httpx.AsyncClient(base_url=doomed.url, timeout=30.0) as client:
+        async with plain_http.async_client(base_url=doomed.url, timeout=30.0) as client:
             asks = [client.post("/inventory/reserve", json={"productId": product, "quantity": 1}) for _ in range(20)]
             return await asyncio.gather(*asks, return_exceptions=True)
 

@@ -17,6 +17,7 @@ from inventory_support import InventoryClient
 
 from flashsale.kit.db import Database
 from flashsale.kit.db_admin import service_database_url
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -60,7 +61,7 @@ async def _write_off_against_a_release(
                 sa.text("SELECT 1 FROM reservations WHERE reservation_id = :r FOR UPDATE"),
                 {"r": hold["reservationId"]},
             )
-            async with httpx.AsyncClient(base_url=inventory.url, headers=inventory.admin, timeout=30) as client:
+            async with plain_http.async_client(base_url=inventory.url, headers=inventory.admin, timeout=30) as client:
                 write_off = asyncio.create_task(
                     client.post(f"/inventory/{product}/adjust", json={"delta": -1, "reason": "lost"})
                 )

@@ -6,14 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from http_support import TLS
 from prometheus_client.parser import text_string_to_metric_families
 from reconcile_support import CatalogFaults, Stockroom
 
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -23,12 +22,12 @@ LAG_MS = 1000  # the catalog applies each event this long after it happened: a r
 
 @pytest.fixture(scope="module")
 def inventory(house: Any) -> ServiceProcess:
-    return house.shared("inventory")  # type: ignore[no-any-return]
+    return house.shared("inventory")
 
 
 @pytest.fixture(scope="module")
 def catalog(house: Any, inventory: ServiceProcess) -> ServiceProcess:
-    return house.start("catalog", inventory_urls=inventory.url,  # type: ignore[no-any-return]
+    return house.start("catalog", inventory_urls=inventory.url,
                        reconcile_interval_s="3600", consumer_delay_ms=str(LAG_MS))
 
 
@@ -36,7 +35,7 @@ def catalog(house: Any, inventory: ServiceProcess) -> ServiceProcess:
 def monitor(house: Any, inventory: ServiceProcess, catalog: ServiceProcess) -> ServiceProcess:
     # A grace 1.5 s longer than the catalog's lag; samples bigger than this module's data: every
     # product is looked at.
-    return house.start("monitor", inventory_urls=inventory.url,  # type: ignore[no-any-return]
+    return house.start("monitor", inventory_urls=inventory.url,
                        catalog_urls=catalog.url, check_interval_s="0.3", grace_s="2.5", sample_size="10000")
 
 
@@ -48,14 +47,14 @@ def room(inventory: ServiceProcess, catalog: ServiceProcess, admin_token: str) -
 
 
 def _model(monitor: ServiceProcess) -> dict[str, Any] | None:
-    answer = httpx.get(f"{monitor.url}/consistency", timeout=10, verify=TLS)
+    answer = plain_http.get(f"{monitor.url}/consistency", timeout=10)
     if answer.status_code != 200:
         return None
     return next(m for m in answer.json()["models"] if m["model"] == MODEL)
 
 
 def _metric(monitor: ServiceProcess, name: str) -> float:
-    for family in text_string_to_metric_families(httpx.get(f"{monitor.url}/metrics", timeout=10, verify=TLS).text):
+    for family in text_string_to_metric_families(plain_http.get(f"{monitor.url}/metrics", timeout=10).text):
         for sample in family.samples:
             if sample.name == name and sample.labels.get("model") == MODEL:
                 return float(sample.value)
@@ -124,7 +123,7 @@ def test_injected_drift_drops_the_match_ratio_until_reconciliation_repairs_it(
 
 def test_models_whose_services_it_was_not_given_are_skipped_with_a_reason(monitor: ServiceProcess) -> None:
     wait_for(lambda: _model(monitor), timeout_s=30, what="a first round")
-    models = {m["model"]: m for m in httpx.get(f"{monitor.url}/consistency", timeout=10, verify=TLS).json()["models"]}
+    models = {m["model"]: m for m in plain_http.get(f"{monitor.url}/consistency", timeout=10).json()["models"]}
 
     assert models["order_reservations"]["note"] == "skipped: this house runs no orders"
     assert models["order_contacts"]["note"] == "skipped: this house runs no customers and no orders"

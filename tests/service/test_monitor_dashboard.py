@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from flashsale.kit.db_admin import service_database_url
 from flashsale.runtime.nats_server import free_port
 from flashsale.runtime.process import ServiceProcess
 from polling import unique, wait_for
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -51,14 +51,14 @@ def _monitor_of(processes: Processes, inventory: ServiceProcess) -> tuple[Servic
 
 def _received(inventory: ServiceProcess, admin_token: str, quantity: int) -> str:
     product_id = unique("dash")
-    answer = httpx.post(f"{inventory.url}/inventory/{product_id}/receive", json={"quantity": quantity},
+    answer = plain_http.post(f"{inventory.url}/inventory/{product_id}/receive", json={"quantity": quantity},
                         headers={"Authorization": f"Bearer {admin_token}"}, timeout=10)
     assert answer.status_code == 200, answer.text
     return product_id
 
 
 def _data(monitor: ServiceProcess) -> dict[str, Any]:
-    answer = httpx.get(f"{monitor.url}/dashboard/data", timeout=10)
+    answer = plain_http.get(f"{monitor.url}/dashboard/data", timeout=10)
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
@@ -97,13 +97,13 @@ def test_the_data_has_every_part_and_shows_a_service_that_does_not_answer_as_dow
     assert product_id in {line["label"] for line in data["charts"]["stock"]}
     assert len(data["charts"]["t"]) == len(data["charts"]["holds"][0]["values"])
 
-    page = httpx.get(f"{monitor.url}/dashboard", timeout=10)
+    page = plain_http.get(f"{monitor.url}/dashboard", timeout=10)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert f'data-product-id="{product_id}"' in page.text  # rendered by the server, before any script runs
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    script = httpx.get(f"{monitor.url}/static/dashboard.js", timeout=10)
+    script = plain_http.get(f"{monitor.url}/static/dashboard.js", timeout=10)
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
-    bad = httpx.get(f"{monitor.url}/dashboard/data", params={"minutes": "0"}, timeout=10)
+    bad = plain_http.get(f"{monitor.url}/dashboard/data", params={"minutes": "0"}, timeout=10)
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_request")
 
 
@@ -121,5 +121,5 @@ def test_when_the_inventory_stops_the_dashboard_keeps_its_last_stock_and_says_wh
     assert data["stock"]["error"]
     assert [s["up"] for s in data["services"] if s["service"] == "inventory"] == [False]
     assert _product(data, product_id)["available"] == 5  # type: ignore[index]
-    page = httpx.get(f"{monitor.url}/dashboard", timeout=10)
+    page = plain_http.get(f"{monitor.url}/dashboard", timeout=10)
     assert page.status_code == 200 and "inventory not answering" in page.text

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from catalog_support import CatalogClient, product_body
 from orders_support import House, start_house, unique
 
 from flashsale.runtime.nats_server import free_port
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -143,7 +143,7 @@ def test_when_the_catalog_cannot_be_reached_the_order_is_503_and_nothing_is_held
                             payments_urls=shop.payments.url, catalog_urls=nowhere)
     product = shop.inventory.new_product(2)
 
-    answer = httpx.post(f"{blind.url}/orders", timeout=30,
+    answer = plain_http.post(f"{blind.url}/orders", timeout=30,
                         json={"customerId": unique("c"), "items": [{"productId": product, "quantity": 1}]})
 
     assert (answer.status_code, answer.json()["code"]) == (503, "catalog_unavailable")

@@ -17,7 +17,7 @@ def services(house: Any) -> Any:
 
 
 # Holds that expire a second after they are taken, by the inventory's own sweep.
-EXPIRING = {"hold_ttl": "1"}
+HOLD_TTL_S = "1"  # an unpaid order's hold runs out while the test watches
 
 
 def test_a_paid_order_completes_and_its_stock_is_sold(services: Any) -> None:
@@ -112,7 +112,7 @@ def test_cancelling_releases_an_unpaid_hold_and_refunds_a_paid_order(services: A
 
 
 def test_an_unpaid_order_is_cancelled_when_its_hold_expires(services: Any) -> None:
-    house, _ = start_house(services, **EXPIRING)
+    house, _ = start_house(services, hold_ttl=HOLD_TTL_S)
     product = house.inventory.new_product(1)
     order = house.orders.placed(unique("c"), (product, 1))
 
@@ -128,7 +128,7 @@ def test_an_unpaid_order_is_cancelled_when_its_hold_expires(services: Any) -> No
 def test_orders_are_refused_with_503_while_the_inventory_is_down(services: Any) -> None:
     # The hold-expiry test's house, last: this test holds nothing, and the processes it stops are
     # no other test's (a stopped shared process makes the next test start the house afresh).
-    house, _ = start_house(services, **EXPIRING)
+    house, _ = start_house(services, hold_ttl=HOLD_TTL_S)
     customer = unique("c")
     house.inventory.process.stop()
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from orders_support import Orders, start_house, unique, wait_for
 
+from support import plain_http
+
 pytestmark = pytest.mark.service
 
 
@@ -26,7 +28,7 @@ UNITS = 3
 async def _race(instances: list[Orders], product: str) -> list[httpx.Response]:
     """BUYERS customers press "Buy now" at once, spread over the instances."""
     limits = httpx.Limits(max_connections=BUYERS)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with plain_http.async_client(timeout=60, limits=limits) as client:
         return list(await asyncio.gather(*(
             client.post(f"{instances[n % len(instances)].url}/orders",
                         json={"customerId": unique("buyer"), "items": [{"productId": product, "quantity": 1}]})
@@ -35,7 +37,7 @@ async def _race(instances: list[Orders], product: str) -> list[httpx.Response]:
 
 
 async def _pay_everywhere(instances: list[Orders], order_id: str) -> list[httpx.Response]:
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with plain_http.async_client(timeout=60) as client:
         return list(await asyncio.gather(*(
             client.post(f"{orders.url}/orders/{order_id}/pay", json={"paymentToken": "tok_slow"})
             for orders in instances

@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from orders_support import start_house, unique, wait_for
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,6 +14,7 @@ from flashsale.contracts.events import ReservationRejected
 from flashsale.kit.bus import Bus
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -60,7 +60,7 @@ def test_a_rejected_deduction_refunds_the_paid_order_and_cancels_it_once(service
 
 
 def _duplicates_seen(url: str, event_type: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
+    text = plain_http.get(f"{url}/metrics").text
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from orders_support import start_house, unique
 
+from support import plain_http
+
 pytestmark = pytest.mark.service
 
 
@@ -71,7 +73,7 @@ def test_two_concurrent_requests_with_one_key_create_one_order(services: Any) ->
     body = {"customerId": customer, "items": [{"productId": product, "quantity": 1}]}
 
     async def twice() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=house.orders.url, timeout=30) as client:
+        async with plain_http.async_client(base_url=house.orders.url, timeout=30) as client:
             return list(await asyncio.gather(*(
                 client.post("/orders", json=body, headers={"Idempotency-Key": key}) for _ in range(2)
             )))
@@ -95,7 +97,7 @@ def test_two_concurrent_pays_with_one_key_charge_once(services: Any) -> None:
     key = unique("key")
 
     async def twice() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=house.orders.url, timeout=30) as client:
+        async with plain_http.async_client(base_url=house.orders.url, timeout=30) as client:
             return list(await asyncio.gather(*(
                 client.post(f"/orders/{order['orderId']}/pay", json={"paymentToken": "tok_slow"},
                             headers={"Idempotency-Key": key})

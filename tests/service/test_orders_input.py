@@ -8,6 +8,8 @@ import httpx
 import pytest
 from orders_support import start_house, unique
 
+from support import plain_http
+
 pytestmark = pytest.mark.service
 
 
@@ -46,29 +48,29 @@ def test_malformed_requests_get_a_4xx_problem_on_every_endpoint(services: Any) -
     house, _ = start_house(services)
     url = house.orders.url
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))["orderId"]
-    answers = [httpx.post(f"{url}/orders", json=body) for body in BAD_ORDERS]
+    answers = [plain_http.post(f"{url}/orders", json=body) for body in BAD_ORDERS]
     answers += [
-        httpx.post(f"{url}/orders", content=b"{nope", headers={"content-type": "application/json"}),
-        httpx.post(f"{url}/orders", json={"customerId": "c", "items": [{"productId": "p", "quantity": 1}]},
+        plain_http.post(f"{url}/orders", content=b"{nope", headers={"content-type": "application/json"}),
+        plain_http.post(f"{url}/orders", json={"customerId": "c", "items": [{"productId": "p", "quantity": 1}]},
                    headers={"Idempotency-Key": "k" * 201}),
-        httpx.post(f"{url}/orders/{order}/pay", json={}),
-        httpx.post(f"{url}/orders/{order}/pay", json={"paymentToken": ""}),
-        httpx.post(f"{url}/orders/{order}/pay", json={"paymentToken": 7}),
-        httpx.post(f"{url}/orders/{order}/pay", content=b"[", headers={"content-type": "application/json"}),
-        httpx.post(f"{url}/orders/no%20such/pay", json={"paymentToken": "tok_ok"}),
-        httpx.post(f"{url}/orders/unknown-order/pay", json={"paymentToken": "tok_ok"}),
-        httpx.post(f"{url}/orders/unknown-order/cancel"),
-        httpx.get(f"{url}/orders/unknown-order"),
-        httpx.get(f"{url}/orders/{'x' * 300}"),
-        httpx.get(f"{url}/orders", params={"customerId": "bad id"}),
-        httpx.get(f"{url}/orders", params={"customerId": "c-1", "status": "LOST"}),
-        httpx.get(f"{url}/orders", params={"customerId": "c-1", "limit": 0}),
-        httpx.get(f"{url}/orders", params={"customerId": "c-1", "limit": "many"}),
-        httpx.delete(f"{url}/orders/{order}"),
+        plain_http.post(f"{url}/orders/{order}/pay", json={}),
+        plain_http.post(f"{url}/orders/{order}/pay", json={"paymentToken": ""}),
+        plain_http.post(f"{url}/orders/{order}/pay", json={"paymentToken": 7}),
+        plain_http.post(f"{url}/orders/{order}/pay", content=b"[", headers={"content-type": "application/json"}),
+        plain_http.post(f"{url}/orders/no%20such/pay", json={"paymentToken": "tok_ok"}),
+        plain_http.post(f"{url}/orders/unknown-order/pay", json={"paymentToken": "tok_ok"}),
+        plain_http.post(f"{url}/orders/unknown-order/cancel"),
+        plain_http.get(f"{url}/orders/unknown-order"),
+        plain_http.get(f"{url}/orders/{'x' * 300}"),
+        plain_http.get(f"{url}/orders", params={"customerId": "bad id"}),
+        plain_http.get(f"{url}/orders", params={"customerId": "c-1", "status": "LOST"}),
+        plain_http.get(f"{url}/orders", params={"customerId": "c-1", "limit": 0}),
+        plain_http.get(f"{url}/orders", params={"customerId": "c-1", "limit": "many"}),
+        plain_http.delete(f"{url}/orders/{order}"),
     ]
 
     assert [a.status_code for a in answers if not _is_problem(a)] == []
-    assert httpx.get(f"{url}/orders/unknown-order").json()["code"] == "unknown_order"
+    assert plain_http.get(f"{url}/orders/unknown-order").json()["code"] == "unknown_order"
     assert house.orders.get(order)["status"] == "PENDING_PAYMENT"  # none of that touched it
 
 
@@ -81,8 +83,8 @@ def test_customers_see_their_orders_newest_first_and_only_an_admin_sees_every_or
     someone_elses = house.orders.placed(unique("c"), (product, 1))["orderId"]
     url, admin = house.orders.url, house.orders.admin
 
-    anonymous = httpx.get(f"{url}/orders")
-    wrong = httpx.get(f"{url}/orders", headers={"Authorization": "Bearer wrong"})
+    anonymous = plain_http.get(f"{url}/orders")
+    wrong = plain_http.get(f"{url}/orders", headers={"Authorization": "Bearer wrong"})
     every = _every_page(url, admin, {"limit": 2})
     paid_only = _every_page(url, admin, {"status": "PAID"})
 
@@ -100,7 +102,7 @@ def test_customers_see_their_orders_newest_first_and_only_an_admin_sees_every_or
 def _every_page(url: str, admin: dict[str, str], params: dict[str, Any]) -> list[dict[str, Any]]:
     orders: list[dict[str, Any]] = []
     while True:
-        page = httpx.get(f"{url}/orders", params=params, headers=admin).json()
+        page = plain_http.get(f"{url}/orders", params=params, headers=admin).json()
         orders += page["orders"]
         if page["next"] is None:
             return orders

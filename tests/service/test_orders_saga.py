@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from orders_support import House, start_house, unique, wait_for
+
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -25,7 +26,7 @@ def _steps(saga: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 
 def _mark_unshippable(house: House, product: str, admin_token: str) -> None:
     assert house.shipping is not None
-    answer = httpx.put(f"{house.shipping.url}/shipping/products/{product}", json={"shippable": False},
+    answer = plain_http.put(f"{house.shipping.url}/shipping/products/{product}", json={"shippable": False},
                        headers={"Authorization": f"Bearer {admin_token}"})
     assert answer.status_code == 200, answer.text
 
@@ -45,7 +46,7 @@ def test_a_completed_checkout_shows_every_step_with_its_outcome(services: Any) -
     ]
     assert all(step["kind"] == "action" and step["finishedAt"] >= step["startedAt"] for step in saga["steps"])
     assert house.shipping is not None
-    shipment = httpx.get(f"{house.shipping.url}/shipments/{order['orderId']}").json()
+    shipment = plain_http.get(f"{house.shipping.url}/shipments/{order['orderId']}").json()
     assert shipment["status"] == "SCHEDULED"
 
 
@@ -77,7 +78,7 @@ def test_a_sold_unit_lost_in_the_warehouse_is_refunded_and_the_order_cancelled(s
     assert house.orders.pay(order["orderId"]).status_code == 200
     house.orders.wait_status(order["orderId"], "COMPLETED")
 
-    dropped = httpx.post(f"{house.inventory.process.url}/inventory/{product}/adjust",
+    dropped = plain_http.post(f"{house.inventory.process.url}/inventory/{product}/adjust",
                          json={"delta": -1, "reason": "dropped in the warehouse"}, headers=house.inventory.admin)
 
     assert dropped.status_code == 200, dropped.text
@@ -90,7 +91,7 @@ def test_a_sold_unit_lost_in_the_warehouse_is_refunded_and_the_order_cancelled(s
     ]
     assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED", "REFUNDED"]
     assert house.shipping is not None
-    assert httpx.get(f"{house.shipping.url}/shipments/{order['orderId']}").json()["status"] == "CANCELLED"
+    assert plain_http.get(f"{house.shipping.url}/shipments/{order['orderId']}").json()["status"] == "CANCELLED"
     assert house.inventory.reservation_status(order["reservationId"]) == "REVOKED"
     assert house.inventory.counts(product) == (0, 0, 0)  # written off, and never credited back
 
@@ -99,9 +100,9 @@ def test_retrying_a_saga_that_is_not_parked_is_refused(services: Any) -> None:
     house, _ = start_house(services, shipping=True)
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
 
-    anonymous = httpx.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry")
-    retried = httpx.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
-    unknown = httpx.get(f"{house.orders.url}/orders/{unique('o')}/saga")
+    anonymous = plain_http.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry")
+    retried = plain_http.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
+    unknown = plain_http.get(f"{house.orders.url}/orders/{unique('o')}/saga")
 
     assert anonymous.status_code == 401
     assert (retried.status_code, retried.json()["code"]) == (409, "invalid_state")
@@ -112,12 +113,12 @@ def test_the_list_of_parked_sagas_is_for_admins_and_refuses_an_unknown_state(ser
     house, _ = start_house(services, shipping=True)
     url = f"{house.orders.url}/sagas"
 
-    assert httpx.get(url).status_code == 401
-    refused = httpx.get(url, params={"state": "STUCK"}, headers=house.orders.admin)
+    assert plain_http.get(url).status_code == 401
+    refused = plain_http.get(url, params={"state": "STUCK"}, headers=house.orders.admin)
     assert (refused.status_code, refused.json()["code"]) == (422, "invalid_request")
-    too_many = httpx.get(url, params={"limit": "100000"}, headers=house.orders.admin)
+    too_many = plain_http.get(url, params={"limit": "100000"}, headers=house.orders.admin)
     assert (too_many.status_code, too_many.json()["code"]) == (422, "invalid_request")
-    running = httpx.get(url, params={"state": "RUNNING", "limit": "5"}, headers=house.orders.admin)
+    running = plain_http.get(url, params={"state": "RUNNING", "limit": "5"}, headers=house.orders.admin)
     assert running.status_code == 200 and all(s["state"] == "RUNNING" for s in running.json()["sagas"])
 
 
@@ -129,14 +130,15 @@ def test_a_partial_order_takes_what_there_is_and_charges_only_that(services: Any
             "items": [{"productId": scarce, "quantity": 5}, {"productId": plenty, "quantity": 3},
                       {"productId": gone, "quantity": 1}]}
 
-    placed = httpx.post(f"{house.orders.url}/orders", json=body)
+    placed = plain_http.post(f"{house.orders.url}/orders", json=body)
 
     assert placed.status_code == 201, placed.text
     assert sorted((i["productId"], i["quantity"]) for i in placed.json()["items"]) == sorted(
         [(scarce, 2), (plenty, 3)])
     assert house.orders.pay(placed.json()["orderId"]).status_code == 200
     house.orders.wait_status(placed.json()["orderId"], "COMPLETED")
-    assert httpx.get(f"{house.payments.url}/payments/{placed.json()['orderId']}").json()["amountCents"] == 5 * 49_999
+    payment = plain_http.get(f"{house.payments.url}/payments/{placed.json()['orderId']}")
+    assert payment.json()["amountCents"] == 5 * 49_999
 
 
 def test_all_or_nothing_stays_the_default(services: Any) -> None:
@@ -154,7 +156,7 @@ def test_all_or_nothing_stays_the_default(services: Any) -> None:
 def test_a_customer_over_the_purchase_limit_gets_no_order(services: Any) -> None:
     house, _ = start_house(services, shipping=True)
     product = house.inventory.new_product(10)
-    limit = httpx.put(f"{house.inventory.process.url}/inventory/{product}/limit", json={"perCustomer": 2},
+    limit = plain_http.put(f"{house.inventory.process.url}/inventory/{product}/limit", json={"perCustomer": 2},
                       headers=house.inventory.admin)
     assert limit.status_code == 200, limit.text
     customer = unique("c")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from orders_support import start_house, unique, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from flashsale.runtime.process import ServiceProcess
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -43,7 +43,7 @@ def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operato
     back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
     services.processes.append(back.start())
     back.wait_healthy()
-    retried = httpx.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
+    retried = plain_http.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
 
     assert retried.status_code == 200, retried.text
     finished = house.orders.wait_status(order["orderId"], "CANCELLED")
@@ -75,7 +75,7 @@ def test_a_payments_outage_shorter_than_the_parking_time_does_not_park_the_saga(
 
 def _parked(orders_url: str, admin: dict[str, str]) -> list[str]:
     """The order ids of the sagas parked for an operator, the most recently parked first."""
-    answer = httpx.get(f"{orders_url}/sagas", params={"state": "NEEDS_ATTENTION", "limit": "100"}, headers=admin)
+    answer = plain_http.get(f"{orders_url}/sagas", params={"state": "NEEDS_ATTENTION", "limit": "100"}, headers=admin)
     assert answer.status_code == 200, answer.text
     sagas = answer.json()["sagas"]
     assert all(saga["state"] == "NEEDS_ATTENTION" for saga in sagas)
@@ -83,6 +83,6 @@ def _parked(orders_url: str, admin: dict[str, str]) -> list[str]:
 
 
 def _metric(url: str, name: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
+    text = plain_http.get(f"{url}/metrics").text
     return sum(sample.value for family in text_string_to_metric_families(text)
                for sample in family.samples if sample.name == name)

@@ -17,6 +17,7 @@ from inventory_support import InventoryClient, unique, wait_for
 
 from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -45,7 +46,7 @@ def inventory(tmp_path: Path, broker_port: int, admin_token: str) -> Iterator[In
 
 def _answers(proc: ServiceProcess) -> bool:
     try:
-        return httpx.get(f"{proc.url}/health", timeout=1).status_code == 503  # up, broker down
+        return plain_http.get(f"{proc.url}/health", timeout=1).status_code == 503  # up, broker down
     except httpx.HTTPError:
         return False
 

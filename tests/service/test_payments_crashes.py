@@ -57,7 +57,7 @@ def test_an_authorisation_cut_off_by_a_crash_is_finished_without_authorising_twi
         call = pool.submit(payments.authorise, order_id, "tok_slow")
         wait_for(lambda: payments.effects(order_id).get("authorise") == 1 or None, timeout_s=10,
                  what="the provider to authorise")
-        payments.process.kill()
+        payments.kill()
         _cut_off(call)
 
     payments = _start(services)
@@ -80,7 +80,7 @@ def test_a_capture_cut_off_by_a_crash_takes_the_money_once(services: Any) -> Non
         call = pool.submit(payments.capture, order_id)
         wait_for(lambda: payments.effects(order_id).get("capture") == 1 or None, timeout_s=10,
                  what="the provider to capture")
-        payments.process.kill()
+        payments.kill()
         _cut_off(call)
 
     payments = _start(services)
@@ -104,7 +104,7 @@ def test_a_refund_after_a_crash_mid_capture_finishes_the_capture_and_refunds_it(
         call = pool.submit(payments.capture, order_id)
         wait_for(lambda: payments.effects(order_id).get("capture") == 1 or None, timeout_s=10,
                  what="the provider to capture")
-        payments.process.kill()
+        payments.kill()
         _cut_off(call)
 
     payments = _start(services)
@@ -125,7 +125,7 @@ def test_finished_steps_are_replayed_after_a_restart_not_repeated(services: Any)
     payments = _start(services)
     order_id = payments.authorised()
     first = payments.capture(order_id)
-    payments.process.kill()
+    payments.kill()
 
     payments = _start(services)
     again = payments.authorise(order_id)

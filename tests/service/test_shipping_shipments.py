@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 from shipping_support import ShippingClient, about, items, shipping_events, unique
 
 from flashsale.kit.clock import ms_from_iso
+from support import plain_http
 
 pytestmark = pytest.mark.service
 
@@ -88,7 +88,7 @@ def test_twenty_concurrent_identical_schedules_create_one_shipment_and_one_event
     scheduled_before = shipping.metric("shipping_shipments_scheduled_total")
 
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda _: httpx.post(f"{shipping.url}/shipments", json=body, timeout=30),
+        answers = list(pool.map(lambda _: plain_http.post(f"{shipping.url}/shipments", json=body, timeout=30),
                                 range(20)))
 
     assert sorted(a.status_code for a in answers) == [200] * 19 + [201], [a.text for a in answers]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from support import plain_http
+
 
 def sample(page: str, name: str, **labels: str) -> float:
     """The value of the sample `name` whose labels include `labels`; 0 when there is none yet
@@ -24,7 +26,7 @@ def total(page: str, name: str, **labels: str) -> float:
 
 def page_of(url: str) -> str:
     """The Prometheus page of the process at `url`."""
-    return httpx.get(f"{url}/metrics", timeout=10).text
+    return plain_http.get(f"{url}/metrics", timeout=10).text
 
 
 def metric(http: httpx.Client, name: str, **labels: str) -> float:

@@ -33,6 +33,7 @@ from flashsale.services.gateway.app import create_app
 from flashsale.services.gateway.settings import GatewaySettings
 from openapi_checks import accepting_valid_requests, problem_with_code, refused_as
 from polling import unique
+from support import plain_http
 
 # Every request of the fuzzer comes from one caller (a customer, the admin, or one address): at the
 # gateway's 20 requests a second per caller most of them would be answered 429, which says nothing
@@ -87,15 +88,15 @@ class Callers:
 def signed_in_callers(services: ServicesFile) -> Callers:
     """A customer signed up and in, and the admin signed in, through the running gateway."""
     gateway = services.url("gateway")
-    served = httpx.get(f"{gateway}/openapi.json", timeout=30)
+    served = plain_http.get(f"{gateway}/openapi.json", timeout=30)
     assert served.status_code == 200 and served.json() == DOCUMENT, "the gateway serves another document"
     email = f"{unique('fuzz')}@example.com"
-    signed_up = httpx.post(f"{gateway}/api/signup", timeout=30,
+    signed_up = plain_http.post(f"{gateway}/api/signup", timeout=30,
                            json={"name": "Fuzz Buyer", "email": email, "password": PASSWORD, "address": ADDRESS})
     assert signed_up.status_code == 201, signed_up.text
-    customer = httpx.post(f"{gateway}/api/auth/token", json={"email": email, "password": PASSWORD}, timeout=30)
+    customer = plain_http.post(f"{gateway}/api/auth/token", json={"email": email, "password": PASSWORD}, timeout=30)
     assert customer.status_code == 200, customer.text
-    admin = httpx.post(f"{gateway}/api/auth/admin", json={"adminToken": services.admin_token}, timeout=30)
+    admin = plain_http.post(f"{gateway}/api/auth/admin", json={"adminToken": services.admin_token}, timeout=30)
     assert admin.status_code == 200, admin.text
     return Callers(gateway, {"customerToken": customer.json()["accessToken"],
                              "adminAccessToken": admin.json()["accessToken"]})
@@ -111,7 +112,7 @@ def a_day_at_the_gateway(callers: Callers) -> list[Answered]:
     admin = {"Authorization": f"Bearer {callers.tokens['adminAccessToken']}"}
 
     def ask(method: str, template: str, headers: dict[str, str], json: Any = None, **ids: str) -> httpx.Response:
-        answer = httpx.request(method, gateway + template.format(**ids), headers=headers, json=json, timeout=30)
+        answer = plain_http.request(method, gateway + template.format(**ids), headers=headers, json=json, timeout=30)
         answers.append((method, template, answer))
         return answer
 

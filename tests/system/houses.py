@@ -20,6 +20,7 @@ from rich.console import Console
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.commands import running_house
 from polling import wait_for
+from support import plain_http
 
 SHARED_HOLD_TTL_S = 600  # no module sharing the house waits for a hold to run out
 
@@ -35,7 +36,7 @@ def answering_house(data_dir: Path, *, hold_ttl_s: int, orders_instances: int = 
 
 def _every_instance_answers(services: ServicesFile) -> bool:
     try:
-        return all(httpx.get(f"{url}/health", timeout=2).status_code == 200
+        return all(plain_http.get(f"{url}/health", timeout=2).status_code == 200
                    for urls in services.urls.values() for url in urls)
     except httpx.HTTPError:
         return False

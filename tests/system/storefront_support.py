@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Page
 
 from flashsale.runtime.services_file import ServicesFile
 from polling import unique, wait_for
+from support import plain_http
 
 SOLD_OUT = "Sorry, this item is sold out"
 Shot = Callable[[Page, str], Path]  # the `shot` fixture (tests/system/conftest.py)
@@ -22,10 +22,10 @@ def on_sale(services: ServicesFile, stock: int, name: str) -> str:
     """A product listed in the catalog with `stock` units received, visible through the gateway."""
     admin = {"Authorization": f"Bearer {services.admin_token}"}
     product = unique("sf")
-    listed = httpx.put(f"{services.url('catalog')}/products/{product}", headers=admin, timeout=10,
+    listed = plain_http.put(f"{services.url('catalog')}/products/{product}", headers=admin, timeout=10,
                        json={"name": name, "priceCents": 49900, "description": "Limited edition, while stock lasts."})
     assert listed.status_code in (200, 201), listed.text
-    received = httpx.post(f"{services.url('inventory')}/inventory/{product}/receive", headers=admin, timeout=10,
+    received = plain_http.post(f"{services.url('inventory')}/inventory/{product}/receive", headers=admin, timeout=10,
                           json={"quantity": stock})
     assert received.status_code == 200, received.text
     gateway = services.url("gateway")
@@ -35,12 +35,12 @@ def on_sale(services: ServicesFile, stock: int, name: str) -> str:
 
 
 def available(gateway: str, product: str) -> int | None:
-    answer = httpx.get(f"{gateway}/api/products/{product}", timeout=10)
+    answer = plain_http.get(f"{gateway}/api/products/{product}", timeout=10)
     return answer.json()["availability"]["available"] if answer.status_code == 200 else None
 
 
 def stock_of(services: ServicesFile, product: str) -> dict[str, Any]:
-    answer = httpx.get(f"{services.url('inventory')}/inventory/{product}", timeout=10)
+    answer = plain_http.get(f"{services.url('inventory')}/inventory/{product}", timeout=10)
     assert answer.status_code == 200, answer.text
     stock: dict[str, Any] = answer.json()
     return stock
@@ -52,7 +52,7 @@ def orders_of_tab(page: Page, gateway: str) -> list[dict[str, Any]]:
     if session is None:
         return []
     token = json.loads(session)["token"]
-    answer = httpx.get(f"{gateway}/api/orders", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    answer = plain_http.get(f"{gateway}/api/orders", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert answer.status_code == 200, answer.text
     orders: list[dict[str, Any]] = answer.json()["orders"]
     return orders

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from houses import SharedHouse
 from rich.console import Console
@@ -19,6 +18,7 @@ from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.report import print_consistency_windows
 from flashsale.sale.windows import consistency_windows
 from polling import unique, wait_for
+from support import plain_http
 
 pytestmark = pytest.mark.system
 
@@ -57,12 +57,13 @@ def test_check_finds_injected_drift_and_reconcile_repairs_it(house: ServicesFile
     admin = {"Authorization": f"Bearer {house.admin_token}"}
     product = unique("sys-drift")
     body = {"name": product, "priceCents": 1000, "description": "drift"}
-    assert httpx.put(f"{house.url('catalog')}/products/{product}", json=body, headers=admin).status_code == 201
-    received = httpx.post(f"{house.url('inventory')}/inventory/{product}/receive", json={"quantity": 9}, headers=admin)
+    assert plain_http.put(f"{house.url('catalog')}/products/{product}", json=body, headers=admin).status_code == 201
+    received = plain_http.post(f"{house.url('inventory')}/inventory/{product}/receive", json={"quantity": 9},
+                               headers=admin)
     assert received.status_code == 200
 
     def shown() -> int | None:
-        return httpx.get(f"{house.url('catalog')}/products/{product}").json()["availability"]["available"]
+        return plain_http.get(f"{house.url('catalog')}/products/{product}").json()["availability"]["available"]
 
     wait_for(lambda: shown() == 9, timeout_s=30, what="the catalog to show the stock")
     with sqlite3.connect(data_dir / "catalog.db", timeout=30) as catalog_db:  # fault injection
@@ -88,7 +89,7 @@ def test_check_finds_injected_drift_and_reconcile_repairs_it(house: ServicesFile
 def test_the_monitor_runs_in_the_house_and_answers_its_last_round(house: ServicesFile) -> None:
     def compared_all() -> dict[str, dict[str, object]] | None:
         """The last round's models, once a round has compared every one (none skipped)."""
-        answer = httpx.get(f"{house.url('monitor')}/consistency", timeout=10)
+        answer = plain_http.get(f"{house.url('monitor')}/consistency", timeout=10)
         models = {m["model"]: m for m in answer.json()["models"]} if answer.status_code == 200 else {}
         return models if models and all(m["note"] is None for m in models.values()) else None
 

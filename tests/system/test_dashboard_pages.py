@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from houses import SharedHouse
 from playwright.sync_api import Page
@@ -21,6 +20,7 @@ from flashsale.sale.buyers import OrderServicePath
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
 from polling import unique, wait_for
+from support import plain_http
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 
@@ -79,7 +79,7 @@ class BackgroundSale:
 
 
 def _stock_in(services: ServicesFile, product_id: str) -> Level:
-    body = httpx.get(f"{services.url('inventory')}/inventory/{product_id}", timeout=10).json()
+    body = plain_http.get(f"{services.url('inventory')}/inventory/{product_id}", timeout=10).json()
     return body["available"], body["reserved"], body["sold"]
 
 

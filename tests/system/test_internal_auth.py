@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jwt
 import pytest
 from gateway_fuzz import HOUSE_SETTINGS, Callers, a_day_at_the_gateway, check, schema, signed_in_callers
@@ -32,6 +31,7 @@ from flashsale.kit.house_auth import AUDIENCE
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.commands import running_house
 from openapi_checks import EXAMPLES, EXPLORE
+from support import plain_http
 
 pytestmark = pytest.mark.system
 
@@ -77,24 +77,24 @@ def test_an_internal_api_refuses_a_caller_without_the_houses_credential(house: S
     inventory, product = house.url("inventory"), f"auth-{uuid.uuid4().hex[:8]}"
     admin = {"Authorization": f"Bearer {house.admin_token}"}
     forged = jwt.encode({"sub": "orders", "aud": AUDIENCE, "exp": 4_000_000_000}, b"not the house's key" * 2)
-    received = httpx.post(f"{inventory}/inventory/{product}/receive", json={"quantity": 5}, headers=admin)
+    received = plain_http.post(f"{inventory}/inventory/{product}/receive", json={"quantity": 5}, headers=admin)
     assert received.status_code == 200, received.text
 
     for headers in ({}, {"Authorization": f"Bearer {forged}"}, {"Authorization": "Bearer guess"}):
-        refused = httpx.post(f"{inventory}/inventory/reserve", json={"productId": product, "quantity": 5},
+        refused = plain_http.post(f"{inventory}/inventory/reserve", json={"productId": product, "quantity": 5},
                              headers=headers)
         assert refused.status_code == 401, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["code"] == "house_credential_required"
-    assert httpx.get(f"{inventory}/inventory/{product}", headers=admin).json()["available"] == 5  # nothing held
+    assert plain_http.get(f"{inventory}/inventory/{product}", headers=admin).json()["available"] == 5  # nothing held
 
-    held = httpx.post(f"{inventory}/inventory/reserve", json={"productId": product, "quantity": 5}, headers=admin)
+    held = plain_http.post(f"{inventory}/inventory/reserve", json={"productId": product, "quantity": 5}, headers=admin)
     assert held.status_code == 200, held.text
-    assert httpx.get(f"{inventory}/health").status_code == 200  # supervisors and probes need no credential
+    assert plain_http.get(f"{inventory}/health").status_code == 200  # supervisors and probes need no credential
 
 
 def test_the_public_edge_needs_no_house_credential(house: ServicesFile) -> None:
-    products = httpx.get(f"{house.url('gateway')}/api/products")
+    products = plain_http.get(f"{house.url('gateway')}/api/products")
 
     assert products.status_code == 200, products.text
 

@@ -10,13 +10,13 @@ import sys
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from houses import SharedHouse
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
 from polling import wait_for
+from support import plain_http
 
 pytestmark = pytest.mark.system
 
@@ -59,7 +59,7 @@ def test_the_report_shows_the_sale_per_product_and_over_time(house: ServicesFile
     services.write_text(json.dumps(house.to_json()))
 
     def settled() -> dict[str, object] | None:
-        answer = httpx.get(f"{house.url('reporting')}/reports/sales", params={"productId": product}, timeout=10)
+        answer = plain_http.get(f"{house.url('reporting')}/reports/sales", params={"productId": product}, timeout=10)
         found = answer.json()["products"]
         done = found and found[0]["orders"]["completed"] == 2 and found[0]["released"] == 1 \
             and found[0]["money"]["capturedCents"] == 2 * price

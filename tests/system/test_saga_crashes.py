@@ -25,6 +25,7 @@ from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.commands import running_house
+from support import plain_http
 
 pytestmark = pytest.mark.system
 
@@ -66,7 +67,7 @@ class Shop:
         """Every instance answers again (the supervisor restarts the one a previous case killed)."""
         for urls in self.urls.values():
             for url in urls:
-                if httpx.get(f"{url}/health", timeout=2).status_code != 200:
+                if plain_http.get(f"{url}/health", timeout=2).status_code != 200:
                     return False
         return True
 
@@ -79,10 +80,10 @@ class Shop:
     def new_product(self, units: int) -> str:
         product = f"p-{time.monotonic_ns()}"
         # The order service sells only what the catalog lists.
-        listed = httpx.put(f"{self.url('catalog')}/products/{product}", headers=self.admin,
+        listed = plain_http.put(f"{self.url('catalog')}/products/{product}", headers=self.admin,
                            json={"name": product, "priceCents": 49_999})
         assert listed.status_code == 201, listed.text
-        answer = httpx.post(f"{self.url('inventory')}/inventory/{product}/receive", json={"quantity": units},
+        answer = plain_http.post(f"{self.url('inventory')}/inventory/{product}/receive", json={"quantity": units},
                             headers=self.admin)
         assert answer.status_code == 200, answer.text
         return product
@@ -91,7 +92,7 @@ class Shop:
         """From whichever order instance answers (the other may be the one we killed)."""
         for url in self.urls["orders"]:
             try:
-                return dict(httpx.get(f"{url}/orders/{order_id}", timeout=5).json())
+                return dict(plain_http.get(f"{url}/orders/{order_id}", timeout=5).json())
             except httpx.HTTPError:
                 continue
         raise httpx.ConnectError("no order instance answers")
@@ -106,20 +107,20 @@ class Shop:
     def buy(self, product: str, customer: str) -> str:
         """Place and pay on instance 1; a crash there makes the pay call fail, which a buyer sees
         as a dropped connection: the saga carries on without them."""
-        placed = httpx.post(f"{self.url('orders')}/orders", timeout=30,
+        placed = plain_http.post(f"{self.url('orders')}/orders", timeout=30,
                             json={"customerId": customer, "items": [{"productId": product, "quantity": 1}]})
         assert placed.status_code == 201, placed.text
         order_id = str(placed.json()["orderId"])
         with contextlib.suppress(httpx.HTTPError):
-            httpx.post(f"{self.url('orders')}/orders/{order_id}/pay", json={"paymentToken": "tok_ok"}, timeout=30)
+            plain_http.post(f"{self.url('orders')}/orders/{order_id}/pay", json={"paymentToken": "tok_ok"}, timeout=30)
         return order_id
 
     def stock(self, product: str) -> tuple[int, int, int]:
-        stock = httpx.get(f"{self.url('inventory')}/inventory/{product}").json()
+        stock = plain_http.get(f"{self.url('inventory')}/inventory/{product}").json()
         return stock["available"], stock["reserved"], stock["sold"]
 
     def provider_effects(self, order_id: str) -> dict[str, int]:
-        answer = httpx.get(f"{self.url('payments')}/payments/{order_id}/provider-operations", headers=self.admin)
+        answer = plain_http.get(f"{self.url('payments')}/payments/{order_id}/provider-operations", headers=self.admin)
         assert answer.status_code == 200, answer.text
         effects: dict[str, int] = {}
         for operation in answer.json()["operations"]:
@@ -127,17 +128,17 @@ class Shop:
         return effects
 
     def ledger(self, order_id: str) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url('payments')}/payments/{order_id}/ledger").json())
+        return dict(plain_http.get(f"{self.url('payments')}/payments/{order_id}/ledger").json())
 
     def shipment(self, order_id: str) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url('shipping')}/shipments/{order_id}").json())
+        return dict(plain_http.get(f"{self.url('shipping')}/shipments/{order_id}").json())
 
     def notifications(self, order_id: str) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.url('notifications')}/notifications", params={"orderId": order_id})
+        answer = plain_http.get(f"{self.url('notifications')}/notifications", params={"orderId": order_id})
         return list(answer.json()["notifications"])
 
     def write_off(self, product: str, units: int) -> None:
-        answer = httpx.post(f"{self.url('inventory')}/inventory/{product}/adjust",
+        answer = plain_http.post(f"{self.url('inventory')}/inventory/{product}/adjust",
                             json={"delta": -units, "reason": "dropped in the warehouse"}, headers=self.admin)
         assert answer.status_code == 200, answer.text
 
@@ -208,7 +209,7 @@ def test_an_orphaned_hold_whose_order_was_never_written_expires(shop: Shop) -> N
     shop.arm("hold.called")
 
     with pytest.raises(httpx.HTTPError):
-        httpx.post(f"{shop.url('orders')}/orders", timeout=30,
+        plain_http.post(f"{shop.url('orders')}/orders", timeout=30,
                    json={"customerId": "c-orphan", "items": [{"productId": product, "quantity": 1}]})
 
     assert shop.fired("hold.called")

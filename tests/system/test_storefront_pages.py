@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from houses import answering_house
 from playwright.sync_api import Page, expect
@@ -19,6 +18,7 @@ from storefront_support import SOLD_OUT, Shot, on_sale, orders_of_tab, stock_of
 
 from flashsale.runtime.services_file import ServicesFile
 from polling import unique
+from support import plain_http
 
 # The first test's time includes starting the house (module fixture), hence more than the default.
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.timeout(360),
@@ -123,7 +123,7 @@ def test_an_unknown_product_is_a_404_page_and_the_shop_lists_what_ison_sale(
     assert missing.headers["content-type"].startswith("text/html")
     expect(page.locator("#message")).to_contain_text("We have no product")
     shot(page, "unknown-product")
-    malformed = httpx.get(f"{shop_url}/products/%20bad%20id", timeout=10)
+    malformed = plain_http.get(f"{shop_url}/products/%20bad%20id", timeout=10)
     assert malformed.status_code == 404 and "text/html" in malformed.headers["content-type"]
 
     troubles: list[str] = []  # on the shop's page: none (the 404 page above logs its own status)
@@ -144,13 +144,13 @@ def test_an_unknown_product_is_a_404_page_and_the_shop_lists_what_ison_sale(
 
 
 def test_assets_are_served_locally_with_a_long_cache_and_an_etag(shop_url: str) -> None:
-    html = httpx.get(f"{shop_url}/", timeout=10).text
+    html = plain_http.get(f"{shop_url}/", timeout=10).text
     [css] = re.findall(r'href="(/static/shop\.css\?v=[0-9a-f]+)"', html)
-    first = httpx.get(f"{shop_url}{css}", timeout=10)
+    first = plain_http.get(f"{shop_url}{css}", timeout=10)
     assert first.status_code == 200 and first.headers["content-type"].startswith("text/css")
     assert "immutable" in first.headers["cache-control"]
-    again = httpx.get(f"{shop_url}{css}", headers={"If-None-Match": first.headers["etag"]}, timeout=10)
+    again = plain_http.get(f"{shop_url}{css}", headers={"If-None-Match": first.headers["etag"]}, timeout=10)
     assert again.status_code == 304
-    unversioned = httpx.get(f"{shop_url}/static/shop.css", timeout=10)
+    unversioned = plain_http.get(f"{shop_url}/static/shop.css", timeout=10)
     assert unversioned.headers["cache-control"] == "no-cache"
-    assert httpx.get(f"{shop_url}/static/nothing.js", timeout=10).status_code == 404
+    assert plain_http.get(f"{shop_url}/static/nothing.js", timeout=10).status_code == 404

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from houses import SharedHouse
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,6 +24,7 @@ from flashsale.kit.trace_files import read_journeys
 from flashsale.kit.tracing import journey_ids
 from flashsale.runtime.services_file import ServicesFile
 from polling import unique, wait_for
+from support import plain_http
 
 pytestmark = pytest.mark.system
 
@@ -48,24 +48,24 @@ def _buy_and_pay(services: ServicesFile) -> tuple[str, str]:
     """A product in the catalog and the stock, then an order placed on instance 1, paid on 2."""
     admin = {"Authorization": f"Bearer {services.admin_token}"}
     product = unique("p")
-    listed = httpx.put(f"{services.urls['catalog'][0]}/products/{product}", headers=admin,
+    listed = plain_http.put(f"{services.urls['catalog'][0]}/products/{product}", headers=admin,
                        json={"name": "Console", "priceCents": 49900})
     assert listed.status_code in (200, 201), listed.text
-    stocked = httpx.post(f"{services.urls['inventory'][0]}/inventory/{product}/receive", headers=admin,
+    stocked = plain_http.post(f"{services.urls['inventory'][0]}/inventory/{product}/receive", headers=admin,
                          json={"quantity": 3})
     assert stocked.status_code == 200, stocked.text
-    placed = httpx.post(f"{services.urls['orders'][0]}/orders", timeout=30,
+    placed = plain_http.post(f"{services.urls['orders'][0]}/orders", timeout=30,
                         json={"customerId": unique("c"), "items": [{"productId": product, "quantity": 1}]})
     assert placed.status_code == 201, placed.text
     order_id = str(placed.json()["orderId"])
-    paid = httpx.post(f"{services.urls['orders'][1]}/orders/{order_id}/pay", json={"paymentToken": "tok_ok"},
+    paid = plain_http.post(f"{services.urls['orders'][1]}/orders/{order_id}/pay", json={"paymentToken": "tok_ok"},
                       timeout=30)
     assert paid.status_code == 200, paid.text
     return order_id, product
 
 
 def _status(services: ServicesFile, order_id: str) -> str:
-    return str(httpx.get(f"{services.urls['orders'][0]}/orders/{order_id}").json()["status"])
+    return str(plain_http.get(f"{services.urls['orders'][0]}/orders/{order_id}").json()["status"])
 
 
 def _journey_spans(trace_dir: Path, order_id: str) -> list[dict[str, Any]]:
@@ -95,7 +95,7 @@ def _one(spans: list[dict[str, Any]], service: str, name: str) -> dict[str, Any]
 
 
 def _metric(url: str, name: str, **labels: str) -> float | None:
-    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+    for family in text_string_to_metric_families(plain_http.get(f"{url}/metrics").text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
@@ -134,13 +134,13 @@ def test_an_expired_hold_is_a_step_of_its_orders_trace(house_dir: tuple[Path, Se
     admin = {"Authorization": f"Bearer {services.admin_token}"}
     product, order_id = unique("p"), unique("o")
     inventory = services.urls["inventory"][0]
-    stocked = httpx.post(f"{inventory}/inventory/{product}/receive", headers=admin, json={"quantity": 1})
+    stocked = plain_http.post(f"{inventory}/inventory/{product}/receive", headers=admin, json={"quantity": 1})
     assert stocked.status_code == 200, stocked.text
-    held = httpx.post(f"{inventory}/inventory/reserve",
+    held = plain_http.post(f"{inventory}/inventory/reserve",
                       json={"productId": product, "quantity": 1, "orderId": order_id, "ttlSeconds": 1})
     assert held.status_code == 200, held.text
     reservation = held.json()["reservationId"]
-    wait_for(lambda: httpx.get(f"{inventory}/inventory/reservations/{reservation}").json()["status"] == "EXPIRED",
+    wait_for(lambda: plain_http.get(f"{inventory}/inventory/reservations/{reservation}").json()["status"] == "EXPIRED",
              timeout_s=15, what=f"hold {reservation} EXPIRED")
 
     trace_id = f"{journey_ids(order_id)[0]:032x}"

@@ -20,6 +20,7 @@ import pytest
 
 from flashsale.runtime.config import find_free_port_base, port_layout
 from flashsale.runtime.services_file import ServicesFile, load_services
+from support import plain_http
 
 pytestmark = pytest.mark.system
 
@@ -128,7 +129,7 @@ def _pids_mentioning(text: str) -> list[int]:
 
 def healthy(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=2.0).status_code == 200
+        return plain_http.get(f"{url}/health", timeout=2.0).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -195,7 +196,7 @@ def test_a_restart_of_up_keeps_its_data_and_token_and_a_held_port_is_a_clear_err
     product = f"console-{uuid.uuid4().hex[:8]}"
     first = start_up(data_dir, base)
     house = first.wait_until_up()
-    received = httpx.post(f"{house.url('inventory')}/inventory/{product}/receive", json={"quantity": 7},
+    received = plain_http.post(f"{house.url('inventory')}/inventory/{product}/receive", json={"quantity": 7},
                           headers={"Authorization": f"Bearer {house.admin_token}"}, timeout=10)
     assert received.status_code == 200, received.text
     assert first.stop() == 0
@@ -216,7 +217,7 @@ def test_a_restart_of_up_keeps_its_data_and_token_and_a_held_port_is_a_clear_err
     second = start_up(data_dir, base)
     again = second.wait_until_up()
     assert again.admin_token == house.admin_token
-    stock = httpx.get(f"{again.url('inventory')}/inventory/{product}", timeout=10)
+    stock = plain_http.get(f"{again.url('inventory')}/inventory/{product}", timeout=10)
     assert stock.status_code == 200, stock.text
     assert stock.json()["available"] == 7
     assert second.stop() == 0

@@ -6,8 +6,10 @@ same process a user runs.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +20,14 @@ from pathlib import Path
 import httpx
 
 from flashsale.runtime.config import reachable
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every health probe. Without it httpx builds one per call, loading the
+    system's certificates: ~20 ms of CPU a probe (measured), though the probes speak plain HTTP,
+    and a start polls every 0.1 s."""
+    return ssl.create_default_context()
 
 
 @dataclass
@@ -61,7 +71,7 @@ class ServiceProcess:
 
     def is_healthy(self) -> bool:
         try:
-            return httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200
+            return httpx.get(f"{self.url}/health", timeout=1.0, verify=_tls()).status_code == 200
         except httpx.HTTPError:
             return False
 
