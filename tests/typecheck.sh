@@ -6,4 +6,4 @@ cd "$(dirname "$0")"
 MYPYPATH=.:service $MYPY --config-file mypy.ini service
 MYPYPATH=.:system $MYPY --config-file mypy.ini system
 MYPYPATH=. $MYPY --config-file mypy.ini kit
-MYPYPATH=. $MYPY --config-file mypy.ini unit conftest.py polling.py openapi_checks.py support
+MYPYPATH=. $MYPY --config-file mypy.ini unit conftest.py openapi_checks.py support

@@ -13,9 +13,10 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
-from polling import unique, wait_for
 from support import events, plain_http
+from support.ids import unique
 from support.metrics import metric
+from support.polling import wait_for
 
 
 def product_body(**overrides: Any) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.envelope import Envelope
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 
 def customer_updated(customer_id: str, version: int, *, email: str | None = None, name: str = "Ann Lee") -> Envelope:

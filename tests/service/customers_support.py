@@ -15,8 +15,8 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from flashsale.kit.envelope import Envelope
-from polling import unique
 from support import plain_http
+from support.ids import unique
 from support.metrics import metric
 
 __all__ = ["CustomersClient", "about", "address", "customer_events", "new_customer", "unique"]

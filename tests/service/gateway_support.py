@@ -15,8 +15,9 @@ import pytest
 from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 SECRET = secrets.token_hex(32)  # the gateway's signing key in these tests
 PASSWORD = "correct horse battery"

@@ -16,10 +16,11 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.envelope import Envelope
-from polling import unique, wait_for
 from support import events, plain_http
+from support.ids import unique
 from support.in_process import InProcessClient
 from support.metrics import metric
+from support.polling import wait_for
 
 # The bench's baseline inventory (lock, check in Python, write), run instead of the service's own.
 NAIVE_INVENTORY = "bench.naive_inventory"

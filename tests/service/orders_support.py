@@ -9,8 +9,9 @@ import httpx
 from starting_support import side_by_side
 
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 
 class _Http:

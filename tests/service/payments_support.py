@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 
 from flashsale.runtime.process import ServiceProcess
-from polling import unique
 from support import plain_http
+from support.ids import unique
 from support.metrics import sample
 
 AMOUNT = 2500

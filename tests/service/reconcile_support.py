@@ -13,8 +13,8 @@ from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.schema import inbox, outbox
-from polling import wait_for
 from support import plain_http
+from support.polling import wait_for
 
 availability = sa.table(
     "availability", sa.column("product_id"), sa.column("available"), sa.column("as_of_ms"), sa.column("last_event_id")

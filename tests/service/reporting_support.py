@@ -10,8 +10,9 @@ import httpx
 
 from flashsale.kit.envelope import Envelope
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
 from support import events, plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 
 def start_reporting(house: Any) -> ServiceProcess:

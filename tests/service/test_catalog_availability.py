@@ -11,8 +11,9 @@ import httpx
 import pytest
 from catalog_support import CatalogClient, publish, publish_twice, received, reserved
 
-from polling import unique, wait_for
+from support.ids import unique
 from support.in_process import InProcessHouse
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

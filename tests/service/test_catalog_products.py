@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from catalog_support import CatalogClient, product_body, product_updates
 
-from polling import unique
+from support.ids import unique
 from support.in_process import InProcessHouse
 from support.problems import PROBLEM_JSON
 

@@ -14,8 +14,9 @@ import pytest
 from reconcile_support import CatalogFaults, Stockroom, inventory_events_about
 
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

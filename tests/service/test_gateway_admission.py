@@ -18,8 +18,8 @@ from gateway_support import (
     module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
 )
 
-from polling import unique
 from support import plain_http
+from support.ids import unique
 
 pytestmark = pytest.mark.service
 

@@ -23,7 +23,7 @@ from gateway_support import (
     module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
 )
 
-from polling import unique
+from support.ids import unique
 
 pytestmark = pytest.mark.service
 

@@ -29,7 +29,8 @@ from flashsale.runtime.process import ServiceProcess
 from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.errors import OrderNotFound
 from flashsale.services.gateway.freshness import RecentWrites
-from polling import unique, wait_for
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -16,7 +16,7 @@ from gateway_support import (
 )
 
 from flashsale.kit.clock import ms_from_iso
-from polling import wait_for
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -20,9 +20,10 @@ from gateway_support import (
     module_database_base,  # noqa: F401 - a fixture: SQLite only, it says why
 )
 
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
 from support.metrics import page_of, total
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from reconcile_support import CatalogFaults, Stockroom
 
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -12,8 +12,9 @@ import pytest
 from flashsale.kit.db_admin import service_database_url
 from flashsale.runtime.nats_server import free_port
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

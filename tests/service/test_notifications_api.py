@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from notifications_support import NotificationsClient, cancelled, completed, confirmed, publish
 
-from polling import unique
+from support.ids import unique
 from support.in_process import InProcessHouse
 from support.problems import assert_problem
 

@@ -17,8 +17,9 @@ from notifications_support import (
 )
 
 from flashsale.kit.deadletters import list_dead_letters
-from polling import unique, wait_for
+from support.ids import unique
 from support.in_process import InProcessHouse, logged
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from payments_support import PaymentsClient, assert_ledger_consistent, new_order_id
 
-from polling import wait_for
 from support.in_process import InProcessClient, InProcessHouse
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -12,8 +12,8 @@ import pytest
 from payments_support import PaymentsClient, new_order_id
 
 from flashsale.kit.envelope import Envelope
-from polling import wait_for
 from support.in_process import InProcessHouse
+from support.polling import wait_for
 from support.problems import assert_client_error_problem
 
 pytestmark = pytest.mark.service

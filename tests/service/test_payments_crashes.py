@@ -10,7 +10,7 @@ import httpx
 import pytest
 from payments_support import PaymentsClient, new_order_id
 
-from polling import wait_for
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from flashsale.kit.db import Database
 from flashsale.kit.db_admin import service_database_url
 from flashsale.services.payments.app import MIGRATIONS
-from polling import unique
+from support.ids import unique
 
 pytestmark = pytest.mark.service
 

@@ -31,7 +31,7 @@ from flashsale.services.payments.provider import (
 from flashsale.services.payments.retries import RetryPolicy
 from flashsale.services.payments.store import PaymentStore, ProviderBookStore
 from flashsale.services.payments.store.tables import payments as payments_table
-from polling import unique
+from support.ids import unique
 
 pytestmark = pytest.mark.service
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from payments_support import AMOUNT, PaymentsClient, new_order_id
 
-from polling import wait_for
 from support.in_process import InProcessHouse
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -17,8 +17,9 @@ from reconcile_support import Stockroom, inventory_events_about
 
 from flashsale.kit.clock import SystemClock, iso_from_ms
 from flashsale.runtime.process import ServiceProcess
-from polling import unique, wait_for
+from support.ids import unique
 from support.metrics import page_of, sample
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -10,8 +10,9 @@ import pytest
 from reporting_support import Reporting, event, publish, publish_again
 
 from flashsale.kit.envelope import Envelope
-from polling import unique, wait_for
+from support.ids import unique
 from support.in_process import InProcessHouse
+from support.polling import wait_for
 
 pytestmark = pytest.mark.service
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.envelope import Envelope, nats_subject
-from polling import unique
+from support.ids import unique
 
 # (producer, envelope, Nats-Msg-Id): the event's own id is what a relay sends; another id makes
 # the stream keep a second copy, as a relay's replay after the duplicate window would.

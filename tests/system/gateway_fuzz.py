@@ -32,8 +32,8 @@ from flashsale.runtime.services_file import ServicesFile
 from flashsale.services.gateway.app import create_app
 from flashsale.services.gateway.settings import GatewaySettings
 from openapi_checks import accepting_valid_requests, problem_with_code, refused_as
-from polling import unique
 from support import plain_http
+from support.ids import unique
 
 # Every request of the fuzzer comes from one caller (a customer, the admin, or one address): at the
 # gateway's 20 requests a second per caller most of them would be answered 429, which says nothing

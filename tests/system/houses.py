@@ -19,8 +19,8 @@ from rich.console import Console
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.commands import running_house
-from polling import wait_for
 from support import plain_http
+from support.polling import wait_for
 
 SHARED_HOLD_TTL_S = 600  # no module sharing the house waits for a hold to run out
 

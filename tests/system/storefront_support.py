@@ -11,8 +11,9 @@ from typing import Any
 from playwright.sync_api import Page
 
 from flashsale.runtime.services_file import ServicesFile
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 SOLD_OUT = "Sorry, this item is sold out"
 Shot = Callable[[Page, str], Path]  # the `shot` fixture (tests/system/conftest.py)

@@ -17,8 +17,9 @@ from rich.console import Console
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.report import print_consistency_windows
 from flashsale.sale.windows import consistency_windows
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = pytest.mark.system
 

@@ -19,8 +19,9 @@ from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.buyers import OrderServicePath
 from flashsale.sale.client import HouseClient
 from flashsale.sale.load import SalePlan, SaleResult, run_sale
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.browser]
 

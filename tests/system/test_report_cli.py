@@ -15,8 +15,8 @@ from houses import SharedHouse
 
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
-from polling import wait_for
 from support import plain_http
+from support.polling import wait_for
 
 pytestmark = pytest.mark.system
 

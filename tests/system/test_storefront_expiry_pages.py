@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from storefront_support import Shot, on_sale, orders_of_tab, stock_of
 
 from flashsale.runtime.services_file import ServicesFile
-from polling import wait_for
+from support.polling import wait_for
 
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.timeout(360),
               pytest.mark.usefixtures("patient_expect")]

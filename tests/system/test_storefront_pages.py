@@ -17,8 +17,8 @@ from playwright.sync_api import Page, expect
 from storefront_support import SOLD_OUT, Shot, on_sale, orders_of_tab, stock_of
 
 from flashsale.runtime.services_file import ServicesFile
-from polling import unique
 from support import plain_http
+from support.ids import unique
 
 # The first test's time includes starting the house (module fixture), hence more than the default.
 pytestmark = [pytest.mark.system, pytest.mark.browser, pytest.mark.timeout(360),

@@ -23,8 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from flashsale.kit.trace_files import read_journeys
 from flashsale.kit.tracing import journey_ids
 from flashsale.runtime.services_file import ServicesFile
-from polling import unique, wait_for
 from support import plain_http
+from support.ids import unique
+from support.polling import wait_for
 
 pytestmark = pytest.mark.system
 

@@ -1,17 +1,12 @@
-"""What every test tier needs: unique ids for its own data, and polling with a deadline."""
+"""Waiting for something by polling it with a deadline (never by sleeping a fixed time)."""
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def wait_for(probe: Callable[[], T | None], *, timeout_s: float = 20.0, what: str = "condition") -> T:
