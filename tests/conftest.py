@@ -187,7 +187,17 @@ class ServiceLauncher:
 
 
 @pytest.fixture
-def services(tmp_path: Path, database_base: str, nats_url: str, admin_token: str) -> Iterator[ServiceLauncher]:
+def services(house: ServiceLauncher) -> ServiceLauncher:
+    """The service processes a test uses, by default its module's running house (`house`): tests
+    make their own ids, so they share processes. A test that needs processes of its own (it stops a
+    database, migrates one from an old schema, kills what others would use) asks for
+    `fresh_services` instead."""
+    return house
+
+
+@pytest.fixture
+def fresh_services(tmp_path: Path, database_base: str, nats_url: str, admin_token: str) -> Iterator[ServiceLauncher]:
+    """Service processes and databases of the test's own, stopped and dropped at its end."""
     launcher = ServiceLauncher(tmp_path, database_base, nats_url, admin_token)
     try:
         yield launcher

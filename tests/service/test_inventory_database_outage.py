@@ -42,20 +42,20 @@ def database_out_of_reach(url: str) -> Iterator[None]:
 
 
 @pytest.fixture
-def inventory(services: Any) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.start("inventory").url, services.admin_token)
+def inventory(fresh_services: Any) -> Iterator[InventoryClient]:
+    client = InventoryClient(fresh_services.start("inventory").url, fresh_services.admin_token)
     yield client
     client.close()
 
 
 @pytest.mark.parametrize("database_base", ["postgresql"], indirect=True)
 def test_holds_asked_while_the_database_is_out_of_reach_are_503s_and_change_nothing(
-    services: Any, inventory: InventoryClient,
+    fresh_services: Any, inventory: InventoryClient,
 ) -> None:
     product = inventory.new_product(3)
     bodies = [{"productId": product, "quantity": 1}] * 6
 
-    with database_out_of_reach(service_database_url(services.database_base, "inventory")):
+    with database_out_of_reach(service_database_url(fresh_services.database_base, "inventory")):
         answers = burst(inventory.url, bodies)  # concurrent: a coalesced batch fails as a whole
 
     assert [answer.status_code for answer in answers] == [503] * 6

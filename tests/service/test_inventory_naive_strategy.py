@@ -6,18 +6,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from inventory_support import NAIVE_INVENTORY, InventoryClient, burst, unique
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
 
 
 @pytest.fixture

@@ -23,16 +23,16 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def inventory(services: Any) -> Iterator[InventoryClient]:
-    client = InventoryClient(services.start("inventory").url, services.admin_token)
+def inventory(fresh_services: Any) -> Iterator[InventoryClient]:
+    client = InventoryClient(fresh_services.start("inventory").url, fresh_services.admin_token)
     yield client
     client.close()
 
 
 @pytest.fixture
-def inventory_database(services: Any) -> str:
+def inventory_database(fresh_services: Any) -> str:
     """The URL of the inventory process's own database (for a test that must hold its locks)."""
-    return service_database_url(services.database_base, "inventory")
+    return service_database_url(fresh_services.database_base, "inventory")
 
 
 @pytest.mark.parametrize("database_base", ["postgresql"], indirect=True)

@@ -18,12 +18,6 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
 def catalog(services: Any) -> Iterator[CatalogClient]:
     client = CatalogClient(services.shared("catalog").url, services.admin_token)
     yield client

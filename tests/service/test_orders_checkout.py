@@ -10,12 +10,6 @@ from orders_support import Inventory, start_house, unique, wait_for
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
 # Holds that expire a second after they are taken, by the inventory's own sweep.
 HOLD_TTL_S = "1"  # an unpaid order's hold runs out while the test watches
 

@@ -15,12 +15,6 @@ from support import plain_http
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
 BUYERS = 100
 UNITS = 3
 

@@ -19,12 +19,6 @@ from support import plain_http
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
 async def _publish_twice(nats_url: str, envelope: Envelope) -> None:
     """Publish one event twice under two message ids: the stream keeps both, a redelivery in all
     but name, so only the consumer's inbox stands between it and a double effect."""

@@ -14,12 +14,6 @@ from support import plain_http
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
 def test_a_replayed_order_request_answers_the_first_answer_and_creates_one_order(services: Any) -> None:
     house, _ = start_house(services)
     product = house.inventory.new_product(5)

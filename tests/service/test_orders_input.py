@@ -13,12 +13,6 @@ from support import plain_http
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
 BAD_ORDERS: list[object] = [
     {},
     {"customerId": "c-1"},

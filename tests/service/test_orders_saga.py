@@ -12,12 +12,8 @@ from support import plain_http
 pytestmark = pytest.mark.service
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house.
-    All of them ask for the house with shipping, the one the full checkout needs: a test that never
-    reaches the shipment step is the same on it, and a second order process costs a start."""
-    return house
+# Every test here asks for the house with shipping, the one the full checkout needs: a test that
+# never reaches the shipment step is the same on it, and a second order process costs a start.
 
 
 def _steps(saga: dict[str, Any]) -> list[tuple[str, str, str | None]]:

@@ -31,11 +31,7 @@ def _at(timestamp: str) -> datetime:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house.
-    The test of one instance runs first, on the first instance alone; the next adds the second."""
-    return house
+# The test of one instance runs first, on the first instance alone; the next adds the second.
 
 
 def test_a_saga_does_not_wait_for_another_sagas_slow_capture(services: Any) -> None:

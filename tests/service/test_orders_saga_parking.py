@@ -22,8 +22,8 @@ pytestmark = pytest.mark.service
 FEW_QUICK_RETRIES = {"saga_max_attempts": "3", "saga_retry_base_s": "0.1"}
 
 
-def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(services: Any) -> None:
-    house, _ = start_house(services, orders_env={**FEW_QUICK_RETRIES, "saga_park_after_s": "0"})
+def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operator(fresh_services: Any) -> None:
+    house, _ = start_house(fresh_services, orders_env={**FEW_QUICK_RETRIES, "saga_park_after_s": "0"})
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
     house.inventory.process.stop()  # no deduction: the order stays PAID
     assert house.orders.pay(order["orderId"]).json()["status"] == "PAID"
@@ -41,7 +41,7 @@ def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operato
     assert order["orderId"] in _parked(house.orders.url, house.orders.admin)  # the operator's list shows it
 
     back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
-    services.processes.append(back.start())
+    fresh_services.processes.append(back.start())
     back.wait_healthy()
     retried = plain_http.post(f"{house.orders.url}/orders/{order['orderId']}/saga/retry", headers=house.orders.admin)
 
@@ -53,12 +53,12 @@ def test_a_compensation_that_keeps_failing_is_parked_then_finished_by_an_operato
     assert order["orderId"] not in _parked(house.orders.url, house.orders.admin)
 
 
-def test_a_payments_outage_shorter_than_the_parking_time_does_not_park_the_saga(services: Any) -> None:
+def test_a_payments_outage_shorter_than_the_parking_time_does_not_park_the_saga(fresh_services: Any) -> None:
     """More failed attempts than the parking count (buyers' retried pays attempt the saga too),
     within minutes, is a dependency restarting, not a saga an operator must look at."""
     # Backoff capped at 1 s: once payments is back, the saga's next attempt comes within a second
     # instead of after the doubling delays the outage built up (3.2 s, 6.4 s, ...).
-    house, _ = start_house(services, orders_env={**FEW_QUICK_RETRIES, "saga_retry_cap_s": "1"})
+    house, _ = start_house(fresh_services, orders_env={**FEW_QUICK_RETRIES, "saga_retry_cap_s": "1"})
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))
     payments_env, payments_port = house.payments.env, house.payments.port
     house.payments.stop()
@@ -68,7 +68,7 @@ def test_a_payments_outage_shorter_than_the_parking_time_does_not_park_the_saga(
                     what="more failed attempts than the parking count")
     assert saga["state"] == "RUNNING", saga
     back = ServiceProcess("payments", payments_port, payments_env, log_file=house.payments.log_file)
-    services.processes.append(back.start())
+    fresh_services.processes.append(back.start())
     back.wait_healthy()
     assert house.orders.wait_status(order["orderId"], "COMPLETED")["statusReason"] is None
 

@@ -19,11 +19,9 @@ pytestmark = pytest.mark.service
 STALE_PENDING_MS = "3000"
 
 
-@pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share one payments process and its database: each makes its own order
-    ids. A test kills the process, and the next `_start` begins a new one on the same database."""
-    return house
+# The module's tests share one payments process and its database (`services`, the module's house):
+# each makes its own order ids. A test kills the process, and the next `_start` begins a new one
+# on the same database.
 
 
 def _start(services: Any) -> PaymentsClient:

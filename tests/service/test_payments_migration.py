@@ -50,15 +50,15 @@ async def _database_at_0001(url: str, rows: dict[str, tuple[str, list[str]]]) ->
         await db.dispose()
 
 
-def test_payments_of_the_old_schema_upgrade_and_can_be_given_back_once(services: Any) -> None:
+def test_payments_of_the_old_schema_upgrade_and_can_be_given_back_once(fresh_services: Any) -> None:
     approved, refunded, declined = unique("o"), unique("o"), unique("o")
-    asyncio.run(_database_at_0001(service_database_url(services.database_base, "payments"), {
+    asyncio.run(_database_at_0001(service_database_url(fresh_services.database_base, "payments"), {
         approved: ("APPROVED", ["AUTHORISED", "CAPTURED"]),
         refunded: ("REFUNDED", ["AUTHORISED", "CAPTURED", "REFUNDED"]),
         declined: ("DECLINED", []),
     }))
 
-    payments = PaymentsClient(services.start("payments"), services.admin_token)
+    payments = PaymentsClient(fresh_services.start("payments"), fresh_services.admin_token)
 
     assert [payments.status(o) for o in (approved, refunded, declined)] == ["CAPTURED", "REFUNDED", "DECLINED"]
     assert payments.ledger(approved)["balanceCents"] == 900

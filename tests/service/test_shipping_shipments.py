@@ -17,12 +17,6 @@ pytestmark = pytest.mark.service
 
 
 @pytest.fixture
-def services(house: Any) -> Any:
-    """This module's tests share their processes: each makes its own ids, none needs a fresh house."""
-    return house
-
-
-@pytest.fixture
 def shipping(services: Any) -> Iterator[ShippingClient]:
     client = ShippingClient(services.shared("shipping").url, services.admin_token)
     yield client
