@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from prometheus_client import REGISTRY
-from structlog.testing import capture_logs
 
 from flashsale.kit import propagation
 from flashsale.kit.clock import SystemClock
@@ -15,6 +14,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.inbox import apply_once
 from flashsale.kit.unit_of_work import UnitOfWork
+from support.logs import captured_logs
 
 pytestmark = pytest.mark.service
 
@@ -47,7 +47,7 @@ async def test_a_slow_event_is_measured_and_warned_about_and_a_replay_is_neither
     consumer, event_type = f"test-{uuid.uuid4().hex[:8]}", "OrderConfirmed"
     late = _happened(3.0, event_type)
 
-    with capture_logs() as logs:
+    with captured_logs(propagation) as logs:
         assert await apply_once(kit_db, consumer, late, _nothing, SystemClock())
         assert not await apply_once(kit_db, consumer, late, _nothing, SystemClock())  # a redelivery
 
@@ -63,7 +63,7 @@ async def test_a_slow_event_is_measured_and_warned_about_and_a_replay_is_neither
 async def test_an_event_within_the_threshold_is_measured_quietly(kit_db: Database, warn_after_1s: None) -> None:
     consumer = f"test-{uuid.uuid4().hex[:8]}"
 
-    with capture_logs() as logs:
+    with captured_logs(propagation) as logs:
         assert await apply_once(kit_db, consumer, _happened(0.0, "OrderCancelled"), _nothing, SystemClock())
 
     assert _observed(consumer, "OrderCancelled") == 1
