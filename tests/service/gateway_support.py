@@ -64,8 +64,14 @@ def backends(house: Any, *, catalog: ServiceProcess | None = None, customers: Se
     return Backends(inventory, payments, orders, customers, catalog, notifications)
 
 
+# Every caller of a test's gateway is one address (127.0.0.1) and signs up, in and out at a test's
+# pace: the default 20 requests/second refused them (429) once the tests' calls got cheap. A test of
+# the rate limit sets its own.
+TESTS_RATE_LIMIT = "1000/second"
+
+
 def gateway_env(wired: Backends, **settings: str) -> dict[str, str]:
-    return {**wired.wiring(), "gateway_secret": SECRET, **settings}
+    return {**wired.wiring(), "gateway_secret": SECRET, "rate_limit": TESTS_RATE_LIMIT, **settings}
 
 
 def mint(subject: str, role: str = "customer", *, secret: str = SECRET, ttl_s: int = 900,
