@@ -23,7 +23,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi
 
@@ -31,37 +30,13 @@ from flashsale.kit import house_auth
 from flashsale.kit import service as kit_service
 from flashsale.kit.db_admin import service_database_url
 from flashsale.kit.service import front
-from flashsale.kit.settings import ServiceSettings
-from flashsale.services.catalog.app import create_app as catalog_app
-from flashsale.services.catalog.settings import CatalogSettings
-from flashsale.services.customers.app import create_app as customers_app
-from flashsale.services.inventory.app import create_app as inventory_app
-from flashsale.services.inventory.settings import InventorySettings
-from flashsale.services.monitor.app import create_app as monitor_app
-from flashsale.services.monitor.settings import MonitorSettings
-from flashsale.services.notifications.app import create_app as notifications_app
-from flashsale.services.orders.app import create_app as orders_app
-from flashsale.services.orders.settings import OrderSettings
-from flashsale.services.payments.app import create_app as payments_app
-from flashsale.services.payments.settings import PaymentsSettings
-from flashsale.services.reporting.app import create_app as reporting_app
-from flashsale.services.shipping.app import create_app as shipping_app
 from openapi_checks import EXAMPLES, EXPLORE, accepting_valid_requests, problem_with_code, refused_as
+from support.in_process import APPS as EVERY_APP
 
 pytestmark = pytest.mark.service
 
-# service -> (its create_app, its settings class)
-APPS: dict[str, tuple[Callable[[Any], FastAPI], type[ServiceSettings]]] = {
-    "inventory": (inventory_app, InventorySettings),
-    "orders": (orders_app, OrderSettings),
-    "payments": (payments_app, PaymentsSettings),
-    "shipping": (shipping_app, ServiceSettings),
-    "notifications": (notifications_app, ServiceSettings),
-    "catalog": (catalog_app, CatalogSettings),
-    "customers": (customers_app, ServiceSettings),
-    "reporting": (reporting_app, ServiceSettings),
-    "monitor": (monitor_app, MonitorSettings),
-}
+# Every service's app but the gateway's, which is fuzzed in a running house (tests/system/gateway_fuzz.py).
+APPS = {name: app for name, app in EVERY_APP.items() if name != "gateway"}
 
 # Checks a single operation cannot pass without breaking the contract, and why.
 EXCLUDED: dict[tuple[str, str], list[str]] = {
