@@ -2,8 +2,8 @@
 
 A service's exposition carries far more than the dashboard needs (request latency per route,
 per-product gauges of every product), and it is read every second from every instance. So the
-text is first cut down to the wanted families by their names, line by line, and only that is
-handed to prometheus_client's parser.
+scraper asks each instance for the samples it reads only (`SAMPLES`), and the text is cut down to
+the wanted families by their names, line by line, before prometheus_client's parser sees it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ WANTED = frozenset({
     HOLDS_GRANTED, HOLDS_REFUSED, ORDERS_BY_STATUS, SAGAS_NEEDING_ATTENTION, OUTBOX_BACKLOG, OUTBOX_LAG,
     CONSUMER_PENDING, CONSUMER_UNACKED, PROPAGATION, DEAD_LETTERED,
 })
+# The samples a reading takes, asked for by name (`GET /metrics?name[]=...`, kit/service.py), so an
+# instance renders only these; the lines are still cut down below for one that renders everything.
+SAMPLES = (
+    f"{HOLDS_GRANTED}_total", f"{HOLDS_REFUSED}_total", ORDERS_BY_STATUS, SAGAS_NEEDING_ATTENTION, OUTBOX_BACKLOG,
+    OUTBOX_LAG, CONSUMER_PENDING, CONSUMER_UNACKED, f"{PROPAGATION}_bucket", f"{DEAD_LETTERED}_total",
+)
 # What the exposition appends to a family's name for its samples (and, for counters, its TYPE line).
 SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum")
 UNREAD = ("_created", "_count", "_sum")  # samples of wanted families that the reading does not use

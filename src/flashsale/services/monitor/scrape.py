@@ -21,7 +21,7 @@ import structlog
 from flashsale.kit.clock import Clock
 from flashsale.kit.deadletters import DeadLetter, recent_dead_letters
 from flashsale.services.monitor.board import Extras, Listing
-from flashsale.services.monitor.readings import parse_reading
+from flashsale.services.monitor.readings import SAMPLES, parse_reading
 from flashsale.services.monitor.series import InstanceScrape, Scrape, Series, Stock
 
 log = structlog.get_logger(__name__)
@@ -76,7 +76,7 @@ class Scraper:
 
     async def _instance(self, service: str, url: str) -> InstanceScrape:
         try:
-            answer = await self._http.get(f"{url}/metrics")
+            answer = await self._http.get(f"{url}/metrics", params={"name[]": SAMPLES})
         except httpx.HTTPError as error:
             return InstanceScrape(service, url, None, _why(error))
         if answer.status_code != 200:
