@@ -231,6 +231,7 @@ _SAGA_WITH_STEPS = (
 # The statements of the hot path, built once (kit/statements.py says why).
 _GET = _SAGA_WITH_STEPS.where(sagas_table.c.order_id == sa.bindparam("b_order_id"))
 _LOCK = sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == sa.bindparam("b_order_id")).with_for_update()
+_HOLD = sa.select(sagas_table).where(sagas_table.c.order_id == sa.bindparam("b_order_id")).with_for_update()
 _BY_ID = sagas_table.c.order_id == sa.bindparam("b_order_id")
 _HELD_BY = sagas_table.c.lease_owner == sa.bindparam("b_token")
 _LET_GO = sagas_table.update().where(_BY_ID, _HELD_BY).values(
@@ -371,13 +372,18 @@ async def begin_txn(
 
 
 async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
-    """The saga, locked, if `lease` still holds it; else LostLease (the caller's transaction then
-    commits nothing). Every step's checkpoint is written behind this fence, so a runner that was
-    paused past its lease cannot record a step over the runner that took the saga over."""
-    saga = await lock_txn(conn, lease.order_id)
-    if saga is None or saga.lease_owner != lease.token:
+    """The saga's own row (state, reason, lease: NOT its steps), locked, if `lease` still holds
+    it; else LostLease (the caller's transaction then commits nothing). Every step's checkpoint is
+    written behind this fence, so a runner that was paused past its lease cannot record a step over
+    the runner that took the saga over.
+
+    One statement: a step's recording needs the row's state and lease, which a `FOR UPDATE` that
+    waited returns as newest; the steps (which it would join as they were when it began, see
+    `lock_txn`) are read whole by `_then_txn`'s `get_txn` at the end of the same transaction."""
+    row = (await conn.execute(_HOLD, {"b_order_id": lease.order_id})).first()
+    if row is None or row.lease_owner != lease.token:
         raise LostLease(lease.order_id, fenced=True)
-    return saga
+    return Saga(**row._mapping)
 
 
 async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
