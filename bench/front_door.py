@@ -43,10 +43,10 @@ from pathlib import Path
 import httpx
 
 from bench.checkout import put_on_sale
+from bench.cpu import process_cpu_s
 from bench.figures import fmt, ratio
 from bench.house import house
 from bench.postgres import fresh_prefix, postgres_up
-from bench.profile_holds import process_cpu_s
 from flashsale.runtime.nats_server import free_port, wait_for_port
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.buyers import SignedIn, sign_in_buyers

@@ -29,27 +29,15 @@ from pathlib import Path
 
 from bench.buyers import Outcome, drive_buyers
 from bench.checkout import POLL_MS, RAMP_S, put_on_sale
+from bench.cpu import cpu_over, house_processes
 from bench.house import temporary_house
 from bench.ledger import per_checkout as per_checkout_work
 from bench.ledger import take
 from bench.postgres import fresh_prefix, postgres_up
-from bench.profile_holds import process_cpu_s, py_spy, summarise
+from bench.profile_holds import py_spy, summarise
 from flashsale.runtime.services_file import ServicesFile
 
 SPY_RATE_HZ = 100  # enough for the top frames; light enough to leave the house's figures alone
-
-
-def _processes(services: ServicesFile) -> dict[int, str]:
-    """pid -> service-instance name, for every instance in the house."""
-    return {instance.pid: f"{name}-{n}" for name, found in services.instances.items()
-            for n, instance in enumerate(found, start=1)}
-
-
-def _cpu_over(pids: dict[int, str], seconds: float) -> dict[str, float]:
-    """CPU seconds each process spent over the next `seconds`."""
-    before = {pid: process_cpu_s(pid) for pid in pids}
-    time.sleep(seconds)
-    return {name: process_cpu_s(pid) - before[pid] for pid, name in pids.items()}
 
 
 def _spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
@@ -62,17 +50,17 @@ def profile(services: ServicesFile, database: str, buyers: int, seconds: float, 
             tmp: Path) -> None:
     product = f"HOT-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product))
-    pids = _processes(services)
+    pids = house_processes(services)
     outcome: list[Outcome] = []
     load = threading.Thread(target=lambda: outcome.append(
         drive_buyers(services.urls["orders"], product, buyers, RAMP_S, seconds, POLL_MS / 1000)))
     load.start()
     time.sleep(1.0 + RAMP_S)  # the buyers' processes start together after a second, then ramp
-    first_look = _cpu_over(pids, 1.0)
+    first_look = cpu_over(pids, 1.0)
     chosen = sorted(first_look, key=first_look.__getitem__, reverse=True)[:busiest]
     spies = {name: _spy(pid, seconds - 2, tmp / f"{name}.txt") for pid, name in pids.items() if name in chosen}
     before = take(services, database)
-    cpu = _cpu_over(pids, seconds - 2)
+    cpu = cpu_over(pids, seconds - 2)
     work = take(services, database) - before
     for spy in spies.values():
         spy.wait(60)
