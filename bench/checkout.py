@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.buyers import CHECKOUT_DEADLINE_S, Outcome, drive_buyers, drive_paced
+from bench.buyers import CHECKOUT_DEADLINE_S, CheckoutPath, Outcome, drive_buyers, drive_paced
 from bench.figures import fmt, ratio
 from bench.house import temporary_house
 from bench.postgres import fresh_prefix, postgres_up
@@ -124,10 +124,10 @@ def run_window(services: ServicesFile, backend: str, buyers: int, duration_s: fl
     product = f"HOT-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product))
     before = _propagation_buckets(services)
-    urls = services.urls["orders"]
+    path = CheckoutPath(services.urls["orders"])
     with memory or contextlib.nullcontext():
-        outcome = (drive_buyers(urls, product, buyers, RAMP_S, duration_s, poll_s) if paced_per_s is None
-                   else drive_paced(urls, product, paced_per_s, RAMP_S, duration_s, poll_s))
+        outcome = (drive_buyers(path, product, buyers, RAMP_S, duration_s, poll_s) if paced_per_s is None
+                   else drive_paced(path, product, paced_per_s, RAMP_S, duration_s, poll_s))
     asyncio.run(_audit(services, product, outcome))
     after = _propagation_buckets(services)
     exact = asyncio.run(_exact_consistency(services, outcome.done + outcome.not_done))  # all COMPLETED now

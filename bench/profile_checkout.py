@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.buyers import Outcome, drive_buyers
+from bench.buyers import START_S, CheckoutPath, Outcome, drive_buyers
 from bench.checkout import POLL_MS, RAMP_S, put_on_sale
 from bench.cpu import cpu_over, house_processes
 from bench.house import temporary_house
@@ -53,9 +53,9 @@ def profile(services: ServicesFile, database: str, buyers: int, seconds: float, 
     pids = house_processes(services)
     outcome: list[Outcome] = []
     load = threading.Thread(target=lambda: outcome.append(
-        drive_buyers(services.urls["orders"], product, buyers, RAMP_S, seconds, POLL_MS / 1000)))
+        drive_buyers(CheckoutPath(services.urls["orders"]), product, buyers, RAMP_S, seconds, POLL_MS / 1000)))
     load.start()
-    time.sleep(1.0 + RAMP_S)  # the buyers' processes start together after a second, then ramp
+    time.sleep(START_S + RAMP_S)  # the buyers' processes start together, then ramp
     first_look = cpu_over(pids, 1.0)
     chosen = sorted(first_look, key=first_look.__getitem__, reverse=True)[:busiest]
     spies = {name: _spy(pid, seconds - 2, tmp / f"{name}.txt") for pid, name in pids.items() if name in chosen}
