@@ -1,11 +1,19 @@
 """The buyers of the checkout bench: asyncio loops of checkouts in several client processes.
 
 Raw HTTP/1.1 keep-alive connections (bench.loadgen's `Connection`), so that the client is not
-what is measured. Each buyer, in a loop until the window closes: POST /orders on one order
-instance, POST /orders/{id}/pay with an approving card on the next, then GET /orders/{id} every
-poll interval until it is COMPLETED (every poll is counted). The buyers start a ramp before the
-measured window, so that it sees a full pipeline of checkouts, and start none after it;
-checkouts completed outside the window are finished (and audited by the caller), not counted.
+what is measured. Each buyer, in a loop until the window closes, places an order, pays for it with
+an approving card, then reads it every poll interval until it is COMPLETED (every poll is
+counted), by one of two paths (`CheckoutPath`):
+- straight at the order instances, unauthenticated: POST /orders on one instance, POST
+  /orders/{id}/pay on the next, GET /orders/{id};
+- through the gateway, as a buyer meets the house: each buyer signed in with a token and a client
+  address of their own (X-Forwarded-For: the bench is the gateway's trusted proxy, bench.house),
+  POST /api/orders, POST /api/orders/{id}/pay, GET /api/orders/{id}; the gateway takes the
+  customer from the token.
+Either way the POSTs carry an Idempotency-Key and are asked again as a careful client does. The
+buyers start a ramp before the measured window, so that it sees a full pipeline of checkouts, and
+start none after it; checkouts completed outside the window are finished (and audited by the
+caller), not counted.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bench.loadgen import Connection, ServerClosed, run_processes, spread
@@ -26,6 +34,7 @@ from bench.loadgen import Connection, ServerClosed, run_processes, spread
 CHECKOUT_DEADLINE_S = 60.0  # a buyer polls this long; the audit then waits as long again
 RETRY_WINDOW_S = 30.0  # how long a buyer asks again with the same Idempotency-Key
 CLIENT_PROCESSES = 2
+START_S = 1.0  # from a drive's call to its client processes' start: every one ready, then all start together
 
 
 @dataclass
@@ -77,41 +86,81 @@ class Span:
         return self.opens <= moment <= self.closes
 
 
-async def _checkout(orders: list[Connection], n: int, product: str, poll_s: float, window: Span,
-                    outcome: Outcome) -> None:
-    """One buyer's checkout: order on one instance, pay on the next, poll until COMPLETED."""
+@dataclass(frozen=True)
+class CheckoutPath:
+    """Where the buyers check out (picklable: it goes to the client processes). Straight at the
+    order instances (`urls`), buyer n as customer bench-<pid>-<n>; or, with `buyers`, through the
+    gateway (`urls`: it alone), buyer n signed in as the (n mod len)-th of them."""
+
+    urls: list[str]
+    buyers: tuple[tuple[str, str], ...] = ()  # (token, client address) per signed-in buyer
+
+    @property
+    def name(self) -> str:
+        return "gateway" if self.buyers else "direct"
+
+    @property
+    def prefix(self) -> str:
+        return "/api" if self.buyers else ""
+
+    def headers(self, n: int) -> dict[str, str]:
+        """What buyer n's requests carry: through the gateway, their token and their address."""
+        if not self.buyers:
+            return {}
+        token, address = self.buyers[n % len(self.buyers)]
+        return {"Authorization": f"Bearer {token}", "X-Forwarded-For": address}
+
+    def order(self, n: int, product: str) -> bytes:
+        """Buyer n's order: one unit; the gateway names the customer from the token."""
+        items = [{"productId": product, "quantity": 1}]
+        mine = {} if self.buyers else {"customerId": f"bench-{os.getpid()}-{n}"}
+        return json.dumps({**mine, "items": items}).encode()
+
+    def status(self, answer: bytes) -> str | None:
+        """The order's status in the answer to a GET of it (the gateway answers the order composed with
+        its customer and products, under "order")."""
+        order = json.loads(answer)
+        if self.buyers:
+            order = order.get("order") or {}
+        status = order.get("status")
+        return None if status is None else str(status)
+
+
+async def _checkout(orders: list[Connection], path: CheckoutPath, n: int, product: str, poll_s: float,
+                    window: Span, outcome: Outcome) -> None:
+    """One buyer's checkout: order (on one order instance), pay (on the next), poll until COMPLETED."""
     place, pay = orders[n % len(orders)], orders[(n + 1) % len(orders)]
     started = time.perf_counter()
-    order = json.dumps({"customerId": f"bench-{os.getpid()}-{n}",
-                        "items": [{"productId": product, "quantity": 1}]}).encode()
-    status, body = await _post(place, "/orders", order, window, outcome)
+    status, body = await _post(place, f"{path.prefix}/orders", path.order(n, product), window, outcome)
     if status != 201:
-        return outcome.fail(f"POST /orders {status}", body[:200].decode(errors="replace"))
+        return outcome.fail(f"POST {path.prefix}/orders {status}", body[:200].decode(errors="replace"))
     order_id = json.loads(body)["orderId"]
     outcome.created.append(order_id)
-    status, body = await _post(pay, f"/orders/{order_id}/pay", b'{"paymentToken": "tok_ok"}', window, outcome)
+    status, body = await _post(pay, f"{path.prefix}/orders/{order_id}/pay", b'{"paymentToken": "tok_ok"}', window,
+                               outcome)
     if status != 200:
-        return outcome.fail(f"POST /orders/{{id}}/pay {status}", f"{order_id}: {body[:200]!r}")
-    if await _poll_until_completed(place, order_id, body, started + CHECKOUT_DEADLINE_S, poll_s, window, outcome):
+        return outcome.fail(f"POST {path.prefix}/orders/{{id}}/pay {status}", f"{order_id}: {body[:200]!r}")
+    paid = json.loads(body).get("status")
+    if await _poll_until_completed(place, path, order_id, paid, started + CHECKOUT_DEADLINE_S, poll_s, window,
+                                   outcome):
         _count_completed(order_id, started, window, outcome)
     else:
         outcome.not_done.append(order_id)
     return None
 
 
-async def _poll_until_completed(connection: Connection, order_id: str, body: bytes, deadline: float, poll_s: float,
-                                window: Span, outcome: Outcome) -> bool:
+async def _poll_until_completed(connection: Connection, path: CheckoutPath, order_id: str, status: str | None,
+                                deadline: float, poll_s: float, window: Span, outcome: Outcome) -> bool:
     """GET the order every `poll_s` until it is COMPLETED (True) or the deadline passes (False);
-    `body` is the answer to the payment, which may say COMPLETED already."""
-    while json.loads(body).get("status") != "COMPLETED":
+    `status` is the payment's answer's, which may say COMPLETED already."""
+    while status != "COMPLETED":
         if time.perf_counter() > deadline:
             return False
         await asyncio.sleep(poll_s)
-        status, body = await connection.call("GET", f"/orders/{order_id}")
+        answered, body = await connection.call("GET", f"{path.prefix}/orders/{order_id}")
         outcome.sent(window)
         outcome.polls += 1
-        if status != 200:
-            body = b"{}"
+        status = path.status(body) if answered == 200 else None
     return True
 
 
@@ -147,8 +196,9 @@ CHECKOUT_FAILURES = (OSError, IndexError, ValueError, KeyError, asyncio.Incomple
 
 
 @contextlib.contextmanager
-def _connections(urls: list[str]) -> Iterator[list[Connection]]:
-    orders = [Connection(url) for url in urls]
+def _connections(path: CheckoutPath, n: int) -> Iterator[list[Connection]]:
+    """Buyer n's connections: one to each order instance, or one to the gateway."""
+    orders = [Connection(url, path.headers(n)) for url in path.urls]
     try:
         yield orders
     finally:
@@ -156,28 +206,28 @@ def _connections(urls: list[str]) -> Iterator[list[Connection]]:
             connection.close()
 
 
-async def _counted_checkout(orders: list[Connection], n: int, product: str, poll_s: float, window: Span,
-                            outcome: Outcome) -> None:
+async def _counted_checkout(orders: list[Connection], path: CheckoutPath, n: int, product: str, poll_s: float,
+                            window: Span, outcome: Outcome) -> None:
     try:
-        await _checkout(orders, n, product, poll_s, window, outcome)
+        await _checkout(orders, path, n, product, poll_s, window, outcome)
     except CHECKOUT_FAILURES as error:
         outcome.fail("connection or answer", repr(error))
 
 
-async def _buyer(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
+async def _buyer(path: CheckoutPath, n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
     """Closed loop: one checkout after another until the window closes."""
-    with _connections(urls) as orders:
+    with _connections(path, n) as orders:
         while time.perf_counter() < window.closes:
-            await _counted_checkout(orders, n, product, poll_s, window, outcome)
+            await _counted_checkout(orders, path, n, product, poll_s, window, outcome)
 
 
-async def _arrival(urls: list[str], n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
+async def _arrival(path: CheckoutPath, n: int, product: str, poll_s: float, window: Span, outcome: Outcome) -> None:
     """One checkout of the open loop, on connections of its own."""
-    with _connections(urls) as orders:
-        await _counted_checkout(orders, n, product, poll_s, window, outcome)
+    with _connections(path, n) as orders:
+        await _counted_checkout(orders, path, n, product, poll_s, window, outcome)
 
 
-async def _arrivals(urls: list[str], first: int, stride: int, per_s: float, product: str, poll_s: float,
+async def _arrivals(path: CheckoutPath, first: int, stride: int, per_s: float, product: str, poll_s: float,
                     window: Span, outcome: Outcome) -> None:
     """Open loop: a checkout starts every 1/per_s seconds until the window closes, whether or not
     the earlier ones have finished (the load does not ease off when the house slows down)."""
@@ -185,12 +235,12 @@ async def _arrivals(urls: list[str], first: int, stride: int, per_s: float, prod
     due, n = time.perf_counter(), first
     while due < window.closes:
         await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        started.append(asyncio.create_task(_arrival(urls, n, product, poll_s, window, outcome)))
+        started.append(asyncio.create_task(_arrival(path, n, product, poll_s, window, outcome)))
         due, n = due + 1.0 / per_s, n + stride
     await asyncio.gather(*started)
 
 
-def _client_process(urls: list[str], first: int, buyers: int, product: str, poll_s: float, ramp_s: float,
+def _client_process(path: CheckoutPath, first: int, buyers: int, product: str, poll_s: float, ramp_s: float,
                     duration_s: float, start_at: float, paced_per_s: float | None,
                     out: mp.Queue) -> None:  # type: ignore[type-arg]
     """`buyers` closed-loop buyers; or, with `paced_per_s`, checkouts arriving at that rate (the
@@ -204,41 +254,42 @@ def _client_process(urls: list[str], first: int, buyers: int, product: str, poll
         opens = time.perf_counter() + ramp_s
         window = Span(opens, opens + duration_s)
         if paced_per_s is not None:
-            await _arrivals(urls, first, buyers, paced_per_s, product, poll_s, window, outcome)
+            await _arrivals(path, first, buyers, paced_per_s, product, poll_s, window, outcome)
         else:
-            await asyncio.gather(*(_buyer(urls, first + n, product, poll_s, window, outcome) for n in range(buyers)))
+            await asyncio.gather(*(_buyer(path, first + n, product, poll_s, window, outcome) for n in range(buyers)))
         outcome.seconds = duration_s
 
     uvloop.run(main())
     out.put(outcome)
 
 
-def drive_buyers(urls: list[str], product: str, buyers: int, ramp_s: float, duration_s: float,
+def drive_buyers(path: CheckoutPath, product: str, buyers: int, ramp_s: float, duration_s: float,
                  poll_s: float) -> Outcome:
     """`buyers` concurrent buyers over CLIENT_PROCESSES client processes for `ramp_s` + `duration_s`,
     then until every checkout they started has finished; counted: the last `duration_s`."""
     processes = max(1, min(CLIENT_PROCESSES, buyers))
-    start_at = time.time() + 1.0  # every process ready, then all start together
+    start_at = time.time() + START_S
     shares = spread(buyers, processes)
     firsts = [sum(shares[:i]) for i in range(processes)]
-    arguments = [(urls, first, share, product, poll_s, ramp_s, duration_s, start_at, None)
+    arguments = [(path, first, share, product, poll_s, ramp_s, duration_s, start_at, None)
                  for first, share in zip(firsts, shares, strict=True)]
     return _run(arguments, ramp_s + duration_s)
 
 
-def drive_paced(urls: list[str], product: str, per_s: float, ramp_s: float, duration_s: float,
+def drive_paced(path: CheckoutPath, product: str, per_s: float, ramp_s: float, duration_s: float,
                 poll_s: float) -> Outcome:
     """Checkouts arriving at `per_s` a second (open loop, over CLIENT_PROCESSES client processes)
     for `ramp_s` + `duration_s`, then until every one has finished; counted: the last `duration_s`.
     A load of a known rate, where closed-loop buyers set their own pace by the house's."""
-    start_at = time.time() + 1.0
-    arguments = [(urls, p, CLIENT_PROCESSES, product, poll_s, ramp_s, duration_s, start_at, per_s / CLIENT_PROCESSES)
+    start_at = time.time() + START_S
+    arguments = [(path, p, CLIENT_PROCESSES, product, poll_s, ramp_s, duration_s, start_at, per_s / CLIENT_PROCESSES)
                  for p in range(CLIENT_PROCESSES)]
     return _run(arguments, ramp_s + duration_s)
 
 
-def _run(arguments: list[tuple[object, ...]], load_s: float) -> Outcome:
+def _run(arguments: Sequence[tuple[object, ...]], load_s: float) -> Outcome:
     total = Outcome()
-    for outcome in run_processes(_client_process, arguments, load_s + CHECKOUT_DEADLINE_S + 2 * RETRY_WINDOW_S + 60):
+    timeout_s = load_s + CHECKOUT_DEADLINE_S + 2 * RETRY_WINDOW_S + 60
+    for outcome in run_processes(_client_process, list(arguments), timeout_s):
         total.merge(outcome)
     return total

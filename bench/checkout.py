@@ -1,7 +1,8 @@
-"""End-to-end checkouts on one hot product through a whole house, beside the hello-world ceiling.
+"""End-to-end checkouts on one hot product through a whole house, beside the hello-world ceiling:
+straight at the order instances and, as a buyer meets the house, through the gateway.
 
     python -m bench.checkout [--quick] [--buyers 16] [--duration 10] [--poll-ms 200]
-                             [--backends sqlite,postgresql] [--no-ceiling]
+                             [--backends sqlite,postgresql] [--path both|direct|gateway] [--no-ceiling]
 
 Also a section of `python -m bench.holds` (`make bench`; `--no-checkout` leaves it out), which
 passes its own ceiling figure in; run alone, this module measures the ceiling with bench.holds'
@@ -10,20 +11,32 @@ own code first.
 Per database backend (SQLite files, and PostgreSQL when reachable, a fresh database name prefix
 per run, dropped afterwards) it starts the house as an operator does (`flashsale up`: every
 service its own process, its own broker; FLASHSALE_* settings in the environment reach every
-service, e.g. FLASHSALE_TRACING=off), puts one hot product on sale with more stock than any run
-takes, and drives buyers from several client processes (raw HTTP/1.1 keep-alive, as
-bench/loadgen.py does, so that the client is not what is measured). Each buyer, in a loop until
-the window closes: POST /orders on one order instance, POST /orders/{id}/pay with an approving
-card on the next, then GET /orders/{id} every --poll-ms until it is COMPLETED (every poll is
-counted). The buyers start a ramp (RAMP_S) before the measured window, so that it sees a full
-pipeline of checkouts, and start none after it; checkouts completed outside the window are
+service, e.g. FLASHSALE_TRACING=off; the gateway trusts the bench as its proxy, bench.house),
+puts one hot product on sale with more stock than any run takes, and drives buyers from several
+client processes (raw HTTP/1.1 keep-alive, as bench/loadgen.py does, so that the client is not
+what is measured; bench/buyers.py). Each buyer, in a loop until the window closes, places an
+order, pays for it with an approving card, then reads it every --poll-ms until it is COMPLETED
+(every poll is counted), by one of two paths (--path; both by default, one after the other in the
+same house):
+- straight at the order instances: POST /orders on one instance, POST /orders/{id}/pay on the
+  next, GET /orders/{id}, unauthenticated, the customer named in the order;
+- through the gateway, the public path: the buyers signed up and in first (bench.signed_in), each
+  with their own token and client address (X-Forwarded-For), then POST /api/orders, POST
+  /api/orders/{id}/pay, GET /api/orders/{id} (the order composed with its customer and
+  products, so each poll also reads those).
+The POSTs carry an Idempotency-Key and are asked again with it while the first attempt runs or a
+dependency is down. The buyers start a ramp (RAMP_S) before the measured window, so that it sees
+a full pipeline of checkouts, and start none after it; checkouts completed outside the window are
 finished and audited, not counted.
 
-Reported per backend and load (full: --buyers closed-loop buyers; half: checkouts arriving, open
-loop, at half the rate the full load completed, for the consistency target):
+Reported per backend and load (full: --buyers closed-loop buyers by each path; half: checkouts
+arriving, open loop, at half the rate the last path's full load completed, by that path, for the
+consistency target):
 - checkouts/s completed inside the window, and the ratio to the hello-world ceiling (the best
   hello-world requests/s of the same run); requests/s and requests per checkout;
-- checkout latency p50/p99 (POST /orders sent -> COMPLETED seen; poll-interval resolution);
+- checkout latency p50/p99 (the order's POST sent -> COMPLETED seen; poll-interval resolution);
+- house CPU per completed checkout: every service process's CPU over the window (from /proc,
+  bench.cpu, as bench.profile_checkout reads it), over the checkouts completed in it;
 - time to consistency, OrderConfirmed -> deduction committed, two ways: the inventory's
   `event_propagation_seconds{consumer="inventory",type="OrderConfirmed"}` histogram (envelope
   time, stamped in the transaction that writes OrderConfirmed to the outbox, to the deduction's
@@ -56,10 +69,12 @@ from typing import TYPE_CHECKING
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.buyers import CHECKOUT_DEADLINE_S, Outcome, drive_buyers, drive_paced
+from bench.buyers import CHECKOUT_DEADLINE_S, START_S, CheckoutPath, Outcome, drive_buyers, drive_paced
+from bench.cpu import cpu_during, house_processes
 from bench.figures import fmt, ratio
 from bench.house import temporary_house
 from bench.postgres import fresh_prefix, postgres_up
+from bench.signed_in import sign_up_buyers, through_the_gateway
 from flashsale.runtime.services_file import ServicesFile
 from flashsale.sale.client import HouseClient
 from flashsale.sale.settle import time_to_consistency
@@ -82,6 +97,8 @@ RAMP_S = 5.0
 BUYERS = 16
 WINDOW_S = 10.0
 PROPAGATION = ("event_propagation_seconds", {"consumer": "inventory", "type": "OrderConfirmed"})
+# Where the buyers check out (bench.buyers' CheckoutPath), as the section's rows say it.
+PATHS = {"direct": "straight at the orders instances", "gateway": "through the gateway (signed-in)"}
 # The issue's targets.
 TARGET_CEILING_SHARE = 0.25
 TARGET_P99_MS = 50.0
@@ -93,16 +110,19 @@ TARGET_RSS_MB = 120.0
 @dataclass
 class Window:
     backend: str
+    path: str  # a key of PATHS
     buyers: int  # closed-loop buyers; 0 for a paced (open-loop) window
     outcome: Outcome
     propagation_ms: dict[int, float | None]  # percentile -> bucket upper bound, ms
     exact_ms: dict[int, float | None]  # percentile -> ms, from the APIs
     exact_n: int
+    cpu_s: dict[str, float]  # per house process, over the measured window (empty: not read)
     paced_per_s: float | None = None  # the arrival rate of a paced window
 
     @property
     def load(self) -> str:
-        return f"{self.buyers} buyers" if self.paced_per_s is None else f"paced {self.paced_per_s:,.1f}/s"
+        load = f"{self.buyers} buyers" if self.paced_per_s is None else f"paced {self.paced_per_s:,.1f}/s"
+        return f"{load}, {PATHS[self.path]}"
 
     @property
     def per_s(self) -> float:
@@ -116,18 +136,37 @@ class Window:
         found = percentile(self.outcome.latencies, q)
         return None if found is None else found * 1000
 
+    @property
+    def cpu_ms_per_checkout(self) -> float | None:
+        """The whole house's CPU over the window per checkout completed in it."""
+        if not self.cpu_s or not self.outcome.completed:
+            return None
+        return 1000 * sum(self.cpu_s.values()) / self.outcome.completed
 
-def run_window(services: ServicesFile, backend: str, buyers: int, duration_s: float, poll_s: float,
-               memory: MemoryWatch | None, paced_per_s: float | None = None) -> Window:
+
+def checkout_path(services: ServicesFile, name: str, buyers: int) -> CheckoutPath:
+    """The path `name` (a key of PATHS) into this house; through the gateway, `buyers` buyers are
+    signed up and in first, each with a client address of their own (bench.signed_in)."""
+    if name == "direct":
+        return CheckoutPath(services.urls["orders"])
+    signed_in = asyncio.run(sign_up_buyers(services, buyers))
+    print(f"  {buyers} buyers signed up and in through the gateway ({fmt(signed_in.sign_ups_per_s)} sign-ups/s, "
+          f"{fmt(signed_in.sign_ins_per_s)} sign-ins/s)", flush=True)
+    return through_the_gateway(services, signed_in)
+
+
+def run_window(services: ServicesFile, backend: str, path: CheckoutPath, buyers: int, duration_s: float,
+               poll_s: float, memory: MemoryWatch | None, paced_per_s: float | None = None) -> Window:
     """A fresh hot product, `buyers` closed-loop buyers (or checkouts arriving at `paced_per_s`)
-    for a ramp and `duration_s`, then the audit and the figures."""
+    by `path` for a ramp and `duration_s`, the house's CPU read over that window; then the audit
+    and the figures."""
     product = f"HOT-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product))
     before = _propagation_buckets(services)
-    urls = services.urls["orders"]
-    with memory or contextlib.nullcontext():
-        outcome = (drive_buyers(urls, product, buyers, RAMP_S, duration_s, poll_s) if paced_per_s is None
-                   else drive_paced(urls, product, paced_per_s, RAMP_S, duration_s, poll_s))
+    opens_in_s = START_S + RAMP_S  # the buyers' processes start together, then ramp
+    with memory or contextlib.nullcontext(), cpu_during(house_processes(services), opens_in_s, duration_s) as cpu:
+        outcome = (drive_buyers(path, product, buyers, RAMP_S, duration_s, poll_s) if paced_per_s is None
+                   else drive_paced(path, product, paced_per_s, RAMP_S, duration_s, poll_s))
     asyncio.run(_audit(services, product, outcome))
     after = _propagation_buckets(services)
     exact = asyncio.run(_exact_consistency(services, outcome.done + outcome.not_done))  # all COMPLETED now
@@ -135,12 +174,13 @@ def run_window(services: ServicesFile, backend: str, buyers: int, duration_s: fl
     def ms(seconds: float | None) -> float | None:
         return None if seconds is None else seconds * 1000
 
-    window = Window(backend, 0 if paced_per_s else buyers, outcome,
+    window = Window(backend, path.name, 0 if paced_per_s else buyers, outcome,
                     {q: ms(_bucket_percentile(before, after, q)) for q in (50, 95, 99)},
-                    {q: ms(percentile(exact, q)) for q in (50, 95, 99)}, len(exact), paced_per_s)
+                    {q: ms(percentile(exact, q)) for q in (50, 95, 99)}, len(exact), cpu, paced_per_s)
     print(f"  checkout, {backend}, {window.load}: {window.per_s:,.1f} checkouts/s "
           f"({window.requests_per_s:,.0f} requests/s), p50 {fmt(window.latency_ms(50))} ms, "
-          f"p99 {fmt(window.latency_ms(99))} ms; OrderConfirmed->deduction p99 <= "
+          f"p99 {fmt(window.latency_ms(99))} ms, house CPU {fmt(window.cpu_ms_per_checkout)} ms per checkout; "
+          f"OrderConfirmed->deduction p99 <= "
           f"{fmt(window.propagation_ms[99])} ms (buckets), {fmt(window.exact_ms[99])} ms (exact); "
           f"{len(outcome.done) + len(outcome.not_done)} checkouts in all, {len(outcome.not_done)} of them over "
           f"{CHECKOUT_DEADLINE_S:g} s, {outcome.retries} POSTs retried", flush=True)
@@ -282,12 +322,13 @@ def _rss_mb(pid: int) -> float | None:
 # -- the section -------------------------------------------------------------------------------------
 
 def section(ceiling_per_s: float | None, *, backends: list[str], buyers: int = BUYERS, duration_s: float = WINDOW_S,
-            poll_ms: float = POLL_MS, command: str = "") -> str:
-    """Every backend's house at full and half load; the markdown section of the bench report."""
+            poll_ms: float = POLL_MS, paths: tuple[str, ...] = tuple(PATHS), command: str = "") -> str:
+    """Every backend's house at full load by each of `paths` (keys of PATHS), then at half load by
+    the last of them; the markdown section of the bench report."""
     windows: list[Window] = []
     memory: dict[str, dict[str, float]] = {}
-    print(f"checkout: {buyers} buyers (full), then checkouts arriving at half the rate they completed "
-          f"(half load, open loop), {duration_s:g} s windows, "
+    print(f"checkout: {buyers} buyers (full) {' and '.join(PATHS[p] for p in paths)}, then checkouts arriving "
+          f"at half the rate they completed {PATHS[paths[-1]]} (half load, open loop), {duration_s:g} s windows, "
           f"polls every {poll_ms:g} ms", flush=True)
     for backend in backends:
         database = ""
@@ -298,12 +339,22 @@ def section(ceiling_per_s: float | None, *, backends: list[str], buyers: int = B
             database = fresh_prefix("bench_co")
         with temporary_house(backend, database) as services:
             watch = MemoryWatch(services)
-            full = run_window(services, backend, buyers, duration_s, poll_ms / 1000, watch)
-            half = run_window(services, backend, buyers, duration_s, poll_ms / 1000, watch,
-                              paced_per_s=max(0.5, full.per_s / 2))
-            windows += [full, half]
+            windows += _backend_windows(services, backend, paths, buyers, duration_s, poll_ms / 1000, watch)
             memory[backend] = watch.peak_mb
     return _tables(windows, memory, ceiling_per_s, buyers, duration_s, poll_ms, command)
+
+
+def _backend_windows(services: ServicesFile, backend: str, paths: tuple[str, ...], buyers: int, duration_s: float,
+                     poll_s: float, watch: MemoryWatch) -> list[Window]:
+    """One house: the full load by each path in turn, side by side; then the half load (for the
+    time to consistency) by the last path, at half the rate its full load completed."""
+    windows = []
+    for name in paths:
+        path = checkout_path(services, name, buyers)
+        windows.append(run_window(services, backend, path, buyers, duration_s, poll_s, watch))
+    half_per_s = max(0.5, windows[-1].per_s / 2)
+    windows.append(run_window(services, backend, path, buyers, duration_s, poll_s, watch, paced_per_s=half_per_s))
+    return windows
 
 
 def _tables(windows: list[Window], memory: dict[str, dict[str, float]], ceiling: float | None, buyers: int,
@@ -314,22 +365,26 @@ def _tables(windows: list[Window], memory: dict[str, dict[str, float]], ceiling:
         "### End-to-end checkout: order -> pay -> COMPLETED, one hot product, whole house",
         "",
         f"`{alone}` runs this section alone. Buyers loop POST /orders -> POST /orders/{{id}}/pay -> "
-        f"GET /orders/{{id}} every {poll_ms:g} ms until COMPLETED; counted: checkouts completed in a "
-        f"{duration_s:g} s window after a {RAMP_S:g} s ramp (checkouts outside: finished during the ramp or "
-        "after the window, audited, not counted); latency is POST /orders sent -> COMPLETED seen. "
+        f"GET /orders/{{id}} every {poll_ms:g} ms until COMPLETED, {PATHS['direct']} (unauthenticated, "
+        f"the customer named in the order) or {PATHS['gateway']}: the public path, /api/orders..., each buyer "
+        "with their own token and client address, the gateway answering each poll with the order composed with "
+        "its customer and products. Both paths run in the same house, one after the other. Counted: checkouts "
+        f"completed in a {duration_s:g} s window after a {RAMP_S:g} s ramp (checkouts outside: finished during "
+        "the ramp or after the window, audited, not counted); latency is the order's POST sent -> COMPLETED seen; "
+        "house CPU is every service process's CPU over the window (from /proc) per checkout completed in it. "
         f"Ceiling: the best hello-world row of this run ({ceiling_text}).",
         "",
         f"| backend | load | checkouts/s | vs ceiling (target >= {TARGET_CEILING_SHARE:g}) | requests/s "
         "| requests/checkout "
-        "| p50 ms | p99 ms | checkouts outside | POSTs retried |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p50 ms | p99 ms | house CPU ms/checkout | checkouts outside | POSTs retried |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for w in windows:
         per_checkout = w.outcome.requests / max(1, len(w.outcome.done) + len(w.outcome.not_done))
         lines.append(f"| {w.backend} | {w.load} | {w.per_s:,.1f} | {ratio(w.per_s, ceiling, 3)} | "
                      f"{w.requests_per_s:,.0f} | {per_checkout:.1f} | {fmt(w.latency_ms(50))} | "
-                     f"{fmt(w.latency_ms(99))} | {w.outcome.outside + len(w.outcome.not_done)} | "
-                     f"{w.outcome.retries} |")
+                     f"{fmt(w.latency_ms(99))} | {fmt(w.cpu_ms_per_checkout, 0)} | "
+                     f"{w.outcome.outside + len(w.outcome.not_done)} | {w.outcome.retries} |")
     lines += [
         "",
         "Time to consistency, OrderConfirmed committed -> deduction committed, ms. Buckets: the inventory's "
@@ -342,7 +397,7 @@ def _tables(windows: list[Window], memory: dict[str, dict[str, float]], ceiling:
         "rate the full load completed.",
         "",
         "| backend | load | buckets p50 | p95 | p99 | exact p50 | p95 | p99 | sample | p99 target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for w in windows:
         half = w.paced_per_s is not None
@@ -351,15 +406,18 @@ def _tables(windows: list[Window], memory: dict[str, dict[str, float]], ceiling:
         lines.append(f"| {w.backend} | {w.load} | {fmt(w.propagation_ms[50], 0)} | {fmt(w.propagation_ms[95], 0)} "
                      f"| {fmt(w.propagation_ms[99], 0)} | {fmt(w.exact_ms[50])} | {fmt(w.exact_ms[95])} | "
                      f"{fmt(w.exact_ms[99])} | {w.exact_n} | {verdict} |")
-    lines += _memory_table(memory)
+    lines += _memory_table(memory, signed_in="gateway" in {w.path for w in windows})
     return "\n".join(lines)
 
 
-def _memory_table(memory: dict[str, dict[str, float]]) -> list[str]:
+def _memory_table(memory: dict[str, dict[str, float]], signed_in: bool) -> list[str]:
     backends = list(memory)
     services = sorted({name for peaks in memory.values() for name in peaks})
+    # Seen: an idle customers process at ~96 MB held ~233 MB after 16 sign-ups and sign-ins, and kept it.
+    sign_ups = (" The customers process's figure includes what signing the gateway's buyers up and in (argon2id, "
+                "19 MiB a hash, in threads) left resident before the gateway's windows." if signed_in else "")
     lines = ["", f"Highest resident memory (VmRSS, MB) per service process during the checkout load "
-             f"(target <= {TARGET_RSS_MB:g} MB):", "",
+             f"(target <= {TARGET_RSS_MB:g} MB).{sign_ups}", "",
              "| service | " + " | ".join(backends) + " | within target |",
              "|---|" + "---:|" * len(backends) + "---|"]
     for name in services:
@@ -380,6 +438,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--quick", action="store_true", help="5 s windows, 8 buyers, a short ceiling")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the hello-world ceiling")
+    parser.add_argument("--path", choices=["both", *PATHS], default="both",
+                        help="where the buyers check out: straight at the order instances, through the gateway "
+                             "(signed in), or both side by side (the half load takes the last)")
     return parser.parse_args()
 
 
@@ -389,8 +450,9 @@ def main() -> None:
         args.duration, args.buyers = 5.0, 8
     ceiling = None if args.no_ceiling else measure_ceiling([args.buyers], min(args.duration, 3.0))
     command = " ".join(["python -m bench.checkout", *sys.argv[1:]])
+    paths = tuple(PATHS) if args.path == "both" else (args.path,)
     print(section(ceiling, backends=args.backends.split(","), buyers=args.buyers, duration_s=args.duration,
-                  poll_ms=args.poll_ms, command=command))
+                  poll_ms=args.poll_ms, paths=paths, command=command))
 
 
 def measure_ceiling(levels: list[int], duration_s: float) -> float | None:

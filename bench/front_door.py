@@ -43,16 +43,15 @@ from pathlib import Path
 import httpx
 
 from bench.checkout import put_on_sale
+from bench.cpu import process_cpu_s
 from bench.figures import fmt, ratio
 from bench.house import house
 from bench.postgres import fresh_prefix, postgres_up
-from bench.profile_holds import process_cpu_s
+from bench.signed_in import sign_up_buyers
 from flashsale.runtime.nats_server import free_port, wait_for_port
 from flashsale.runtime.services_file import ServicesFile
-from flashsale.sale.buyers import SignedIn, sign_in_buyers
-from flashsale.sale.client import HouseClient
+from flashsale.sale.buyers import SignedIn
 
-PROXY = "127.0.0.1"  # the bench stands where the house's load balancer would
 TIMEOUT_S = 2  # wrk's --timeout: an answer later than this is counted as a timeout
 READ_CONCURRENCY = 16  # the books' reads of each buyer's orders
 RESTOCK_ROUNDS = 5  # units received one at a time after the sell-out, each bought through the gateway
@@ -230,17 +229,9 @@ def holds_in_house(services: ServicesFile, connections: int, seconds: float) -> 
     return phase
 
 
-async def sign_up_buyers(services: ServicesFile, buyers: int, tokens: Path) -> SignedIn:
-    """Sign up, then sign in, `buyers` buyers through the gateway, as the sale's buyers do
-    (sale/buyers.py); their tokens and the client address each came from go to `tokens`."""
-    client = HouseClient(services, retry_window_s=60.0)
-    try:
-        signed_in = await sign_in_buyers(client, buyers)
-    finally:
-        await client.close()
-    lines = "".join(f"{buyer.token} {buyer.address}\n" for buyer in signed_in.buyers)
-    await asyncio.to_thread(tokens.write_text, lines)
-    return signed_in
+def write_tokens(signed_in: SignedIn, tokens: Path) -> None:
+    """The buyers' tokens and the client address each comes from, a line each, for wrk."""
+    tokens.write_text("".join(f"{buyer.token} {buyer.address}\n" for buyer in signed_in.buyers))
 
 
 async def books(services: ServicesFile, product: str, stock: int, buyers: list[str]) -> str:
@@ -312,12 +303,12 @@ class Backend:
 
 
 def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
-    os.environ["FLASHSALE_TRUSTED_PROXIES"] = PROXY
     with tempfile.TemporaryDirectory(prefix="flashsale-bench-front-door-") as tmp, \
             house(Path(tmp) / "house", database) as services:
         tokens = Path(tmp) / "tokens.txt"
         print(f"[{backend}] house up; signing up {args.buyers} buyers", flush=True)
-        buyers = asyncio.run(sign_up_buyers(services, args.buyers, tokens))
+        buyers = asyncio.run(sign_up_buyers(services, args.buyers))
+        write_tokens(buyers, tokens)
         print(f"[{backend}] {fmt(buyers.sign_ups_per_s)} sign-ups/s, {fmt(buyers.sign_ins_per_s)} sign-ins/s",
               flush=True)
         top = ceiling(args.connections, args.seconds)

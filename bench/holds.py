@@ -15,8 +15,9 @@ p50/p99, the ratio to the ceiling and to the naive strategy (same database, same
 each process's resident memory right after its heaviest load; checks after each run that
 nothing was oversold (sold + reserved <= received), exiting non-zero if anything was; and
 appends the figures to bench/RESULTS.md. Last, the end-to-end checkout section of bench/checkout.py
-(a whole house per backend; alone: `python -m bench.checkout --quick`), and how long events wait
-in the consumers' pull (bench/delivery.py), in the same report.
+(a whole house per backend, buyers straight at the order instances and through the gateway; alone:
+`python -m bench.checkout --quick`), and how long events wait in the consumers' pull
+(bench/delivery.py), in the same report.
 """
 
 from __future__ import annotations

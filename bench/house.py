@@ -4,12 +4,18 @@ Every service its own process, its own broker; FLASHSALE_* settings in the bench
 reach every service. On PostgreSQL the house gets a fresh database prefix (bench.postgres) and
 its databases are dropped when it stops; on SQLite its files live in a temporary folder, removed
 afterwards unless the run failed (then kept, and said where, for whoever looks into it).
+
+The house's gateway trusts the bench as its proxy (FLASHSALE_TRUSTED_PROXIES=127.0.0.1): the
+bench stands where a load balancer would and names a client address per buyer in
+X-Forwarded-For, so that the per-client rate limit sees buyers, not one load generator (a
+request without that header comes from the bench's own address, as it would untrusted).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -25,6 +31,7 @@ from flashsale.runtime.services_file import ServicesFile, load_services
 
 ORDERS_INSTANCES = 2  # as `flashsale up` runs by default
 HOLD_TTL_S = 600  # no hold expires during a run
+PROXY = "127.0.0.1"  # the bench, trusted by the gateway as its proxy
 
 
 @contextlib.contextmanager
@@ -54,7 +61,7 @@ def house(data_dir: Path, database: str) -> Iterator[ServicesFile]:
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / "up.log", "ab") as log:
         up = subprocess.Popen([*command, *(["--database", database] if database else [])], stdout=log,
-                              stderr=subprocess.STDOUT)
+                              stderr=subprocess.STDOUT, env={**os.environ, "FLASHSALE_TRUSTED_PROXIES": PROXY})
     try:
         yield _wait_for_services(data_dir, up)
     finally:

@@ -49,9 +49,11 @@ class ServerClosed(Exception):
     """The server closed the connection before answering."""
 
 
-def request_bytes(method: str, host: str, path: str, body: bytes, key: str | None = None) -> bytes:
-    """One request with a JSON body (and an Idempotency-Key when given)."""
-    extra = f"Idempotency-Key: {key}\r\n" if key else ""
+def request_bytes(method: str, host: str, path: str, body: bytes, key: str | None = None,
+                  headers: dict[str, str] | None = None) -> bytes:
+    """One request with a JSON body (and an Idempotency-Key and further headers when given)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    extra += f"Idempotency-Key: {key}\r\n" if key else ""
     head = (f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
@@ -70,12 +72,14 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection to one service instance (JSON in, JSON out)."""
+    """One keep-alive HTTP/1.1 connection to one service instance (JSON in, JSON out), sending
+    `headers` with every request (a signed-in buyer's token and client address, say)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         parts = urlsplit(url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.netloc = parts.netloc
+        self.headers = headers
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -83,7 +87,7 @@ class Connection:
         """Status and body. A kept-alive connection the server closed while it was idle (its
         keep-alive timeout) is opened again and the request sent once more, as HTTP clients do:
         nothing was answered on it, and every POST here carries an Idempotency-Key."""
-        request = request_bytes(method, self.netloc, path, body, key)
+        request = request_bytes(method, self.netloc, path, body, key, self.headers)
         reused = self._writer is not None
         try:
             return await self._exchange(request)

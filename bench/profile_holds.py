@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench import wrk
+from bench.cpu import process_cpu_s
 from bench.holds import ADMIN, python_load, wrk_load
 from bench.postgres import POSTGRES
 from flashsale.kit.db_admin import drop_postgres_database, service_database_url
@@ -42,11 +42,6 @@ def py_spy() -> str:
     if found is None:
         raise SystemExit("py-spy is needed: pip install py-spy")
     return found
-
-
-def process_cpu_s(pid: int | None) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _package(frame: str) -> str:

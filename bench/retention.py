@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.buyers import drive_paced
+from bench.buyers import CheckoutPath, drive_paced
 from bench.checkout import POLL_MS, put_on_sale
 from bench.house import house
 from flashsale.runtime.services_file import ServicesFile
@@ -76,7 +76,7 @@ def run(services: ServicesFile, data_dir: Path, rounds: int, round_s: float, per
     samples = [measure(data_dir, 0)]
     print(f"{'round':>5} {'checkouts':>9} {'MB on disk':>10} {'kit MB':>7} {'kit rows':>9}", flush=True)
     for n in range(1, rounds + 1):
-        outcome = drive_paced(services.urls["orders"], product, per_s, 0.0, round_s, POLL_MS / 1000)
+        outcome = drive_paced(CheckoutPath(services.urls["orders"]), product, per_s, 0.0, round_s, POLL_MS / 1000)
         if outcome.not_done or outcome.refused:
             raise SystemExit(f"round {n}: not completed {len(outcome.not_done)}, refused {dict(outcome.refused)}")
         samples.append(measure(data_dir, samples[-1].checkouts + len(outcome.done)))
