@@ -30,6 +30,7 @@ from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.errors import OrderNotFound
 from flashsale.services.gateway.freshness import RecentWrites
 from support.ids import unique
+from support.metrics import page_of, total
 from support.polling import wait_for
 
 pytestmark = pytest.mark.service
@@ -70,6 +71,32 @@ def test_an_order_reads_whole_while_every_service_answers(house: Any) -> None:
     assert (body["customer"]["customerId"], body["customer"]["name"]) == (customer.customer_id, "Ann")
     assert body["products"][product_id]["priceCents"] == 4999
     assert body["products"][product_id]["availability"]["source"] in ("inventory", "catalog")
+
+
+def _asked(process: ServiceProcess, route: str) -> float:
+    return total(page_of(process.url), "http_request_duration_seconds_count", route=route)
+
+
+def test_a_crowd_of_reads_asks_the_catalog_and_the_customers_once_and_a_profile_change_shows_at_once(
+    house: Any,
+) -> None:
+    gateway = own_gateway(house, parts_kept_s="60")  # kept for longer than the test takes
+    catalog, customers = house.shared("catalog"), house.shared("customers")
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    customer = gateway.sign_up("Ann")
+    order_id = gateway.place(customer, product_id)["orderId"]
+    before = _asked(catalog, "/products/batch"), _asked(customers, "/customers/{customerId}")
+
+    reads = [composed(gateway, customer.headers, order_id)[1] for _ in range(10)]
+    after = _asked(catalog, "/products/batch"), _asked(customers, "/customers/{customerId}")
+    renamed = gateway.call("PATCH", "/api/me", headers=customer.headers, json={"name": "Ann Lee"})
+    reread = composed(gateway, customer.headers, order_id)[1]
+
+    assert all(read["parts"] == {"order": "ok", "customer": "ok", "products": "ok"} for read in reads)
+    assert all(read["products"][product_id]["productId"] == product_id for read in reads)
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)  # the first read asked; nine were answered
+    assert renamed.status_code == 200, renamed.text
+    assert reread["customer"]["name"] == "Ann Lee"
 
 
 def test_a_killed_customers_service_leaves_the_order_readable_with_the_customer_marked(

@@ -1,7 +1,9 @@
 """Read-your-writes through the gateway, against a catalog whose event consumer lags on purpose
 (FLASHSALE_CONSUMER_DELAY_MS): right after a customer's own order, that customer sees the stock it
 took (read from the inventory), while everyone else sees the catalog's read model, which catches up
-a few seconds later; once the window has passed, the customer reads the caught-up catalog again."""
+a few seconds later; once the window has passed, the customer reads the caught-up catalog again.
+The gateway keeps what it read for longer than these tests take (FLASHSALE_PARTS_KEPT_S), so a
+level read for one customer is offered to another only when it shows that other's write too."""
 
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ pytestmark = pytest.mark.service
 
 CATALOG_LAG_MS = 5000
 WINDOW_S = 6  # a second past the catalog's lag: as long as the others see the stale catalog, Ann does not
+PARTS_KEPT_S = 60  # every level read here stays kept: what is offered from the copy is what is tested
 
 
 @pytest.fixture
 def gateway(house: Any) -> Gateway:
     wired = backends(house, consumer_delay_ms=str(CATALOG_LAG_MS))
-    settings = gateway_env(wired, read_your_writes_s=str(WINDOW_S))
+    settings = gateway_env(wired, read_your_writes_s=str(WINDOW_S), parts_kept_s=str(PARTS_KEPT_S))
     return Gateway(house.shared("gateway", **settings), house.admin_token)
 
 
@@ -76,3 +79,18 @@ def test_a_cancelled_order_gives_its_units_back_at_once_for_the_customer_who_can
     assert bob_sees["available"] in (0, 4)  # whatever the lagging catalog has heard so far
     wait_for(lambda: gateway.availability(product_id, bob.headers)["available"] == 4, timeout_s=30,
              what="the catalog to hear of the release")
+
+
+def test_a_level_kept_from_before_a_customers_order_is_not_what_that_customer_reads(gateway: Gateway) -> None:
+    product_id = gateway.new_product(gateway.admin(), stock=10)
+    gateway.wait_listed(product_id, 10)
+    ann, bob = gateway.sign_up("Ann"), gateway.sign_up("Bob")
+    gateway.place(ann, product_id, quantity=2)
+    assert gateway.availability(product_id, ann.headers)["available"] == 8  # read, and kept, for Ann
+
+    gateway.place(bob, product_id, quantity=1)
+    bob_sees = gateway.availability(product_id, bob.headers)
+    ann_sees = gateway.availability(product_id, ann.headers)
+
+    assert (bob_sees["available"], bob_sees["source"]) == (7, "inventory")  # his own order shown: asked anew
+    assert (ann_sees["available"], ann_sees["source"]) == (7, "inventory")  # Bob's read, kept: after Ann's order

@@ -22,7 +22,7 @@ from flashsale.contracts.api import (
     StockView,
 )
 from flashsale.services.gateway.auth import Admin, as_admin
-from flashsale.services.gateway.deps import UpstreamsDep
+from flashsale.services.gateway.deps import ReadsDep, UpstreamsDep
 from flashsale.services.gateway.upstream import relay
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], dependencies=Admin)
@@ -39,24 +39,26 @@ UNKNOWN_ORDER = (404, "unknown_order")
     **as_admin(TOO_LARGE, (422, "invalid_sale_window"), (503, "catalog_unavailable")),
 })
 async def put_product(
-    product_id: ProductId, body: ProductFields, upstreams: UpstreamsDep, request: Request,
+    product_id: ProductId, body: ProductFields, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
 ) -> Response:
     answer = await upstreams.catalog.request(
         "PUT", f"/products/{product_id}", json=body.model_dump(by_alias=True, mode="json"),
         headers=upstreams.admin_headers, idempotent=True,
     )
+    reads.product_changed(product_id)
     return relay(answer, request.url.path)
 
 
 @router.patch("/products/{productId}", response_model=ProductView, responses=as_admin(
     TOO_LARGE, (404, "unknown_product"), (422, "invalid_sale_window"), (503, "catalog_unavailable")))
 async def patch_product(
-    product_id: ProductId, body: ProductChanges, upstreams: UpstreamsDep, request: Request,
+    product_id: ProductId, body: ProductChanges, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
 ) -> Response:
     answer = await upstreams.catalog.request(
         "PATCH", f"/products/{product_id}", json=body.model_dump(by_alias=True, mode="json", exclude_unset=True),
         headers=upstreams.admin_headers,
     )
+    reads.product_changed(product_id)
     return relay(answer, request.url.path)
 
 

@@ -137,7 +137,7 @@ async def get_profile(customer_id: CustomerId, upstreams: UpstreamsDep, request:
     (503, "customers_unavailable"),
 ))
 async def update_profile(
-    body: UpdateCustomer, customer_id: CustomerId, upstreams: UpstreamsDep, request: Request,
+    body: UpdateCustomer, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, request: Request,
     if_match: IfMatch = None,
 ) -> Response:
     """200 profile; 409 email_taken; 412 version_mismatch when If-Match is stale."""
@@ -146,6 +146,7 @@ async def update_profile(
         "PATCH", f"/customers/{customer_id}", json=body.model_dump(by_alias=True, mode="json", exclude_unset=True),
         headers=headers,
     )
+    reads.profile_changed(customer_id)  # whatever the answer: their next read asks again
     return relay(answer, request.url.path)
 
 

@@ -21,6 +21,7 @@ from flashsale.services.gateway import SERVICE, api_admin, api_orders, api_publi
 from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
+from flashsale.services.gateway.copies import Copies
 from flashsale.services.gateway.door import SoldOutDoor
 from flashsale.services.gateway.edge import Admission, BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
@@ -44,8 +45,10 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         app.state.upstreams = upstreams
         app.state.keys = Keys(settings.gateway_secret, settings.token_ttl_s, runtime.clock, settings.refresh_ttl_s)
         app.state.throttle = Throttle(settings.rate_limit)
+        kept_ms = int(settings.parts_kept_s * 1000)
         app.state.reads = Reads(upstreams, recent, runtime.clock, settings.part_timeout_s,
-                                settings.low_stock_threshold)
+                                settings.low_stock_threshold, products=Copies(kept_ms), profiles=Copies(kept_ms),
+                                levels=Copies(kept_ms))
         app.state.admission = Admission(settings.max_buys_in_flight)
         app.state.sold_out = SoldOut(int(settings.sold_out_ttl_s * 1000))
         bus = (Bus(settings.broker_url, name=f"{SERVICE.name}-{settings.instance}", limits=stream_limits(settings))

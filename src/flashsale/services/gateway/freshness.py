@@ -54,10 +54,14 @@ class RecentWrites:
 
     def is_recent(self, customer_id: str | None, entity: str, now: int) -> bool:
         """Whether this customer wrote this entity within the window before `now`."""
+        return self.written_at(customer_id, entity, now) is not None
+
+    def written_at(self, customer_id: str | None, entity: str, now: int) -> int | None:
+        """When (epoch ms) this customer last wrote this entity, if within the window before `now`."""
         if customer_id is None:
-            return False
+            return None
         until = self._until.get(customer_id, {}).get(entity)
-        return until is not None and until > now
+        return until - self.window_ms if until is not None and until > now else None
 
     def __len__(self) -> int:
         return len(self._until)

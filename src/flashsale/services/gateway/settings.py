@@ -21,6 +21,10 @@ class GatewaySettings(ServiceSettings):
     # FLASHSALE_READ_YOUR_WRITES_S: after a customer's own write, how long their reads of what it
     # touched go to the owning service instead of a read model that may not have caught up.
     read_your_writes_s: float = Field(default=10.0, ge=0)
+    # FLASHSALE_PARTS_KEPT_S: how long a composed read's parts (a product's view, a customer's
+    # profile, a stock level read for read-your-writes) answer the next reads (copies.py); 0: every
+    # read asks their services.
+    parts_kept_s: float = Field(default=1.0, ge=0)
     # FLASHSALE_MAX_BODY_BYTES: larger request bodies are refused with 413.
     max_body_bytes: int = Field(default=16_384, ge=1)
     # FLASHSALE_RATE_LIMIT: per customer (per client address when anonymous), `limits` notation.

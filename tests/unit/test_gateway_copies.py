@@ -1,0 +1,62 @@
+"""The gateway's copies of composed reads' parts (pure): kept for their time, never older; a
+copy asked for before a given moment is not offered for a read that must see that moment."""
+
+from __future__ import annotations
+
+from flashsale.services.gateway.copies import Copies
+from flashsale.services.gateway.freshness import RecentWrites
+
+
+def test_a_copy_answers_until_its_time_is_up_and_not_after() -> None:
+    copies: Copies[str] = Copies(1000)
+    copies.put("p-1", "view", asked_at=10_000)
+
+    assert copies.get("p-1", 10_000) == "view"
+    assert copies.get("p-1", 10_999) == "view"
+    assert copies.get("p-1", 11_000) is None
+    assert copies.get("p-2", 10_500) is None
+
+
+def test_a_copy_asked_for_before_a_write_is_not_offered_to_a_read_that_must_see_the_write() -> None:
+    copies: Copies[str] = Copies(1000)
+    copies.put("p-1", "before the write", asked_at=10_000)
+
+    assert copies.get("p-1", 10_200, asked_since=10_100) is None
+    assert copies.get("p-1", 10_200, asked_since=10_000) == "before the write"
+
+
+def test_an_older_answer_arriving_late_does_not_replace_a_newer_one() -> None:
+    copies: Copies[str] = Copies(1000)
+    copies.put("p-1", "asked second, answered first", asked_at=10_100)
+    copies.put("p-1", "asked first, answered late", asked_at=10_000)
+
+    assert copies.get("p-1", 10_200) == "asked second, answered first"
+
+
+def test_nothing_is_kept_without_a_time_and_forgotten_copies_are_gone() -> None:
+    off: Copies[str] = Copies(0)
+    off.put("p-1", "view", asked_at=10_000)
+    assert off.get("p-1", 10_000) is None
+
+    copies: Copies[str] = Copies(1000)
+    copies.put("c-1", "profile", asked_at=10_000)
+    copies.forget("c-1")
+    assert copies.get("c-1", 10_001) is None
+
+
+def test_the_copies_are_bounded_the_least_recently_stored_dropped_first() -> None:
+    copies: Copies[int] = Copies(1000, max_entries=2)
+    for n in range(3):
+        copies.put(f"p-{n}", n, asked_at=10_000 + n)
+
+    assert [copies.get(f"p-{n}", 10_010) for n in range(3)] == [None, 1, 2]
+
+
+def test_a_customers_write_is_dated_while_its_window_lasts() -> None:
+    recent = RecentWrites(5000)
+    recent.note("ann", ["product:p-1"], 10_000)
+
+    assert recent.written_at("ann", "product:p-1", 12_000) == 10_000
+    assert recent.written_at("ann", "product:p-1", 15_000) is None
+    assert recent.written_at("bob", "product:p-1", 12_000) is None
+    assert recent.written_at(None, "product:p-1", 12_000) is None
