@@ -14,7 +14,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from flashsale.kit.pulling import MOST_AT_ONCE, fetch_arrived
+from flashsale.kit.pulling import MOST_AT_ONCE, fetch_arrived, fetch_gathered
 
 pytestmark = pytest.mark.service
 
@@ -53,6 +53,24 @@ async def test_a_backlog_comes_in_bounded_batches_in_publish_order(connections: 
 
     assert [len(b) for b in batches] == [MOST_AT_ONCE, MOST_AT_ONCE, 50]
     assert [name for batch in batches for name in batch] == names
+
+
+async def test_a_gathering_pull_hands_over_what_arrived_within_its_moment_as_one_batch(
+    connections: list[NatsClient],
+) -> None:
+    subject = await _stream(connections[0])
+    js = connections[0].jetstream()
+    psub = await connections[1].jetstream().pull_subscribe(f"{subject}.>", durable="d")
+    await _publish(js, subject, ["first"])
+
+    gathering = asyncio.create_task(fetch_gathered(psub, gather_s=1.0))
+    await _publish(js, subject, ["second", "third"])  # while the pull gathers (or before it began)
+    batch = await gathering
+    await _publish(js, subject, ["fourth"])
+    alone = await fetch_gathered(psub, gather_s=0)  # without a moment to gather: as it arrives
+
+    assert [m.data.decode() for m in batch] == ["first", "second", "third"]
+    assert [m.data.decode() for m in alone] == ["fourth"]
 
 
 async def test_pullers_sharing_a_durable_get_every_message_exactly_once(connections: list[NatsClient]) -> None:

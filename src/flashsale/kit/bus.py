@@ -47,7 +47,7 @@ from nats.js.api import (
 
 from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.errors import BrokerUnavailable, DatabaseUnavailable, OutOfTurn
-from flashsale.kit.pulling import fetch_arrived
+from flashsale.kit.pulling import fetch_gathered
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import consuming, consuming_batch
 from flashsale.kit.tracing import mark_failed
@@ -101,6 +101,10 @@ class Subscription:
     # How many subjects' events may be handled at once (see the module docstring). 1 keeps the
     # stream's order: for a copy that sets absolute values, or events about one shared thing.
     concurrency: int = 1
+    # How long after a first event the pull waits for more, so that what arrives within that
+    # moment is handled (by a batch_handler: committed) as one batch (kit/pulling.py
+    # `fetch_gathered`). For a read model nobody waits on; 0 hands each event over as it arrives.
+    gather_s: float = 0.0
 
 
 class Bus:
@@ -400,7 +404,7 @@ class Bus:
                 sampled_at = time.monotonic()
                 await _sample_lag(sub, psub)
             try:
-                msgs = await fetch_arrived(psub)
+                msgs = await fetch_gathered(psub, sub.gather_s)
             except TimeoutError:
                 continue
             if sub.batch_handler is not None and await self._deliver_batch(sub, sub.batch_handler, msgs):
