@@ -102,7 +102,7 @@ class PaymentStore:
         if found is None:
             created = Payment(f"pay-{uuid.uuid4()}", order_id, amount_cents, token, domain.PENDING,
                               None, 0, now, now)
-            await conn.execute(payments.insert().values(**asdict(created)))
+            await conn.execute(_CREATE, asdict(created))
             return domain.Claim.START, created
         decision = domain.claim(found.status, found.updated_at_ms, now, self.stale_pending_ms)
         if decision is domain.Claim.TAKE_OVER and not await _take_over_txn(conn, found, now):
@@ -117,10 +117,10 @@ class PaymentStore:
         now = self.clock.now_ms()
         async with self.db.unit_of_work() as uow:
             conn = uow.conn
-            finished = await _changed_txn(conn, payment, payments.update()
-                .where(payments.c.payment_id == payment.payment_id, payments.c.status == domain.PENDING)
-                .values(status=status, reason=None if approved else reason or domain.DECLINED_REASON,
-                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now))
+            finished = await _changed_txn(conn, _AUTHORISATION, {
+                "b_payment_id": payment.payment_id, "b_status": status,
+                "b_reason": None if approved else reason or domain.DECLINED_REASON, "b_calls": provider_calls,
+                "b_now": now})
             if finished is None:
                 return await _get_txn(conn, payment.payment_id)
             for kind in domain.authorisation_entries(status):
@@ -136,11 +136,9 @@ class PaymentStore:
         if (payment.status, payment.pending_step) == (step.source, step.operation.value):
             return payment  # already marked: re-drive it
         async with self.db.transaction() as conn:
-            started = await _changed_txn(conn, payment, payments.update()
-                .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
-                       sa.or_(payments.c.pending_step.is_(None),
-                              payments.c.pending_step == step.operation.value))
-                .values(pending_step=step.operation.value, updated_at_ms=self.clock.now_ms()))
+            started = await _changed_txn(conn, _START_STEP, {
+                "b_payment_id": payment.payment_id, "b_source": step.source, "b_step": step.operation.value,
+                "b_now": self.clock.now_ms()})
             return started or await _get_txn(conn, payment.payment_id)
 
     async def finish_step(self, payment: Payment, step: domain.Step, provider_calls: int) -> Payment:
@@ -149,11 +147,9 @@ class PaymentStore:
         now = self.clock.now_ms()
         async with self.db.unit_of_work() as uow:
             conn = uow.conn
-            finished = await _changed_txn(conn, payment, payments.update()
-                .where(payments.c.payment_id == payment.payment_id, payments.c.status == step.source,
-                       payments.c.pending_step == step.operation.value)
-                .values(status=step.target, pending_step=None,
-                        attempts=payments.c.attempts + provider_calls, updated_at_ms=now))
+            finished = await _changed_txn(conn, _FINISH_STEP, {
+                "b_payment_id": payment.payment_id, "b_source": step.source, "b_step": step.operation.value,
+                "b_target": step.target, "b_calls": provider_calls, "b_now": now})
             if finished is None:
                 return await _get_txn(conn, payment.payment_id)
             await _add_entry_txn(conn, payment, step.entry, now)
@@ -166,6 +162,26 @@ _FIND = sa.select(payments).where(payments.c.order_id == sa.bindparam("b_order_i
 _GET = sa.select(payments).where(payments.c.payment_id == sa.bindparam("b_payment_id"))
 _LEDGER_OF = sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents).where(
     payment_ledger.c.payment_id == sa.bindparam("b_payment_id"))
+# The writes of an authorisation and of each step, built once the same way.
+_CREATE = payments.insert()
+_ADD_ENTRY = payment_ledger.insert()
+_THIS_PAYMENT = payments.c.payment_id == sa.bindparam("b_payment_id")
+_MOVED_BY = {"attempts": payments.c.attempts + sa.bindparam("b_calls", type_=sa.Integer()),
+             "updated_at_ms": sa.bindparam("b_now")}
+_AUTHORISATION = (payments.update().where(_THIS_PAYMENT, payments.c.status == domain.PENDING)
+                  .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason", type_=sa.String()),
+                          **_MOVED_BY)
+                  .returning(*payments.c))
+_START_STEP = (payments.update()
+               .where(_THIS_PAYMENT, payments.c.status == sa.bindparam("b_source"),
+                      sa.or_(payments.c.pending_step.is_(None), payments.c.pending_step == sa.bindparam("b_step")))
+               .values(pending_step=sa.bindparam("b_step"), updated_at_ms=sa.bindparam("b_now"))
+               .returning(*payments.c))
+_FINISH_STEP = (payments.update()
+                .where(_THIS_PAYMENT, payments.c.status == sa.bindparam("b_source"),
+                       payments.c.pending_step == sa.bindparam("b_step"))
+                .values(status=sa.bindparam("b_target"), pending_step=None, **_MOVED_BY)
+                .returning(*payments.c))
 
 
 async def _find_txn(conn: AsyncConnection, order_id: str) -> Payment | None:
@@ -178,11 +194,11 @@ async def _get_txn(conn: AsyncConnection, payment_id: str) -> Payment:
     return Payment(**row._mapping)
 
 
-async def _changed_txn(conn: AsyncConnection, payment: Payment, update: sa.Update) -> Payment | None:
-    """Run a conditional UPDATE of `payment`'s row: the payment as it changed it, or None when its
-    condition did not hold (the payment had moved on). The row comes back with the UPDATE, so a
-    change costs no second read."""
-    row = (await conn.execute(update.returning(*payments.c))).first()
+async def _changed_txn(conn: AsyncConnection, update: sa.Update, params: dict[str, object]) -> Payment | None:
+    """Run a conditional UPDATE of a payment's row (one of the statements below, which return the
+    row): the payment as it changed it, or None when its condition did not hold (the payment had
+    moved on). The row comes back with the UPDATE, so a change costs no second read."""
+    row = (await conn.execute(update, params)).first()
     return None if row is None else Payment(**row._mapping)
 
 
@@ -204,10 +220,10 @@ async def _add_entry_txn(conn: AsyncConnection, payment: Payment, kind: str, now
     same payment waits for this one to end and the entries read here are the latest."""
     existing = await conn.execute(_LEDGER_OF, {"b_payment_id": payment.payment_id})
     domain.check_entry([(row.kind, row.amount_cents) for row in existing], kind, payment.amount_cents)
-    await conn.execute(payment_ledger.insert().values(
-        entry_id=str(uuid.uuid4()), payment_id=payment.payment_id, order_id=payment.order_id,
-        kind=kind, amount_cents=payment.amount_cents, at_ms=now,
-    ))
+    await conn.execute(_ADD_ENTRY, {
+        "entry_id": str(uuid.uuid4()), "payment_id": payment.payment_id, "order_id": payment.order_id,
+        "kind": kind, "amount_cents": payment.amount_cents, "at_ms": now,
+    })
 
 
 def _authorisation_event(payment: Payment, approved: bool, reason: str | None) -> EventData:
