@@ -177,15 +177,24 @@ class ShipmentStore:
         return Cancellation(domain.Cancel.ALREADY_CANCELLED, await _get_txn(conn, order_id))
 
 
+# The statements of a scheduling, built once (kit/statements.py says why).
+_FIND = sa.select(shipments).where(shipments.c.order_id == sa.bindparam("b_order_id"))
+_LINES = (sa.select(shipment_lines.c.product_id, shipment_lines.c.quantity)
+          .where(shipment_lines.c.shipment_id == sa.bindparam("b_shipment_id"))
+          .order_by(shipment_lines.c.product_id))
+_UNSHIPPABLE = sa.select(product_shipping.c.product_id).where(
+    product_shipping.c.product_id.in_(sa.bindparam("b_product_ids", expanding=True)),
+    product_shipping.c.shippable.is_(False),
+)
+_CREATE = shipments.insert()
+_ADD_LINES = shipment_lines.insert()
+
+
 async def _find_txn(conn: AsyncConnection, order_id: str) -> Shipment | None:
-    row = (await conn.execute(sa.select(shipments).where(shipments.c.order_id == order_id))).first()
+    row = (await conn.execute(_FIND, {"b_order_id": order_id})).first()
     if row is None:
         return None
-    rows = await conn.execute(
-        sa.select(shipment_lines.c.product_id, shipment_lines.c.quantity)
-        .where(shipment_lines.c.shipment_id == row.shipment_id)
-        .order_by(shipment_lines.c.product_id)
-    )
+    rows = await conn.execute(_LINES, {"b_shipment_id": row.shipment_id})
     lines = tuple(Line(product_id, quantity) for product_id, quantity in rows)
     return Shipment(row.shipment_id, row.order_id, row.status, row.reason, lines,
                     row.created_at_ms, row.updated_at_ms)
@@ -199,23 +208,18 @@ async def _get_txn(conn: AsyncConnection, order_id: str) -> Shipment:
 
 
 async def _unshippable_txn(conn: AsyncConnection, lines: Sequence[Line]) -> list[str]:
-    refused = await conn.scalars(
-        sa.select(product_shipping.c.product_id).where(
-            product_shipping.c.product_id.in_([line.product_id for line in lines]),
-            product_shipping.c.shippable.is_(False),
-        )
-    )
+    refused = await conn.scalars(_UNSHIPPABLE, {"b_product_ids": [line.product_id for line in lines]})
     return domain.unshippable_products(lines, set(refused))
 
 
 async def _insert_txn(conn: AsyncConnection, shipment: Shipment) -> None:
     # The shipment row first: its unique order id is what a concurrent duplicate trips over.
-    await conn.execute(shipments.insert().values(
-        shipment_id=shipment.shipment_id, order_id=shipment.order_id, status=shipment.status,
-        reason=shipment.reason, created_at_ms=shipment.created_at_ms, updated_at_ms=shipment.updated_at_ms,
-    ))
+    await conn.execute(_CREATE, {
+        "shipment_id": shipment.shipment_id, "order_id": shipment.order_id, "status": shipment.status,
+        "reason": shipment.reason, "created_at_ms": shipment.created_at_ms, "updated_at_ms": shipment.updated_at_ms,
+    })
     if shipment.lines:
-        await conn.execute(shipment_lines.insert(), [
+        await conn.execute(_ADD_LINES, [
             {"shipment_id": shipment.shipment_id, "product_id": line.product_id, "quantity": line.quantity}
             for line in shipment.lines
         ])
