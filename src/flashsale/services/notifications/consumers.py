@@ -17,9 +17,10 @@ import structlog
 
 from flashsale.contracts.events import OrderCancelled, OrderCompleted, OrderConfirmed
 from flashsale.kit.bus import Subscription
-from flashsale.kit.envelope import Envelope
+from flashsale.kit.envelope import Envelope, nats_subject
 from flashsale.kit.inbox import apply_batch_once, apply_once
 from flashsale.kit.routing import EventRoutes
+from flashsale.kit.trace_points import consuming
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.notifications import domain, metrics
 from flashsale.services.notifications.store import Notification, NotificationStore
@@ -109,7 +110,11 @@ async def record_batch_once(store: NotificationStore, envelopes: Sequence[Envelo
         recorded = []
         for envelope in fresh:
             told = outcomes[envelope.id]
-            notification = None if told is None else await store.record_txn(uow.conn, *told, envelope.id)
+            if told is None:
+                continue
+            # Each event's own consumer span, in its order's trace (the batch's span only links them).
+            with consuming(CONSUMER, nats_subject(PRODUCER, envelope.type), envelope, None):
+                notification = await store.record_txn(uow.conn, *told, envelope.id)
             if notification is not None:
                 recorded.append(notification)
         return recorded
