@@ -170,9 +170,7 @@ class CatalogStore:
 
     async def stock_txn(self, conn: AsyncConnection, product_id: str) -> Stock | None:
         """The product's stock level, locked (on PostgreSQL) until the caller's transaction ends."""
-        row = (await conn.execute(
-            sa.select(availability).where(availability.c.product_id == product_id).with_for_update()
-        )).first()
+        row = (await conn.execute(_LOCK_STOCK, {"b_product_id": product_id})).first()
         return None if row is None else Stock(row.available, row.as_of_ms, row.last_event_id)
 
     async def stocks(self, product_ids: Sequence[str]) -> dict[str, Stock]:
@@ -202,9 +200,9 @@ class CatalogStore:
     async def set_stock_txn(self, conn: AsyncConnection, product_id: str, stock: Stock, *, exists: bool) -> None:
         values = {"available": stock.available, "as_of_ms": stock.as_of_ms, "last_event_id": stock.last_event_id}
         if exists:
-            await conn.execute(availability.update().where(availability.c.product_id == product_id).values(**values))
+            await conn.execute(_SET_STOCK, {"b_product_id": product_id, **values})
         else:
-            await conn.execute(availability.insert().values(product_id=product_id, **values))
+            await conn.execute(_ADD_STOCK, {"product_id": product_id, **values})
 
 
 def _joined() -> sa.Select[tuple[object, ...]]:
@@ -213,9 +211,16 @@ def _joined() -> sa.Select[tuple[object, ...]]:
     ).select_from(products.outerjoin(availability, availability.c.product_id == products.c.product_id))
 
 
+# What every batch of products and every stock fact runs, built once (kit/statements.py says why).
+_SELECT = _joined().where(products.c.product_id.in_(sa.bindparam("b_product_ids", expanding=True)))
+_LOCK_STOCK = sa.select(availability).where(availability.c.product_id == sa.bindparam("b_product_id")).with_for_update()
+_SET_STOCK = availability.update().where(availability.c.product_id == sa.bindparam("b_product_id"))
+_ADD_STOCK = availability.insert()
+
+
 async def _select_txn(conn: AsyncConnection, product_ids: Sequence[str]) -> list[Product]:
     """The listed ones of these products, in the order asked for."""
-    rows = await conn.execute(_joined().where(products.c.product_id.in_(list(product_ids))))
+    rows = await conn.execute(_SELECT, {"b_product_ids": list(product_ids)})
     found = {row.product_id: _product(row) for row in rows}
     return [found[p] for p in product_ids if p in found]
 
