@@ -45,7 +45,7 @@ from flashsale.kit.errors import IdempotencyError, InvalidKey, KeyInProgress, Ke
 from flashsale.kit.problems import Problem, idempotency_problem
 from flashsale.kit.schema import idempotency_keys
 from flashsale.kit.sql import dialect_insert
-from flashsale.kit.statements import per_dialect
+from flashsale.kit.statements import Statement, per_dialect
 
 # Longer than any request with a key may take (a slow payment with retries: ~10 s).
 LOCK_S = 60.0
@@ -73,7 +73,7 @@ class KeyClaim:
 async def answer_txn(conn: AsyncConnection, claim: KeyClaim, answer: Answer) -> Answer:
     """Store `answer` for the claimed key inside the caller's transaction, which is about to commit
     the effect it answers for; KeyTakenOver when the claim no longer holds the key."""
-    stored = await conn.execute(_ANSWER, {"b_scope": claim.scope, "b_key": claim.key,
+    stored = await _ANSWER.run(conn, {"b_scope": claim.scope, "b_key": claim.key,
                                           "b_locked_until_ms": claim.locked_until_ms, "b_status": answer.status,
                                           "b_body": orjson.dumps(answer.body).decode()})
     if stored.rowcount != 1:
@@ -89,7 +89,7 @@ async def _insert_new_txn(
     conn: AsyncConnection, scope: str, key: str, digest: str, locked_until_ms: int, now_ms: int
 ) -> bool:
     """Record the key as in progress; False when it exists already."""
-    inserted = await conn.execute(_CLAIM_NEW(conn), {"b_scope": scope, "b_key": key, "b_digest": digest,
+    inserted = await _CLAIM_NEW.run(conn, {"b_scope": scope, "b_key": key, "b_digest": digest,
                                                      "b_locked_until_ms": locked_until_ms, "b_now": now_ms})
     return bool(inserted.rowcount == 1)
 
@@ -107,8 +107,8 @@ def _CLAIM_NEW(dialect: str) -> sa.Insert:
 _STILL_OURS = (idempotency_keys.c.scope == sa.bindparam("b_scope"), idempotency_keys.c.key == sa.bindparam("b_key"),
                idempotency_keys.c.state == "in_progress",
                idempotency_keys.c.locked_until_ms == sa.bindparam("b_locked_until_ms"))
-_ANSWER = idempotency_keys.update().where(*_STILL_OURS).values(
-    state="done", status_code=sa.bindparam("b_status"), body=sa.bindparam("b_body"))
+_ANSWER = Statement(idempotency_keys.update().where(*_STILL_OURS).values(
+    state="done", status_code=sa.bindparam("b_status"), body=sa.bindparam("b_body")))
 
 
 def request_hash(body: bytes) -> str:
@@ -230,7 +230,7 @@ class IdempotencyStore:
     async def _complete_batch(self, _: None, completions: list[_Completion]) -> list[None]:
         async with self.db.transaction() as conn:
             for done in sorted(completions, key=lambda done: (done.scope, done.key)):
-                await conn.execute(_ANSWER, {"b_scope": done.scope, "b_key": done.key,
+                await _ANSWER.run(conn, {"b_scope": done.scope, "b_key": done.key,
                                              "b_locked_until_ms": done.held.locked_until_ms,
                                              "b_status": done.answer.status,
                                              "b_body": orjson.dumps(done.answer.body).decode()})

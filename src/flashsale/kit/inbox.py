@@ -41,7 +41,7 @@ Effect = Callable[[UnitOfWork, Envelope], Awaitable[T]]
 
 async def record_txn(conn: AsyncConnection, consumer: str, message_id: str, now_ms: int) -> bool:
     """Record the message as handled; False if it already was (inside the caller's transaction)."""
-    result = await conn.execute(_RECORD(conn), {"b_consumer": consumer, "b_message_id": message_id, "b_now": now_ms})
+    result = await _RECORD.run(conn, {"b_consumer": consumer, "b_message_id": message_id, "b_now": now_ms})
     return bool(result.rowcount == 1)
 
 

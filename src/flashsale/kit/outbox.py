@@ -40,6 +40,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
 from flashsale.kit.schema import outbox, relay_lease
 from flashsale.kit.sql import database_now_ms
+from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import publishing
 
@@ -50,8 +51,10 @@ LAG_EVERY_MS = 1000
 
 
 # Built once (kit/statements.py says why): every event a service announces is marked published by it.
-_MARK_PUBLISHED = outbox.update().where(outbox.c.position.in_(sa.bindparam("b_positions", expanding=True))).values(
-    published_at_ms=sa.bindparam("b_now"))
+@per_dialect
+def _MARK_PUBLISHED(dialect: str) -> sa.Update:
+    return outbox.update().where(one_of(outbox.c.position, "b_positions", dialect)).values(
+        published_at_ms=sa.bindparam("b_now"))
 
 
 class Relay:
@@ -80,7 +83,7 @@ class Relay:
         self._committed_here = False  # events committed in this process since we last looked
         self.listening = False  # whether other instances' wake-ups reach us (once the broker was there)
         # Built once (kit/statements.py says why): the relay runs it for every batch.
-        self._unpublished = (
+        self._unpublished = Statement(
             sa.select(outbox.c.position, outbox.c.event_id, outbox.c.subject, outbox.c.envelope)
             .where(outbox.c.published_at_ms.is_(None)).order_by(outbox.c.position).limit(batch_size)
         )
@@ -143,7 +146,7 @@ class Relay:
             await self._record_lag_when_due()  # the backlog grows while the broker is away: show it
             return 0
         async with self.db.read() as conn:
-            rows = (await conn.execute(self._unpublished)).all()
+            rows = (await self._unpublished.run(conn)).all()
         if rows:
             try:
                 with publishing([r.subject for r in rows], [r.envelope for r in rows]) as traceparents:
@@ -167,7 +170,7 @@ class Relay:
         # One statement: on PostgreSQL it commits on its own, one round trip where BEGIN and
         # COMMIT around it made three (a batch is often one event, so this is per event).
         async with self.db.single_statement() as uow:
-            await uow.conn.execute(_MARK_PUBLISHED, {"b_positions": positions, "b_now": self.clock.now_ms()})
+            await _MARK_PUBLISHED.run(uow.conn, {"b_positions": positions, "b_now": self.clock.now_ms()})
 
     async def _hold_lease(self) -> bool:
         """True while we hold the lease. Renewed at half-life, so a busy relay does not pay a

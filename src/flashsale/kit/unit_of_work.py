@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import ms_from_iso
 from flashsale.kit.envelope import Envelope, nats_subject
 from flashsale.kit.schema import outbox
+from flashsale.kit.statements import Statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class UnitOfWork:
         """Add `envelope` to the outbox in this unit's transaction. Write it after the change it
         announces: the change's row lock then orders the positions of one aggregate's events."""
         self._many_statements()
-        await self.conn.execute(_APPEND, {
+        await _APPEND.run(self.conn, {
             "b_event_id": envelope.id, "b_subject": self._subject(envelope), "b_aggregate_id": aggregate_id,
             "b_envelope": envelope.to_bytes().decode(), "b_created_at_ms": ms_from_iso(envelope.time),
         })
@@ -141,7 +142,7 @@ def _producer(producer: str | None) -> str:
 
 
 # Built once (kit/statements.py says why): every event a service announces alone is written by it.
-_APPEND = outbox.insert().values(
+_APPEND = Statement(outbox.insert().values(
     event_id=sa.bindparam("b_event_id"), subject=sa.bindparam("b_subject"), aggregate_id=sa.bindparam("b_aggregate_id"),
     envelope=sa.bindparam("b_envelope"), created_at_ms=sa.bindparam("b_created_at_ms"),
-)
+))

@@ -24,6 +24,7 @@ from flashsale.kit.clock import Clock, iso_from_ms
 from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.catalog import SERVICE, domain
 from flashsale.services.catalog.domain import Details
@@ -170,7 +171,7 @@ class CatalogStore:
 
     async def stock_txn(self, conn: AsyncConnection, product_id: str) -> Stock | None:
         """The product's stock level, locked (on PostgreSQL) until the caller's transaction ends."""
-        row = (await conn.execute(_LOCK_STOCK, {"b_product_id": product_id})).first()
+        row = (await _LOCK_STOCK.run(conn, {"b_product_id": product_id})).first()
         return None if row is None else Stock(row.available, row.as_of_ms, row.last_event_id)
 
     async def stocks(self, product_ids: Sequence[str]) -> dict[str, Stock]:
@@ -212,15 +213,16 @@ def _joined() -> sa.Select[tuple[object, ...]]:
 
 
 # What every batch of products and every stock fact runs, built once (kit/statements.py says why).
-_SELECT = _joined().where(products.c.product_id.in_(sa.bindparam("b_product_ids", expanding=True)))
-_LOCK_STOCK = sa.select(availability).where(availability.c.product_id == sa.bindparam("b_product_id")).with_for_update()
-_SET_STOCK = availability.update().where(availability.c.product_id == sa.bindparam("b_product_id"))
+_SELECT = per_dialect(lambda dialect: _joined().where(one_of(products.c.product_id, "b_product_ids", dialect)))
+_THIS_PRODUCT = availability.c.product_id == sa.bindparam("b_product_id")
+_LOCK_STOCK = Statement(sa.select(availability).where(_THIS_PRODUCT).with_for_update())
+_SET_STOCK = availability.update().where(_THIS_PRODUCT)
 _ADD_STOCK = availability.insert()
 
 
 async def _select_txn(conn: AsyncConnection, product_ids: Sequence[str]) -> list[Product]:
     """The listed ones of these products, in the order asked for."""
-    rows = await conn.execute(_SELECT, {"b_product_ids": list(product_ids)})
+    rows = await _SELECT.run(conn, {"b_product_ids": list(product_ids)})
     found = {row.product_id: _product(row) for row in rows}
     return [found[p] for p in product_ids if p in found]
 

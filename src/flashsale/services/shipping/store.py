@@ -26,6 +26,7 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.sql import dialect_insert
+from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.shipping import SERVICE, domain
 from flashsale.services.shipping.domain import Line
@@ -178,23 +179,22 @@ class ShipmentStore:
 
 
 # The statements of a scheduling, built once (kit/statements.py says why).
-_FIND = sa.select(shipments).where(shipments.c.order_id == sa.bindparam("b_order_id"))
-_LINES = (sa.select(shipment_lines.c.product_id, shipment_lines.c.quantity)
+_FIND = Statement(sa.select(shipments).where(shipments.c.order_id == sa.bindparam("b_order_id")))
+_LINES = Statement(sa.select(shipment_lines.c.product_id, shipment_lines.c.quantity)
           .where(shipment_lines.c.shipment_id == sa.bindparam("b_shipment_id"))
           .order_by(shipment_lines.c.product_id))
-_UNSHIPPABLE = sa.select(product_shipping.c.product_id).where(
-    product_shipping.c.product_id.in_(sa.bindparam("b_product_ids", expanding=True)),
-    product_shipping.c.shippable.is_(False),
-)
+_UNSHIPPABLE = per_dialect(lambda dialect: sa.select(product_shipping.c.product_id).where(
+    one_of(product_shipping.c.product_id, "b_product_ids", dialect), product_shipping.c.shippable.is_(False),
+))
 _CREATE = shipments.insert()
 _ADD_LINES = shipment_lines.insert()
 
 
 async def _find_txn(conn: AsyncConnection, order_id: str) -> Shipment | None:
-    row = (await conn.execute(_FIND, {"b_order_id": order_id})).first()
+    row = (await _FIND.run(conn, {"b_order_id": order_id})).first()
     if row is None:
         return None
-    rows = await conn.execute(_LINES, {"b_shipment_id": row.shipment_id})
+    rows = await _LINES.run(conn, {"b_shipment_id": row.shipment_id})
     lines = tuple(Line(product_id, quantity) for product_id, quantity in rows)
     return Shipment(row.shipment_id, row.order_id, row.status, row.reason, lines,
                     row.created_at_ms, row.updated_at_ms)
@@ -208,8 +208,8 @@ async def _get_txn(conn: AsyncConnection, order_id: str) -> Shipment:
 
 
 async def _unshippable_txn(conn: AsyncConnection, lines: Sequence[Line]) -> list[str]:
-    refused = await conn.scalars(_UNSHIPPABLE, {"b_product_ids": [line.product_id for line in lines]})
-    return domain.unshippable_products(lines, set(refused))
+    refused = await _UNSHIPPABLE.run(conn, {"b_product_ids": [line.product_id for line in lines]})
+    return domain.unshippable_products(lines, {row.product_id for row in refused})
 
 
 async def _insert_txn(conn: AsyncConnection, shipment: Shipment) -> None:

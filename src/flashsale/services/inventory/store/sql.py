@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.sql import dialect_insert
+from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import (
@@ -65,20 +66,20 @@ async def move(
     The move happens only if `source` holds enough; None means it did not (or there is no such
     product). The new row comes back in the same statement, no second read.
     """
-    row = (await conn.execute(_move_statement(source, target), {"b_product_id": product_id, "b_quantity": quantity})
+    row = (await _move_statement(source, target).run(conn, {"b_product_id": product_id, "b_quantity": quantity})
            ).first()
     return None if row is None else stock_from(row)
 
 
 @functools.cache
-def _move_statement(source: str, target: str) -> sa.Update:
+def _move_statement(source: str, target: str) -> Statement:
     """`move`'s UPDATE for one pair of columns, built once (kit/statements.py says why)."""
     src, dst = stock.c[source], stock.c[target]
     quantity = sa.bindparam("b_quantity", type_=sa.BigInteger())
-    return (stock.update()
-            .where(stock.c.product_id == sa.bindparam("b_product_id"), src >= quantity)
-            .values({src: src - quantity, dst: dst + quantity})
-            .returning(*stock.c))
+    return Statement(stock.update()
+                     .where(stock.c.product_id == sa.bindparam("b_product_id"), src >= quantity)
+                     .values({src: src - quantity, dst: dst + quantity})
+                     .returning(*stock.c))
 
 
 async def add_units(conn: AsyncConnection, product_id: str, quantity: int) -> ProductStock | None:
@@ -204,7 +205,7 @@ async def end_hold_txn(
 
 
 async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: int) -> None:
-    await conn.execute(_SAVE_STATUS, {
+    await _SAVE_STATUS.run(conn, {
         "b_reservation_id": reservation.reservation_id, "status": reservation.status.value,
         "order_id": reservation.order_id, "confirmed_at_ms": reservation.confirmed_at_ms,
         "order_cancelled_at_ms": reservation.order_cancelled_at_ms, "updated_at_ms": now,
@@ -213,11 +214,12 @@ async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: 
 
 # The statements every confirmation and cancellation runs, built once (kit/statements.py says why).
 _THIS_RESERVATION: sa.BindParameter[str] = sa.bindparam("b_reservation_id", type_=sa.String())
-_LOCK_RESERVATION = sa.select(reservations).where(reservations.c.reservation_id == _THIS_RESERVATION).with_for_update()
-_LINES_OF_ONE = (sa.select(reservation_items.c.product_id, reservation_items.c.quantity)
+_LOCK_RESERVATION = Statement(
+    sa.select(reservations).where(reservations.c.reservation_id == _THIS_RESERVATION).with_for_update())
+_LINES_OF_ONE = Statement(sa.select(reservation_items.c.product_id, reservation_items.c.quantity)
                  .where(reservation_items.c.reservation_id == _THIS_RESERVATION)
                  .order_by(reservation_items.c.product_id))
-_SAVE_STATUS = reservations.update().where(reservations.c.reservation_id == _THIS_RESERVATION)
+_SAVE_STATUS = Statement(reservations.update().where(reservations.c.reservation_id == _THIS_RESERVATION))
 
 
 async def reject_txn(
@@ -232,11 +234,11 @@ async def reject_txn(
 async def lock_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
     """Load a reservation and lock its row until the transaction ends (SQLite: the write lock):
     every confirmation and cancellation does, so its statements are built once."""
-    row = (await conn.execute(_LOCK_RESERVATION, {"b_reservation_id": reservation_id})).first()
+    row = (await _LOCK_RESERVATION.run(conn, {"b_reservation_id": reservation_id})).first()
     if row is None:
         return None
     lines = [Line(line.product_id, line.quantity)
-             for line in await conn.execute(_LINES_OF_ONE, {"b_reservation_id": reservation_id})]
+             for line in await _LINES_OF_ONE.run(conn, {"b_reservation_id": reservation_id})]
     return reservation_from(row, lines)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.sql import dialect_insert
+from flashsale.kit.statements import Statement
 from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.store.tables import customer_contacts
 
@@ -28,7 +29,7 @@ _c = customer_contacts.c
 # Built once (kit/statements.py says why): every read of an order asks for its customer's contact.
 _FIND = sa.select(customer_contacts).where(_c.customer_id.in_(sa.bindparam("b_ids", expanding=True)))
 # One customer's (every GET of an order): an expanding IN is rendered anew for every call.
-_FIND_ONE = sa.select(customer_contacts).where(_c.customer_id == sa.bindparam("b_id"))
+_FIND_ONE = Statement(sa.select(customer_contacts).where(_c.customer_id == sa.bindparam("b_id")))
 
 
 class ContactStore:
@@ -38,7 +39,7 @@ class ContactStore:
 
     async def find(self, customer_id: str) -> Contact | None:
         async with self.db.read() as conn:
-            row = (await conn.execute(_FIND_ONE, {"b_id": customer_id})).first()
+            row = (await _FIND_ONE.run(conn, {"b_id": customer_id})).first()
         return None if row is None else Contact(row.customer_id, row.name, row.email, row.version)
 
     async def find_many(self, customer_ids: Sequence[str]) -> dict[str, Contact]:

@@ -21,6 +21,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
+from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import SERVICE, domain
 from flashsale.services.orders.store import sagas
@@ -131,7 +132,7 @@ class OrderStore:
         The UPDATE returns the row it changed, which is all the announcement needs."""
         sources = [s for s in (only_from or domain.STATUSES) if domain.can_move(s, target)]
         now = self.clock.now_ms()
-        changed = (await uow.conn.execute(_PAY if target == domain.PAID else _MOVE, {
+        changed = (await (_PAY if target == domain.PAID else _MOVE).run(uow.conn, {
             "b_order_id": order_id, "b_sources": sources, "b_status": target, "b_reason": reason, "b_now": now,
         })).first()
         if changed is None:
@@ -152,17 +153,23 @@ _ORDER_WITH_LINES = (
 
 
 # The statements of the hot path, built once (kit/statements.py says why).
-_GET = _ORDER_WITH_LINES.where(orders.c.order_id == sa.bindparam("b_order_id"))
+_GET = Statement(_ORDER_WITH_LINES.where(orders.c.order_id == sa.bindparam("b_order_id")))
 _MOVE_VALUES = {"status": sa.bindparam("b_status"), "status_reason": sa.bindparam("b_reason", type_=sa.String()),
                 "updated_at_ms": sa.bindparam("b_now")}
-_MOVING = (orders.c.order_id == sa.bindparam("b_order_id"),
-           orders.c.status.in_(sa.bindparam("b_sources", expanding=True)))
-_MOVE = orders.update().where(*_MOVING).values(**_MOVE_VALUES).returning(*orders.c)
-_PAY = orders.update().where(*_MOVING).values(**_MOVE_VALUES, paid_at_ms=sa.bindparam("b_now")).returning(*orders.c)
+
+
+def _moving(dialect: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return orders.c.order_id == sa.bindparam("b_order_id"), one_of(orders.c.status, "b_sources", dialect)
+
+
+_MOVE = per_dialect(lambda dialect: orders.update().where(*_moving(dialect)).values(**_MOVE_VALUES)
+                    .returning(*orders.c))
+_PAY = per_dialect(lambda dialect: orders.update().where(*_moving(dialect))
+                   .values(**_MOVE_VALUES, paid_at_ms=sa.bindparam("b_now")).returning(*orders.c))
 
 
 async def get_txn(conn: AsyncConnection, order_id: str) -> Order | None:
-    rows = (await conn.execute(_GET, {"b_order_id": order_id})).all()
+    rows = (await _GET.run(conn, {"b_order_id": order_id})).all()
     if not rows:
         return None
     first = rows[0]._mapping

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.sql import database_now_ms, dialect_insert, now_ms_in
-from flashsale.kit.statements import per_dialect
+from flashsale.kit.statements import Statement, per_dialect
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
 from flashsale.services.orders.store.tables import checkout_sagas as sagas_table
@@ -169,7 +169,7 @@ class SagaStore:
         if time.monotonic() < lease.renew_after:
             return lease
         async with self.db.transaction() as conn:
-            result = await conn.execute(_RENEW(conn), {"b_order_id": lease.order_id, "b_token": lease.token,
+            result = await _RENEW.run(conn, {"b_order_id": lease.order_id, "b_token": lease.token,
                                                       "b_lease_ms": lease_ms})
         return Lease(lease.order_id, lease.token, _renew_after(lease_ms)) if result.rowcount == 1 else None
 
@@ -188,7 +188,7 @@ class SagaStore:
                     and plan.next_step(saga.state, saga.records()) is not plan.Next.WAIT)
             if due_at_ms is None and news:
                 due_at_ms = self.clock.now_ms()
-            await conn.execute(_LET_GO, {"b_order_id": lease.order_id, "b_token": lease.token,
+            await _LET_GO.run(conn, {"b_order_id": lease.order_id, "b_token": lease.token,
                                          "b_due_at_ms": due_at_ms})
         return news
 
@@ -229,28 +229,30 @@ _SAGA_WITH_STEPS = (
     .select_from(sagas_table.outerjoin(steps_table, steps_table.c.order_id == sagas_table.c.order_id))
 )
 # The statements of the hot path, built once (kit/statements.py says why).
-_GET = _SAGA_WITH_STEPS.where(sagas_table.c.order_id == sa.bindparam("b_order_id"))
-_LOCK = sa.select(sagas_table.c.order_id).where(sagas_table.c.order_id == sa.bindparam("b_order_id")).with_for_update()
-_HOLD = sa.select(sagas_table).where(sagas_table.c.order_id == sa.bindparam("b_order_id")).with_for_update()
+_GET = Statement(_SAGA_WITH_STEPS.where(sagas_table.c.order_id == sa.bindparam("b_order_id")))
 _BY_ID = sagas_table.c.order_id == sa.bindparam("b_order_id")
+_LOCK = Statement(sa.select(sagas_table.c.order_id).where(_BY_ID).with_for_update())
+_HOLD = Statement(sa.select(sagas_table).where(_BY_ID).with_for_update())
 _HELD_BY = sagas_table.c.lease_owner == sa.bindparam("b_token")
-_LET_GO = sagas_table.update().where(_BY_ID, _HELD_BY).values(
-    lease_owner=None, lease_until_ms=0, due_at_ms=sa.bindparam("b_due_at_ms", type_=sa.BigInteger()))
-_MAKE_DUE = sagas_table.update().where(_BY_ID).values(due_at_ms=sa.bindparam("b_now"),
-                                                      updated_at_ms=sa.bindparam("b_now"))
-_SET_PAYMENT_TOKEN = sagas_table.update().where(_BY_ID).values(
-    payment_token=sa.bindparam("b_token"), updated_at_ms=sa.bindparam("b_now"))
+_LET_GO = Statement(sagas_table.update().where(_BY_ID, _HELD_BY).values(
+    lease_owner=None, lease_until_ms=0, due_at_ms=sa.bindparam("b_due_at_ms", type_=sa.BigInteger())))
+_MAKE_DUE = Statement(sagas_table.update().where(_BY_ID).values(due_at_ms=sa.bindparam("b_now"),
+                                                      updated_at_ms=sa.bindparam("b_now")))
+_SET_PAYMENT_TOKEN = Statement(sagas_table.update().where(_BY_ID).values(
+    payment_token=sa.bindparam("b_token"), updated_at_ms=sa.bindparam("b_now")))
 _STATE = {"state": sa.bindparam("b_state"), "updated_at_ms": sa.bindparam("b_now"),
           "due_at_ms": sa.bindparam("b_due_at_ms", type_=sa.BigInteger()), "attempts": 0}
-_SET_STATE = sagas_table.update().where(_BY_ID).values(**_STATE)
-_SET_STATE_AND_REASON = sagas_table.update().where(_BY_ID).values(**_STATE, reason=sa.bindparam("b_reason"))
+_SET_STATE = Statement(sagas_table.update().where(_BY_ID).values(**_STATE))
+_SET_STATE_AND_REASON = Statement(sagas_table.update().where(_BY_ID).values(**_STATE, reason=sa.bindparam("b_reason")))
 
 
 @per_dialect
 def _TAKE(dialect: str) -> sa.Update:
     now = now_ms_in(dialect)
     return (sagas_table.update()
-            .where(_BY_ID, sagas_table.c.state.in_(plan.ACTIVE_STATES), sagas_table.c.lease_until_ms < now)
+            # The active states spelled out (not an IN of a list: SQLAlchemy renders that per call).
+            .where(_BY_ID, sa.or_(*(sagas_table.c.state == state for state in plan.ACTIVE_STATES)),
+                   sagas_table.c.lease_until_ms < now)
             # If we die holding it, the saga is due again the moment the lease runs out.
             .values(lease_owner=sa.bindparam("b_token"), lease_until_ms=now + sa.bindparam("b_lease_ms"),
                     due_at_ms=now + sa.bindparam("b_lease_ms")))
@@ -293,7 +295,7 @@ def _BEGIN_STEP(dialect: str) -> sa.Insert:
 
 
 async def get_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
-    rows = (await conn.execute(_GET, {"b_order_id": order_id})).all()
+    rows = (await _GET.run(conn, {"b_order_id": order_id})).all()
     if not rows:
         return None
     first = rows[0]._mapping
@@ -310,7 +312,7 @@ async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     were when it began: the step that transaction just recorded would be missing, and a runner
     letting go would miss the news it was locked out of (a saga stalled that way in the fault
     suite). Read after the lock, the steps are the committed ones."""
-    if conn.dialect.name == "postgresql" and (await conn.execute(_LOCK, {"b_order_id": order_id})).first() is None:
+    if conn.dialect.name == "postgresql" and (await _LOCK.run(conn, {"b_order_id": order_id})).first() is None:
         return None
     return await get_txn(conn, order_id)
 
@@ -337,7 +339,7 @@ async def finish_step_txn(
 ) -> None:
     """Checkpoint after a step: its outcome, in the transaction that acts on it (one upsert: a
     step recorded from outside, like the deduction, may have no STARTED row)."""
-    await conn.execute(_FINISH_STEP(conn), {"b_order_id": order_id, "b_step": name, "b_status": status,
+    await _FINISH_STEP.run(conn, {"b_order_id": order_id, "b_step": name, "b_status": status,
                                             "b_outcome": outcome, "b_detail": detail, "b_now": now})
 
 
@@ -347,13 +349,13 @@ async def set_state_txn(
 ) -> None:
     values = {"b_order_id": order_id, "b_state": state, "b_now": now, "b_due_at_ms": due_at_ms}
     if reason is None:
-        await conn.execute(_SET_STATE, values)
+        await _SET_STATE.run(conn, values)
     else:
-        await conn.execute(_SET_STATE_AND_REASON, {**values, "b_reason": reason})
+        await _SET_STATE_AND_REASON.run(conn, {**values, "b_reason": reason})
 
 
 async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: int) -> bool:
-    result = await conn.execute(_TAKE(conn), {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms})
+    result = await _TAKE.run(conn, {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms})
     return bool(result.rowcount == 1)
 
 
@@ -361,12 +363,12 @@ async def begin_txn(
     conn: AsyncConnection, saga: Saga, name: str, now: int, *, payment_token: str | None = None,
 ) -> Saga:
     """Checkpoint step `name` as STARTED (again: one attempt more); returns `saga` as it now is."""
-    await conn.execute(_BEGIN_STEP(conn), {"b_order_id": saga.order_id, "b_step": name, "b_now": now})
+    await _BEGIN_STEP.run(conn, {"b_order_id": saga.order_id, "b_step": name, "b_now": now})
     before = saga.step(name)
     step = (Step(name, plan.STARTED, None, None, 1, now, None, None) if before is None
             else replace(before, status=plan.STARTED, attempts=before.attempts + 1))
     if payment_token is not None:
-        await conn.execute(_SET_PAYMENT_TOKEN, {"b_order_id": saga.order_id, "b_token": payment_token, "b_now": now})
+        await _SET_PAYMENT_TOKEN.run(conn, {"b_order_id": saga.order_id, "b_token": payment_token, "b_now": now})
         saga = replace(saga, payment_token=payment_token, updated_at_ms=now)
     return replace(saga, steps={**saga.steps, name: step})
 
@@ -380,7 +382,7 @@ async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
     One statement: a step's recording needs the row's state and lease, which a `FOR UPDATE` that
     waited returns as newest; the steps (which it would join as they were when it began, see
     `lock_txn`) are read whole by `_then_txn`'s `get_txn` at the end of the same transaction."""
-    row = (await conn.execute(_HOLD, {"b_order_id": lease.order_id})).first()
+    row = (await _HOLD.run(conn, {"b_order_id": lease.order_id})).first()
     if row is None or row.lease_owner != lease.token:
         raise LostLease(lease.order_id, fenced=True)
     return Saga(**row._mapping)
@@ -390,12 +392,12 @@ async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
     """Give the lease back inside the transaction that recorded the last step this runner had to
     take (the saga now waits for news, or is finished): one commit fewer than letting go after.
     Returns `saga` as it now is."""
-    await conn.execute(_LET_GO, {"b_order_id": lease.order_id, "b_token": lease.token, "b_due_at_ms": None})
+    await _LET_GO.run(conn, {"b_order_id": lease.order_id, "b_token": lease.token, "b_due_at_ms": None})
     return replace(saga, lease_owner=None, lease_until_ms=0, due_at_ms=None)
 
 
 async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
-    await conn.execute(_MAKE_DUE, {"b_order_id": order_id, "b_now": now})
+    await _MAKE_DUE.run(conn, {"b_order_id": order_id, "b_now": now})
 
 
 async def reset_attempts_txn(conn: AsyncConnection, order_id: str) -> None:

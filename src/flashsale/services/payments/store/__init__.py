@@ -27,6 +27,7 @@ from flashsale.contracts.events import (
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.payments import SERVICE, domain
 from flashsale.services.payments.store.book import ProviderBookStore
@@ -158,26 +159,26 @@ class PaymentStore:
 
 
 # Reads every request makes, built once (kit/statements.py says why).
-_FIND = sa.select(payments).where(payments.c.order_id == sa.bindparam("b_order_id"))
-_GET = sa.select(payments).where(payments.c.payment_id == sa.bindparam("b_payment_id"))
-_LEDGER_OF = sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents).where(
-    payment_ledger.c.payment_id == sa.bindparam("b_payment_id"))
+_FIND = Statement(sa.select(payments).where(payments.c.order_id == sa.bindparam("b_order_id")))
+_GET = Statement(sa.select(payments).where(payments.c.payment_id == sa.bindparam("b_payment_id")))
+_LEDGER_OF = Statement(sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents).where(
+    payment_ledger.c.payment_id == sa.bindparam("b_payment_id")))
 # The writes of an authorisation and of each step, built once the same way.
 _CREATE = payments.insert()
 _ADD_ENTRY = payment_ledger.insert()
 _THIS_PAYMENT = payments.c.payment_id == sa.bindparam("b_payment_id")
 _MOVED_BY = {"attempts": payments.c.attempts + sa.bindparam("b_calls", type_=sa.Integer()),
              "updated_at_ms": sa.bindparam("b_now")}
-_AUTHORISATION = (payments.update().where(_THIS_PAYMENT, payments.c.status == domain.PENDING)
+_AUTHORISATION = Statement(payments.update().where(_THIS_PAYMENT, payments.c.status == domain.PENDING)
                   .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason", type_=sa.String()),
                           **_MOVED_BY)
                   .returning(*payments.c))
-_START_STEP = (payments.update()
+_START_STEP = Statement(payments.update()
                .where(_THIS_PAYMENT, payments.c.status == sa.bindparam("b_source"),
                       sa.or_(payments.c.pending_step.is_(None), payments.c.pending_step == sa.bindparam("b_step")))
                .values(pending_step=sa.bindparam("b_step"), updated_at_ms=sa.bindparam("b_now"))
                .returning(*payments.c))
-_FINISH_STEP = (payments.update()
+_FINISH_STEP = Statement(payments.update()
                 .where(_THIS_PAYMENT, payments.c.status == sa.bindparam("b_source"),
                        payments.c.pending_step == sa.bindparam("b_step"))
                 .values(status=sa.bindparam("b_target"), pending_step=None, **_MOVED_BY)
@@ -185,20 +186,20 @@ _FINISH_STEP = (payments.update()
 
 
 async def _find_txn(conn: AsyncConnection, order_id: str) -> Payment | None:
-    row = (await conn.execute(_FIND, {"b_order_id": order_id})).first()
+    row = (await _FIND.run(conn, {"b_order_id": order_id})).first()
     return None if row is None else Payment(**row._mapping)
 
 
 async def _get_txn(conn: AsyncConnection, payment_id: str) -> Payment:
-    row = (await conn.execute(_GET, {"b_payment_id": payment_id})).one()
+    row = (await _GET.run(conn, {"b_payment_id": payment_id})).one()
     return Payment(**row._mapping)
 
 
-async def _changed_txn(conn: AsyncConnection, update: sa.Update, params: dict[str, object]) -> Payment | None:
+async def _changed_txn(conn: AsyncConnection, update: Statement, params: dict[str, object]) -> Payment | None:
     """Run a conditional UPDATE of a payment's row (one of the statements below, which return the
     row): the payment as it changed it, or None when its condition did not hold (the payment had
     moved on). The row comes back with the UPDATE, so a change costs no second read."""
-    row = (await conn.execute(update, params)).first()
+    row = (await update.run(conn, params)).first()
     return None if row is None else Payment(**row._mapping)
 
 
@@ -218,7 +219,7 @@ async def _add_entry_txn(conn: AsyncConnection, payment: Payment, kind: str, now
 
     Callers changed the payment's row first in this transaction, so a concurrent writer for the
     same payment waits for this one to end and the entries read here are the latest."""
-    existing = await conn.execute(_LEDGER_OF, {"b_payment_id": payment.payment_id})
+    existing = await _LEDGER_OF.run(conn, {"b_payment_id": payment.payment_id})
     domain.check_entry([(row.kind, row.amount_cents) for row in existing], kind, payment.amount_cents)
     await conn.execute(_ADD_ENTRY, {
         "entry_id": str(uuid.uuid4()), "payment_id": payment.payment_id, "order_id": payment.order_id,

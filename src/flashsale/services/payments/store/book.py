@@ -59,7 +59,7 @@ class ProviderBookStore:
                   "b_now": now}
         # One statement, so on PostgreSQL it commits on its own: one round trip, not three.
         async with self.db.single_statement() as uow:
-            first = (await uow.conn.execute(_ACT_ONCE(uow.conn), values)).one()
+            first = (await _ACT_ONCE.run(uow.conn, values)).one()
         return ProviderResult(approved=bool(first.approved), reason=first.reason)
 
     async def count_failed_call(self, operation: Operation, idempotency_key: str, charge: Charge) -> None:

@@ -1,0 +1,124 @@
+"""Statements built once and run lean (kit/statements.py), against real SQLite and PostgreSQL:
+they answer what SQLAlchemy's own execution answers, inside the caller's transaction, and fail
+the way it fails."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from flashsale.kit.db import Database
+from flashsale.kit.errors import DatabaseUnavailable
+from flashsale.kit.schema import outbox
+from flashsale.kit.sql import dialect_insert
+from flashsale.kit.statements import Statement, per_dialect
+
+pytestmark = pytest.mark.service
+
+_ADD = Statement(outbox.insert().values(
+    event_id=sa.bindparam("b_event_id"), subject="things.Added", aggregate_id=sa.bindparam("b_aggregate_id"),
+    envelope="{}", created_at_ms=sa.bindparam("b_at"),
+))
+_BY_AGGREGATE = Statement(
+    sa.select(outbox.c.event_id, outbox.c.subject, outbox.c.created_at_ms, outbox.c.published_at_ms)
+    .where(outbox.c.aggregate_id == sa.bindparam("b_aggregate_id")).order_by(outbox.c.position)
+)
+_PUBLISH = Statement(outbox.update().where(outbox.c.aggregate_id == sa.bindparam("b_aggregate_id"))
+                     .values(published_at_ms=sa.bindparam("b_at")))
+_EVENTS_IN = Statement(sa.select(outbox.c.event_id).where(
+    outbox.c.event_id.in_(sa.bindparam("b_ids", expanding=True))).order_by(outbox.c.event_id))
+
+
+@per_dialect
+def _ADD_UNLESS_PRESENT(dialect: str) -> sa.Insert:
+    insert: sa.Insert = dialect_insert(dialect, outbox).values(
+        event_id=sa.bindparam("b_event_id"), subject="things.Added", aggregate_id=sa.bindparam("b_aggregate_id"),
+        envelope="{}", created_at_ms=0,
+    ).on_conflict_do_nothing(index_elements=[outbox.c.event_id])
+    return insert
+
+
+def _ids(n: int) -> list[str]:
+    return [uuid.uuid4().hex for _ in range(n)]
+
+
+async def test_rows_and_counts_are_what_sqlalchemy_answers(kit_db: Database) -> None:
+    aggregate = uuid.uuid4().hex
+    events = _ids(3)
+    async with kit_db.transaction() as conn:
+        for n, event_id in enumerate(events):
+            added = await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 10 + n})
+            assert added.rowcount == 1
+        published = await _PUBLISH.run(conn, {"b_aggregate_id": aggregate, "b_at": 99})
+        assert published.rowcount == 3
+
+    async with kit_db.read() as conn:
+        lean = (await _BY_AGGREGATE.run(conn, {"b_aggregate_id": aggregate})).all()
+        plain = (await conn.execute(_BY_AGGREGATE(conn), {"b_aggregate_id": aggregate})).all()
+        first = (await _BY_AGGREGATE.run(conn, {"b_aggregate_id": aggregate})).first()
+        count = (await Statement(sa.select(sa.func.count()).select_from(outbox)).run(conn)).scalar()
+        nothing = (await _BY_AGGREGATE.run(conn, {"b_aggregate_id": "nobody"})).first()
+
+    assert [tuple(row) for row in lean] == [tuple(row) for row in plain]
+    assert [row.event_id for row in lean] == events
+    assert [row.created_at_ms for row in lean] == [10, 11, 12]
+    assert {row.published_at_ms for row in lean} == {99}
+    assert first is not None and dict(first._mapping) == dict(plain[0]._mapping) and first[1] == "things.Added"
+    assert count == 3
+    assert nothing is None
+
+
+async def test_a_conflict_skipped_counts_no_row_and_a_duplicate_key_is_an_integrity_error(kit_db: Database) -> None:
+    event_id, aggregate = uuid.uuid4().hex, uuid.uuid4().hex
+    params = {"b_event_id": event_id, "b_aggregate_id": aggregate}
+    async with kit_db.transaction() as conn:
+        assert (await _ADD_UNLESS_PRESENT.run(conn, params)).rowcount == 1
+        assert (await _ADD_UNLESS_PRESENT.run(conn, params)).rowcount == 0
+
+    with pytest.raises(sa.exc.IntegrityError):
+        async with kit_db.transaction() as conn:
+            await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 1})
+
+    async with kit_db.read() as conn:  # the failed transaction changed nothing; the pool goes on
+        assert len((await _BY_AGGREGATE.run(conn, {"b_aggregate_id": aggregate})).all()) == 1
+
+
+async def test_a_transaction_begun_by_a_lean_statement_rolls_back_whole(kit_db: Database) -> None:
+    aggregate = uuid.uuid4().hex
+    with pytest.raises(RuntimeError):
+        async with kit_db.transaction() as conn:  # its first statement is the lean one: BEGIN must precede it
+            await _ADD.run(conn, {"b_event_id": uuid.uuid4().hex, "b_aggregate_id": aggregate, "b_at": 1})
+            await _ADD.run(conn, {"b_event_id": uuid.uuid4().hex, "b_aggregate_id": aggregate, "b_at": 2})
+            raise RuntimeError("the work failed after both writes")
+
+    async with kit_db.read() as conn:
+        assert (await _BY_AGGREGATE.run(conn, {"b_aggregate_id": aggregate})).all() == []
+
+
+async def test_an_expanding_in_runs_as_sqlalchemy_runs_it(kit_db: Database) -> None:
+    aggregate = uuid.uuid4().hex
+    events = sorted(_ids(3))
+    async with kit_db.transaction() as conn:
+        for event_id in events:
+            await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 1})
+    async with kit_db.read() as conn:
+        found = (await _EVENTS_IN.run(conn, {"b_ids": [events[0], events[2], "absent"]})).all()
+    assert [row.event_id for row in found] == [events[0], events[2]]
+
+
+async def test_a_connection_lost_under_a_lean_statement_is_an_outage_and_the_pool_recovers(
+    postgres_kit_db: Database,
+) -> None:
+    db = postgres_kit_db
+    backend = Statement(sa.select(sa.func.pg_backend_pid()))
+    with pytest.raises(DatabaseUnavailable):
+        async with db.transaction() as conn:
+            pid = (await backend.run(conn)).scalar()
+            async with db.read() as other:  # the server ends that session, as a restart would
+                await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            await _ADD.run(conn, {"b_event_id": uuid.uuid4().hex, "b_aggregate_id": "lost", "b_at": 1})
+
+    async with db.read() as conn:  # the lost connection was invalidated, not handed out again
+        assert (await backend.run(conn)).scalar() is not None
