@@ -186,8 +186,8 @@ _LINES = Statement(sa.select(shipment_lines.c.product_id, shipment_lines.c.quant
 _UNSHIPPABLE = per_dialect(lambda dialect: sa.select(product_shipping.c.product_id).where(
     one_of(product_shipping.c.product_id, "b_product_ids", dialect), product_shipping.c.shippable.is_(False),
 ))
-_CREATE = shipments.insert()
-_ADD_LINES = shipment_lines.insert()
+_CREATE = Statement(shipments.insert())
+_ADD_LINES = Statement(shipment_lines.insert())
 
 
 async def _find_txn(conn: AsyncConnection, order_id: str) -> Shipment | None:
@@ -214,12 +214,12 @@ async def _unshippable_txn(conn: AsyncConnection, lines: Sequence[Line]) -> list
 
 async def _insert_txn(conn: AsyncConnection, shipment: Shipment) -> None:
     # The shipment row first: its unique order id is what a concurrent duplicate trips over.
-    await conn.execute(_CREATE, {
+    await _CREATE.run(conn, {
         "shipment_id": shipment.shipment_id, "order_id": shipment.order_id, "status": shipment.status,
         "reason": shipment.reason, "created_at_ms": shipment.created_at_ms, "updated_at_ms": shipment.updated_at_ms,
     })
     if shipment.lines:
-        await conn.execute(_ADD_LINES, [
+        await _ADD_LINES.run(conn, [
             {"shipment_id": shipment.shipment_id, "product_id": line.product_id, "quantity": line.quantity}
             for line in shipment.lines
         ])

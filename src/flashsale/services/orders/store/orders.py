@@ -153,6 +153,8 @@ _ORDER_WITH_LINES = (
 
 
 # The statements of the hot path, built once (kit/statements.py says why).
+_INSERT_ORDERS = Statement(orders.insert())
+_INSERT_LINES = Statement(order_lines.insert())
 _GET = Statement(_ORDER_WITH_LINES.where(orders.c.order_id == sa.bindparam("b_order_id")))
 _MOVE_VALUES = {"status": sa.bindparam("b_status"), "status_reason": sa.bindparam("b_reason", type_=sa.String()),
                 "updated_at_ms": sa.bindparam("b_now")}
@@ -201,8 +203,8 @@ async def _create_all_txn(uow: UnitOfWork, placements: Sequence[Placement]) -> N
     and the answers of their Idempotency-Keys, in key order (kit/idempotency.py says why)."""
     conn = uow.conn
     batch = [placement.order for placement in placements]
-    await conn.execute(orders.insert(), [_order_row(order) for order in batch])
-    await conn.execute(order_lines.insert(), [
+    await _INSERT_ORDERS.run(conn, [_order_row(order) for order in batch])
+    await _INSERT_LINES.run(conn, [
         {"order_id": order.order_id, "product_id": line.product_id, "quantity": line.quantity,
          "name": line.name, "unit_price_cents": line.unit_price_cents}
         for order in batch for line in order.lines

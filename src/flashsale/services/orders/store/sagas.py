@@ -229,6 +229,8 @@ _SAGA_WITH_STEPS = (
     .select_from(sagas_table.outerjoin(steps_table, steps_table.c.order_id == sagas_table.c.order_id))
 )
 # The statements of the hot path, built once (kit/statements.py says why).
+_INSERT_SAGAS = Statement(sagas_table.insert())
+_INSERT_STEPS = Statement(steps_table.insert())
 _GET = Statement(_SAGA_WITH_STEPS.where(sagas_table.c.order_id == sa.bindparam("b_order_id")))
 _BY_ID = sagas_table.c.order_id == sa.bindparam("b_order_id")
 _LOCK = Statement(sa.select(sagas_table.c.order_id).where(_BY_ID).with_for_update())
@@ -320,15 +322,15 @@ async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
 async def start_all_txn(conn: AsyncConnection, started: Sequence[tuple[str, str, int]]) -> None:
     """New sagas, each (order id, reservation id, now), whose hold step is done (an order exists
     only because its hold does): a multi-row INSERT per table."""
-    await conn.execute(sagas_table.insert(), [
+    await _INSERT_SAGAS.run(conn, [
         {"order_id": order_id, "state": plan.RUNNING, "reason": None, "payment_token": None, "due_at_ms": None,
          "lease_owner": None, "lease_until_ms": 0, "attempts": 0, "last_error": None, "created_at_ms": now,
          "updated_at_ms": now}
         for order_id, _, now in started
     ])
-    await conn.execute(steps_table.insert(), [
+    await _INSERT_STEPS.run(conn, [
         {"order_id": order_id, "step": plan.HOLD, "status": plan.DONE, "outcome": "HELD", "detail": reservation_id,
-         "attempts": 1, "started_at_ms": now, "finished_at_ms": now}
+         "attempts": 1, "started_at_ms": now, "finished_at_ms": now, "error": None}
         for order_id, reservation_id, now in started
     ])
 

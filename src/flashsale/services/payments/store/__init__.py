@@ -103,7 +103,7 @@ class PaymentStore:
         if found is None:
             created = Payment(f"pay-{uuid.uuid4()}", order_id, amount_cents, token, domain.PENDING,
                               None, 0, now, now)
-            await conn.execute(_CREATE, asdict(created))
+            await _CREATE.run(conn, asdict(created))
             return domain.Claim.START, created
         decision = domain.claim(found.status, found.updated_at_ms, now, self.stale_pending_ms)
         if decision is domain.Claim.TAKE_OVER and not await _take_over_txn(conn, found, now):
@@ -164,8 +164,8 @@ _GET = Statement(sa.select(payments).where(payments.c.payment_id == sa.bindparam
 _LEDGER_OF = Statement(sa.select(payment_ledger.c.kind, payment_ledger.c.amount_cents).where(
     payment_ledger.c.payment_id == sa.bindparam("b_payment_id")))
 # The writes of an authorisation and of each step, built once the same way.
-_CREATE = payments.insert()
-_ADD_ENTRY = payment_ledger.insert()
+_CREATE = Statement(payments.insert())
+_ADD_ENTRY = Statement(payment_ledger.insert())
 _THIS_PAYMENT = payments.c.payment_id == sa.bindparam("b_payment_id")
 _MOVED_BY = {"attempts": payments.c.attempts + sa.bindparam("b_calls", type_=sa.Integer()),
              "updated_at_ms": sa.bindparam("b_now")}
@@ -221,7 +221,7 @@ async def _add_entry_txn(conn: AsyncConnection, payment: Payment, kind: str, now
     same payment waits for this one to end and the entries read here are the latest."""
     existing = await _LEDGER_OF.run(conn, {"b_payment_id": payment.payment_id})
     domain.check_entry([(row.kind, row.amount_cents) for row in existing], kind, payment.amount_cents)
-    await conn.execute(_ADD_ENTRY, {
+    await _ADD_ENTRY.run(conn, {
         "entry_id": str(uuid.uuid4()), "payment_id": payment.payment_id, "order_id": payment.order_id,
         "kind": kind, "amount_cents": payment.amount_cents, "at_ms": now,
     })
