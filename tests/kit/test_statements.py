@@ -122,3 +122,32 @@ async def test_a_connection_lost_under_a_lean_statement_is_an_outage_and_the_poo
 
     async with db.read() as conn:  # the lost connection was invalidated, not handed out again
         assert (await backend.run(conn)).scalar() is not None
+
+
+_WHOLE_ROW = Statement(outbox.insert())  # its columns are whichever the rows name
+
+
+async def test_rows_inserted_together_and_rows_that_leave_a_column_to_its_default(kit_db: Database) -> None:
+    aggregate = uuid.uuid4().hex
+    every_column = [{"position": None, "event_id": event_id, "subject": "things.Added", "aggregate_id": aggregate,
+                     "envelope": "{}", "created_at_ms": 5, "published_at_ms": None} for event_id in _ids(2)]
+    for row in every_column:
+        del row["position"]  # left to the database: its sequence numbers the rows
+    async with kit_db.transaction() as conn:
+        await _WHOLE_ROW.run(conn, every_column)
+        await _WHOLE_ROW.run(conn, [{**every_column[0], "event_id": uuid.uuid4().hex, "created_at_ms": 6}])
+        await _WHOLE_ROW.run(conn, {**every_column[0], "event_id": uuid.uuid4().hex, "created_at_ms": 7})
+
+    async with kit_db.read() as conn:
+        rows = (await conn.execute(sa.select(outbox.c.position, outbox.c.created_at_ms)
+                                   .where(outbox.c.aggregate_id == aggregate).order_by(outbox.c.position))).all()
+    assert [row.created_at_ms for row in rows] == [5, 5, 6, 7]
+    assert all(row.position is not None for row in rows)
+
+
+async def test_a_type_that_checks_its_values_still_checks_them(kit_db: Database) -> None:
+    flagged = sa.select(sa.bindparam("b_flag", type_=sa.Boolean()).label("flag"))
+    async with kit_db.read() as conn:
+        assert (await Statement(flagged).run(conn, {"b_flag": True})).scalar() in (True, 1)
+        with pytest.raises(sa.exc.StatementError):
+            await Statement(flagged).run(conn, {"b_flag": "yes"})

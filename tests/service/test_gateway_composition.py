@@ -73,6 +73,29 @@ def test_an_order_reads_whole_while_every_service_answers(house: Any) -> None:
     assert body["products"][product_id]["availability"]["source"] in ("inventory", "catalog")
 
 
+def test_another_customers_order_can_be_neither_read_nor_paid_and_stays_as_it_was(house: Any) -> None:
+    gateway = Gateway(house.shared("gateway", **gateway_env(backends(house))), house.admin_token)
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    ann, bob = gateway.sign_up("Ann"), gateway.sign_up("Bob")
+    order_id = gateway.place(ann, product_id)["orderId"]
+    payment = {"paymentToken": "tok_ok"}
+
+    read_by_bob = gateway.get(f"/api/orders/{order_id}", headers=bob.headers)
+    paid_by_bob = gateway.post(f"/api/orders/{order_id}/pay", headers=bob.headers, json=payment)
+    keyed_by_bob = gateway.post(f"/api/orders/{order_id}/pay", json=payment,
+                                headers={**bob.headers, "Idempotency-Key": unique("k")})
+    unknown = gateway.post("/api/orders/o-nobody/pay", headers=ann.headers, json=payment)
+    still_anns = gateway.get(f"/api/orders/{order_id}", headers=ann.headers).json()["order"]
+    paid_by_ann = gateway.post(f"/api/orders/{order_id}/pay", headers=ann.headers, json=payment)
+
+    for refused in (read_by_bob, paid_by_bob, keyed_by_bob, unknown):  # another's order is a missing one
+        assert refused.status_code == 404, refused.text
+        assert refused.json()["code"] == "order_not_found"
+    assert paid_by_bob.json()["detail"] == unknown.json()["detail"].replace("o-nobody", order_id)
+    assert still_anns["status"] == "PENDING_PAYMENT"
+    assert paid_by_ann.status_code == 200 and paid_by_ann.json()["status"] == "PAID", paid_by_ann.text
+
+
 def _asked(process: ServiceProcess, route: str) -> float:
     return total(page_of(process.url), "http_request_duration_seconds_count", route=route)
 

@@ -78,12 +78,17 @@ class Statement:
             found = self._built[name] = self._build(name) if callable(self._build) else self._build
         return found
 
-    async def run(self, conn: AsyncConnection, params: Mapping[str, Any] | None = None) -> Rows:
+    async def run(
+        self, conn: AsyncConnection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> Rows:
+        """Execute with `params`: a mapping of bind values, or a list of them (several rows of an
+        INSERT: one pipelined round trip on PostgreSQL, and no row count)."""
+        params = {} if params is None else params
         compiled = self._lean(conn)
-        if compiled is None:
+        if compiled is None or not compiled.takes_all(params):
             result: Rows = await conn.execute(self(conn), params)
             return result
-        return await compiled.run(conn, params or {})
+        return await compiled.run(conn, params)
 
     def _lean(self, conn: AsyncConnection) -> _Compiled | None:
         name = conn.dialect.name
@@ -91,6 +96,10 @@ class Statement:
             return self._compiled[name]
         compiled = self._compiled[name] = _compile(self(conn), conn.dialect) if name == "postgresql" else None
         return compiled
+
+
+def _each(params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    return [params] if isinstance(params, Mapping) else params
 
 
 def per_dialect(build: Callable[[str], Any]) -> Statement:
@@ -159,24 +168,51 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]        # the bind parameters in the order of $1, $2, ...
     fixed: Mapping[str, Any]      # values the statement carries itself (`.values(attempts=0)`)
+    processors: tuple[Callable[[Any], Any] | None, ...]  # a type's bind processing, per parameter
     returns_rows: bool
+    names_every_value: bool       # False: an INSERT whose columns are its parameters' (`table.insert()`)
 
-    async def run(self, conn: AsyncConnection, params: Mapping[str, Any]) -> _Rows:
+    def takes(self, params: Mapping[str, Any]) -> bool:
+        """Whether `params` give this compiled form every value it binds. An INSERT whose columns
+        are the parameters' compiled with all of the table's: a row that leaves one out (for its
+        default) is SQLAlchemy's to run."""
+        return self.names_every_value or all(name in params for name in self.names)
+
+    def takes_all(self, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> bool:
+        """Whether this compiled form runs `params` as SQLAlchemy would: each row gives it every
+        value, and several rows (run without answering any) are not asked for rows."""
+        if isinstance(params, Mapping):
+            return self.takes(params)
+        return bool(params) and not self.returns_rows and all(self.takes(one) for one in params)
+
+    def values(self, params: Mapping[str, Any]) -> list[Any]:
         values = [params[name] if name in params else self.fixed[name] for name in self.names]
+        for n, process in enumerate(self.processors):
+            if process is not None:
+                values[n] = process(values[n])
+        return values
+
+    async def run(self, conn: AsyncConnection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> _Rows:
+        many = not isinstance(params, Mapping)
+        rows: list[list[Any]] = [[]]
         # The driver connection SQLAlchemy holds for this AsyncConnection; its own lock, and the
         # BEGIN it sends lazily before a transaction's first statement, as its cursor would.
         adapted: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
         try:
+            rows = [self.values(one) for one in _each(params)]  # a type refusing a value: StatementError
             async with adapted._execute_mutex:
                 if adapted._transaction is None:
                     await adapted._start_transaction()
                 driver: asyncpg.Connection = adapted._connection
+                if many:
+                    await driver.executemany(self.sql, rows)  # pipelined: one round trip for them all
+                    return _Rows([], -1)  # as SQLAlchemy's asyncpg dialect: no count for several rows
                 if self.returns_rows:
-                    records = await driver.fetch(self.sql, *values, record_class=_Record)
+                    records = await driver.fetch(self.sql, *rows[0], record_class=_Record)
                     return _Rows(records, len(records))
-                status = await driver.execute(self.sql, *values)
+                status = await driver.execute(self.sql, *rows[0])
         except Exception as error:  # raised again as SQLAlchemy raises it
-            await greenlet_spawn(_raise_as_sqlalchemy, conn, adapted, error, self.sql, values)
+            await greenlet_spawn(_raise_as_sqlalchemy, conn, adapted, error, self.sql, rows[0])
             raise  # unreachable: the line above raises
         counted = _STATUS_COUNT.search(status)
         return _Rows([], int(counted.group(1)) if counted else -1)
@@ -196,21 +232,22 @@ def _raise_as_sqlalchemy(conn: AsyncConnection, adapted: Any, error: Exception, 
 
 def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled | None:
     """The statement's SQL and parameter order as SQLAlchemy compiles it for asyncpg, or None
-    when SQLAlchemy would do more than pass values through (a type that processes values, an
-    expanding IN, an INSERT or UPDATE whose columns the parameters choose): such a statement runs
-    through SQLAlchemy."""
+    when SQLAlchemy would do more than pass values through and process them (a type that
+    processes what it reads, an expanding IN, an UPDATE whose columns the parameters choose):
+    such a statement runs through SQLAlchemy."""
     if isinstance(statement, sa.TextClause):
         return None  # whether it answers rows, only running it tells
-    if isinstance(statement, sa.Insert | sa.Update) and not statement._values:
-        return None  # its columns are whichever the parameters name: compiled per call by SQLAlchemy
+    names_every_value = not isinstance(statement, sa.Insert | sa.Update) or bool(statement._values)
+    if isinstance(statement, sa.Update) and not names_every_value:
+        return None  # it sets whichever columns the parameters name: compiled per call by SQLAlchemy
     compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]  # every statement compiles
-    if compiled.positiontup is None or compiled._bind_processors:
-        return None
-    if any(bind.expanding for bind in compiled.binds.values()):
+    if compiled.positiontup is None or any(bind.expanding for bind in compiled.binds.values()):
         return None
     for column in compiled._result_columns:
         if column[3]._cached_result_processor(dialect, None) is not None:
             return None
+    names = tuple(compiled.positiontup)
+    processors = tuple(compiled._bind_processors.get(name) for name in names)
     fixed = compiled.construct_params(_check=False)
     returns_rows = bool(compiled._result_columns) or bool(getattr(compiled, "effective_returning", None))
-    return _Compiled(compiled.string, tuple(compiled.positiontup), fixed, returns_rows)
+    return _Compiled(compiled.string, names, fixed, processors, returns_rows, names_every_value)

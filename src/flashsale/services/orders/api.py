@@ -159,16 +159,18 @@ async def place_order(
 async def pay_order(
     order_id: OrderId, request: Request, body: PayOrder, checkout: CheckoutDep, keys: IdempotencyDep,
     key: IdempotencyKey = None,
+    customer_id: Annotated[str | None, Query(alias="customerId", pattern=ID_PATTERN)] = None,
 ) -> JSONResponse:
     """Pay a PENDING_PAYMENT order: 200 PAID, or 402 payment_declined (the order is cancelled).
 
     Paying a PAID or COMPLETED order again answers 200 with the order as it is: payments are
     per order, so nothing is charged twice. A CANCELLED order is 409 invalid_state, or
-    hold_expired when that is why it was cancelled.
+    hold_expired when that is why it was cancelled. With `customerId` (the gateway paying for a
+    signed-in customer), an order of another customer is 404 unknown_order, as a missing one.
     """
 
     async def pay(_: KeyClaim | None) -> Answer:
-        return Answer(200, _json(await checkout.pay(order_id, body.payment_token)))
+        return Answer(200, _json(await checkout.pay(order_id, body.payment_token, customer_id=customer_id)))
 
     return await _answer_once(keys, f"pay:{order_id}", key, request, pay)
 

@@ -111,8 +111,12 @@ class Checkout:
     # -- paying ---------------------------------------------------------------------------
 
     @journey_span("order.pay", key="order_id", attribute="order.id")
-    async def pay(self, order_id: str, token: str) -> Order:
+    async def pay(self, order_id: str, token: str, *, customer_id: str | None = None) -> Order:
+        """Pay the order; with `customer_id`, only that customer's (another's is UnknownOrder, as
+        if it did not exist: nothing tells the two apart)."""
         order = await self.find(order_id)
+        if customer_id is not None and order.customer_id != customer_id:
+            raise UnknownOrder(order_id)
         decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
         if decision is domain.Pay.ALREADY_PAID:
             return order  # payments are per order: a repeated pay changes nothing
