@@ -23,6 +23,7 @@ import functools
 import hashlib
 import inspect
 import os
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from pathlib import Path
@@ -172,6 +173,40 @@ def child_span(name: str, attributes: Attributes | None = None) -> contextlib.Ab
     if _tracer is None or not trace.get_current_span().is_recording():
         return _NO_SPAN
     return _Scope(_tracer.start_span(name, attributes=attributes))
+
+
+class _IfSlow:
+    """Times the block; only one that lasted `at_least_ns` becomes a span, recorded afterwards with
+    the block's own start and end (nothing inside it can be its child)."""
+
+    __slots__ = ("at_least_ns", "attributes", "name", "started_ns")
+
+    def __init__(self, name: str, attributes: Attributes | None, at_least_ns: int) -> None:
+        self.name, self.attributes, self.at_least_ns = name, attributes, at_least_ns
+        self.started_ns = 0
+
+    def __enter__(self) -> None:
+        self.started_ns = time.time_ns()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        ended_ns = time.time_ns()
+        if _tracer is None or (ended_ns - self.started_ns < self.at_least_ns and error is None):
+            return
+        slow = _tracer.start_span(self.name, attributes=self.attributes, start_time=self.started_ns)
+        if error is not None:
+            slow.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        slow.end(end_time=ended_ns)
+
+
+def child_span_if_slow(
+    name: str, attributes: Attributes | None = None, *, at_least_s: float,
+) -> contextlib.AbstractContextManager[None]:
+    """A `child_span` only for a block that took `at_least_s` or failed: for work done many times per
+    request (reads), worth a span of its own when it is what made the request slow. A block that
+    was quick costs two clock reads instead of a span."""
+    if _tracer is None or not trace.get_current_span().is_recording():
+        return _NO_SPAN
+    return _IfSlow(name, attributes, int(at_least_s * 1e9))
 
 
 def mark_failed(error: BaseException) -> None:
