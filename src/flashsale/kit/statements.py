@@ -16,9 +16,9 @@ text, its bind casts and the order of its parameters are SQLAlchemy's) and, on P
 asyncpg on the connection's own driver connection, inside the transaction SQLAlchemy began on it:
 `await STATEMENT.run(conn, params)`. What it answers reads like SQLAlchemy's result (`first()`,
 `all()`, `one()`, `scalar()`, `rowcount`; rows by attribute, index or `_mapping`), and an error is
-raised as SQLAlchemy would raise it (IntegrityError, a lost connection invalidated). On SQLite, a
-statement SQLAlchemy would process values for (a type with a bind or result processor, an
-expanding IN) or several rows of parameters, it runs through SQLAlchemy as before.
+raised as SQLAlchemy would raise it (IntegrityError, a lost connection invalidated). On SQLite, and
+for what cannot be passed through as compiled (an expanding IN: `one_of` avoids it; an UPDATE whose
+columns the parameters pick; text; a type that processes what it reads), SQLAlchemy runs it.
 
 A statement that differs per dialect (ON CONFLICT is PostgreSQL's or SQLite's own insert, the
 database's clock is an expression of each) is built once per dialect: `per_dialect`.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import asyncpg
 import sqlalchemy as sa
@@ -40,8 +40,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
-
-T = TypeVar("T")
 
 _STATUS_COUNT = re.compile(r"(\d+)$")
 

@@ -206,9 +206,9 @@ async def end_hold_txn(
 
 async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: int) -> None:
     await _SAVE_STATUS.run(conn, {
-        "b_reservation_id": reservation.reservation_id, "status": reservation.status.value,
-        "order_id": reservation.order_id, "confirmed_at_ms": reservation.confirmed_at_ms,
-        "order_cancelled_at_ms": reservation.order_cancelled_at_ms, "updated_at_ms": now,
+        "b_reservation_id": reservation.reservation_id, "b_status": reservation.status.value,
+        "b_order_id": reservation.order_id, "b_confirmed_at_ms": reservation.confirmed_at_ms,
+        "b_order_cancelled_at_ms": reservation.order_cancelled_at_ms, "b_now": now,
     })
 
 
@@ -219,7 +219,12 @@ _LOCK_RESERVATION = Statement(
 _LINES_OF_ONE = Statement(sa.select(reservation_items.c.product_id, reservation_items.c.quantity)
                  .where(reservation_items.c.reservation_id == _THIS_RESERVATION)
                  .order_by(reservation_items.c.product_id))
-_SAVE_STATUS = Statement(reservations.update().where(reservations.c.reservation_id == _THIS_RESERVATION))
+# Its columns named here, not by the parameters: SQLAlchemy would compile that per call.
+_SAVE_STATUS = Statement(reservations.update().where(reservations.c.reservation_id == _THIS_RESERVATION).values(
+    status=sa.bindparam("b_status"), order_id=sa.bindparam("b_order_id", type_=sa.String()),
+    confirmed_at_ms=sa.bindparam("b_confirmed_at_ms", type_=sa.BigInteger()),
+    order_cancelled_at_ms=sa.bindparam("b_order_cancelled_at_ms", type_=sa.BigInteger()),
+    updated_at_ms=sa.bindparam("b_now")))
 
 
 async def reject_txn(
