@@ -136,7 +136,7 @@ from flashsale.kit.settings import ServiceSettings
 written = []
 
 async def hold(scope, receive, send):
-    with tracing.child_span("db.transaction", {"db.system.name": "sqlite"}):
+    with tracing.child_span_if_slow("db.transaction", {"db.system.name": "sqlite"}, at_least_s=0):
         written.append(Envelope.new(source="inventory", type="StockReserved", subject="p", data={}, now_ms=0))
     await send({"type": "http.response.start", "status": 200})
 

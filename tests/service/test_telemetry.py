@@ -1,7 +1,8 @@
 """Tracing and metrics of one service process (the inventory), on a real database and broker.
 
 - A request that comes with a `traceparent` continues the caller's trace: its server span, the
-  transaction inside it and the relay's publish of the event it wrote.
+  transaction inside it (every one a span: FLASHSALE_DB_SPAN_MS=0) and the relay's publish of the
+  event it wrote.
 - An event consumed continues the trace of the span that wrote it (the envelope's traceparent).
 - With FLASHSALE_TRACING=off the events it writes carry no trace context.
 - The per-product stock gauges follow holds and sales.
@@ -35,7 +36,7 @@ def trace_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def inventory(house: Any, trace_dir: Path) -> Iterator[InventoryClient]:
-    proc = house.shared("inventory", trace_dir=str(trace_dir), stock_gauges_interval_s="0.2")
+    proc = house.shared("inventory", trace_dir=str(trace_dir), stock_gauges_interval_s="0.2", db_span_ms="0")
     client = InventoryClient(proc.url, house.admin_token)
     yield client
     client.close()

@@ -1,5 +1,6 @@
-"""A block worth a span only when slow (kit/tracing.py `child_span_if_slow`, what a read is): quick
-ones cost no span, slow or failed ones are a child of the span they ran in, with their own times."""
+"""A block worth a span only when slow (kit/tracing.py `child_span_if_slow`, what a database
+transaction or read is): quick ones cost no span, slow or failed ones are a child of the span they
+ran in, with their own times; at 0 (FLASHSALE_DB_SPAN_MS=0) every one is a span as it runs."""
 
 from __future__ import annotations
 
@@ -61,3 +62,28 @@ def test_outside_a_recorded_span_nothing_is_recorded(finished: InMemorySpanExpor
         pass
 
     assert finished.get_finished_spans() == ()
+
+
+def test_at_zero_every_block_is_a_span_as_it_runs_and_what_it_does_is_its_child(
+    finished: InMemorySpanExporter,
+) -> None:
+    with tracing.span("request"), tracing.child_span_if_slow("transaction", at_least_s=0), tracing.span("publish"):
+        pass
+
+    spans = _named(finished)
+    transaction, publish = spans["transaction"], spans["publish"]
+    assert transaction.parent is not None and transaction.parent.span_id == spans["request"].context.span_id
+    assert publish.parent is not None and publish.parent.span_id == transaction.context.span_id
+
+
+def test_a_database_span_follows_the_processes_setting(
+    finished: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tracing, "_db_span_at_least_s", 3600.0)
+    with tracing.span("request"), tracing.db_span("db.transaction"):
+        pass
+    monkeypatch.setattr(tracing, "_db_span_at_least_s", 0.0)
+    with tracing.span("request"), tracing.db_span("db.read"):
+        pass
+
+    assert sorted(span.name for span in finished.get_finished_spans()) == ["db.read", "request", "request"]

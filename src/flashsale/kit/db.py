@@ -24,13 +24,8 @@ from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.sql import database_now_ms
 from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, configure_sqlite
-from flashsale.kit.tracing import child_span, child_span_if_slow
+from flashsale.kit.tracing import db_span
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
-
-# A read becomes a span of its request's trace only when it took this long (or failed): a request
-# reads several times (an order's poll: the order and its customer's contact), and a span for each
-# cost ~13 % of a checkout's spans for reads of ~1 ms that its request's span already covers.
-READ_SPAN_AT_LEAST_S = 0.005
 
 
 class Database:
@@ -74,8 +69,9 @@ class Database:
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         """A write transaction and the events it announces (kit/unit_of_work.py): commits on
         exit, rolls back on error; once committed, wakes the relay if it announced something."""
-        # A span per transaction inside a request or an event (the wait for SQLite's lock included).
-        with child_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
+        # A span inside a request or an event when it was slow (the wait for SQLite's lock
+        # included) or failed; every one with FLASHSALE_DB_SPAN_MS=0 (kit/tracing.py `db_span`).
+        with db_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
             if self._write_lock is not None:
                 async with self._write_lock, self._begin(immediate=True) as conn:
                     uow = UnitOfWork(conn, self.producer)
@@ -110,8 +106,7 @@ class Database:
         never the write lock. On PostgreSQL each statement runs on its own (autocommit): under
         READ COMMITTED every statement takes a fresh snapshot inside a transaction as well, so
         the BEGIN and COMMIT around a read were two round trips that bought nothing."""
-        with child_span_if_slow("db.read", {"db.system.name": self.engine.dialect.name},
-                                at_least_s=READ_SPAN_AT_LEAST_S):
+        with db_span("db.read", {"db.system.name": self.engine.dialect.name}):
             if self.is_sqlite:
                 async with self._begin(immediate=False) as conn:
                     yield conn
@@ -131,7 +126,7 @@ class Database:
                 yield uow
             return
         # The same span name as a transaction's: it is one (implicit), and commits like one.
-        with child_span("db.transaction", {"db.system.name": self.engine.dialect.name, "db.autocommit": True}):
+        with db_span("db.transaction", {"db.system.name": self.engine.dialect.name, "db.autocommit": True}):
             async with self._statements() as conn:
                 uow = UnitOfWork(conn, self.producer, one_statement=True)
                 yield uow

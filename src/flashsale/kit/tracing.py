@@ -49,6 +49,7 @@ _FORCED_IDS: ContextVar[tuple[int, int] | None] = ContextVar("flashsale_forced_i
 
 _tracer: trace.Tracer | None = None
 _provider: TracerProvider | None = None
+_db_span_at_least_s = 0.005  # FLASHSALE_DB_SPAN_MS, set by configure_tracing
 
 Attributes = Mapping[str, str | int | float | bool]
 P = ParamSpec("P")
@@ -67,9 +68,10 @@ def tracing_wanted(settings: ServiceSettings) -> bool:
 
 def configure_tracing(service: str, instance: str, settings: ServiceSettings) -> None:
     """Install this process's tracer (once; later calls keep the first)."""
-    global _tracer, _provider
+    global _tracer, _provider, _db_span_at_least_s
     if _tracer is not None or not tracing_wanted(settings):
         return
+    _db_span_at_least_s = max(0.0, settings.db_span_ms / 1000)
     resource = Resource.create({"service.name": service, "service.instance.id": instance})
     provider = TracerProvider(resource=resource, id_generator=_JourneyIds())
     provider.add_span_processor(_processor(service, instance, settings))
@@ -167,14 +169,6 @@ def span(
     return _Scope(_tracer.start_span(name, context=parent, kind=kind, attributes=attributes, links=links))
 
 
-def child_span(name: str, attributes: Attributes | None = None) -> contextlib.AbstractContextManager[Span | None]:
-    """A span only inside a span still running: units of work (a transaction) that are worth
-    seeing within a request or an event, but not as traces of their own (the relay's polls)."""
-    if _tracer is None or not trace.get_current_span().is_recording():
-        return _NO_SPAN
-    return _Scope(_tracer.start_span(name, attributes=attributes))
-
-
 class _IfSlow:
     """Times the block; only one that lasted `at_least_ns` becomes a span, recorded afterwards with
     the block's own start and end (nothing inside it can be its child)."""
@@ -200,13 +194,23 @@ class _IfSlow:
 
 def child_span_if_slow(
     name: str, attributes: Attributes | None = None, *, at_least_s: float,
-) -> contextlib.AbstractContextManager[None]:
-    """A `child_span` only for a block that took `at_least_s` or failed: for work done many times per
-    request (reads), worth a span of its own when it is what made the request slow. A block that
-    was quick costs two clock reads instead of a span."""
+) -> contextlib.AbstractContextManager[Span | None]:
+    """A span only inside a span still running (units of work worth seeing within a request or an
+    event, not as traces of their own: the relay's polls are not), and only for a block that took
+    `at_least_s` or failed: for work done many times per request (transactions, reads), worth a
+    span of its own when it is what made the request slow. A quick block costs two clock reads
+    instead of a span. With `at_least_s` 0 every block is a span as it runs, and what it does (an
+    event it writes) is its child."""
     if _tracer is None or not trace.get_current_span().is_recording():
         return _NO_SPAN
+    if at_least_s <= 0:
+        return _Scope(_tracer.start_span(name, attributes=attributes))
     return _IfSlow(name, attributes, int(at_least_s * 1e9))
+
+
+def db_span(name: str, attributes: Attributes | None = None) -> contextlib.AbstractContextManager[Span | None]:
+    """A database transaction's or read's span: `child_span_if_slow` at FLASHSALE_DB_SPAN_MS."""
+    return child_span_if_slow(name, attributes, at_least_s=_db_span_at_least_s)
 
 
 def mark_failed(error: BaseException) -> None:
