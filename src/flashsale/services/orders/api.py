@@ -230,9 +230,8 @@ async def retry_saga(order_id: OrderId, request: Request, checkout: CheckoutDep)
 
 
 @router.get("/orders/{orderId}", responses=answers(UNKNOWN_ORDER))
-async def get_order(order_id: OrderId, checkout: CheckoutDep, contacts: ContactsDep) -> OrderDetailView:
-    order = await checkout.find(order_id)
-    contact = await contacts.find(order.customer_id)
+async def get_order(order_id: OrderId, checkout: CheckoutDep) -> OrderDetailView:
+    order, contact = await checkout.find_with_contact(order_id)
     return OrderDetailView(**dict(order_view(order)), contact_email=None if contact is None else contact.email)
 
 

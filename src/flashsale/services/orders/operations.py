@@ -22,7 +22,7 @@ from flashsale.kit.tracing import journey, journey_span
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient
-from flashsale.services.orders.domain import Snapshot
+from flashsale.services.orders.domain import Contact, Snapshot
 from flashsale.services.orders.errors import (
     HoldExpired,
     InvalidState,
@@ -64,6 +64,13 @@ class Checkout:
         if order is None:
             raise UnknownOrder(order_id)
         return order
+
+    async def find_with_contact(self, order_id: str) -> tuple[Order, Contact | None]:
+        """The order and its customer's contact (the order's page shows both), in one read."""
+        found = await self.store.get_with_contact(order_id)
+        if found is None:
+            raise UnknownOrder(order_id)
+        return found
 
     async def find_saga(self, order_id: str) -> Saga:
         saga = await self.sagas.get(order_id)
@@ -114,7 +121,7 @@ class Checkout:
     async def pay(self, order_id: str, token: str, *, customer_id: str | None = None) -> Order:
         """Pay the order; with `customer_id`, only that customer's (another's is UnknownOrder, as
         if it did not exist: nothing tells the two apart)."""
-        order = await self.find(order_id)
+        order, saga = await self._order_and_saga(order_id)
         if customer_id is not None and order.customer_id != customer_id:
             raise UnknownOrder(order_id)
         decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
@@ -122,7 +129,6 @@ class Checkout:
             return order  # payments are per order: a repeated pay changes nothing
         if decision is domain.Pay.HOLD_EXPIRED:
             raise HoldExpired(order_id)
-        saga = await self.find_saga(order_id)
         if decision is domain.Pay.INVALID_STATE or saga.state != plan.RUNNING:
             raise self._refusal(order, saga, token)
         try:
@@ -132,6 +138,15 @@ class Checkout:
             await self._wait_for_payment(order_id)
             stopped_by = None
         return await self._paid_or_refused(order_id, stopped_by)
+
+    async def _order_and_saga(self, order_id: str) -> tuple[Order, Saga]:
+        """The order and its saga, in one read (a pay decides on both)."""
+        async with self.store.db.read() as conn:
+            order = await get_txn(conn, order_id)
+            saga = None if order is None else await saga_sql.get_txn(conn, order_id)
+        if order is None or saga is None:
+            raise UnknownOrder(order_id)
+        return order, saga
 
     async def _wait_for_payment(self, order_id: str) -> None:
         deadline = time.monotonic() + PAYMENT_WAIT_S

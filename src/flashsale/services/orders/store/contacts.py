@@ -39,8 +39,7 @@ class ContactStore:
 
     async def find(self, customer_id: str) -> Contact | None:
         async with self.db.read() as conn:
-            row = (await _FIND_ONE.run(conn, {"b_id": customer_id})).first()
-        return None if row is None else Contact(row.customer_id, row.name, row.email, row.version)
+            return await find_txn(conn, customer_id)
 
     async def find_many(self, customer_ids: Sequence[str]) -> dict[str, Contact]:
         if not customer_ids:
@@ -65,6 +64,11 @@ class ContactStore:
                         updated_at_ms=self.clock.now_ms())
             )
         return bool(result.rowcount == 1)
+
+
+async def find_txn(conn: AsyncConnection, customer_id: str) -> Contact | None:
+    row = (await _FIND_ONE.run(conn, {"b_id": customer_id})).first()
+    return None if row is None else Contact(row.customer_id, row.name, row.email, row.version)
 
 
 async def apply_txn(conn: AsyncConnection, contact: Contact, now_ms: int) -> bool:

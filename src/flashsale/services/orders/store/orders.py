@@ -24,7 +24,9 @@ from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import SERVICE, domain
+from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.store import sagas
+from flashsale.services.orders.store.contacts import find_txn as find_contact_txn
 from flashsale.services.orders.store.tables import order_lines, orders
 
 MAX_PLACEMENTS = 64  # orders written in one transaction at most
@@ -92,6 +94,12 @@ class OrderStore:
     async def get(self, order_id: str) -> Order | None:
         async with self.db.read() as conn:
             return await get_txn(conn, order_id)
+
+    async def get_with_contact(self, order_id: str) -> tuple[Order, Contact | None] | None:
+        """The order and its customer's contact, in one read (every GET of an order shows both)."""
+        async with self.db.read() as conn:
+            order = await get_txn(conn, order_id)
+            return None if order is None else (order, await find_contact_txn(conn, order.customer_id))
 
     async def of_customer(self, customer_id: str, *, status: str | None, limit: int) -> list[Order]:
         """A customer's orders, newest first."""
