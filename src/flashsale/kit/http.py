@@ -23,6 +23,7 @@ the gateway's and the order service's samples in that walk under the front-door 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
@@ -113,9 +115,17 @@ class ServiceClient:
         safe = method.upper() == "GET" if idempotent is None else idempotent
         attempts = self._attempts if safe else 1
         try:
+            # The first attempt outside tenacity: its retrying loop cost the gateway ~8 % of its
+            # CPU per call (a profile under the checkout bench), for the calls (nearly all) that
+            # needed no retry. Only a failed call pays for it.
+            try:
+                return await self._once(method, path, json, headers, timeout_s)
+            except _RETRYABLE:
+                if attempts == 1:
+                    raise
             async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=1.0),
+                stop=stop_after_attempt(attempts - 1),
+                before=_back_off,  # the wait after the attempt before, as tenacity's `wait` would
                 retry=retry_if_exception_type(_RETRYABLE),
                 reraise=True,
             ):
@@ -170,6 +180,14 @@ class ServiceClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+_WAIT = wait_exponential_jitter(multiplier=0.05, max=1.0)
+
+
+async def _back_off(retry: RetryCallState) -> None:
+    """Before the retrying loop's attempt N (the call's N+1st): the wait after the call's Nth."""
+    await asyncio.sleep(_WAIT(retry))
 
 
 def _timeout(total_s: float) -> aiohttp.ClientTimeout:
