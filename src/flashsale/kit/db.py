@@ -23,7 +23,7 @@ from flashsale.kit.db_admin import async_url, ensure_postgres_database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.sql import database_now_ms
-from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, configure_sqlite
+from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, WriterTurn, configure_sqlite
 from flashsale.kit.tracing import db_span
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 
@@ -41,6 +41,8 @@ class Database:
         # On SQLite only one writer can hold the lock; queueing our own writers here is cheaper
         # than letting them spin on SQLITE_BUSY. Other processes still meet the busy timeout.
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # ... and across the processes sharing the file, a turn each (kit/sqlite.py says why).
+        self._writer_turn = WriterTurn(Path(engine.url.database or "")) if self.is_sqlite else None
         self._on_events_committed: list[Callable[[], None]] = []
 
     @classmethod
@@ -72,8 +74,8 @@ class Database:
         # A span inside a request or an event when it was slow (the wait for SQLite's lock
         # included) or failed; every one with FLASHSALE_DB_SPAN_MS=0 (kit/tracing.py `db_span`).
         with db_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
-            if self._write_lock is not None:
-                async with self._write_lock, self._begin(immediate=True) as conn:
+            if self._write_lock is not None and self._writer_turn is not None:
+                async with self._write_lock, self._writer_turn, self._begin(immediate=True) as conn:
                     uow = UnitOfWork(conn, self.producer)
                     yield uow
             else:
@@ -184,3 +186,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer_turn is not None:
+            self._writer_turn.close()
