@@ -55,10 +55,12 @@ class WriterTurn:
     (1, 2, 5, ... up to 100 ms apart), so a writer of one instance could sleep while the other
     instance wrote on and on. In the demo's sale (two order instances, ~60 pays in half a second) a
     pay's transactions waited up to 0.9-1.2 s; taking turns, up to ~0.45 s (p50 ~180-275 ms either
-    way: the lock is as busy, its waits are fairer), and the sale's order and pay p99 fell from
-    1.7-4.0 s and 2.7-5.9 s to 1.3-1.8 s and 2.3-3.2 s (two sales each). A process waiting on an
-    `flock` sleeps in the kernel, which wakes it when the holder lets go. SQLite's own lock still
-    decides what is correct; this only decides who goes next, and a process that dies lets go.
+    way: the lock is as busy, its waits are fairer). Four sales each, side by side: order p99
+    1.5-4.0 s -> 1.2-1.8 s, pay p99 2.7-5.9 s -> 2.3-3.2 s, pay p50 1.4-1.8 s either way. A
+    process waiting on an `flock` sleeps in the kernel, which wakes it when the holder lets go.
+    SQLite's own lock still decides what is correct; this only decides who goes next, and a
+    process that dies lets go. A turn is one write: keeping it for a run of up to 8 of the holder's
+    queued writes was worse (pay p50 1.7-2.1 s, p99 3.2-3.9 s, two sales), as was no turn at all.
 
     Within a process, writers queue on the database's asyncio lock first: an `flock` is held by an
     open file, not by a task, so only one task at a time may ask for it."""
