@@ -10,7 +10,6 @@ database's clock, deadlock reruns) are kit/sql.py's.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,10 +37,8 @@ class Database:
         self.url = url
         self.producer = producer
         self.is_sqlite = engine.dialect.name == "sqlite"
-        # On SQLite only one writer can hold the lock; queueing our own writers here is cheaper
-        # than letting them spin on SQLITE_BUSY. Other processes still meet the busy timeout.
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        # ... and across the processes sharing the file, a turn each (kit/sqlite.py says why).
+        # On SQLite one writer at a time: this process's in a queue, the processes sharing the
+        # file in turns (kit/sqlite.py says why).
         self._writer_turn = WriterTurn(Path(engine.url.database or "")) if self.is_sqlite else None
         self._on_events_committed: list[Callable[[], None]] = []
 
@@ -74,8 +71,8 @@ class Database:
         # A span inside a request or an event when it was slow (the wait for SQLite's lock
         # included) or failed; every one with FLASHSALE_DB_SPAN_MS=0 (kit/tracing.py `db_span`).
         with db_span("db.transaction", {"db.system.name": self.engine.dialect.name}):
-            if self._write_lock is not None and self._writer_turn is not None:
-                async with self._write_lock, self._writer_turn, self._begin(immediate=True) as conn:
+            if self._writer_turn is not None:
+                async with self._writer_turn, self._begin(immediate=True) as conn:
                     uow = UnitOfWork(conn, self.producer)
                     yield uow
             else:

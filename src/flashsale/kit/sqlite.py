@@ -48,8 +48,10 @@ def configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class WriterTurn:
-    """One writer at a time across the processes sharing a SQLite database: an exclusive `flock`
-    on a file beside it, held from before BEGIN IMMEDIATE until after COMMIT or ROLLBACK.
+    """One writer at a time on a SQLite database: this process's writers in a queue (cheaper than
+    letting them spin on SQLITE_BUSY), and the processes sharing the file in turns, through an
+    exclusive `flock` on a file beside it, held from before BEGIN IMMEDIATE until after COMMIT or
+    ROLLBACK.
 
     Why: SQLite's busy handler waits for another process's write lock by sleeping and trying again
     (1, 2, 5, ... up to 100 ms apart), so a writer of one instance could sleep while the other
@@ -62,14 +64,30 @@ class WriterTurn:
     process that dies lets go. A turn is one write: keeping it for a run of up to 8 of the holder's
     queued writes was worse (pay p50 1.7-2.1 s, p99 3.2-3.9 s, two sales), as was no turn at all.
 
-    Within a process, writers queue on the database's asyncio lock first: an `flock` is held by an
-    open file, not by a task, so only one task at a time may ask for it."""
+    The queue comes first: an `flock` is held by an open file, not by a task, so only one task of
+    the process at a time may ask for it."""
 
     def __init__(self, database: Path) -> None:
         self.path = database.with_name(database.name + ".writer")
         self._fd: int | None = None
+        self._queue = asyncio.Lock()
 
     async def __aenter__(self) -> None:
+        await self._queue.acquire()
+        try:
+            await self._take()
+        except BaseException:
+            self._queue.release()
+            raise
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        assert self._fd is not None
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._queue.release()
+
+    async def _take(self) -> None:
         fd = self._file()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread needed
@@ -83,12 +101,6 @@ class WriterTurn:
             # The thread will get the lock for nobody: let it go as soon as it does.
             waiting.add_done_callback(functools.partial(_let_go_if_got, fd))
             raise
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None,
-    ) -> None:
-        assert self._fd is not None
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _file(self) -> int:
         if self._fd is None:
