@@ -23,6 +23,7 @@ from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.sql import database_now_ms
 from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, WriterTurn, configure_sqlite
+from flashsale.kit.sqlite_driver import ONE_TRIP_DBAPI
 from flashsale.kit.tracing import db_span
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 
@@ -51,7 +52,8 @@ class Database:
         if driver_url.get_backend_name() == "sqlite":
             Path(driver_url.database or "").parent.mkdir(parents=True, exist_ok=True)
             engine = create_async_engine(
-                driver_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, pool_size=pool_size
+                driver_url, module=ONE_TRIP_DBAPI, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+                pool_size=pool_size,
             )
             configure_sqlite(engine)
         else:

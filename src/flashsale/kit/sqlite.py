@@ -44,7 +44,8 @@ def configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get(BEGIN_OPTION, "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        # Sent with the transaction's first statement, in its trip (kit/sqlite_driver.py).
+        conn.connection.dbapi_connection.begin_with_next_statement(f"BEGIN {mode}".strip())
 
 
 class WriterTurn:
