@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from flashsale.kit.bus import Bus
-from flashsale.kit.clock import SystemClock
+from flashsale.kit.clock import ManualClock, SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope, stream_name
 from flashsale.kit.outbox import LEASE_S, Relay, outbox_backlog
@@ -118,6 +118,52 @@ async def test_only_the_lease_holder_relays(kit_db: Database, bus: Bus) -> None:
         await uow.announce(_event(producer, 2, "a"), aggregate_id="a")
     assert await second.relay_once() == 0  # the first still holds the lease
     assert await first.relay_once() == 1
+
+
+async def test_what_a_relay_published_is_marked_once_a_second_in_one_write_not_per_batch(
+    kit_db: Database, bus: Bus, nats_url: str,
+) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
+    clock = ManualClock()
+    relay = Relay(kit_db, bus, producer, clock)
+    assert await relay.relay_once() == 0  # takes the lease; its first bookkeeping is done
+    for n in range(5):  # five commits, five batches of one, within the same second
+        async with kit_db.unit_of_work() as uow:
+            await uow.announce(_event(producer, n, "a"), aggregate_id="a")
+        assert await relay.relay_once() == 1
+
+    assert [e.data["n"] for e in await _collect(nats_url, f"{producer}.>", want=5)] == list(range(5))
+    assert (await outbox_backlog(kit_db))[0] == 5  # out, not marked yet: no write per batch
+    assert await relay.relay_once() == 0  # and not published again meanwhile
+
+    clock.advance(1.0)
+    assert await relay.relay_once() == 0
+    assert (await outbox_backlog(kit_db))[0] == 0
+    async with kit_db.read() as conn:
+        marks = (await conn.execute(sa.select(sa.func.count(sa.distinct(outbox.c.published_at_ms))))).scalar()
+    assert marks == 1  # all five in one statement
+
+
+async def test_a_relay_stopped_by_its_service_marks_what_it_published(
+    kit_db: Database, bus: Bus, nats_url: str,
+) -> None:
+    producer = f"p{uuid.uuid4().hex[:8]}"
+    kit_db.producer = producer  # the name its units of work announce under
+    await bus.ensure_stream(producer)
+    relay = Relay(kit_db, bus, producer, SystemClock(), poll_interval_s=30.0)
+    kit_db.on_events_committed(relay.notify)
+    running = asyncio.create_task(relay.run(asyncio.Event()))
+    try:
+        async with kit_db.unit_of_work() as uow:
+            await uow.announce(_event(producer, 1, "a"), aggregate_id="a")
+        assert [e.data["n"] for e in await _collect(nats_url, f"{producer}.>", want=1)] == [1]
+    finally:
+        running.cancel()  # as the service's close does
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    assert (await outbox_backlog(kit_db))[0] == 0  # a restart will not publish it again
 
 
 _WRITER = """

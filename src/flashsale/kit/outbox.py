@@ -22,6 +22,15 @@ wake-up on as a hint on the broker (`_relay.<producer>.wake` is no stream's subj
 stored) to the instance that does, so an event written on any instance goes out right after its
 commit rather than at the holder's next poll. The hint carries nothing: the holder reads the outbox
 as always, and a lost hint only costs that poll.
+
+Marking. What a relay published is marked published (`published_at_ms`) at most once a second
+(`BOOKKEEPING_EVERY_MS`, just before it reads its backlog for the gauges, so the backlog counts
+only what is not out yet), in one statement for all of it, and before the relay stops; until then the
+relay remembers it and does not read it again. A mark per published batch was a write per
+event at a checkout's pace (a batch is often one event): ~9 writes per checkout across the house,
+each a turn at SQLite's write lock. A relay that dies before its mark leaves up to a second of
+events to be published again by the next holder: the stream drops them by their Nats-Msg-Id, as
+it does after any crash between publishing and marking.
 """
 
 from __future__ import annotations
@@ -40,14 +49,15 @@ from flashsale.kit.db import Database
 from flashsale.kit.errors import BrokerUnavailable, OutOfTurn
 from flashsale.kit.schema import outbox, relay_lease
 from flashsale.kit.sql import database_now_ms
-from flashsale.kit.statements import Statement, one_of, per_dialect
+from flashsale.kit.statements import Statement, none_of, one_of, per_dialect
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import publishing
 
 log = structlog.get_logger(__name__)
 
 LEASE_S = 5.0
-LAG_EVERY_MS = 1000
+BOOKKEEPING_EVERY_MS = 1000  # how often a relay marks what it published and reads its backlog
+MARK_AT_STOP_S = 2.0  # a stop does not wait longer than this for the last mark
 
 
 # Built once (kit/statements.py says why): every event a service announces is marked published by it.
@@ -79,14 +89,16 @@ class Relay:
         self._holding = False
         self._asked_at = float("-inf")  # when not held: when we last asked
         self._last_published: int | None = None  # the stream's last sequence, as this holder knows it
-        self._lag_recorded_ms = 0
+        self._bookkept_at_ms = 0
         self._committed_here = False  # events committed in this process since we last looked
+        self._unmarked: list[int] = []  # positions published and not yet marked, in publishing order
         self.listening = False  # whether other instances' wake-ups reach us (once the broker was there)
         # Built once (kit/statements.py says why): the relay runs it for every batch.
-        self._unpublished = Statement(
+        self._unpublished = Statement(lambda dialect: (
             sa.select(outbox.c.position, outbox.c.event_id, outbox.c.subject, outbox.c.envelope)
-            .where(outbox.c.published_at_ms.is_(None)).order_by(outbox.c.position).limit(batch_size)
-        )
+            .where(outbox.c.published_at_ms.is_(None), none_of(outbox.c.position, "b_unmarked", dialect))
+            .order_by(outbox.c.position).limit(batch_size)
+        ))
 
     @property
     def wake_subject(self) -> str:
@@ -101,29 +113,39 @@ class Relay:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            # Cleared before this round looks at the outbox, not after: a commit (or a hint) that
-            # lands while it publishes leaves the flag set, and the next round starts at once.
-            # Cleared after, it was lost and its event waited for the next poll.
-            self._wake.clear()
-            try:
-                await self._listen()
-                published = await self.relay_once()
-                await self._pass_wake_on()
-            except BrokerUnavailable as exc:
-                log.warning("relay_waiting_for_broker", error=str(exc))
-                published = 0
-                await asyncio.sleep(0.5)
-            except Exception:
-                log.exception("relay_failed")
-                published = 0
-                await asyncio.sleep(0.5)
-            if published < self.batch_size:
-                await self._sleep(stop)
+        try:
+            while not stop.is_set():
+                await self._round(stop)
+        finally:  # stopped, or cancelled by the service's close: what went out is marked first
+            await self._mark_on_the_way_out()
+
+    async def _round(self, stop: asyncio.Event) -> None:
+        # Cleared before this round looks at the outbox, not after: a commit (or a hint) that
+        # lands while it publishes leaves the flag set, and the next round starts at once.
+        # Cleared after, it was lost and its event waited for the next poll.
+        self._wake.clear()
+        try:
+            await self._listen()
+            published = await self.relay_once()
+            await self._pass_wake_on()
+        except BrokerUnavailable as exc:
+            log.warning("relay_waiting_for_broker", error=str(exc))
+            published = 0
+            await asyncio.sleep(0.5)
+        except Exception:
+            log.exception("relay_failed")
+            published = 0
+            await asyncio.sleep(0.5)
+        if published < self.batch_size:
+            await self._sleep(stop)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
+        timeout = self.poll_interval_s
+        if self._unmarked:  # wake for the mark when it is due, however long the poll
+            due_in_ms = self._bookkept_at_ms + BOOKKEEPING_EVERY_MS - self.clock.now_ms()
+            timeout = min(timeout, max(0.0, due_in_ms / 1000))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def _listen(self) -> None:
         """Hear the other instances' wake-ups, once the broker is there (a relay starts without it)."""
@@ -143,10 +165,10 @@ class Relay:
     async def relay_once(self) -> int:
         """Publish one batch if we hold the lease; returns how many rows were published."""
         if not self.bus.is_connected or not await self._hold_lease():
-            await self._record_lag_when_due()  # the backlog grows while the broker is away: show it
+            await self._bookkeeping_when_due()  # the backlog grows while the broker is away: show it
             return 0
         async with self.db.read() as conn:
-            rows = (await self._unpublished.run(conn)).all()
+            rows = (await self._unpublished.run(conn, {"b_unmarked": self._unmarked})).all()
         if rows:
             try:
                 with publishing([r.subject for r in rows], [r.envelope for r in rows]) as traceparents:
@@ -161,16 +183,36 @@ class Relay:
                 metrics.relay_out_of_turn.inc()
                 self._holding = False
                 return 0
-            await self._mark_published([r.position for r in rows])
+            self._unmarked.extend(r.position for r in rows)
             metrics.published.inc(len(rows))
-        await self._record_lag_when_due()
+        await self._bookkeeping_when_due()
         return len(rows)
 
-    async def _mark_published(self, positions: list[int]) -> None:
-        # One statement: on PostgreSQL it commits on its own, one round trip where BEGIN and
-        # COMMIT around it made three (a batch is often one event, so this is per event).
+    async def _bookkeeping_when_due(self) -> None:
+        """At most once a second: mark what was published, then read the backlog (what is left)."""
+        if len(self._unmarked) >= self.batch_size:  # keep the list, and the read that skips it, short
+            await self._mark_published()
+        if self.clock.now_ms() - self._bookkept_at_ms >= BOOKKEEPING_EVERY_MS:
+            self._bookkept_at_ms = self.clock.now_ms()
+            await self._mark_published()
+            await self._record_lag()
+
+    async def _mark_published(self) -> None:
+        """Mark what this relay published, in one statement (on PostgreSQL it commits on its own)."""
+        if not self._unmarked:
+            return
+        positions = list(self._unmarked)
         async with self.db.single_statement() as uow:
             await _MARK_PUBLISHED.run(uow.conn, {"b_positions": positions, "b_now": self.clock.now_ms()})
+        self._unmarked = self._unmarked[len(positions):]  # what was published meanwhile stays
+
+    async def _mark_on_the_way_out(self) -> None:
+        """Stopping: mark what was published, so a restart does not publish it again. Best effort:
+        what stays unmarked is published again, and the stream drops it."""
+        try:
+            await asyncio.wait_for(self._mark_published(), MARK_AT_STOP_S)
+        except Exception:  # noqa: BLE001 - the database may be gone already; nothing is lost
+            log.warning("relay_unmarked_at_stop", events=len(self._unmarked))
 
     async def _hold_lease(self) -> bool:
         """True while we hold the lease. Renewed at half-life, so a busy relay does not pay a
@@ -200,14 +242,7 @@ class Relay:
             )
             return bool(taken.rowcount == 1)
 
-    async def _record_lag_when_due(self) -> None:
-        """At most once a second, busy or idle: after every batch it was one more statement per
-        event at a checkout's pace (a batch is often one event); the gauges are scraped slower."""
-        if self.clock.now_ms() - self._lag_recorded_ms >= LAG_EVERY_MS:
-            await self._record_lag()
-
     async def _record_lag(self) -> None:
-        self._lag_recorded_ms = self.clock.now_ms()
         backlog, oldest = await outbox_backlog(self.db)
         metrics.outbox_backlog.set(backlog)
         metrics.outbox_lag.set(0 if oldest is None else max(0, self.clock.now_ms() - oldest) / 1000)

@@ -114,6 +114,15 @@ def one_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnE
     return column.in_(sa.bindparam(name, expanding=True))
 
 
+def none_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
+    """`column` NOT IN the list bound to `name` (true for an empty list), as `one_of` renders it:
+    `column <> all(...)` on PostgreSQL (not `NOT column = any(...)` negated by SQLAlchemy, which
+    would render `column != any(...)`: different from at least one, a different question)."""
+    if dialect == "postgresql":
+        return column != sa.func.all(sa.cast(sa.bindparam(name), postgresql.ARRAY(column.type)))
+    return column.not_in(sa.bindparam(name, expanding=True))
+
+
 # -- PostgreSQL, by asyncpg ------------------------------------------------------------------
 
 

@@ -21,7 +21,9 @@ class StockPage:
     """One page of the inventory's stock: `available` per product id, in product id order.
 
     `as_of_ms` is when the inventory read it; `unpublished_since_ms` the creation time of the
-    oldest event the inventory had not yet published when it answered (None: none at all)."""
+    oldest event the inventory had not yet marked published when it answered (None: none at all;
+    a relay marks what it published within a second, kit/outbox.py, so this errs on the side of
+    "not yet")."""
 
     available: dict[str, int]
     next: str | None
