@@ -6,7 +6,9 @@ four such trips per statement: a cursor, the statement, its rows, the cursor's c
 waits for the event loop's next turn, and on a busy loop a turn is milliseconds; a write
 transaction holds SQLite's write lock across all of its trips. Measured in the demo's sale (2,000
 buyers, two order instances sharing one file): a write transaction made 13-17 trips and held the
-lock 2.5-3 ms at p50, 27-36 ms at p99, while another instance's writers queued behind it.
+lock 2.5-3.7 ms at p50 (the order instances: 30-31 ms at p99) while the other instance's writers
+queued behind it. With one trip per statement: 2-4 trips, 2.4-2.7 ms at p50 (what is left is the
+commit's fsync), the order instances 18-23 ms at p99, and half the CPU per transaction.
 
 `OneTripCursor` makes it one: the cursor is made, the statement run, its rows fetched and the
 cursor closed in the connection's thread, in one call. `OneTripConnection` sends a transaction's
@@ -108,7 +110,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         # connection's thread and awaits its result (untyped in aiosqlite).
         in_its_thread: Any = connection._execute
         try:
-            begin = self._adapt_connection.begun_on_paper()  # type: ignore[attr-defined]
+            begin = self._adapt_connection.take_pending_begin()  # type: ignore[attr-defined]
             outcome: _Outcome = await_(in_its_thread(_run, connection._conn, begin, operation, parameters, many))
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's adapter turns it into its DBAPI error
             self._adapt_connection._handle_exception(error)
@@ -144,7 +146,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Begin a transaction with `begin` ("BEGIN IMMEDIATE"), sent with its first statement."""
         self._begin = begin
 
-    def begun_on_paper(self) -> str | None:
+    def take_pending_begin(self) -> str | None:
         """The BEGIN to send before the next statement, once: None when it has gone."""
         begin, self._begin = self._begin, None
         return begin
@@ -158,7 +160,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             super().rollback()
 
     def _ends_something(self) -> bool:
-        if self.begun_on_paper() is not None:  # begun, no statement yet: SQLite has no transaction
+        if self.take_pending_begin() is not None:  # begun, no statement yet: SQLite has no transaction
             return False
         conn: sqlite3.Connection | None = self._connection._connection
         # Read between statements, while the connection's thread is idle; a closed connection
