@@ -183,6 +183,33 @@ def test_a_purchase_cut_off_at_a_step_boundary_completes_once(shop: Shop, point:
     assert order["statusReason"] is None
 
 
+def test_a_keyed_pay_cut_off_once_its_payment_is_recorded_answers_its_retry_at_once(shop: Shop) -> None:
+    """A pay's answer is stored under its Idempotency-Key in the commit that records the payment:
+    the buyer whose connection died with the instance gets the paid order from a retry with the
+    same key, not 409 request_in_progress until the key's lock (a minute) runs out."""
+    product = shop.new_product(1)
+    placed = plain_http.post(f"{shop.url('orders')}/orders", timeout=30,
+                             json={"customerId": "c-keyed-pay", "items": [{"productId": product, "quantity": 1}]})
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["orderId"]
+
+    def pay(instance: int) -> httpx.Response:
+        return plain_http.post(f"{shop.url('orders', instance)}/orders/{order_id}/pay", timeout=30,
+                               json={"paymentToken": "tok_ok"}, headers={"Idempotency-Key": f"pay-{order_id}"})
+
+    shop.arm("payment.recorded")
+    with pytest.raises(httpx.HTTPError):
+        pay(0)
+    assert shop.fired("payment.recorded")
+
+    retry = pay(1)  # at the other instance, while the supervisor restarts the first
+    assert retry.status_code == 200, retry.text
+    assert (retry.json()["orderId"], retry.json()["status"]) == (order_id, "PAID")
+    shop.wait_order(order_id, "COMPLETED")
+    assert pay(1).json() == retry.json()  # the stored answer, not the order as it is now
+    assert shop.provider_effects(order_id) == {"authorise": 1, "capture": 1}
+
+
 @pytest.mark.parametrize("point", APOLOGY_POINTS)
 def test_an_apology_cut_off_at_a_step_boundary_refunds_once_and_cancels(shop: Shop, point: str) -> None:
     product = shop.new_product(1)

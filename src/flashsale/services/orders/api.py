@@ -169,8 +169,15 @@ async def pay_order(
     signed-in customer), an order of another customer is 404 unknown_order, as a missing one.
     """
 
-    async def pay(_: KeyClaim | None) -> Answer:
-        return Answer(200, _json(await checkout.pay(order_id, body.payment_token, customer_id=customer_id)))
+    def paid(order: Order) -> Answer:
+        return Answer(200, _json(order))
+
+    async def pay(claim: KeyClaim | None) -> Answer:
+        # With a key, the answer is stored in the transaction that records the payment, when this
+        # request is the one that pays.
+        done = await checkout.pay(order_id, body.payment_token, customer_id=customer_id,
+                                  keyed=None if claim is None else (claim, paid))
+        return done.answer or paid(done.order)
 
     return await _answer_once(keys, f"pay:{order_id}", key, request, pay)
 

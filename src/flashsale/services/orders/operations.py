@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import structlog
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
-from flashsale.kit.idempotency import Answer, KeyClaim
+from flashsale.kit.idempotency import Answer
 from flashsale.kit.tracing import journey, journey_span
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
@@ -31,20 +32,26 @@ from flashsale.services.orders.errors import (
     UnknownOrder,
 )
 from flashsale.services.orders.pricing import PriceList
-from flashsale.services.orders.saga import CheckoutSaga
+from flashsale.services.orders.saga import CheckoutSaga, Keyed, Paying
 from flashsale.services.orders.store import Order, OrderStore, Saga, SagaStore, get_txn
 from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
-
-# A request's Idempotency-Key and how it answers with the order it placed (api.py renders it).
-Keyed = tuple[KeyClaim, Callable[[Order], Answer]]
 
 # How long a request waits for another runner (the worker, another request) that holds the saga:
 # a payment may take ~10 s (the slow provider path, retries); a cancel's steps are quick.
 PAYMENT_WAIT_S = 12.0
 CANCEL_WAIT_S = 5.0
 POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class Paid:
+    """A pay's outcome: the order as paid (or as it was, already paid) and, when the payment's
+    commit stored it under the request's Idempotency-Key, the answer it stored (None: not stored)."""
+
+    order: Order
+    answer: Answer | None = None
 
 
 class Checkout:
@@ -118,26 +125,31 @@ class Checkout:
     # -- paying ---------------------------------------------------------------------------
 
     @journey_span("order.pay", key="order_id", attribute="order.id")
-    async def pay(self, order_id: str, token: str, *, customer_id: str | None = None) -> Order:
+    async def pay(
+        self, order_id: str, token: str, *, customer_id: str | None = None, keyed: Keyed | None = None,
+    ) -> Paid:
         """Pay the order; with `customer_id`, only that customer's (another's is UnknownOrder, as
-        if it did not exist: nothing tells the two apart)."""
+        if it did not exist: nothing tells the two apart). `keyed`: the request's Idempotency-Key
+        and how it answers with the paid order, stored with the payment when this request pays."""
         order, saga = await self._order_and_saga(order_id)
         if customer_id is not None and order.customer_id != customer_id:
             raise UnknownOrder(order_id)
         decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
         if decision is domain.Pay.ALREADY_PAID:
-            return order  # payments are per order: a repeated pay changes nothing
+            return Paid(order)  # payments are per order: a repeated pay changes nothing
         if decision is domain.Pay.HOLD_EXPIRED:
             raise HoldExpired(order_id)
         if decision is domain.Pay.INVALID_STATE or saga.state != plan.RUNNING:
             raise self._refusal(order, saga, token)
         try:
-            stopped_by = await self.saga.pay(order, token)
+            paying = await self.saga.pay(order, token, keyed)
         except RequestInProgress:
             # Another request (or instance) is paying this order right now: its outcome is ours.
             await self._wait_for_payment(order_id)
-            stopped_by = None
-        return await self._paid_or_refused(order_id, stopped_by)
+            paying = Paying(None)
+        if paying.paid is not None:
+            return Paid(paying.paid, paying.answer)  # paid by this request: no need to read it again
+        return Paid(await self._paid_or_refused(order_id, paying.stopped_by))
 
     async def _order_and_saga(self, order_id: str) -> tuple[Order, Saga]:
         """The order and its saga, in one read (a pay decides on both)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,6 +27,7 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
+from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.tracing import in_journey, span
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
@@ -49,6 +50,20 @@ class SagaSettings:
 
 # A step's recording hands over the saga as it left it, and the step it began next (or None).
 Checkpoint = tuple[Saga, str | None]
+# A request's Idempotency-Key and how it answers with the order (api.py renders it).
+Keyed = tuple[KeyClaim, Callable[[Order], Answer]]
+
+
+@dataclass(frozen=True)
+class Paying:
+    """How a pay's run of the saga ended. `paid`: the order as the authorisation left it PAID (None:
+    declined, or not recorded in this run); `answer`: its request's answer, stored under the
+    request's Idempotency-Key in that same commit (None without a key). `stopped_by`: the error
+    that stopped the saga early (the saga itself retries)."""
+
+    stopped_by: Exception | None
+    paid: Order | None = None
+    answer: Answer | None = None
 
 
 class CheckoutSaga:
@@ -81,19 +96,24 @@ class CheckoutSaga:
 
     # -- entry points ----------------------------------------------------------------------
 
-    async def pay(self, order: Order, token: str) -> Exception | None:
-        """Authorise the order's payment and run on as far as the saga can go now. Returns the
-        error that stopped it early (the saga itself retries), or None."""
+    async def pay(self, order: Order, token: str, keyed: Keyed | None = None) -> Paying:
+        """Authorise the order's payment and run on as far as the saga can go now. `keyed`: the
+        request's Idempotency-Key, whose answer (the paid order) is stored with the payment."""
         claimed = await self.sagas.claim_to_run(order.order_id, self.lease_ms, payment_token=token)
         if claimed is None:
             raise RequestInProgress(order.order_id)
+        paying = Paying(None)
 
         async def authorise_first() -> Checkpoint:
-            if claimed.begun == plan.PAYMENT:
-                return await self._authorise(claimed.lease, order, token)
-            return claimed.saga, claimed.begun
+            nonlocal paying
+            if claimed.begun != plan.PAYMENT:
+                return claimed.saga, claimed.begun
+            checkpoint, paid, answer = await self._authorise(claimed.lease, order, token, keyed)
+            paying = Paying(None, paid, answer)
+            return checkpoint
 
-        return await self._run(claimed.lease, authorise_first, order)
+        stopped_by = await self._run(claimed.lease, authorise_first, order)
+        return replace(paying, stopped_by=stopped_by)
 
     async def resume(self, order_id: str) -> Exception | None:
         """Advance a saga if nobody else is: the worker's entry, and a cancel's."""
@@ -222,9 +242,18 @@ class CheckoutSaga:
 
     # -- forward steps ---------------------------------------------------------------------
 
-    async def _authorise(self, lease: Lease, order: Order, token: str) -> Checkpoint:
+    async def _authorise(
+        self, lease: Lease, order: Order, token: str, keyed: Keyed | None = None,
+    ) -> tuple[Checkpoint, Order | None, Answer | None]:
+        """Ask for the payment and record its outcome. Returns the checkpoint, the order as this
+        commit left it PAID (None: declined, or the saga turned meanwhile) and, with `keyed`, its
+        request's answer, stored in the same commit: a pay is then answered without another write
+        or another read of the order. A key another request took over meanwhile (KeyTakenOver)
+        rolls the recording back: the saga retries it as after a crash at "payment.called"."""
         outcome = await self.payments.authorise(order.order_id, order.amount_cents, token)
         crash_point("payment.called")
+        paid: Order | None = None
+        answer: Answer | None = None
         async with self.db.unit_of_work() as uow:
             conn = uow.conn
             saga = await saga_sql.hold_txn(conn, lease)
@@ -234,18 +263,22 @@ class CheckoutSaga:
                                            detail=outcome.reason)
             if saga.state == plan.RUNNING and outcome.approved:
                 # The saga now waits for the stock deduction: let go by _then_txn.
-                await self.orders.move_txn(uow, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+                moved = await self.orders.move_txn(uow, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
+                paid = None if moved is None else replace(moved, lines=order.lines)
+                if paid is not None and keyed is not None:
+                    answer = await answer_txn(conn, keyed[0], keyed[1](paid))
             elif saga.state == plan.RUNNING:
                 await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
                                              reason=domain.PAYMENT_DECLINED, due_at_ms=now)
             after = await self._then_txn(conn, lease)
         crash_point("payment.recorded")
-        return after
+        return after, paid, answer
 
     async def _resolve_payment(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         """A payment cut off mid-call: ask again with the same token (the payment service
         answers with the outcome it already has, or finishes the abandoned one)."""
-        return await self._authorise(lease, order, saga.payment_token or "")
+        checkpoint, _, _ = await self._authorise(lease, order, saga.payment_token or "")
+        return checkpoint
 
     async def _capture(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         await self._begin(lease, plan.CAPTURE, begun)

@@ -134,20 +134,21 @@ class OrderStore:
         self, uow: UnitOfWork, order_id: str, target: str, *,
         only_from: Sequence[str] | None = None, reason: str | None = None, cause: Envelope | None = None,
         refunded: bool = False,
-    ) -> bool:
+    ) -> Order | None:
         """Move the order to `target` if it is in one of `only_from` (default: every status the
-        state machine allows), announcing the change (True); otherwise leave it as it is (False).
-        The UPDATE returns the row it changed, which is all the announcement needs."""
+        state machine allows), announcing the change; otherwise leave it as it is (None). Returns
+        the order as moved, without its lines: the UPDATE returns the row it changed, which is all
+        the announcement needs."""
         sources = [s for s in (only_from or domain.STATUSES) if domain.can_move(s, target)]
         now = self.clock.now_ms()
         changed = (await (_PAY if target == domain.PAID else _MOVE).run(uow.conn, {
             "b_order_id": order_id, "b_sources": sources, "b_status": target, "b_reason": reason, "b_now": now,
         })).first()
         if changed is None:
-            return False
+            return None
         order = _order(changed)
         await _announce_txn(uow, order, _event_of(order, refunded=refunded), now, cause=cause)
-        return True
+        return order
 
 
 # An order and its lines in one statement: a row per line (the order's columns on each), the
