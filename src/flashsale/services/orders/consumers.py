@@ -1,7 +1,8 @@
 """What the order service does when the inventory reports on a reservation.
 
 Each report is recorded on the order's checkout saga through the inbox (kit.inbox.apply_once), so a
-redelivered event changes nothing, and the saga worker is woken to act on it after the commit:
+redelivered event changes nothing, and the saga worker is woken to act on it after the commit (a
+deduction's commit claims the saga as well, and hands it to the worker to run on at once):
 
     ReservationConfirmed   the stock step is done: capture and ship next
     ReservationExpired     an unpaid order's hold ran out: compensate (hold_expired)
@@ -40,7 +41,7 @@ from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
-from flashsale.services.orders.store import OrderStore, get_txn
+from flashsale.services.orders.store import Claimed, OrderStore, get_txn
 from flashsale.services.orders.store import sagas as saga_sql
 from flashsale.services.orders.store.contacts import apply_txn as apply_contact_txn
 
@@ -65,8 +66,22 @@ class Checkouts:
 
 
 async def stock_deducted(checkouts: Checkouts, fact: ReservationConfirmed, envelope: Envelope) -> None:
-    await _apply(checkouts, envelope, fact.order_id, checkouts.saga.stock_deducted_txn)
+    """The step recorded and the saga claimed in one commit; then run on (capture, shipment) by
+    this instance's worker. Should this process die in between, the claim's lease runs out and
+    the saga is due then, for any instance's worker."""
+    order = await checkouts.store.get(fact.order_id)
+    if order is None:
+        return  # as `_apply`: a stranger's event costs one read
+
+    async def recorded(uow: UnitOfWork, cause: Envelope) -> Claimed | None:
+        return await checkouts.saga.stock_deducted_txn(uow.conn, fact.order_id)
+
+    claimed = await apply_once(checkouts.db, CONSUMER, envelope, recorded, checkouts.clock)
     crash_point("stock.recorded")
+    if claimed is not None:
+        checkouts.saga.hand_over(claimed, order)
+    else:
+        checkouts.saga.wake_worker()  # made due (another runner held it), or seen before: a look costs little
 
 
 async def hold_expired(checkouts: Checkouts, fact: ReservationExpired, envelope: Envelope) -> None:

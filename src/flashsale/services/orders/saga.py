@@ -15,6 +15,7 @@ and make the saga due, and whoever runs it next acts on them.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,7 @@ from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
 from flashsale.services.orders.errors import RequestInProgress
-from flashsale.services.orders.store import Lease, LostLease, Order, OrderStore, Saga, SagaStore
+from flashsale.services.orders.store import Claimed, Lease, LostLease, Order, OrderStore, Saga, SagaStore
 from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,10 @@ class CheckoutSaga:
         self.clock = clock
         self.settings = settings
         self.wake_worker: Callable[[], None] = lambda: None  # the worker installs itself here
+        # Runs a saga claimed in someone else's commit (a deduction's): the worker installs its own,
+        # which counts it among the sagas it runs; without a worker, a task of its own.
+        self.hand_over: Callable[[Claimed, Order | None], None] = self._run_apart
+        self._apart: set[asyncio.Task[Exception | None]] = set()
         self._steps: dict[plan.Next, Callable[[Lease, Saga, Order, str | None], Awaitable[Checkpoint]]] = {
             plan.Next.RESOLVE_PAYMENT: self._resolve_payment,
             plan.Next.CAPTURE: self._capture,
@@ -120,12 +125,23 @@ class CheckoutSaga:
         claimed = await self.sagas.claim_to_run(order_id, self.lease_ms)
         if claimed is None:
             return None
+        return await self.run_claimed(claimed)
+
+    async def run_claimed(self, claimed: Claimed, order: Order | None = None) -> Exception | None:
+        """Advance a saga claimed already (by `resume`, or in the commit that recorded its news);
+        `order`: the order, when the claimer has read it (else the first step reads it)."""
 
         async def as_claimed() -> Checkpoint:
             return claimed.saga, claimed.begun
 
+        order_id = claimed.lease.order_id
         with in_journey(order_id, "saga.resume", {"order.id": order_id}):  # whoever runs it, the order's trace
-            return await self._run(claimed.lease, as_claimed)
+            return await self._run(claimed.lease, as_claimed, order)
+
+    def _run_apart(self, claimed: Claimed, order: Order | None) -> None:
+        task = asyncio.create_task(self.run_claimed(claimed, order), name=claimed.lease.order_id)
+        self._apart.add(task)
+        task.add_done_callback(self._apart.discard)
 
     async def compensate_txn(self, conn: AsyncConnection, order_id: str, reason: str) -> bool:
         """Turn the saga to compensating for `reason` (in the caller's transaction, row locked)
@@ -138,16 +154,23 @@ class CheckoutSaga:
         metrics.sagas_compensating.labels(reason).inc()
         return True
 
-    async def stock_deducted_txn(self, conn: AsyncConnection, order_id: str) -> bool:
-        """The inventory turned the hold into a deduction: record the step, make the saga due."""
+    async def stock_deducted_txn(self, conn: AsyncConnection, order_id: str) -> Claimed | None:
+        """The inventory turned the hold into a deduction: record the step and, in the same commit,
+        claim the saga to run on with its next step begun (the capture), for the caller to hand
+        over once committed: the worker's look for due sagas and its claim's commit are saved.
+        A saga another runner holds is made due instead (None): its runner sees the step as it
+        records its own, or as it lets go."""
         saga = await saga_sql.lock_txn(conn, order_id)
         if saga is None:
-            return False
+            return None
         now = self.clock.now_ms()
         await saga_sql.finish_step_txn(conn, order_id, plan.STOCK, now, outcome="DEDUCTED")
-        if saga.state in plan.ACTIVE_STATES:
+        if saga.state not in plan.ACTIVE_STATES:
+            return None
+        claimed = await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms)
+        if claimed is None:
             await saga_sql.make_due_txn(conn, order_id, now)
-        return True
+        return claimed
 
     # -- running ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from flashsale.kit.service import Loop
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.saga import CheckoutSaga
-from flashsale.services.orders.store import OrderStore, SagaStore
+from flashsale.services.orders.store import Claimed, Order, OrderStore, SagaStore
 
 log = structlog.get_logger(__name__)
 
@@ -37,16 +37,26 @@ def saga_worker(saga: CheckoutSaga, sagas: SagaStore, *, interval_s: float, batc
     backlog = [False]  # the last look found more due sagas than there was room for
 
     def finished(task: asyncio.Task[Exception | None]) -> None:
-        running.pop(task.get_name(), None)
+        if running.get(task.get_name()) is task:
+            del running[task.get_name()]
         if not task.cancelled() and task.exception() is not None:  # e.g. the claim's database gone
             log.error("saga_resume_failed", order_id=task.get_name(), error=repr(task.exception()))
         if backlog[0]:
             wake.set()  # room for one of those waiting
 
     def start(order_id: str) -> None:
-        task = asyncio.create_task(saga.resume(order_id), name=order_id)
-        running[order_id] = task
+        track(asyncio.create_task(saga.resume(order_id), name=order_id))
+
+    def run_handed_over(claimed: Claimed, order: Order | None) -> None:
+        # Claimed already, in the commit that recorded its news: run now, room or not (a claimed
+        # saga left waiting would sit out its lease).
+        track(asyncio.create_task(saga.run_claimed(claimed, order), name=claimed.lease.order_id))
+
+    def track(task: asyncio.Task[Exception | None]) -> None:
+        running[task.get_name()] = task
         task.add_done_callback(finished)
+
+    saga.hand_over = run_handed_over
 
     async def work(stop: asyncio.Event) -> None:
         refreshed = 0.0

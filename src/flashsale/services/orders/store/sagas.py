@@ -146,18 +146,24 @@ class SagaStore:
         """Take the lease, read the saga under it and checkpoint its next step as STARTED when that
         step is a remote call, in one transaction (a runner's first three commits in one). With
         `payment_token` (the customer pays) the step begun is the payment, if it has not been."""
-        token = self._token()
         async with self.db.transaction() as conn:
-            if not await _take_txn(conn, order_id, token, lease_ms):
-                return None
-            saga = await get_txn(conn, order_id)
-            assert saga is not None, "a saga whose lease was just taken exists"
-            if payment_token is not None and saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
-                begun: str | None = plan.PAYMENT
-            else:
-                payment_token, begun = None, plan.checkpoint_first(plan.next_step(saga.state, saga.records()))
-            if begun is not None:
-                saga = await begin_txn(conn, saga, begun, self.clock.now_ms(), payment_token=payment_token)
+            return await self.claim_to_run_txn(conn, order_id, lease_ms, payment_token=payment_token)
+
+    async def claim_to_run_txn(
+        self, conn: AsyncConnection, order_id: str, lease_ms: int, *, payment_token: str | None = None,
+    ) -> Claimed | None:
+        """`claim_to_run` inside the caller's transaction: the lease is the runner's once it commits."""
+        token = self._token()
+        if not await _take_txn(conn, order_id, token, lease_ms):
+            return None
+        saga = await get_txn(conn, order_id)
+        assert saga is not None, "a saga whose lease was just taken exists"
+        if payment_token is not None and saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
+            begun: str | None = plan.PAYMENT
+        else:
+            payment_token, begun = None, plan.checkpoint_first(plan.next_step(saga.state, saga.records()))
+        if begun is not None:
+            saga = await begin_txn(conn, saga, begun, self.clock.now_ms(), payment_token=payment_token)
         return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, begun)
 
     def _token(self) -> str:
