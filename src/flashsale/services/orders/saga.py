@@ -160,13 +160,11 @@ class CheckoutSaga:
         over once committed: the worker's look for due sagas and its claim's commit are saved.
         A saga another runner holds is made due instead (None): its runner sees the step as it
         records its own, or as it lets go."""
-        saga = await saga_sql.lock_txn(conn, order_id)
-        if saga is None:
+        if not await saga_sql.lock_row_txn(conn, order_id):
             return None
         now = self.clock.now_ms()
         await saga_sql.finish_step_txn(conn, order_id, plan.STOCK, now, outcome="DEDUCTED")
-        if saga.state not in plan.ACTIVE_STATES:
-            return None
+        # The claim takes only a saga still under way, and reads it whole once taken.
         claimed = await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms)
         if claimed is None:
             await saga_sql.make_due_txn(conn, order_id, now)

@@ -244,8 +244,11 @@ _HOLD = Statement(sa.select(sagas_table).where(_BY_ID).with_for_update())
 _HELD_BY = sagas_table.c.lease_owner == sa.bindparam("b_token")
 _LET_GO = Statement(sagas_table.update().where(_BY_ID, _HELD_BY).values(
     lease_owner=None, lease_until_ms=0, due_at_ms=sa.bindparam("b_due_at_ms", type_=sa.BigInteger())))
-_MAKE_DUE = Statement(sagas_table.update().where(_BY_ID).values(due_at_ms=sa.bindparam("b_now"),
-                                                      updated_at_ms=sa.bindparam("b_now")))
+# The active states spelled out (not an IN of a list: SQLAlchemy renders that per call).
+_UNDER_WAY = sa.or_(*(sagas_table.c.state == state for state in plan.ACTIVE_STATES))
+# Only a saga still under way is made due: a finished one keeps its last change's time.
+_MAKE_DUE = Statement(sagas_table.update().where(_BY_ID, _UNDER_WAY).values(due_at_ms=sa.bindparam("b_now"),
+                                                                           updated_at_ms=sa.bindparam("b_now")))
 _SET_PAYMENT_TOKEN = Statement(sagas_table.update().where(_BY_ID).values(
     payment_token=sa.bindparam("b_token"), updated_at_ms=sa.bindparam("b_now")))
 _STATE = {"state": sa.bindparam("b_state"), "updated_at_ms": sa.bindparam("b_now"),
@@ -258,9 +261,7 @@ _SET_STATE_AND_REASON = Statement(sagas_table.update().where(_BY_ID).values(**_S
 def _TAKE(dialect: str) -> sa.Update:
     now = now_ms_in(dialect)
     return (sagas_table.update()
-            # The active states spelled out (not an IN of a list: SQLAlchemy renders that per call).
-            .where(_BY_ID, sa.or_(*(sagas_table.c.state == state for state in plan.ACTIVE_STATES)),
-                   sagas_table.c.lease_until_ms < now)
+            .where(_BY_ID, _UNDER_WAY, sagas_table.c.lease_until_ms < now)
             # If we die holding it, the saga is due again the moment the lease runs out.
             .values(lease_owner=sa.bindparam("b_token"), lease_until_ms=now + sa.bindparam("b_lease_ms"),
                     due_at_ms=now + sa.bindparam("b_lease_ms")))
@@ -323,6 +324,12 @@ async def lock_txn(conn: AsyncConnection, order_id: str) -> Saga | None:
     if conn.dialect.name == "postgresql" and (await _LOCK.run(conn, {"b_order_id": order_id})).first() is None:
         return None
     return await get_txn(conn, order_id)
+
+
+async def lock_row_txn(conn: AsyncConnection, order_id: str) -> bool:
+    """Lock the saga's row for the rest of the transaction, without reading it (False: no such
+    saga): for a writer whose statements read what they need under the lock themselves."""
+    return (await _LOCK.run(conn, {"b_order_id": order_id})).first() is not None
 
 
 async def start_all_txn(conn: AsyncConnection, started: Sequence[tuple[str, str, int]]) -> None:
@@ -405,6 +412,7 @@ async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
 
 
 async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
+    """A saga still under way is due now (a finished one is left as it is)."""
     await _MAKE_DUE.run(conn, {"b_order_id": order_id, "b_now": now})
 
 
