@@ -27,7 +27,8 @@ from flashsale.contracts.events import (
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.statements import Statement
+from flashsale.kit.sql import dialect_insert
+from flashsale.kit.statements import Statement, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.payments import SERVICE, domain
 from flashsale.services.payments.store.book import ProviderBookStore
@@ -86,7 +87,17 @@ class PaymentStore:
     # -- authorise ----------------------------------------------------------------------------
 
     async def claim(self, order_id: str, amount_cents: int, token: str) -> tuple[domain.Claim, Payment]:
-        """Decide what an authorise request for `order_id` does, creating the PENDING payment if new."""
+        """Decide what an authorise request for `order_id` does, creating the PENDING payment if new.
+
+        The common case, an order's first authorisation, is one statement that commits on its own
+        (an INSERT that does nothing when the order has its payment already); only then is the
+        stored payment read and decided on, in a transaction."""
+        now = self.clock.now_ms()
+        new = Payment(f"pay-{uuid.uuid4()}", order_id, amount_cents, token, domain.PENDING, None, 0, now, now)
+        async with self.db.single_statement() as uow:
+            created = await _CREATE_NEW.run(uow.conn, asdict(new))
+        if created.rowcount == 1:
+            return domain.Claim.START, new
         try:
             async with self.db.transaction() as conn:
                 return await self._claim_txn(conn, order_id, amount_cents, token)
@@ -165,6 +176,8 @@ _LEDGER_OF = Statement(sa.select(payment_ledger.c.kind, payment_ledger.c.amount_
     payment_ledger.c.payment_id == sa.bindparam("b_payment_id")))
 # The writes of an authorisation and of each step, built once the same way.
 _CREATE = Statement(payments.insert())
+# A payment per order (its order_id is unique): nothing inserted when the order has one already.
+_CREATE_NEW = per_dialect(lambda dialect: dialect_insert(dialect, payments).on_conflict_do_nothing())
 _ADD_ENTRY = Statement(payment_ledger.insert())
 _THIS_PAYMENT = payments.c.payment_id == sa.bindparam("b_payment_id")
 _MOVED_BY = {"attempts": payments.c.attempts + sa.bindparam("b_calls", type_=sa.Integer()),
