@@ -10,7 +10,9 @@ One runner at a time holds a saga's lease: a request (pay, cancel) that wants an
 an instance's worker (saga_worker.py) for what is due: steps after an event, retries, and sagas
 whose runner died. Decisions that come from outside (an expired or revoked hold, a rejected
 deduction, a customer's cancel) never need the lease: they lock the saga row, record themselves
-and make the saga due, and whoever runs it next acts on them.
+and make the saga due, and whoever runs it next acts on them. The news the forward path waits
+for, the stock deducted, is recorded the same way, and in the same commit claims the saga (when
+nobody holds it) for the worker to run on at once: one commit, and no look for due sagas.
 """
 
 from __future__ import annotations

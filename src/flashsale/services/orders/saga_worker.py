@@ -2,7 +2,10 @@
 
 Due means: an event recorded news (stock deducted, a hold expired), a failed step's retry time
 came, or a runner died holding a saga and its lease ran out. The worker claims each saga's lease
-before running it, so the workers of several instances never run one saga twice at once.
+before running it, so the workers of several instances never run one saga twice at once. A saga
+claimed already, in the commit that recorded its stock deducted, is handed to the worker to run
+(`hand_over`), whatever its room: it holds the lease, and nobody else would run it before the
+lease ran out.
 
 Each due saga runs as a task of its own, up to `batch_size` at a time: the worker does not wait
 for a round of them to finish before it looks again, so news recorded while other sagas are in
