@@ -147,11 +147,15 @@ class PaymentStore:
         step is pending; returns the payment as it now is (the caller checks which happened)."""
         if (payment.status, payment.pending_step) == (step.source, step.operation.value):
             return payment  # already marked: re-drive it
-        async with self.db.transaction() as conn:
-            started = await _changed_txn(conn, _START_STEP, {
+        # One statement, committed on its own on PostgreSQL (one round trip, not three).
+        async with self.db.single_statement() as uow:
+            started = await _changed_txn(uow.conn, _START_STEP, {
                 "b_payment_id": payment.payment_id, "b_source": step.source, "b_step": step.operation.value,
                 "b_now": self.clock.now_ms()})
-            return started or await _get_txn(conn, payment.payment_id)
+        if started is not None:
+            return started
+        async with self.db.read() as conn:  # it had moved on: as it is now
+            return await _get_txn(conn, payment.payment_id)
 
     async def finish_step(self, payment: Payment, step: domain.Step, provider_calls: int) -> Payment:
         """The provider carried out `step`: status, ledger entry and event in one transaction.
