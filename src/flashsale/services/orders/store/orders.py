@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,8 +27,7 @@ from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import SERVICE, domain
 from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.store import sagas
-from flashsale.services.orders.store.contacts import find_txn as find_contact_txn
-from flashsale.services.orders.store.tables import order_lines, orders
+from flashsale.services.orders.store.tables import customer_contacts, order_lines, orders
 
 MAX_PLACEMENTS = 64  # orders written in one transaction at most
 
@@ -96,10 +96,15 @@ class OrderStore:
             return await get_txn(conn, order_id)
 
     async def get_with_contact(self, order_id: str) -> tuple[Order, Contact | None] | None:
-        """The order and its customer's contact, in one read (every GET of an order shows both)."""
+        """The order and its customer's contact, in one statement (every GET of an order shows both)."""
         async with self.db.read() as conn:
-            order = await get_txn(conn, order_id)
-            return None if order is None else (order, await find_contact_txn(conn, order.customer_id))
+            rows = (await _GET_WITH_CONTACT.run(conn, {"b_order_id": order_id})).all()
+        if not rows:
+            return None
+        first = rows[0]
+        contact = (None if first.contact_customer_id is None else
+                   Contact(first.contact_customer_id, first.contact_name, first.contact_email, first.contact_version))
+        return _with_lines(rows), contact
 
     async def of_customer(self, customer_id: str, *, status: str | None, limit: int) -> list[Order]:
         """A customer's orders, newest first."""
@@ -161,10 +166,22 @@ _ORDER_WITH_LINES = (
 )
 
 
+# The same, with the customer's contact as the order service's copy has it (NULL when it has not
+# heard of the customer yet): columns labelled "contact_<name>".
+_ORDER_WITH_CONTACT = (
+    sa.select(orders, *[column.label(f"line_{column.name}") for column in _LINE_COLUMNS],
+              *[column.label(f"contact_{column.name}") for column in customer_contacts.c])
+    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id)
+                 .outerjoin(customer_contacts, customer_contacts.c.customer_id == orders.c.customer_id))
+    .order_by(order_lines.c.product_id)
+)
+
+
 # The statements of the hot path, built once (kit/statements.py says why).
 _INSERT_ORDERS = Statement(orders.insert())
 _INSERT_LINES = Statement(order_lines.insert())
 _GET = Statement(_ORDER_WITH_LINES.where(orders.c.order_id == sa.bindparam("b_order_id")))
+_GET_WITH_CONTACT = Statement(_ORDER_WITH_CONTACT.where(orders.c.order_id == sa.bindparam("b_order_id")))
 _MOVE_VALUES = {"status": sa.bindparam("b_status"), "status_reason": sa.bindparam("b_reason", type_=sa.String()),
                 "updated_at_ms": sa.bindparam("b_now")}
 
@@ -181,8 +198,11 @@ _PAY = per_dialect(lambda dialect: orders.update().where(*_moving(dialect))
 
 async def get_txn(conn: AsyncConnection, order_id: str) -> Order | None:
     rows = (await _GET.run(conn, {"b_order_id": order_id})).all()
-    if not rows:
-        return None
+    return _with_lines(rows) if rows else None
+
+
+def _with_lines(rows: Sequence[Any]) -> Order:
+    """The order that `rows` (one per line, `_ORDER_WITH_LINES`' columns) spell out."""
     first = rows[0]._mapping
     lines = tuple(domain.Line(row.line_product_id, row.line_quantity, row.line_name, row.line_unit_price_cents)
                   for row in rows if row.line_product_id is not None)
