@@ -127,10 +127,10 @@ def test_later_facts_about_a_revoked_hold_change_nothing(inventory: InventoryCli
     assert inventory.stock(product) == after
     assert inventory.reservation(hold["reservationId"])["status"] == "REVOKED"
     # Events leave in outbox order: once a later marker is out, anything the facts caused is too.
-    inventory.receive(product, 1)
-    published = events_until(nats_url, lambda read: any(
+    inventory.receive(product, 1)  # the marker: the product's second StockReceived (new_product made the first)
+    published = events_until(nats_url, lambda read: sum(
         e.type == "StockReceived" and e.data["productId"] == product for e in read
-    ))
+    ) == 2)
     about = [e.type for e in published if e.data.get("reservationId") == hold["reservationId"]]
     assert about == ["StockReserved", "ReservationRevoked"]
 
