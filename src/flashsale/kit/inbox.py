@@ -18,6 +18,7 @@ then delivers the batch one event at a time (kit.bus), so a poison event is retr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -31,7 +32,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.schema import inbox
 from flashsale.kit.sql import dialect_insert
-from flashsale.kit.statements import per_dialect
+from flashsale.kit.statements import Statement, per_dialect
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.unit_of_work import UnitOfWork
 
@@ -53,6 +54,25 @@ def _RECORD(dialect: str) -> sa.Insert:
         processed_at_ms=sa.bindparam("b_now"),
     ).on_conflict_do_nothing()
     return statement
+
+
+@functools.cache
+def _record_all(count: int) -> Statement:
+    """Record `count` messages in one statement, answering those that were new; built once per
+    batch size (a batch holds at most kit.pulling's MOST_AT_ONCE), not per batch: built anew, its
+    SQLAlchemy construction and compilation were most of what a small batch cost its consumer."""
+
+    def build(dialect: str) -> sa.Insert:
+        rows: list[dict[str, object]] = [
+            {"consumer": sa.bindparam("b_consumer"), "message_id": sa.bindparam(f"b_id_{n}"),
+             "processed_at_ms": sa.bindparam("b_now")}
+            for n in range(count)
+        ]
+        statement: sa.Insert = (dialect_insert(dialect, inbox).values(rows).on_conflict_do_nothing()
+                                .returning(inbox.c.message_id))
+        return statement
+
+    return per_dialect(build)
 
 
 async def apply_once(
@@ -90,11 +110,10 @@ async def apply_batch_once(
     them all, and the effect may fold them (a product's level written once for all its events).
     What the effect answered, once committed (a second copy of an event in the batch is not new)."""
     ids = list(dict.fromkeys(envelope.id for envelope in envelopes))
-    rows = [{"consumer": consumer, "message_id": message_id, "processed_at_ms": clock.now_ms()} for message_id in ids]
+    values: dict[str, object] = {"b_consumer": consumer, "b_now": clock.now_ms()}
+    values.update((f"b_id_{n}", message_id) for n, message_id in enumerate(ids))
     async with db.unit_of_work() as uow:
-        record = dialect_insert(uow.conn.dialect.name, inbox).values(rows).on_conflict_do_nothing()
-        inserted = await uow.conn.scalars(record.returning(inbox.c.message_id))
-        fresh = set(inserted)
+        fresh = {row[0] for row in await _record_all(len(ids)).run(uow.conn, values)}
         ran = []
         for envelope in envelopes:
             ran.append(envelope.id in fresh)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.sql import dialect_insert
+from flashsale.kit.statements import per_dialect
 from flashsale.services.notifications import domain
 
 metadata = sa.MetaData()
@@ -31,6 +32,12 @@ notifications = sa.Table(
     sa.Column("created_at_ms", sa.BigInteger, nullable=False),
     sa.Column("source_event_id", sa.String(64), nullable=False, unique=True),
 )
+
+
+# Every message an event causes is written by this statement, built once per dialect
+# (kit/statements.py says why): nothing written when its event has its message already.
+_RECORD = per_dialect(lambda dialect: dialect_insert(dialect, notifications).on_conflict_do_nothing(
+    index_elements=[notifications.c.source_event_id]))
 
 
 @dataclass(frozen=True)
@@ -59,11 +66,7 @@ class NotificationStore:
             kind=message.kind, reason=message.reason, message=message.text,
             created_at_ms=self.clock.now_ms(), source_event_id=source_event_id,
         )
-        inserted = await conn.execute(
-            dialect_insert(conn.dialect.name, notifications).values(**notification.__dict__).on_conflict_do_nothing(
-                index_elements=[notifications.c.source_event_id]
-            )
-        )
+        inserted = await _RECORD.run(conn, notification.__dict__)
         return notification if inserted.rowcount == 1 else None
 
     async def find(
