@@ -20,7 +20,8 @@ refusal cost the order service on SQLite, where every write transaction queues f
 write lock. Within a transaction keys are taken in sorted order, so two batches sharing keys
 (a client retrying at two instances at once) cannot deadlock on PostgreSQL. A failure of the
 transaction itself fails every request of its batch; a problem with one key (reused, in
-progress) is that request's alone.
+progress) is that request's alone. A batch of one key never seen (the common case when requests
+do not crowd) is its INSERT alone, committed on its own: one round trip on PostgreSQL.
 
 A request whose work commits in one transaction stores its answer in that same transaction
 (`run_keyed` hands the work its `KeyClaim`; `answer_txn`), one commit fewer, and fenced: when the
