@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,7 +41,7 @@ from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.saga import CheckoutSaga
-from flashsale.services.orders.store import Claimed, OrderStore, get_txn
+from flashsale.services.orders.store import Order, OrderStore, get_txn
 from flashsale.services.orders.store import sagas as saga_sql
 from flashsale.services.orders.store.contacts import apply_txn as apply_contact_txn
 
@@ -50,6 +50,7 @@ CONSUMER = "orders"
 # are handled side by side; one reservation's reports keep their order (kit.bus lanes).
 CONCURRENCY = 8
 CONTACTS_CONSUMER = "orders-contacts"
+T = TypeVar("T")
 
 # What a report means for the order as it is now: whether to act at all.
 Effect = Callable[[AsyncConnection, str], Awaitable[bool]]
@@ -69,15 +70,11 @@ async def stock_deducted(checkouts: Checkouts, fact: ReservationConfirmed, envel
     """The step recorded and the saga claimed in one commit; then run on (capture, shipment) by
     this instance's worker. Should this process die in between, the claim's lease runs out and
     the saga is due then, for any instance's worker."""
-    order = await checkouts.store.get(fact.order_id)
-    if order is None:
-        return  # as `_apply`: a stranger's event costs one read
-
-    async def recorded(uow: UnitOfWork, cause: Envelope) -> Claimed | None:
-        return await checkouts.saga.stock_deducted_txn(uow.conn, fact.order_id)
-
-    claimed = await apply_once(checkouts.db, CONSUMER, envelope, recorded, checkouts.clock)
+    recorded = await _record(checkouts, envelope, fact.order_id, checkouts.saga.stock_deducted_txn)
     crash_point("stock.recorded")
+    if recorded is None:
+        return
+    order, claimed = recorded
     if claimed is not None:
         checkouts.saga.hand_over(claimed, order)
     else:
@@ -120,17 +117,27 @@ async def stock_revoked(checkouts: Checkouts, fact: ReservationRevoked, envelope
 
 
 async def _apply(checkouts: Checkouts, envelope: Envelope, order_id: str, effect: Effect) -> None:
-    if await checkouts.store.get(order_id) is None:
+    recorded = await _record(checkouts, envelope, order_id, effect)
+    if recorded is not None and recorded[1]:
+        checkouts.saga.wake_worker()
+
+
+async def _record(
+    checkouts: Checkouts, envelope: Envelope, order_id: str, effect: Callable[[AsyncConnection, str], Awaitable[T]],
+) -> tuple[Order, T | None] | None:
+    """The order, and what `effect` answered once committed with the event's inbox row (None:
+    the event was handled before); None for an event about an order that does not exist."""
+    order = await checkouts.store.get(order_id)
+    if order is None:
         # A hold taken for an order that was never recorded (its creation failed): nothing to
         # change. Skipped before the inbox write, so strangers' events cost one read. Events
         # about an order only exist once its row committed, so this never drops a real one.
-        return
+        return None
 
-    async def recorded(uow: UnitOfWork, cause: Envelope) -> bool:
+    async def recorded(uow: UnitOfWork, cause: Envelope) -> T:
         return await effect(uow.conn, order_id)
 
-    if await apply_once(checkouts.db, CONSUMER, envelope, recorded, checkouts.clock):
-        checkouts.saga.wake_worker()
+    return order, await apply_once(checkouts.db, CONSUMER, envelope, recorded, checkouts.clock)
 
 
 # Each handler takes the fact its event states, already parsed (`Any`: each its own class).

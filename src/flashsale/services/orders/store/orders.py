@@ -169,11 +169,8 @@ _ORDER_WITH_LINES = (
 # The same, with the customer's contact as the order service's copy has it (NULL when it has not
 # heard of the customer yet): columns labelled "contact_<name>".
 _ORDER_WITH_CONTACT = (
-    sa.select(orders, *[column.label(f"line_{column.name}") for column in _LINE_COLUMNS],
-              *[column.label(f"contact_{column.name}") for column in customer_contacts.c])
-    .select_from(orders.outerjoin(order_lines, order_lines.c.order_id == orders.c.order_id)
-                 .outerjoin(customer_contacts, customer_contacts.c.customer_id == orders.c.customer_id))
-    .order_by(order_lines.c.product_id)
+    _ORDER_WITH_LINES.add_columns(*[column.label(f"contact_{column.name}") for column in customer_contacts.c])
+    .outerjoin(customer_contacts, customer_contacts.c.customer_id == orders.c.customer_id)
 )
 
 
