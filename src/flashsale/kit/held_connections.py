@@ -3,9 +3,10 @@
 Why by hand: lending a connection through SQLAlchemy's pool costs its checkout and its checkin
 every time (a greenlet each, the pool's queue, the connection's reset), and a PostgreSQL read or
 single statement also switches the connection to AUTOCOMMIT and back. Measured on PostgreSQL
-(2-core machine, SQLAlchemy 2.1, asyncpg; one process, 2,000 in a loop): a one-statement read cost
-~240-265 us of CPU through the pool and ~80 us on a connection kept in AUTOCOMMIT; a one-statement
-transaction ~395-510 us and ~330 us. A checkout makes some thirty of them across the house.
+(2-core machine, SQLAlchemy 2.1, asyncpg; one process, 2,000 in a loop, side by side): a
+one-statement read cost ~190-265 us of CPU through the pool and ~85-150 us lent from here
+(asyncpg's own fetch: ~70-90 us); a one-statement transaction ~400-510 us and ~335-430 us. A
+checkout makes some thirty of them across the house.
 
 So a `HeldConnections` keeps up to `size` connections checked out of the engine's pool (which
 then never has more than that out, so it never makes anyone wait) and lends them by mode: a
@@ -58,10 +59,13 @@ class HeldConnections:
         """A connection in `mode`: an idle one kept in it, else one switched from another mode, else
         a new one from the pool. Raises sa.exc.TimeoutError when none frees up within the pool's
         timeout, and what connecting raises when a new one cannot be made."""
-        try:
-            await asyncio.wait_for(self._free.acquire(), self._timeout_s)
-        except TimeoutError:
-            raise sa.exc.TimeoutError(f"no database connection free within {self._timeout_s:g} s") from None
+        if self._free.locked():  # wait_for costs a task and a timer: only for a wait
+            try:
+                await asyncio.wait_for(self._free.acquire(), self._timeout_s)
+            except TimeoutError:
+                raise sa.exc.TimeoutError(f"no database connection free within {self._timeout_s:g} s") from None
+        else:
+            await self._free.acquire()  # a free permit: taken without suspending
         try:
             return await self._in_mode(mode)
         except BaseException:
