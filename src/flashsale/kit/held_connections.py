@@ -2,10 +2,11 @@
 
 Why by hand: lending a connection through SQLAlchemy's pool costs its checkout and its checkin
 every time (a greenlet each, the pool's queue, the connection's reset), and a PostgreSQL read or
-single statement also switches the connection to AUTOCOMMIT and back. Measured on PostgreSQL
-(2-core machine, SQLAlchemy 2.1, asyncpg; one process, 2,000 in a loop, side by side): a
-one-statement read cost ~190-265 us of CPU through the pool and ~85-150 us lent from here
-(asyncpg's own fetch: ~70-90 us); a one-statement transaction ~400-510 us and ~335-430 us. A
+single statement also switches the connection to AUTOCOMMIT and back. Measured (2-core machine,
+SQLAlchemy 2.1, asyncpg, uvloop as the services run; one process, 2,000 in a loop, side by side):
+on PostgreSQL a one-statement read cost ~195-230 us of CPU through the pool and ~100 us lent from
+here (asyncpg's own fetch: ~50-75 us), a one-statement transaction ~360-445 us and ~280-300 us;
+on SQLite a read ~335-380 and ~245-320 us, a one-statement write ~515-545 and ~370-385 us. A
 checkout makes some thirty of them across the house.
 
 So a `HeldConnections` keeps up to `size` connections checked out of the engine's pool (which
