@@ -93,9 +93,9 @@ async def test_a_block_cancelled_mid_statement_does_not_spoil_the_next(postgres_
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(12):  # more blocks than the pool has connections: each one lent again
+    for n in range(12):  # more blocks than the pool has connections: each one lent again
         async with db.unit_of_work() as uow:
-            await _add(uow.conn, f"after-{_}")
+            await _add(uow.conn, f"after-{n}")
 
     names = await _names(db)
     assert "cancelled" not in names

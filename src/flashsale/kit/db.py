@@ -162,20 +162,17 @@ class Database:
             conn = await self._held.lend(mode)
         except (DBAPIError, OSError, sa.exc.TimeoutError) as exc:
             raise DatabaseUnavailable(f"{self.engine.dialect.name}: {exc}") from exc
-        interrupted = True
+        error: BaseException | None = None
         try:
             yield conn
-            interrupted = False
-        except DBAPIError as exc:
-            interrupted = False
-            if exc.connection_invalidated:
+        except BaseException as exc:
+            error = exc
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise DatabaseUnavailable(f"{self.engine.dialect.name}: connection lost: {exc.orig}") from exc
             raise
-        except Exception:
-            interrupted = False
-            raise
         finally:
-            await self._held.give_back(conn, interrupted=interrupted)
+            # Cancelled (or stopped) mid-block, perhaps mid-statement: the pool's reset sees to it.
+            await self._held.give_back(conn, interrupted=error is not None and not isinstance(error, Exception))
 
     async def now_ms(self) -> int:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this

@@ -18,10 +18,10 @@ A connection goes back to SQLAlchemy's pool (closed, as before) rather than kept
 that borrowed it was interrupted (cancelled, perhaps mid-statement), or it was invalidated: the
 pool's reset then does what it always did (a rollback, a connection dropped that cannot take one).
 A block that raised an ordinary error left its connection between statements, its transaction
-rolled back: that one is kept. When one was lost to the server (a
-restart), every idle one is given back too: they are the server's old sessions as well, and the
-pool, told of the loss, replaces each on its next checkout. Waiting for a free connection is bounded
-by the engine pool's own timeout, as waiting in the pool was.
+rolled back: that one is kept. When one was lost to the server (a restart), every idle one is
+given back too: they are the server's old sessions as well, and the pool, told of the loss,
+replaces each on its next checkout. Waiting for a free connection is bounded by the engine pool's
+own timeout, as waiting in the pool was.
 """
 
 from __future__ import annotations
