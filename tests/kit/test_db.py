@@ -156,7 +156,7 @@ async def test_without_a_rerun_the_deadlock_victim_fails(postgres_kit_db: Databa
 
 async def test_a_database_that_takes_no_connections_is_unavailable_and_then_back(postgres_kit_db: Database) -> None:
     db, url = postgres_kit_db, postgres_kit_db.engine.url
-    await db.dispose()  # no connection left open: the next one is asked of the server
+    await db.engine.dispose()  # no pooled connection left: the next one is asked of the server
     admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
     try:
         await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
