@@ -1,7 +1,8 @@
 """The reporting store: the projection's tables in its own database, and nothing else's SQL.
 
 Exactly once: the event id is the primary key, an insert skips ids already there, and the caller
-acks a message only after `record` has returned. A fetched batch is one transaction.
+acks a message only after `record` has returned. A fetched batch is one transaction: on PostgreSQL
+one statement (`_RECORD_NEW`), on SQLite two INSERTs per hundred facts.
 
 (This store was an embedded DuckDB file until it was measured: DuckDB held ~60-90 MB of the
 process's ~175 MB under a sale, past the 120 MB each service process may take, and let one
@@ -20,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.db import Database
 from flashsale.kit.sql import dialect_insert
-from flashsale.kit.statements import per_dialect
+from flashsale.kit.statements import Statement, per_dialect
 from flashsale.services.reporting import queries
 from flashsale.services.reporting.domain import Fact, Money, Orders, Point, ProductSales, Units, first_of_each
 
-# Facts per INSERT: one statement per fetched batch of messages (the bus hands over 100 at most).
+# Facts per INSERT on SQLite: one statement per fetched batch of messages (the bus hands over 100 at most).
 INSERT_ROWS = 100
 
 metadata = sa.MetaData()
@@ -62,6 +63,10 @@ class ReportStore:
     async def record(self, facts: Sequence[Fact], recorded_ms: int) -> set[str]:
         """Store the facts not stored before; returns the ids of those that were new."""
         unique = first_of_each(facts)
+        if not self.db.is_sqlite:
+            async with self.db.single_statement() as uow:
+                inserted = await _RECORD_NEW.run(uow.conn, _as_columns(unique, recorded_ms))
+            return {str(row.event_id) for row in inserted}
         stored: set[str] = set()
         async with self.db.transaction() as conn:
             for start in range(0, len(unique), INSERT_ROWS):
@@ -80,6 +85,51 @@ class ReportStore:
         async with self.db.read() as conn:
             rows = await conn.execute(sa.text(queries.COUNTS))
         return {str(kind): int(count) for kind, count in rows}
+
+
+# PostgreSQL: a batch's new facts and their lines in ONE statement, run on its own (autocommit: a
+# statement commits whole or not at all). Columns go in as arrays (unnest), so its text is the same
+# for every batch size: prepared once and run by asyncpg (kit/statements.py), where the two INSERTs
+# of `_insert_txn` below go through SQLAlchemy's multi-row rendering, its parameters row by row, in
+# a transaction of its own: ~1.6-1.9 ms of CPU for a batch of five facts (one process, PostgreSQL).
+_RECORD_NEW = Statement(sa.text(f"""
+WITH new AS (
+    INSERT INTO {events.name} (event_id, type, producer, subject, happened_ms, order_id, reservation_id,
+                               amount_cents, reason, stage, refunded, data, recorded_ms)
+    SELECT f.*, :recorded_ms
+    FROM unnest(CAST(:event_ids AS text[]), CAST(:types AS text[]), CAST(:producers AS text[]),
+                CAST(:subjects AS text[]), CAST(:happened AS bigint[]), CAST(:order_ids AS text[]),
+                CAST(:reservation_ids AS text[]), CAST(:amounts AS bigint[]), CAST(:reasons AS text[]),
+                CAST(:stages AS text[]), CAST(:refunded AS boolean[]), CAST(:data AS text[]))
+         AS f(event_id, type, producer, subject, happened_ms, order_id, reservation_id, amount_cents, reason,
+              stage, refunded, data)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+), lines AS (
+    INSERT INTO {event_lines.name} (event_id, line_no, product_id, units)
+    SELECT l.event_id, l.line_no, l.product_id, l.units
+    FROM unnest(CAST(:line_event_ids AS text[]), CAST(:line_nos AS integer[]), CAST(:line_products AS text[]),
+                CAST(:line_units AS bigint[])) AS l(event_id, line_no, product_id, units)
+    JOIN new ON new.event_id = l.event_id
+)
+SELECT event_id FROM new
+""").columns(event_id=sa.String))
+
+
+def _as_columns(facts: Sequence[Fact], recorded_ms: int) -> dict[str, Any]:
+    """`_RECORD_NEW`'s parameters: each column of the facts, and of their lines, as an array."""
+    lines = [(f.event_id, n, product_id, units) for f in facts for n, (product_id, units) in enumerate(f.lines)]
+    return {
+        "recorded_ms": recorded_ms,
+        "event_ids": [f.event_id for f in facts], "types": [f.type for f in facts],
+        "producers": [f.producer for f in facts], "subjects": [f.subject for f in facts],
+        "happened": [f.happened_ms for f in facts], "order_ids": [f.order_id for f in facts],
+        "reservation_ids": [f.reservation_id for f in facts], "amounts": [f.amount_cents for f in facts],
+        "reasons": [f.reason for f in facts], "stages": [f.stage for f in facts],
+        "refunded": [f.refunded for f in facts], "data": [_data(f) for f in facts],
+        "line_event_ids": [line[0] for line in lines], "line_nos": [line[1] for line in lines],
+        "line_products": [line[2] for line in lines], "line_units": [line[3] for line in lines],
+    }
 
 
 @per_dialect
@@ -106,8 +156,12 @@ def _event_row(fact: Fact, recorded_ms: int) -> dict[str, Any]:
         "event_id": fact.event_id, "type": fact.type, "producer": fact.producer, "subject": fact.subject,
         "happened_ms": fact.happened_ms, "order_id": fact.order_id, "reservation_id": fact.reservation_id,
         "amount_cents": fact.amount_cents, "reason": fact.reason, "stage": fact.stage, "refunded": fact.refunded,
-        "data": orjson.dumps(dict(fact.data)).decode(), "recorded_ms": recorded_ms,
+        "data": _data(fact), "recorded_ms": recorded_ms,
     }
+
+
+def _data(fact: Fact) -> str:
+    return orjson.dumps(dict(fact.data)).decode()
 
 
 async def _sales(conn: AsyncConnection, product_id: str | None, bucket_ms: int) -> list[ProductSales]:
