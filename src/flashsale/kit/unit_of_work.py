@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,25 +68,26 @@ class UnitOfWork:
         self.announced = True
 
     async def announce_all(self, envelopes: Sequence[tuple[Envelope, str]]) -> None:
-        """Add several (envelope, aggregate id) to the outbox in one multi-row INSERT, in this
-        order (the positions they draw follow it)."""
+        """Add several (envelope, aggregate id) to the outbox, in this order (the positions they
+        draw follow it): on PostgreSQL one pipelined round trip for them all (`Statement.run`)."""
         if not envelopes:
             return
         self._many_statements()
-        await self.conn.execute(outbox.insert(), [
-            {"event_id": envelope.id, "subject": self._subject(envelope), "aggregate_id": aggregate_id,
-             "envelope": envelope.to_bytes().decode(), "created_at_ms": ms_from_iso(envelope.time)}
+        await _APPEND.run(self.conn, [
+            {"b_event_id": envelope.id, "b_subject": self._subject(envelope), "b_aggregate_id": aggregate_id,
+             "b_envelope": envelope.to_bytes().decode(), "b_created_at_ms": ms_from_iso(envelope.time)}
             for envelope, aggregate_id in envelopes
         ])
         self.announced = True
 
     async def execute_announcing(
-        self, statement: sa.TextClause, params: Mapping[str, object], announcements: Sequence[Announcement],
-    ) -> sa.Row[tuple[object, ...]] | None:
-        """Run `statement`, which announces `announcements` in its `announcing_cte` under the same
-        condition as the change it makes (PostgreSQL). Its first row, or None: a statement that
-        answers no row changed nothing, and so announced nothing."""
-        result = await self.conn.execute(statement, {**params, **_columns(announcements)})
+        self, statement: Statement, params: Mapping[str, object], announcements: Sequence[Announcement],
+    ) -> Any:
+        """Run `statement` (SQL text with its result columns named, `sa.text(...).columns(...)`:
+        run by asyncpg, kit/statements.py), which announces `announcements` in its
+        `announcing_cte` under the same condition as the change it makes (PostgreSQL). Its first
+        row, or None: a statement that answers no row changed nothing, and so announced nothing."""
+        result = await statement.run(self.conn, {**params, **_columns(announcements)})
         row = result.first()
         if row is not None and announcements:
             self.announced = True

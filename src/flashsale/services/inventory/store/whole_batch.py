@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from flashsale.kit.db import Database
+from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcing_cte
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import Reservation, ReservationStatus
@@ -32,8 +33,9 @@ from flashsale.services.inventory.store import sql
 from flashsale.services.inventory.store.tables import reservation_items, reservations, stock
 
 # Columns go in as arrays (unnest): the statement's text is the same for every batch size, so
-# it is prepared once per connection, and no row is turned into parameters one by one.
-_GRANT_ALL = sa.text(f"""
+# it is prepared once per connection, and no row is turned into parameters one by one; its result
+# column named, it runs by asyncpg without SQLAlchemy's execution around it (kit/statements.py).
+_GRANT_ALL = Statement(sa.text(f"""
 WITH taken AS (
     UPDATE {stock.name} SET available = available - :total, reserved = reserved + :total
     WHERE product_id = :product_id AND available >= :total AND purchase_limit IS NULL
@@ -53,7 +55,7 @@ WITH taken AS (
     WHERE EXISTS (SELECT FROM taken)
 ), {announcing_cte("EXISTS (SELECT FROM taken)")}
 SELECT available FROM taken
-""")
+""").columns(available=sa.BigInteger))
 
 
 def announcement(db: Database, wanted: Reservation) -> Announcement:
