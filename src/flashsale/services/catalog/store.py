@@ -199,11 +199,12 @@ class CatalogStore:
             return domain.Verdict.MOVED
 
     async def set_stock_txn(self, conn: AsyncConnection, product_id: str, stock: Stock, *, exists: bool) -> None:
-        values = {"available": stock.available, "as_of_ms": stock.as_of_ms, "last_event_id": stock.last_event_id}
         if exists:
-            await conn.execute(_SET_STOCK, {"b_product_id": product_id, **values})
+            await _SET_STOCK.run(conn, {"b_product_id": product_id, "b_available": stock.available,
+                                        "b_as_of_ms": stock.as_of_ms, "b_last_event_id": stock.last_event_id})
         else:
-            await conn.execute(_ADD_STOCK, {"product_id": product_id, **values})
+            await _ADD_STOCK.run(conn, {"product_id": product_id, "available": stock.available,
+                                        "as_of_ms": stock.as_of_ms, "last_event_id": stock.last_event_id})
 
 
 def _joined() -> sa.Select[tuple[object, ...]]:
@@ -216,8 +217,11 @@ def _joined() -> sa.Select[tuple[object, ...]]:
 _SELECT = per_dialect(lambda dialect: _joined().where(one_of(products.c.product_id, "b_product_ids", dialect)))
 _THIS_PRODUCT = availability.c.product_id == sa.bindparam("b_product_id")
 _LOCK_STOCK = Statement(sa.select(availability).where(_THIS_PRODUCT).with_for_update())
-_SET_STOCK = availability.update().where(_THIS_PRODUCT)
-_ADD_STOCK = availability.insert()
+_SET_STOCK = Statement(availability.update().where(_THIS_PRODUCT).values(
+    available=sa.bindparam("b_available"), as_of_ms=sa.bindparam("b_as_of_ms"),
+    last_event_id=sa.bindparam("b_last_event_id"),
+))
+_ADD_STOCK = Statement(availability.insert())
 
 
 async def _select_txn(conn: AsyncConnection, product_ids: Sequence[str]) -> list[Product]:

@@ -26,6 +26,7 @@ from flashsale.contracts.events import CustomerUpdated, PostalAddress
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.customers import SERVICE, domain
 from flashsale.services.customers.domain import Address, Changes, Profile
@@ -155,9 +156,14 @@ class CustomerStore:
         return updated, True
 
 
+# Built once (kit/statements.py says why): every read of a customer (each order placed reads one).
+_FIND = Statement(sa.select(customers).where(customers.c.customer_id == sa.bindparam("b_customer_id")))
+_FIND_LOCKED = Statement(sa.select(customers).where(customers.c.customer_id == sa.bindparam("b_customer_id"))
+                         .with_for_update())
+
+
 async def _find_txn(conn: AsyncConnection, customer_id: str, *, lock: bool = False) -> Customer | None:
-    query = sa.select(customers).where(customers.c.customer_id == customer_id)
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = (await (_FIND_LOCKED if lock else _FIND).run(conn, {"b_customer_id": customer_id})).first()
     return None if row is None else _customer(row)
 
 
