@@ -16,6 +16,7 @@ from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.schema import outbox, relay_lease
 from flashsale.kit.sql import broke_a_deadlock, rerun_deadlock_victims
+from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import Announcement, announcing_cte
 
 pytestmark = pytest.mark.service
@@ -30,13 +31,13 @@ async def test_the_database_clock_reads_epoch_milliseconds(kit_db: Database) -> 
 
 
 # A lease row and an announcement of it, both only when :wanted: a change that announces itself.
-_LEASE_ANNOUNCED = sa.text(f"""
+_LEASE_ANNOUNCED = Statement(sa.text(f"""
 WITH leased AS (
     INSERT INTO relay_lease (name, holder, expires_at_ms) SELECT :name, '', 0 WHERE CAST(:wanted AS boolean)
     RETURNING name
 ), {announcing_cte("EXISTS (SELECT FROM leased)")}
 SELECT name FROM leased
-""")
+""").columns(name=sa.String))
 
 
 def _leased(db: Database, name: str) -> Announcement:
@@ -156,7 +157,7 @@ async def test_without_a_rerun_the_deadlock_victim_fails(postgres_kit_db: Databa
 
 async def test_a_database_that_takes_no_connections_is_unavailable_and_then_back(postgres_kit_db: Database) -> None:
     db, url = postgres_kit_db, postgres_kit_db.engine.url
-    await db.engine.dispose()  # no pooled connection left: the next one is asked of the server
+    await db.dispose()  # no connection left open: the next one is asked of the server
     admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
     try:
         await admin.execute(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
