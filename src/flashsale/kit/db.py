@@ -21,11 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from flashsale.kit.db_admin import async_url, ensure_postgres_database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
+from flashsale.kit.held_connections import HeldConnections, Mode, PooledConnections
 from flashsale.kit.sql import database_now_ms
 from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, WriterTurn, configure_sqlite
 from flashsale.kit.sqlite_driver import ONE_TRIP_DBAPI
 from flashsale.kit.tracing import db_span
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
+
+# How connections are lent (kit/held_connections.py): a connection keeps its mode between loans.
+_AUTOCOMMIT = Mode("autocommit", {"isolation_level": "AUTOCOMMIT"})  # PostgreSQL's single statements
+_TRANSACTIONS = Mode("transactions")  # the engine's own: BEGIN sent with a transaction's first statement
+_IMMEDIATE = Mode("immediate", {BEGIN_OPTION: "IMMEDIATE"})  # SQLite's writes: the write lock up front
 
 
 class Database:
@@ -33,11 +39,14 @@ class Database:
     the stores use. `producer`: the name its events are announced under (the service's), None
     for a database that announces nothing."""
 
-    def __init__(self, engine: AsyncEngine, url: str, *, producer: str | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, *, pool_size: int, producer: str | None = None) -> None:
         self.engine = engine
         self.url = url
         self.producer = producer
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # PostgreSQL's connections are kept between blocks (kit/held_connections.py says why);
+        # SQLite's go to and from the pool per block, as its measured gain was smaller.
+        self._lender = PooledConnections(engine) if self.is_sqlite else HeldConnections(engine, pool_size)
         # On SQLite one writer at a time: this process's in a queue, the processes sharing the
         # file in turns (kit/sqlite.py says why).
         self._writer_turn = WriterTurn(Path(engine.url.database or "")) if self.is_sqlite else None
@@ -59,7 +68,7 @@ class Database:
         else:
             await ensure_postgres_database(url)
             engine = create_async_engine(driver_url, pool_size=pool_size, max_overflow=0)
-        return cls(engine, url, producer=producer)
+        return cls(engine, url, pool_size=pool_size, producer=producer)
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
         """Call `callback` after each commit of a unit of work that announced something (the
@@ -136,38 +145,35 @@ class Database:
     @asynccontextmanager
     async def _statements(self) -> AsyncIterator[AsyncConnection]:
         """A connection that runs each statement on its own: autocommit on PostgreSQL."""
-        async with self._connection() as conn:
-            if not self.is_sqlite:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+        async with self._connection(_TRANSACTIONS if self.is_sqlite else _AUTOCOMMIT) as conn:
             yield conn
 
     @asynccontextmanager
     async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
-        async with self._connection() as conn:
-            if immediate:
-                await conn.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-            async with conn.begin():
-                yield conn
+        async with self._connection(_IMMEDIATE if immediate else _TRANSACTIONS) as conn, conn.begin():
+            yield conn
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
-        """A connection from the pool. Not getting one (the server down or out of connection slots,
-        the pool still exhausted at its timeout), or losing it mid-way (the server restarted: the
-        pool then drops every connection it holds, so the next request connects afresh), is an
-        outage, DatabaseUnavailable (a 503), not a bug. Any other error stays what it is."""
-        conn = self.engine.connect()
+    async def _connection(self, mode: Mode) -> AsyncIterator[AsyncConnection]:
+        """A connection in `mode`, lent by this database's lender. Not getting one (the server down
+        or out of connection slots, none free at the pool's timeout), or losing it mid-way (the
+        server restarted: every idle one is dropped with it, so the next request connects afresh),
+        is an outage, DatabaseUnavailable (a 503), not a bug. Any other error stays what it is."""
         try:
-            await conn.start()
+            conn = await self._lender.lend(mode)
         except (DBAPIError, OSError, sa.exc.TimeoutError) as exc:
             raise DatabaseUnavailable(f"{self.engine.dialect.name}: {exc}") from exc
+        error: BaseException | None = None
         try:
             yield conn
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
+        except BaseException as exc:
+            error = exc
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
                 raise DatabaseUnavailable(f"{self.engine.dialect.name}: connection lost: {exc.orig}") from exc
             raise
         finally:
-            await conn.close()
+            # Cancelled (or stopped) mid-block, perhaps mid-statement: the pool's reset sees to it.
+            await self._lender.give_back(conn, interrupted=error is not None and not isinstance(error, Exception))
 
     async def now_ms(self) -> int:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this
@@ -184,6 +190,9 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        """Close every connection: those kept now, those lent out once given back, and the engine's
+        pool's. A later block still gets one (a new one, not kept)."""
+        await self._lender.close()
         await self.engine.dispose()
         if self._writer_turn is not None:
             self._writer_turn.close()
