@@ -152,10 +152,13 @@ class Checkout:
         return Paid(await self._paid_or_refused(order_id, paying.stopped_by))
 
     async def _order_and_saga(self, order_id: str) -> tuple[Order, Saga]:
-        """The order and its saga, in one read (a pay decides on both)."""
+        """The order and its saga, in one read (a pay decides on both). The saga first: on
+        PostgreSQL each statement of a read sees what was committed when it began, and the order
+        moves in the same commits as its saga, so the order read after it is at least as far on
+        (read the other way round, an order still unpaid could meet a saga already finished)."""
         async with self.store.db.read() as conn:
-            order = await get_txn(conn, order_id)
-            saga = None if order is None else await saga_sql.get_txn(conn, order_id)
+            saga = await saga_sql.get_txn(conn, order_id)
+            order = None if saga is None else await get_txn(conn, order_id)
         if order is None or saga is None:
             raise UnknownOrder(order_id)
         return order, saga
@@ -171,10 +174,9 @@ class Checkout:
         raise RequestInProgress(order_id)
 
     async def _paid_or_refused(self, order_id: str, stopped_by: Exception | None) -> Order:
-        order = await self.find(order_id)
+        order, saga = await self._order_and_saga(order_id)
         if order.status in (domain.PAID, domain.COMPLETED):
             return order
-        saga = await self.find_saga(order_id)
         payment = saga.step(plan.PAYMENT)
         if payment is not None and payment.outcome == plan.DECLINED:
             # The saga gives the hold back and cancels the order (now, or soon if a dependency
