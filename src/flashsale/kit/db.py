@@ -28,7 +28,7 @@ from flashsale.kit.sqlite_driver import ONE_TRIP_DBAPI
 from flashsale.kit.tracing import db_span
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 
-# How connections are lent (kit/held_connections.py): a connection keeps its mode between loans.
+# How a block asks for its connection (kit/held_connections.py); one kept on PostgreSQL keeps its mode between loans.
 _AUTOCOMMIT = Mode("autocommit", {"isolation_level": "AUTOCOMMIT"})  # PostgreSQL's single statements
 _TRANSACTIONS = Mode("transactions")  # the engine's own: BEGIN sent with a transaction's first statement
 _IMMEDIATE = Mode("immediate", {BEGIN_OPTION: "IMMEDIATE"})  # SQLite's writes: the write lock up front
