@@ -126,24 +126,15 @@ class HeldConnections:
             return kept.pop()
         other = next((conns for conns in self._idle.values() if conns), None)
         if other is None:
-            conn = await self._new()
+            conn = await _from_pool(self._engine)
         elif mode.options is None:  # back to the engine's own options: the pool's reset restores them
             await self._close(other.pop())
-            conn = await self._new()
+            conn = await _from_pool(self._engine)
         else:
             conn = other.pop()
-        if mode.options is not None:
-            try:
-                await conn.execution_options(**mode.options)
-            except BaseException:
-                await self._close(conn)
-                raise
+            self._mode_of.pop(conn)
+        await _set_options(conn, mode)
         self._mode_of[conn] = mode
-        return conn
-
-    async def _new(self) -> AsyncConnection:
-        conn = self._engine.connect()
-        await conn.start()
         return conn
 
     async def _close(self, conn: AsyncConnection) -> None:
@@ -159,14 +150,8 @@ class PooledConnections:
         self._engine = engine
 
     async def lend(self, mode: Mode) -> AsyncConnection:
-        conn = self._engine.connect()
-        await conn.start()
-        if mode.options is not None:
-            try:
-                await conn.execution_options(**mode.options)
-            except BaseException:
-                await conn.close()
-                raise
+        conn = await _from_pool(self._engine)
+        await _set_options(conn, mode)
         return conn
 
     async def give_back(self, conn: AsyncConnection, *, interrupted: bool) -> None:
@@ -174,3 +159,20 @@ class PooledConnections:
 
     async def close(self) -> None:
         """Nothing kept: the engine's dispose closes the pool's connections."""
+
+
+async def _from_pool(engine: AsyncEngine) -> AsyncConnection:
+    conn = engine.connect()
+    await conn.start()
+    return conn
+
+
+async def _set_options(conn: AsyncConnection, mode: Mode) -> None:
+    """`mode`'s execution options on `conn`; one they cannot be set on goes back to the pool."""
+    if mode.options is None:
+        return
+    try:
+        await conn.execution_options(**mode.options)
+    except BaseException:
+        await conn.close()
+        raise

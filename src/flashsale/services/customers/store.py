@@ -157,9 +157,9 @@ class CustomerStore:
 
 
 # Built once (kit/statements.py says why): every read of a customer (each order placed reads one).
-_FIND = Statement(sa.select(customers).where(customers.c.customer_id == sa.bindparam("b_customer_id")))
-_FIND_LOCKED = Statement(sa.select(customers).where(customers.c.customer_id == sa.bindparam("b_customer_id"))
-                         .with_for_update())
+_THIS_CUSTOMER = sa.select(customers).where(customers.c.customer_id == sa.bindparam("b_customer_id"))
+_FIND = Statement(_THIS_CUSTOMER)
+_FIND_LOCKED = Statement(_THIS_CUSTOMER.with_for_update())
 
 
 async def _find_txn(conn: AsyncConnection, customer_id: str, *, lock: bool = False) -> Customer | None:
