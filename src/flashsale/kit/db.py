@@ -22,9 +22,10 @@ from flashsale.kit.db_admin import async_url, ensure_postgres_database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.held_connections import HeldConnections, Mode, PooledConnections
-from flashsale.kit.sql import database_now_ms
+from flashsale.kit.sql import now_ms_in
 from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, WriterTurn, configure_sqlite
 from flashsale.kit.sqlite_driver import ONE_TRIP_DBAPI
+from flashsale.kit.statements import per_dialect
 from flashsale.kit.tracing import db_span
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 
@@ -32,6 +33,12 @@ from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcement
 _AUTOCOMMIT = Mode("autocommit", {"isolation_level": "AUTOCOMMIT"})  # PostgreSQL's single statements
 _TRANSACTIONS = Mode("transactions")  # the engine's own: BEGIN sent with a transaction's first statement
 _IMMEDIATE = Mode("immediate", {BEGIN_OPTION: "IMMEDIATE"})  # SQLite's writes: the write lock up front
+
+
+@per_dialect
+def _NOW_MS(dialect: str) -> sa.Select[tuple[int]]:
+    """Built once per dialect (kit/statements.py says why): sweepers and leases read the clock every poll."""
+    return sa.select(now_ms_in(dialect).label("now_ms"))
 
 
 class Database:
@@ -179,7 +186,7 @@ class Database:
         """The database's clock in epoch milliseconds: one clock for every instance sharing this
         database, so their decisions about time (a hold's expiry) agree whatever their own clocks say."""
         async with self._statements() as conn:
-            return int(await conn.scalar(sa.select(database_now_ms(conn))) or 0)
+            return int((await _NOW_MS.run(conn)).scalar() or 0)
 
     async def ping(self) -> bool:
         try:

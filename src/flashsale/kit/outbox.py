@@ -258,14 +258,13 @@ def _padded(positions: list[int]) -> list[int]:
     return positions + [0] * (size - len(positions))
 
 
+# Built once (kit/statements.py says why): every relay reads its backlog once a second.
+_BACKLOG = Statement(sa.select(sa.func.count().label("backlog"), sa.func.min(outbox.c.created_at_ms).label("oldest"))
+                     .where(outbox.c.published_at_ms.is_(None)))
+
+
 async def outbox_backlog(db: Database) -> tuple[int, int | None]:
     """(rows not yet published, creation time of the oldest of them in epoch ms)."""
     async with db.read() as conn:
-        row = (
-            await conn.execute(
-                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at_ms)).where(
-                    outbox.c.published_at_ms.is_(None)
-                )
-            )
-        ).one()
+        row = (await _BACKLOG.run(conn)).one()
     return int(row[0]), row[1]
