@@ -351,17 +351,20 @@ def freeze_startup_objects() -> None:
 
 
 def run_service(create_app: Callable[[], Any], settings: ServiceSettings, *, internal: bool = True) -> None:
-    """Serve the app on uvicorn (uvloop, httptools), as every service process does. An `internal`
-    service (all but the public edges: the gateway, the operators' dashboard) asks callers for
-    the house's credential when its settings say so (kit/house_auth.py)."""
+    """Serve the app on uvicorn (uvloop, httptools, each answer in one write: kit/http_server.py),
+    as every service process does. An `internal` service (all but the public edges: the gateway,
+    the operators' dashboard) asks callers for the house's credential when its settings say so
+    (kit/house_auth.py)."""
     import uvicorn
+
+    from flashsale.kit.http_server import OneWriteHttpProtocol
 
     app = create_app()
     app.state.runtime.migrate_before_serving()
     freeze_startup_objects()
     uvicorn.run(
         served(app, settings, internal=internal),
-        host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        host=settings.host, port=settings.port, loop="uvloop", http=OneWriteHttpProtocol,
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
         # uvicorn would trust X-Forwarded-For from 127.0.0.1 unless told otherwise: the setting decides.
         proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None,
