@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +130,13 @@ def test_with_tracing_off_events_carry_no_trace_context(house: Any, trace_dir: P
     try:
         product = off.new_product(1)
         trace_id, caller = new_context()
+        asked_at = datetime.now(UTC)
 
         held = off.http.post("/inventory/reserve", json={"productId": product, "quantity": 1},
                              headers={"traceparent": f"00-{trace_id}-{caller}-01"})
 
         assert held.status_code == 200, held.text
-        reserved = stock_reserved_event(house.nats_url, held.json()["reservationId"])
+        reserved = stock_reserved_event(house.nats_url, held.json()["reservationId"], asked_at)
         assert reserved.traceparent is None
         assert not (trace_dir / "off").exists()
     finally:
@@ -158,12 +160,17 @@ def test_stock_gauges_follow_holds_and_sales(inventory: InventoryClient, nats_ur
     assert inventory.metric("consumer_pending_messages", consumer="inventory") >= 0
 
 
-def stock_reserved_event(nats_url: str, reservation_id: str, timeout_s: float = 15.0) -> Envelope:
+def stock_reserved_event(nats_url: str, reservation_id: str, since: datetime, timeout_s: float = 15.0) -> Envelope:
+    """The StockReserved of `reservation_id`, read from the stream's messages stored since `since`
+    (a second earlier, for the clocks' rounding): the session's stream holds every other test's
+    holds too, and reading all of them from the start could take longer than the deadline."""
+
     async def read() -> Envelope:
         nc = await nats.connect(nats_url)
         try:
-            sub = await nc.jetstream().pull_subscribe(
-                "inventory.StockReserved", stream="INVENTORY", config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+            recent = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
+                                    opt_start_time=since - timedelta(seconds=1))
+            sub = await nc.jetstream().pull_subscribe("inventory.StockReserved", stream="INVENTORY", config=recent)
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 try:
