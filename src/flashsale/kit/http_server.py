@@ -41,8 +41,12 @@ class OneWritePerTurn:
             self.write(line)
 
     def _send_held(self) -> None:
-        if self._held:
-            held, self._held = self._held, []
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        # A peer gone within the turn (the transport closed under us) is sent nothing: uvloop
+        # raises on a write to a closed transport, where uvicorn checks before it writes.
+        if not self._transport.is_closing():
             self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def write_eof(self) -> None:
