@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from bench.buyers import CheckoutPath
 from bench.checkout import checkout_path, put_on_sale
-from bench.cpu import house_processes, process_cpu_s
+from bench.cpu import cpu_now, house_processes
 from bench.house import temporary_house
 from bench.loadgen import Connection
 from bench.postgres import fresh_prefix, postgres_up
@@ -49,14 +49,10 @@ class Step:
     cpu_s: dict[str, float]  # per process
 
 
-def _cpu(pids: dict[int, str]) -> dict[str, float]:
-    return {name: process_cpu_s(pid) for pid, name in pids.items()}
-
-
 async def _timed(name: str, pids: dict[int, str], work: Callable[[], Awaitable[None]]) -> Step:
-    before, started = _cpu(pids), time.perf_counter()
+    before, started = cpu_now(pids), time.perf_counter()
     await work()
-    after, took = _cpu(pids), time.perf_counter() - started
+    after, took = cpu_now(pids), time.perf_counter() - started
     return Step(name, took, {process: after[process] - before[process] for process in after})
 
 

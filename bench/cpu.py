@@ -1,8 +1,8 @@
 """CPU time the house's processes spend, read from /proc: what a bench's load costs the house.
 
-`house_processes` names every service instance of a house; `cpu_over` reads their CPU around a
-stretch of time, and `cpu_during` does it in a thread for a load's measured window while the load
-runs (bench.checkout, bench.profile_checkout).
+`house_processes` names every service instance of a house; `cpu_now` reads what each has used so
+far, `cpu_over` their CPU around a stretch of time, and `cpu_during` does it in a thread for a
+load's measured window while the load runs (bench.checkout, bench.profile_checkout).
 """
 
 from __future__ import annotations
@@ -29,11 +29,16 @@ def house_processes(services: ServicesFile) -> dict[int, str]:
             for n, instance in enumerate(found, start=1)}
 
 
+def cpu_now(pids: dict[int, str]) -> dict[str, float]:
+    """CPU seconds each process (by name) has used so far."""
+    return {name: process_cpu_s(pid) for pid, name in pids.items()}
+
+
 def cpu_over(pids: dict[int, str], seconds: float) -> dict[str, float]:
     """CPU seconds each process spent over the next `seconds`."""
-    before = {pid: process_cpu_s(pid) for pid in pids}
+    before = cpu_now(pids)
     time.sleep(seconds)
-    return {name: process_cpu_s(pid) - before[pid] for pid, name in pids.items()}
+    return {name: spent - before[name] for name, spent in cpu_now(pids).items()}
 
 
 @contextlib.contextmanager

@@ -82,15 +82,13 @@ class HeldConnections:
         it was `interrupted` (cancelled mid-statement, perhaps: the pool's reset makes sure of it),
         or it was invalidated (lost: then every idle one goes back too)."""
         try:
-            if not (interrupted or conn.invalidated) and not await self._out_of_transaction(conn):
-                interrupted = True
-            if interrupted or conn.invalidated or self._closed:
-                lost = conn.invalidated
-                await self._close(conn)
-                if lost:
-                    await self.release_idle()
+            if not (interrupted or conn.invalidated or self._closed) and await self._out_of_transaction(conn):
+                self._idle.setdefault(self._mode_of[conn].name, []).append(conn)
                 return
-            self._idle.setdefault(self._mode_of[conn].name, []).append(conn)
+            lost = conn.invalidated
+            await self._close(conn)
+            if lost:
+                await self.release_idle()
         finally:
             self._free.release()
 
