@@ -64,9 +64,10 @@ class HeldConnections:
         """A connection in `mode`: an idle one kept in it, else one switched from another mode, else
         a new one from the pool. Raises sa.exc.TimeoutError when none frees up within the pool's
         timeout, and what connecting raises when a new one cannot be made."""
-        if self._free.locked():  # wait_for costs a task and a timer: only for a wait
+        if self._free.locked():  # a deadline costs a timer: only for a wait
             try:
-                await asyncio.wait_for(self._free.acquire(), self._timeout_s)
+                async with asyncio.timeout(self._timeout_s):  # not wait_for: kit/waiting.py says why
+                    await self._free.acquire()
             except TimeoutError:
                 raise sa.exc.TimeoutError(f"no database connection free within {self._timeout_s:g} s") from None
         else:

@@ -36,7 +36,6 @@ it does after any crash between publishing and marking.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 
@@ -52,6 +51,7 @@ from flashsale.kit.sql import database_now_ms
 from flashsale.kit.statements import Statement, none_of, one_of, per_dialect
 from flashsale.kit.telemetry import metrics
 from flashsale.kit.trace_points import publishing
+from flashsale.kit.waiting import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -144,8 +144,7 @@ class Relay:
         if self._unmarked:  # wake for the mark when it is due, however long the poll
             due_in_ms = self._bookkept_at_ms + BOOKKEEPING_EVERY_MS - self.clock.now_ms()
             timeout = min(timeout, max(0.0, due_in_ms / 1000))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        await wait_set(self._wake, timeout)
 
     async def _listen(self) -> None:
         """Hear the other instances' wake-ups, once the broker is there (a relay starts without it)."""
@@ -210,7 +209,8 @@ class Relay:
         """Stopping: mark what was published, so a restart does not publish it again. Best effort:
         what stays unmarked is published again, and the stream drops it."""
         try:
-            await asyncio.wait_for(self._mark_published(), MARK_AT_STOP_S)
+            async with asyncio.timeout(MARK_AT_STOP_S):
+                await self._mark_published()
         except Exception:  # noqa: BLE001 - the database may be gone already; nothing is lost
             log.warning("relay_unmarked_at_stop", events=len(self._unmarked))
 

@@ -21,7 +21,6 @@ not care about a clock a few seconds off.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -33,6 +32,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.schema import idempotency_keys, inbox, outbox
 from flashsale.kit.telemetry import metrics
+from flashsale.kit.waiting import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -101,5 +101,4 @@ async def run_retention(db: Database, policy: RetentionPolicy, clock: Clock, sto
             log.warning("retention_skipped", error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one failed round (a lock cycle with a neighbour) is not the last
             log.error("retention_failed", error=repr(exc))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), policy.interval_s)
+        await wait_set(stop, policy.interval_s)

@@ -42,6 +42,7 @@ from flashsale.kit.settings import ServiceSettings
 from flashsale.kit.telemetry import configure_logging, metrics
 from flashsale.kit.trace_points import RequestTracing
 from flashsale.kit.tracing import configure_tracing, shutdown_tracing, tracing_wanted
+from flashsale.kit.waiting import wait_set
 
 log = structlog.get_logger(__name__)
 
@@ -151,8 +152,7 @@ class ServiceRuntime:
                 log.warning("parent_gone", parent_pid=self.settings.parent_pid)
                 os.kill(os.getpid(), signal.SIGTERM)  # the server's own graceful shutdown
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+            await wait_set(stop, 1.0)
 
     async def _connect_bus(self, stop: asyncio.Event) -> None:
         await self.bus.connect()

@@ -30,7 +30,6 @@ instances stamp events and snapshots with clocks that agree to the millisecond.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import structlog
 
 from flashsale.kit.bus import Bus
 from flashsale.kit.errors import BrokerUnavailable, DependencyUnavailable
+from flashsale.kit.waiting import wait_set
 from flashsale.services.catalog import metrics
 from flashsale.services.catalog.clients import InventoryStock, StockPage
 from flashsale.services.catalog.consumers import CONSUMER, PRODUCER
@@ -146,8 +146,7 @@ class Reconciler:
     async def every(self, interval_s: float, stop: asyncio.Event) -> None:
         """The scheduled rounds: one each `interval_s`, until the service stops."""
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+            await wait_set(stop, interval_s)
             if stop.is_set():
                 return
             try:

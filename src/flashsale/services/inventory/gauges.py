@@ -14,11 +14,11 @@ the products it moves. A dashboard sees a product's stock drain within the inter
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
 from flashsale.kit.service import Loop
+from flashsale.kit.waiting import wait_set
 from flashsale.services.inventory import metrics
 from flashsale.services.inventory.operations import Inventory
 
@@ -36,8 +36,7 @@ def stock_gauges(store: Inventory, *, interval_s: float) -> Loop:
                 await refresh_stock_gauges(store)
             except Exception:  # the loop must outlive a failed round (e.g. a database restart)
                 log.exception("stock_gauges_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+            await wait_set(stop, interval_s)
 
     return refresh
 

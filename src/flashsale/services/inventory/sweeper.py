@@ -12,12 +12,12 @@ An order's hold expiring is a step of that order's journey, so it is traced in t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 
 from flashsale.kit.service import Loop
 from flashsale.kit.tracing import in_journey
+from flashsale.kit.waiting import wait_set
 from flashsale.services.inventory.operations import Inventory
 
 log = structlog.get_logger(__name__)
@@ -34,8 +34,7 @@ def expiry_sweeper(store: Inventory, *, interval_s: float, batch_size: int) -> L
                 log.exception("expiry_sweep_failed")
                 due = 0
             if due < batch_size:  # a full batch means more are waiting: go again at once
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), interval_s)
+                await wait_set(stop, interval_s)
 
     return sweep
 

@@ -8,7 +8,6 @@ as it was: an unknown is not a match.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ import structlog
 from flashsale.consistency.compare import ModelResult
 from flashsale.consistency.sampler import ConsistencySampler
 from flashsale.kit.clock import Clock, iso_from_ms
+from flashsale.kit.waiting import wait_set
 from flashsale.services.monitor import metrics
 
 log = structlog.get_logger(__name__)
@@ -50,8 +50,7 @@ class Monitor:
                     pause = min(pause, RETRY_S)
             except Exception:  # a failed round is logged; the next one tries again
                 log.exception("consistency_round_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
+            await wait_set(stop, pause)
 
 
 def _export(results: Sequence[ModelResult]) -> None:

@@ -13,7 +13,6 @@ second with httpx were about half of what the monitor spent while the house was 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +23,7 @@ import structlog
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.deadletters import DeadLetter, recent_dead_letters
+from flashsale.kit.waiting import wait_set
 from flashsale.services.monitor.board import Extras, Listing
 from flashsale.services.monitor.readings import SAMPLES, parse_reading
 from flashsale.services.monitor.series import InstanceScrape, Scrape, Series, Stock
@@ -82,8 +82,7 @@ class Scraper:
             except Exception:  # the loop must outlive a bad round; the next one tries again
                 log.exception("dashboard_scrape_failed")
             pause = max(0.0, self.interval_s - (time.monotonic() - started))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), pause)
+            await wait_set(stop, pause)
 
     async def _instance(self, service: str, url: str) -> InstanceScrape:
         try:
@@ -129,12 +128,12 @@ class Scraper:
         while not stop.is_set():
             dead_letters, sagas = await asyncio.gather(self._dead_letters(), self._parked_sagas())
             self.extras = Extras(dead_letters=dead_letters, sagas=sagas)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), ATTENTION_INTERVAL_S)
+            await wait_set(stop, ATTENTION_INTERVAL_S)
 
     async def _dead_letters(self) -> Listing:
         try:
-            count, latest = await asyncio.wait_for(recent_dead_letters(self.broker_url, limit=LISTED), 5.0)
+            async with asyncio.timeout(5.0):
+                count, latest = await recent_dead_letters(self.broker_url, limit=LISTED)
         except Exception as error:  # noqa: BLE001 - any broker failure is shown, not raised
             return Listing(error=f"broker: {_why(error)}")
         return Listing(count=count, latest=[_dead_letter(letter) for letter in latest])

@@ -17,12 +17,12 @@ Concurrent rounds are therefore harmless; the schedule still lets one instance r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 
 import structlog
 
 from flashsale.kit.service import Loop
+from flashsale.kit.waiting import wait_set
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders.clients import CustomersClient
 from flashsale.services.orders.domain import Contact, Repair
@@ -99,7 +99,6 @@ def contact_reconciler(reconciler: ContactReconciler, schedule: JobSchedule, *, 
                     await reconciler.run("scheduled")
             except Exception:  # a failed round (customers down, database restart) waits for the next
                 log.exception("contacts_reconcile_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), poll_s)
+            await wait_set(stop, poll_s)
 
     return work

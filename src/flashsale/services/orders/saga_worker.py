@@ -80,7 +80,8 @@ def saga_worker(saga: CheckoutSaga, sagas: SagaStore, *, interval_s: float, batc
                 except Exception:  # the worker must outlive a failed round (e.g. a database restart)
                     log.exception("saga_round_failed")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(_either(stop, wake), interval_s)
+                    async with asyncio.timeout(interval_s):  # not wait_for: kit/waiting.py says why
+                        await _either(stop, wake)
         finally:
             # Cut off mid-step, a saga keeps its lease until it runs out and is due then: any
             # instance's worker carries it on (its steps are idempotent).
