@@ -52,6 +52,11 @@ def reserves_asked(house: Any) -> float:
     return metric(house.shared("inventory").url, "http_request_duration_seconds_count", route="/inventory/reserve")
 
 
+def orders_asked(house: Any) -> float:
+    """Placements the order service was asked for (every answer)."""
+    return metric(backends(house).orders.url, "http_request_duration_seconds_count", route="/orders", method="POST")
+
+
 def buy(gateway: Gateway, headers: dict[str, str], product_id: str) -> httpx.Response:
     return gateway.post("/api/orders", headers=headers, json={"items": [{"productId": product_id, "quantity": 1}]})
 
@@ -82,13 +87,15 @@ def test_a_sold_out_product_is_refused_without_reaching_the_inventory_until_a_un
 def test_the_door_refuses_only_what_the_route_would_refuse_the_same_way(gateway: Gateway, house: Any) -> None:
     """A refusal at the door (in front of the app) is the route's own 409 problem, counted as the
     route's; an attempt it must not judge goes on to the route: without a token, with a body the
-    route refuses, with an Idempotency-Key (forwarded: its first answer must replay)."""
+    route refuses, with an Idempotency-Key (forwarded to the order service, which keeps keys, and
+    refused there by the copy's word: nor does it reach the inventory)."""
     product_id = gateway.new_product(gateway.admin(), stock=1)
     ann, bob = bearer(mint(unique("c"))), bearer(mint(unique("c")))
     assert buy(gateway, ann, product_id).status_code == 201
     assert buy(gateway, bob, product_id).status_code == 409  # the inventory's refusal marks the product
     counted = metric(gateway.url, "http_request_duration_seconds_count", route="/api/orders", status="409")
     asked = reserves_asked(house)
+    placements = orders_asked(house)
 
     at_door = buy(gateway, bob, product_id)
     counted_after = metric(gateway.url, "http_request_duration_seconds_count", route="/api/orders", status="409")
@@ -104,7 +111,39 @@ def test_the_door_refuses_only_what_the_route_would_refuse_the_same_way(gateway:
     assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unauthenticated")
     assert (invalid.status_code, invalid.json()["code"]) == (422, "invalid_request")
     assert (keyed.status_code, keyed.json()["code"]) == (409, "out_of_stock")
-    assert reserves_asked(house) == asked + 1  # the keyed attempt, and only it, reached the inventory
+    assert orders_asked(house) == placements + 1  # the keyed attempt, and only it, reached the order service
+    assert reserves_asked(house) == asked  # and none the inventory
+
+
+def test_a_keyed_attempt_keeps_its_first_answer_whatever_the_copy_says_since(gateway: Gateway, house: Any) -> None:
+    """A keyed attempt the copy refuses is refused by the order service, which keeps the key: asked
+    again once units are back, it is refused again (its first answer), and a key granted before
+    the product sold out is granted again (the same order), not refused."""
+    admin = gateway.admin()
+    product_id = gateway.new_product(admin, stock=1)
+    ann, bob = bearer(mint(unique("c"))), bearer(mint(unique("c")))
+    ann_key, bob_key = {**ann, "Idempotency-Key": unique("k")}, {**bob, "Idempotency-Key": unique("k")}
+    granted = buy(gateway, ann_key, product_id)
+    assert granted.status_code == 201
+    assert buy(gateway, bob, product_id).status_code == 409  # the inventory's refusal marks the product
+    asked = reserves_asked(house)
+
+    refused = buy(gateway, bob_key, product_id)
+    granted_again = buy(gateway, ann_key, product_id)
+    asked_while_marked = reserves_asked(house)
+    heard = metric(gateway.url, "gateway_units_back_heard_total")
+    received = gateway.post(f"/api/admin/inventory/{product_id}/receive", headers=admin, json={"quantity": 1})
+    assert received.status_code == 200
+    wait_for(lambda: metric(gateway.url, "gateway_units_back_heard_total") > heard, timeout_s=10,
+             what="the gateway to hear of the received unit (which lifts the product's mark)")
+    refused_again = buy(gateway, bob_key, product_id)
+    bought = buy(gateway, {**bob, "Idempotency-Key": unique("k")}, product_id)
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "out_of_stock")
+    assert asked_while_marked == asked  # neither attempt reached the inventory
+    assert (granted_again.status_code, granted_again.json()["orderId"]) == (201, granted.json()["orderId"])
+    assert (refused_again.status_code, refused_again.json()["code"]) == (409, "out_of_stock")
+    assert bought.status_code == 201  # the unit was there to be had: the refusal was the key's, not the stock's
 
 
 def test_a_unit_released_by_a_cancelled_order_is_sold_again(gateway: Gateway) -> None:

@@ -25,6 +25,8 @@ def test_a_replayed_order_request_answers_the_first_answer_and_creates_one_order
 
     assert first.status_code == replay.status_code == 201
     assert replay.json() == first.json()
+    assert "idempotent-replayed" not in first.headers
+    assert replay.headers["idempotent-replayed"] == "true"  # said, so a caller does not take it for news
     assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
     assert len(house.orders.of_customer(customer)) == 1
     assert house.inventory.counts(product) == (4, 1, 0)
@@ -41,7 +43,31 @@ def test_a_refusal_is_an_answer_and_is_replayed_too(services: Any) -> None:
 
     assert refused.status_code == replay.status_code == 409
     assert replay.json() == refused.json()
+    assert replay.headers["idempotent-replayed"] == "true"
     assert house.orders.of_customer(customer) == []
+
+
+def test_an_attempt_the_gateway_holds_sold_out_is_refused_without_a_hold_and_its_key_keeps_that(
+    services: Any,
+) -> None:
+    """`Flashsale-Sold-Out` (the gateway's sold-out copy): 409 out_of_stock as the inventory would
+    say it, nothing held; the key keeps the answer though the stock was there all along. A product
+    the order does not hold is no reason to refuse it."""
+    house, _ = start_house(services)
+    product = house.inventory.new_product(5)
+    customer, key = unique("c"), unique("key")
+    body = {"customerId": customer, "items": [{"productId": product, "quantity": 1}]}
+
+    refused = house.orders.http.post("/orders", json=body, headers={"Idempotency-Key": key,
+                                                                    "Flashsale-Sold-Out": product})
+    replay = house.orders.place(customer, (product, 1), key=key)
+    elsewhere = house.orders.http.post("/orders", json=body, headers={"Flashsale-Sold-Out": unique("p")})
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "out_of_stock")
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert (replay.status_code, replay.json()) == (409, refused.json())
+    assert elsewhere.status_code == 201
+    assert house.inventory.counts(product) == (4, 1, 0)  # only the last one held a unit
 
 
 def test_a_replayed_pay_request_answers_the_first_answer_without_paying_again(services: Any) -> None:

@@ -60,6 +60,13 @@ class Answer:
     body: object
     # Stored already, in the work's own transaction (`answer_txn`): the store does not store it again.
     stored: bool = field(default=False, compare=False)
+    # The answer the key's first request got, sent again (the route says so: REPLAYED_HEADER).
+    replayed: bool = field(default=False, compare=False)
+
+
+# Said on an answer sent again for its key (as Stripe says it): a caller that learns from answers
+# (the gateway's sold-out copy) must not take an old refusal for news.
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,7 @@ class IdempotencyStore:
         if row.request_hash != digest:
             raise KeyReused()
         if row.state == "done":
-            return Answer(row.status_code, orjson.loads(row.body))
+            return Answer(row.status_code, orjson.loads(row.body), replayed=True)
         if row.locked_until_ms > now:
             raise KeyInProgress()
         # The earlier holder died. Take over only if no one else just did: on PostgreSQL two

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from flashsale.contracts.api import ID_PATTERN, CustomerView, Notifications, OrderView, PayOrder, UpdateCustomer
+from flashsale.kit.idempotency import REPLAYED_HEADER
 from flashsale.services.gateway import metrics
 from flashsale.services.gateway.auth import CustomerId, as_customer
 from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, UpstreamsDep
@@ -53,28 +54,35 @@ async def place_order(
 ) -> Response:
     """201 order (the products' availability is read from the inventory for a while); 409 out_of_stock.
 
-    A product the inventory has just refused for lack of stock is refused here, without asking
-    (sold_out.py); an attempt with an Idempotency-Key is always forwarded, since its first answer,
-    whatever it was, is the one it must get again. Past what the house takes at once, an attempt is
-    shed with 503 overloaded and Retry-After (edge.Admission)."""
+    A product the inventory has just refused for lack of stock is refused without asking the
+    catalog or the inventory (sold_out.py): here, or, for an attempt with an Idempotency-Key, by the
+    order service (its first answer, whatever it was, is the one it must get again, and only the
+    order service keeps keys: it is told the product with `Flashsale-Sold-Out`). Past what the house
+    takes at once, an attempt is shed with 503 overloaded and Retry-After (edge.Admission)."""
     attempt = Attempt(tuple((item.product_id, item.quantity) for item in body.items), body.fulfilment == "partial")
     clock = request.app.state.runtime.clock
-    now_ms = clock.now_ms()
-    judged = key is not None or request.scope.get(JUDGED, False)  # judged at the door (door.py) already
-    refused_by = None if judged else sold_out.refuses(attempt, now_ms)
-    if refused_by is not None:
+    judged = request.scope.get(JUDGED, False)  # judged at the door (door.py) already
+    refused_by = None if judged else sold_out.refuses(attempt, clock.now_ms())
+    if refused_by is not None and key is None:
         metrics.refusals.labels("out_of_stock").inc()
         raise SoldOutHere(refused_by)
     ticket = sold_out.ticket()
     order = {"customerId": customer_id, **body.model_dump(by_alias=True, mode="json")}
+    headers = _keyed(customer_id, key) | ({} if refused_by is None else {"Flashsale-Sold-Out": refused_by})
     with admission.admitted():
-        answer = await upstreams.orders.request(
-            "POST", "/orders", json=order, headers=_keyed(customer_id, key), idempotent=key is not None,
-        )
+        answer = await upstreams.orders.request("POST", "/orders", json=order, headers=headers,
+                                                idempotent=key is not None)
+    out_of_stock = answer.status_code == 409 and problem_code(answer) == "out_of_stock"
     if answer.status_code == 201:
-        sold_out.granted(attempt)
         reads.wrote(customer_id, [item.product_id for item in body.items])
-    elif answer.status_code == 409 and problem_code(answer) == "out_of_stock":
+    if refused_by is not None:  # refused by this copy's word, or the key's first answer again: no news
+        if out_of_stock:
+            metrics.refusals.labels("out_of_stock").inc()
+    elif answer.headers.get(REPLAYED_HEADER) == "true":
+        pass  # the key's first answer again: no news of the stock either
+    elif answer.status_code == 201:
+        sold_out.granted(attempt)
+    elif out_of_stock:
         sold_out.refused(attempt, ticket, clock.now_ms())
         metrics.sold_out_products.set(len(sold_out))
     return relay(answer, request.url.path)

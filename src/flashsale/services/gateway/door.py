@@ -14,7 +14,8 @@ a signed-in customer's well-formed attempt without an Idempotency-Key for a prod
 holds sold out. Everything else, with its body, goes to the route, which stays the reference
 implementation and the one in the OpenAPI schema: a missing or refused token, a body it must
 refuse with 400/422, a body over the limit or of undeclared length, a keyed attempt (its first
-answer is the one it must get again), a product not marked.
+answer is the one it must get again, and only the order service keeps keys: the route sends it
+there with the copy's word), a product not marked.
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@
 
 Most of a drop's buyers hear "sold out". Forwarded, each of them costs the order service, the
 catalog and the inventory a request and a transaction to learn what the last hundred already
-learned. This copy answers them here, with the same 409 `out_of_stock` the order service gives.
+learned. This copy answers them here, with the same 409 `out_of_stock` the order service gives;
+an attempt with an Idempotency-Key it sends on to the order service, which keeps keys, naming the
+product (`Flashsale-Sold-Out`), and the order service refuses it without asking the catalog or the
+inventory (measured one at a time, SQLite: 8.0 -> 3.1 ms of house CPU per keyed refusal; every
+careful client, the storefront's page included, sends a key).
 
 It may only ever refuse: every grant still comes from the inventory's own transaction, so however
 stale the copy is it can never oversell. What it must get right is the other direction, that a

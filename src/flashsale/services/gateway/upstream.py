@@ -18,7 +18,7 @@ from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.services.gateway.errors import OrderNotFound
 from flashsale.services.gateway.settings import GatewaySettings
 
-RELAYED_HEADERS = ("etag",)
+RELAYED_HEADERS = ("etag", "idempotent-replayed")
 
 
 class Upstreams:
@@ -54,8 +54,8 @@ class Upstreams:
 
 
 def relay(answer: Answer, instance: str) -> Response:
-    """A service's answer as the gateway's: status, body and entity tag as they came; a problem's
-    `instance` names the gateway's path, not the service's."""
+    """A service's answer as the gateway's: status, body, entity tag and whether it is a key's answer
+    sent again, as they came; a problem's `instance` names the gateway's path, not the service's."""
     headers = {name: answer.headers[name] for name in RELAYED_HEADERS if name in answer.headers}
     media_type = answer.headers.get("content-type", "application/json")
     if answer.status_code >= 400 and media_type.startswith(MEDIA_TYPE):

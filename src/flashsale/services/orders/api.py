@@ -24,7 +24,7 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.errors import DependencyUnavailable
-from flashsale.kit.idempotency import MAX_KEY_LENGTH, Answer, IdempotencyStore, KeyClaim
+from flashsale.kit.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER, Answer, IdempotencyStore, KeyClaim
 from flashsale.kit.openapi import answers
 from flashsale.kit.problems import MEDIA_TYPE, Problem, answer_errors
 from flashsale.kit.service import require_admin
@@ -57,6 +57,13 @@ CustomerId = Annotated[str, Path(alias="customerId", pattern=ID_PATTERN)]
 # The key's length is checked by the idempotency store (422 invalid_idempotency_key); the document says it.
 IdempotencyKey = Annotated[str | None, Header(
     alias="Idempotency-Key", json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH})]
+# A product the gateway's sold-out copy holds sold out: the gateway cannot keep Idempotency-Keys,
+# so a keyed attempt it would refuse at its door comes here with this, and is refused as the
+# inventory would refuse it, without asking the catalog or the inventory; its key keeps the answer.
+SoldOutHint = Annotated[str | None, Header(
+    alias="Flashsale-Sold-Out", pattern=ID_PATTERN,
+    description="The house's gateway: a product its sold-out copy refuses; the attempt is 409 out_of_stock "
+                "without a hold asked for (its Idempotency-Key keeps that answer)")]
 STATUS_PATTERN = "^(" + "|".join(domain.STATUSES) + ")$"
 SAGA_STATES = (plan.RUNNING, plan.COMPENSATING, plan.COMPLETED, plan.COMPENSATED, plan.NEEDS_ATTENTION)
 SAGA_STATE_PATTERN = "^(" + "|".join(SAGA_STATES) + ")$"
@@ -136,6 +143,7 @@ UNKNOWN_ORDER = (404, "unknown_order")
 ))
 async def place_order(
     request: Request, body: CreateOrder, checkout: CheckoutDep, keys: IdempotencyDep, key: IdempotencyKey = None,
+    sold_out: SoldOutHint = None,
 ) -> JSONResponse:
     """Hold the stock and create the order (201); no stock, no order (409 out_of_stock)."""
     lines = [domain.Line(item.product_id, item.quantity) for item in body.items]
@@ -146,7 +154,8 @@ async def place_order(
     async def place(claim: KeyClaim | None) -> Answer:
         # With a key, the answer is stored in the transaction that creates the order.
         keyed = None if claim is None else (claim, created)
-        answer = created(await checkout.place(body.customer_id, lines, fulfilment=body.fulfilment, keyed=keyed))
+        answer = created(await checkout.place(body.customer_id, lines, fulfilment=body.fulfilment, keyed=keyed,
+                                              sold_out=sold_out))
         return replace(answer, stored=claim is not None)
 
     return await _answer_once(keys, "create-order", key, request, place)
@@ -294,7 +303,8 @@ async def _answer_once(
         except _NotYet as not_yet:
             raise not_yet.in_progress from None
     media_type = MEDIA_TYPE if answer.status >= 400 else "application/json"
-    return JSONResponse(answer.body, status_code=answer.status, media_type=media_type)
+    headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
+    return JSONResponse(answer.body, status_code=answer.status, media_type=media_type, headers=headers)
 
 
 def _json(order: Order) -> dict[str, object]:

@@ -27,6 +27,7 @@ from flashsale.services.orders.domain import Contact, Snapshot
 from flashsale.services.orders.errors import (
     HoldExpired,
     InvalidState,
+    OutOfStock,
     PaymentDeclined,
     RequestInProgress,
     UnknownOrder,
@@ -89,10 +90,15 @@ class Checkout:
 
     async def place(
         self, customer_id: str, lines: Sequence[domain.Line], *, fulfilment: str = "all", keyed: Keyed | None = None,
+        sold_out: str | None = None,
     ) -> Order:
         """Price the lines, hold the stock, then record the order and its saga. No hold, no order;
         a product that cannot be sold now is refused before anything is held. `keyed`: the
-        request's Idempotency-Key and how it answers with the order, stored with it."""
+        request's Idempotency-Key and how it answers with the order, stored with it. `sold_out`: a
+        product of the lines the gateway's sold-out copy refuses (api.SoldOutHint): OutOfStock, as
+        the inventory would answer, without asking it or the catalog."""
+        if sold_out is not None and any(line.product_id == sold_out for line in lines):
+            raise OutOfStock(f"{sold_out} is sold out")
         snapshots = await self.prices.snapshots([line.product_id for line in lines])
         order_id = str(uuid.uuid4())  # first, so the hold is idempotent per order across retries
         with journey(order_id, "order.place", {"order.id": order_id}):  # the root of the order's trace
