@@ -14,7 +14,10 @@ address per buyer in X-Forwarded-For, as a load balancer would). Then, in that r
 3. phase "while stock lasts": `--stock` units of a product listed in the catalog, and the crowd
    (`--connections` keep-alive connections, wrk, each request the next buyer's token) posting
    `POST /api/orders` for one unit for `--seconds`;
-4. phase "sold out": the same crowd for as long again, every answer should be a 409;
+4. phase "sold out": the same crowd for as long again, every answer should be a 409; then
+   "sold out, keyed": again, each attempt with an Idempotency-Key of its own, as the storefront's
+   page and every careful client ask (the gateway sends those on to the order service, which
+   keeps keys);
 5. holds straight at the inventory (`POST /inventory/reserve`, what the order service asks per
    attempt) in the same running house, against the same ceiling;
 6. buyable again: a unit received after the sell-out, and the time until one buyer asking
@@ -60,15 +63,19 @@ SETTLE_S = 30  # how long the books may take to settle after a phase (answers st
 # wrk: each request is the next buyer's (their token, their address); answers are counted by
 # status and problem code in each thread and summed in done().
 CROWD = """
-local tokens, addresses, threads, n = {}, {}, {}, 0
+local tokens, addresses, threads, n, asked = {}, {}, {}, 0, 0
 local body = [==[__BODY__]==]
+-- With a run's nonce as args[2], every request carries an Idempotency-Key of its own, as the
+-- storefront's page and every careful client send one.
+local nonce = nil
 -- Counted per thread in globals (wrk hands numbers, not tables, from a thread to done()).
 local KINDS = {"201", "409 out_of_stock", "409 other", "429", "503 circuit open", "503 overloaded",
   "503 a dependency unavailable", "503 other", "other"}
 local KEYS = {}
 for i, kind in ipairs(KINDS) do KEYS[kind] = "answers_" .. i end
-function setup(thread) table.insert(threads, thread) end
+function setup(thread) table.insert(threads, thread); thread:set("thread_id", #threads) end
 function init(args)
+  if args[2] then nonce = args[2] .. "-" .. thread_id end
   for line in io.lines(args[1]) do
     local token, address = line:match("([^ ]+) ([^ ]+)")
     table.insert(tokens, token); table.insert(addresses, address)
@@ -78,8 +85,10 @@ function init(args)
 end
 function request()
   n = n % #tokens + 1
-  return wrk.format("POST", "/api/orders", {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. tokens[n], ["X-Forwarded-For"] = addresses[n]}, body)
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[n],
+    ["X-Forwarded-For"] = addresses[n]}
+  if nonce then asked = asked + 1; headers["Idempotency-Key"] = nonce .. "-" .. asked end
+  return wrk.format("POST", "/api/orders", headers, body)
 end
 function response(status, headers, answer)
   local kind = "other"
@@ -126,6 +135,10 @@ done = function(summary, latency, requests)
   io.write(string.format("ANSWER other %d\\n", summary.errors.status))
 end
 """
+# The crowd's phases: (name, whether each attempt carries an Idempotency-Key). Sold out twice: as
+# a bare client asks (refused at the gateway's door) and as the storefront's page and every
+# careful client ask, with a key (refused by the order service, which keeps keys: sold_out.py).
+PHASES = (("while stock lasts", False), ("sold out", False), ("sold out, keyed", True))
 HOLD_STOCK = 10**9  # more than any run takes: every hold should be granted
 
 
@@ -177,12 +190,15 @@ def _pids(services: ServicesFile) -> dict[str, int]:
 
 
 def crowd(services: ServicesFile, tokens: Path, product: str, name: str, connections: int,
-          seconds: float) -> Phase:
-    """The crowd at the gateway for `seconds`, with the house's CPU read around it."""
+          seconds: float, *, keyed: bool = False) -> Phase:
+    """The crowd at the gateway for `seconds`, with the house's CPU read around it; `keyed`: each
+    attempt with an Idempotency-Key of its own."""
     pids = _pids(services)
     before = {label: process_cpu_s(pid) for label, pid in pids.items()}
     body = f'{{"items": [{{"productId": "{product}", "quantity": 1}}]}}'
-    phase, _ = _wrk(services.url("gateway"), CROWD.replace("__BODY__", body), connections, seconds, str(tokens))
+    keys = [uuid.uuid4().hex[:12]] if keyed else []
+    phase, _ = _wrk(services.url("gateway"), CROWD.replace("__BODY__", body), connections, seconds, str(tokens),
+                    *keys)
     phase.name = name
     phase.cpu_ms = {label: (process_cpu_s(pid) - before[label]) * 1000 for label, pid in pids.items()}
     return phase
@@ -315,8 +331,8 @@ def measure(backend: str, database: str, args: argparse.Namespace) -> Backend:
         product = f"DROP-{uuid.uuid4().hex[:6]}"
         asyncio.run(put_on_sale(services, product, args.stock))
         phases = []
-        for name in ("while stock lasts", "sold out"):
-            phase = crowd(services, tokens, product, name, args.connections, args.seconds)
+        for name, keyed in PHASES:
+            phase = crowd(services, tokens, product, name, args.connections, args.seconds, keyed=keyed)
             phase.books = asyncio.run(books(services, product, args.stock,
                                             [buyer.customer_id for buyer in buyers.buyers]))
             print(f"[{backend}] {name}: {fmt(phase.per_s, 0)} answers/s, p99 {fmt(phase.p99_ms)} ms, "
