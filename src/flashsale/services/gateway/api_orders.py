@@ -22,6 +22,7 @@ from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, 
 from flashsale.services.gateway.door import JUDGED
 from flashsale.services.gateway.errors import OrderNotFound, SoldOutHere
 from flashsale.services.gateway.models import ComposedOrder, Orders, PlaceOrder
+from flashsale.services.gateway.placing import keyed, order_body, refused_by_the_order_service
 from flashsale.services.gateway.sold_out import Attempt
 from flashsale.services.gateway.upstream import problem_code, relay
 
@@ -63,26 +64,22 @@ async def place_order(
     clock = request.app.state.runtime.clock
     judged = request.scope.get(JUDGED, False)  # judged at the door (door.py) already
     refused_by = None if judged else sold_out.refuses(attempt, clock.now_ms())
-    if refused_by is not None and key is None:
-        metrics.refusals.labels("out_of_stock").inc()
-        raise SoldOutHere(refused_by)
+    if refused_by is not None:
+        if key is None:
+            metrics.refusals.labels("out_of_stock").inc()
+            raise SoldOutHere(refused_by)
+        return await refused_by_the_order_service(request.app.state, customer_id, body, key, refused_by)
     ticket = sold_out.ticket()
-    order = {"customerId": customer_id, **body.model_dump(by_alias=True, mode="json")}
-    headers = _keyed(customer_id, key) | ({} if refused_by is None else {"Flashsale-Sold-Out": refused_by})
     with admission.admitted():
-        answer = await upstreams.orders.request("POST", "/orders", json=order, headers=headers,
-                                                idempotent=key is not None)
-    out_of_stock = answer.status_code == 409 and problem_code(answer) == "out_of_stock"
+        answer = await upstreams.orders.request("POST", "/orders", json=order_body(customer_id, body),
+                                                headers=keyed(customer_id, key), idempotent=key is not None)
     if answer.status_code == 201:
         reads.wrote(customer_id, [item.product_id for item in body.items])
-    if refused_by is not None:  # refused by this copy's word, or the key's first answer again: no news
-        if out_of_stock:
-            metrics.refusals.labels("out_of_stock").inc()
-    elif answer.headers.get(REPLAYED_HEADER) == "true":
-        pass  # the key's first answer again: no news of the stock either
+    if answer.headers.get(REPLAYED_HEADER) == "true":
+        pass  # the key's first answer again: no news of the stock
     elif answer.status_code == 201:
         sold_out.granted(attempt)
-    elif out_of_stock:
+    elif answer.status_code == 409 and problem_code(answer) == "out_of_stock":
         sold_out.refused(attempt, ticket, clock.now_ms())
         metrics.sold_out_products.set(len(sold_out))
     return relay(answer, request.url.path)
@@ -116,7 +113,7 @@ async def pay_order(
     # Whose order it is, the order service checks as it pays: one request, not a read of the order first.
     answer = await upstreams.orders.request(
         "POST", f"/orders/{order_id}/pay?{urlencode({'customerId': customer_id})}", json=body.model_dump(by_alias=True),
-        headers=_keyed(customer_id, key), idempotent=key is not None,
+        headers=keyed(customer_id, key), idempotent=key is not None,
     )
     if answer.status_code == 404 and problem_code(answer) == "unknown_order":
         raise OrderNotFound(order_id)
@@ -170,7 +167,3 @@ async def list_notifications(
     query = {"customerId": customer_id, "limit": limit} | ({} if order_id is None else {"orderId": order_id})
     return relay(await upstreams.notifications.request("GET", f"/notifications?{urlencode(query)}"),
                  request.url.path)
-
-
-def _keyed(customer_id: str, key: str | None) -> dict[str, str]:
-    return {} if key is None else {"Idempotency-Key": f"{customer_id}:{key}"}
