@@ -22,15 +22,14 @@ from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, 
 from flashsale.services.gateway.door import JUDGED
 from flashsale.services.gateway.errors import OrderNotFound, SoldOutHere
 from flashsale.services.gateway.models import ComposedOrder, Orders, PlaceOrder
-from flashsale.services.gateway.placing import keyed, order_body, refused_by_the_order_service
+from flashsale.services.gateway.placing import MAX_KEY_LENGTH, keyed, order_body, refused_by_the_order_service
 from flashsale.services.gateway.sold_out import Attempt
 from flashsale.services.gateway.upstream import problem_code, relay
 
 router = APIRouter(prefix="/api", tags=["customer"])
 
 OrderId = Annotated[str, Path(alias="orderId", pattern=ID_PATTERN)]
-# 99: with the customer's id (up to 100) and a colon, the order service's 200-character limit.
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=99)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)]
 # A version as an entity tag, `3` or `"3"`: the customers service answers anything else 400
 # invalid_if_match (relayed), which the document says with its pattern.
 VERSION_TAG = r'^(?:"([1-9][0-9]{0,8})"|([1-9][0-9]{0,8}))$'

@@ -35,11 +35,10 @@ from flashsale.services.gateway.auth import Keys, signed_in_customer
 from flashsale.services.gateway.edge import Throttle
 from flashsale.services.gateway.errors import SoldOutHere
 from flashsale.services.gateway.models import PlaceOrder
-from flashsale.services.gateway.placing import PLACE_PATH, refused_by_the_order_service
+from flashsale.services.gateway.placing import MAX_KEY_LENGTH, PLACE_PATH, refused_by_the_order_service
 from flashsale.services.gateway.sold_out import Attempt, SoldOut
 
 PATH = PLACE_PATH
-MAX_KEY_LENGTH = 99  # api_orders.IdempotencyKey's bound: a longer key is the route's 422
 JUDGED = "flashsale.sold_out_judged"  # in the scope of an attempt the door asked the copy about
 
 

@@ -11,6 +11,9 @@ from flashsale.services.gateway.models import PlaceOrder
 from flashsale.services.gateway.upstream import problem_code, relay
 
 PLACE_PATH = "/api/orders"
+# A customer's Idempotency-Key: with their id (up to 100) and a colon, the order service's
+# 200-character limit. A longer one is the route's 422.
+MAX_KEY_LENGTH = 99
 
 
 async def refused_by_the_order_service(
