@@ -46,7 +46,7 @@ from pathlib import Path
 import httpx
 
 from bench.checkout import put_on_sale
-from bench.cpu import process_cpu_s
+from bench.cpu import cpu_now, house_processes
 from bench.figures import fmt, ratio
 from bench.house import house
 from bench.postgres import fresh_prefix, postgres_up
@@ -184,23 +184,18 @@ def _wrk(url: str, script: str, connections: int, seconds: float, *args: str) ->
     return phase, done.stdout
 
 
-def _pids(services: ServicesFile) -> dict[str, int]:
-    return {f"{name}-{n}": instance.pid for name, found in services.instances.items()
-            for n, instance in enumerate(found, start=1) if instance.pid}
-
-
 def crowd(services: ServicesFile, tokens: Path, product: str, name: str, connections: int,
           seconds: float, *, keyed: bool = False) -> Phase:
     """The crowd at the gateway for `seconds`, with the house's CPU read around it; `keyed`: each
     attempt with an Idempotency-Key of its own."""
-    pids = _pids(services)
-    before = {label: process_cpu_s(pid) for label, pid in pids.items()}
+    pids = house_processes(services)
+    before = cpu_now(pids)
     body = f'{{"items": [{{"productId": "{product}", "quantity": 1}}]}}'
     keys = [uuid.uuid4().hex[:12]] if keyed else []
     phase, _ = _wrk(services.url("gateway"), CROWD.replace("__BODY__", body), connections, seconds, str(tokens),
                     *keys)
     phase.name = name
-    phase.cpu_ms = {label: (process_cpu_s(pid) - before[label]) * 1000 for label, pid in pids.items()}
+    phase.cpu_ms = {label: (spent - before[label]) * 1000 for label, spent in cpu_now(pids).items()}
     return phase
 
 
@@ -229,13 +224,13 @@ def holds_in_house(services: ServicesFile, connections: int, seconds: float) -> 
     the holds wrk never saw answered (in flight when it stopped, or past its timeout)."""
     product = f"HOLDS-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product, HOLD_STOCK))
-    pids = _pids(services)
-    before = {label: process_cpu_s(pid) for label, pid in pids.items()}
+    pids = house_processes(services)
+    before = cpu_now(pids)
     body = f'{{"productId": "{product}", "quantity": 1}}'
     phase, _ = _wrk(f"{services.url('inventory')}/inventory/reserve", HOLDS.replace("__BODY__", body),
                     connections, seconds)
     phase.name = "holds straight at the inventory"
-    phase.cpu_ms = {label: (process_cpu_s(pid) - before[label]) * 1000 for label, pid in pids.items()}
+    phase.cpu_ms = {label: (spent - before[label]) * 1000 for label, spent in cpu_now(pids).items()}
     level = httpx.get(f"{services.url('inventory')}/inventory/{product}", timeout=30).json()
     granted, unseen = phase.answers["200"], connections + phase.timeouts + phase.socket_errors
     phase.books = f"held {level['reserved']:,} for {granted:,} holds granted (+ up to {unseen:,} unseen)"

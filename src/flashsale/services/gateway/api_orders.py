@@ -74,11 +74,10 @@ async def place_order(
                                                 headers=keyed(customer_id, key), idempotent=key is not None)
     if answer.status_code == 201:
         reads.wrote(customer_id, [item.product_id for item in body.items])
-    if answer.headers.get(REPLAYED_HEADER) == "true":
-        pass  # the key's first answer again: no news of the stock
-    elif answer.status_code == 201:
+    news = answer.headers.get(REPLAYED_HEADER) != "true"  # the key's first answer again is none
+    if news and answer.status_code == 201:
         sold_out.granted(attempt)
-    elif answer.status_code == 409 and problem_code(answer) == "out_of_stock":
+    elif news and answer.status_code == 409 and problem_code(answer) == "out_of_stock":
         sold_out.refused(attempt, ticket, clock.now_ms())
         metrics.sold_out_products.set(len(sold_out))
     return relay(answer, request.url.path)
