@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database
 from flashsale.kit.errors import IdempotencyError, KeyInProgress, KeyReused
-from flashsale.kit.idempotency import Answer, IdempotencyStore, KeyClaim, answer_txn, request_hash
+from flashsale.kit.idempotency import Answer, IdempotencyStore, KeyClaim, KeyTicket, answer_txn, request_hash
 from flashsale.kit.inbox import record_txn
-from flashsale.kit.problems import idempotency_problem
+from flashsale.kit.problems import Problem, idempotency_problem
 from flashsale.kit.schema import idempotency_keys, inbox
 
 pytestmark = pytest.mark.service
@@ -177,3 +177,108 @@ async def test_a_request_paused_past_its_lock_commits_no_effect_when_it_answers_
         effects = set(await conn.scalars(sa.select(inbox.c.message_id).where(inbox.c.consumer == "effects")))
     assert effects == {"o-taken-over"}
     assert await store.run("create-order", key, BODY, _answer(500)) == taken_over  # what the client was told
+
+
+async def test_a_refusal_known_before_the_work_is_stored_with_a_new_key_and_the_work_never_runs(
+    kit_db: Database,
+) -> None:
+    """`known` (a sold-out refusal on the gateway's word): a new key is stored answered as it is
+    taken, alone or in a crowd of claims; a key seen before goes the usual way: its first answer
+    again, or the work when its request died."""
+    clock = ManualClock()
+    store = IdempotencyStore(kit_db, clock, lock_s=5)
+    sold_out = Problem(409, "out_of_stock", "Out of stock", "PS5 is sold out")
+    runs: list[str] = []
+
+    def work(answer: Answer) -> Callable[[KeyClaim], Awaitable[Answer]]:
+        async def run(claim: KeyClaim) -> Answer:
+            runs.append(claim.key)
+            return answer
+        return run
+
+    alone, crowd, granted = _key(), [_key() for _ in range(20)], _key()
+    await store.run("create-order", granted, BODY, _answer(201))  # answered before the product sold out
+    first = await store.run_keyed("create-order", alone, BODY, work(Answer(500, {})), known=sold_out)
+    together = await asyncio.gather(*(store.run_keyed("create-order", key, BODY, work(Answer(500, {})), known=sold_out)
+                                      for key in [*crowd, granted]))
+
+    refusal = Answer(409, sold_out.body())
+    assert first == refusal and together[:-1] == [refusal] * len(crowd)
+    assert (together[-1].status, together[-1].replayed) == (201, True)  # a key's first answer stands
+    assert runs == []
+    again = await store.run_keyed("create-order", alone, BODY, work(Answer(201, {})), known=None)
+    assert (again, again.replayed) == (refusal, True)
+    with pytest.raises(KeyReused):
+        await store.run_keyed("create-order", alone, b'{"customerId": "c-2"}', work(Answer(201, {})), known=sold_out)
+
+    dead = _key()  # a request that took this key and died before answering
+    async with kit_db.transaction() as conn:
+        await conn.execute(sa.insert(idempotency_keys).values(
+            scope="create-order", key=dead, request_hash=request_hash(BODY), state="in_progress",
+            locked_until_ms=clock.now_ms() - 1000, created_at_ms=clock.now_ms() - 61_000))
+    taken_over = await store.run_keyed("create-order", dead, BODY, work(refusal), known=sold_out)
+    assert (taken_over, runs) == (refusal, [dead])
+
+
+async def test_a_key_taken_in_the_works_own_transaction_commits_with_its_effect_and_answers_again(
+    kit_db: Database,
+) -> None:
+    """`run_taking`: the work takes its key first thing in its own transaction (a pay's lease): the
+    key's first answer again, with the work not run; a failed work leaves the key free to retry,
+    whether it failed after its transaction committed or inside it."""
+    store, key, runs = IdempotencyStore(kit_db, ManualClock()), _key(), []
+
+    def work(effect: str, *, fail: str | None = None) -> Callable[[KeyTicket], Awaitable[Answer]]:
+        async def run(ticket: KeyTicket) -> Answer:
+            async with kit_db.transaction() as conn:
+                await ticket.take_txn(conn)
+                runs.append(effect)
+                await record_txn(conn, "effects", effect, 0)
+                if fail == "inside":
+                    raise RuntimeError("the transaction fails")
+            if fail == "after":
+                raise RuntimeError("the work fails after its commit")
+            return Answer(201, {"effect": effect})
+        return run
+
+    first = await store.run_taking("pay", key, BODY, work("e-1"))
+    again = await store.run_taking("pay", key, BODY, work("e-2"))
+    assert (first, again, again.replayed, runs) == (Answer(201, {"effect": "e-1"}), first, True, ["e-1"])
+    with pytest.raises(KeyReused):
+        await store.run_taking("pay", key, b'{"customerId": "c-2"}', work("e-3"))
+
+    for fail in ("after", "inside"):
+        failing = _key()
+        with pytest.raises(RuntimeError):
+            await store.run_taking("pay", failing, BODY, work(f"{fail}-1", fail=fail))
+        assert await store.run_taking("pay", failing, BODY, work(f"{fail}-2")) == Answer(201, {"effect": f"{fail}-2"})
+    async with kit_db.read() as conn:
+        effects = set(await conn.scalars(sa.select(inbox.c.message_id).where(inbox.c.consumer == "effects")))
+    assert {"e-1", "after-1", "after-2", "inside-2"} <= effects and not {"e-2", "e-3", "inside-1"} & effects
+
+
+async def test_a_key_to_take_held_by_a_running_request_is_in_progress_and_the_work_changes_nothing(
+    kit_db: Database,
+) -> None:
+    store, key = IdempotencyStore(kit_db, ManualClock()), _key()
+    running, finish = asyncio.Event(), asyncio.Event()
+    effects: list[str] = []
+
+    async def slow(claim: KeyClaim) -> Answer:
+        running.set()
+        await finish.wait()
+        return Answer(200, {})
+
+    async def taking(ticket: KeyTicket) -> Answer:
+        async with kit_db.transaction() as conn:
+            await ticket.take_txn(conn)
+            effects.append("charged")
+        return Answer(200, {})
+
+    first = asyncio.create_task(store.run_keyed("pay", key, BODY, slow))
+    await running.wait()
+    with pytest.raises(KeyInProgress):
+        await store.run_taking("pay", key, BODY, taking)
+    finish.set()
+    await first
+    assert effects == []

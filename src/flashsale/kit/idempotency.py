@@ -23,6 +23,16 @@ transaction itself fails every request of its batch; a problem with one key (reu
 progress) is that request's alone. A batch of one key never seen (the common case when requests
 do not crowd) is its INSERT alone, committed on its own: one round trip on PostgreSQL.
 
+A request whose answer is known before any work (the order service refusing a sold-out product on
+the gateway's word) is stored with its key's claim, as the key is taken (`run_keyed(known=...)`):
+one statement, where a claim and a stored answer were two writes. A key that exists already goes
+the usual way (the stored answer again, reused, in progress, or the work run after a dead holder).
+
+A request whose work begins with a write transaction of its own (a pay: the saga's lease taken)
+may take its key in that transaction instead (`run_taking`, `KeyTicket.take_txn`): the claim and
+the work's first change commit together. A key answered before then ends the request with its
+stored answer (the work's transaction rolls back, having changed nothing).
+
 A request whose work commits in one transaction stores its answer in that same transaction
 (`run_keyed` hands the work its `KeyClaim`; `answer_txn`), one commit fewer, and fenced: when the
 key's lock ran out and a retry took it over, the work's transaction rolls back (KeyTakenOver), so a
@@ -89,16 +99,53 @@ async def answer_txn(conn: AsyncConnection, claim: KeyClaim, answer: Answer) -> 
     return replace(answer, stored=True)
 
 
+@dataclass
+class KeyTicket:
+    """A request's Idempotency-Key not taken yet: its work takes it inside its own first write
+    transaction (`take_txn`), so the claim commits with the work's first change (`run_taking`)."""
+
+    scope: str
+    key: str
+    digest: str
+    _store: IdempotencyStore
+    claim: KeyClaim | None = None  # once taken
+
+    async def take_txn(self, conn: AsyncConnection) -> KeyClaim:
+        """Take the key in the caller's transaction, first thing in it. A key answered before ends
+        the request with that answer (the store's runner answers it; the caller's transaction
+        rolls back); a key reused with another body, or held by a running request: KeyReused,
+        KeyInProgress, as `run_keyed` raises them."""
+        taken = await self._store._claim_txn(conn, _Claim(self.scope, self.key, self.digest))
+        if isinstance(taken, Answer):
+            raise _Answered(taken)
+        # Kept as taken even should the caller's transaction roll back after this: storing an
+        # answer, or releasing the key, is fenced by the claim's lock and then finds no row.
+        self.claim = KeyClaim(self.scope, self.key, taken.locked_until_ms)
+        return self.claim
+
+
+class _Answered(Exception):
+    """Not a failure: the key's stored answer, carried out of the work to the runner."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
 def _answer_of(problem: Problem) -> Answer:
     return Answer(problem.status, problem.body())
 
 
-async def _insert_new_txn(
-    conn: AsyncConnection, scope: str, key: str, digest: str, locked_until_ms: int, now_ms: int
-) -> bool:
-    """Record the key as in progress; False when it exists already."""
-    inserted = await _CLAIM_NEW.run(conn, {"b_scope": scope, "b_key": key, "b_digest": digest,
-                                                     "b_locked_until_ms": locked_until_ms, "b_now": now_ms})
+async def _insert_new_txn(conn: AsyncConnection, claim: _Claim, locked_until_ms: int, now_ms: int) -> bool:
+    """Record the key as in progress, or answered with the claim's known answer; False when it
+    exists already."""
+    values = {"b_scope": claim.scope, "b_key": claim.key, "b_digest": claim.digest,
+              "b_locked_until_ms": locked_until_ms, "b_now": now_ms}
+    if claim.known is None:
+        inserted = await _CLAIM_NEW.run(conn, values)
+    else:
+        inserted = await _CLAIM_ANSWERED.run(conn, {**values, "b_status": claim.known.status,
+                                                    "b_body": orjson.dumps(claim.known.body).decode()})
     return bool(inserted.rowcount == 1)
 
 
@@ -108,6 +155,16 @@ def _CLAIM_NEW(dialect: str) -> sa.Insert:
     statement: sa.Insert = dialect_insert(dialect, idempotency_keys).values(
         scope=sa.bindparam("b_scope"), key=sa.bindparam("b_key"), request_hash=sa.bindparam("b_digest"),
         state="in_progress", locked_until_ms=sa.bindparam("b_locked_until_ms"), created_at_ms=sa.bindparam("b_now"),
+    ).on_conflict_do_nothing()
+    return statement
+
+
+@per_dialect
+def _CLAIM_ANSWERED(dialect: str) -> sa.Insert:
+    statement: sa.Insert = dialect_insert(dialect, idempotency_keys).values(
+        scope=sa.bindparam("b_scope"), key=sa.bindparam("b_key"), request_hash=sa.bindparam("b_digest"),
+        state="done", status_code=sa.bindparam("b_status"), body=sa.bindparam("b_body"),
+        locked_until_ms=sa.bindparam("b_locked_until_ms"), created_at_ms=sa.bindparam("b_now"),
     ).on_conflict_do_nothing()
     return statement
 
@@ -133,6 +190,7 @@ class _Claim:
     scope: str
     key: str
     digest: str
+    known: Answer | None = None  # stored as the key is taken, when it is new: no work runs
 
 
 @dataclass(frozen=True)
@@ -150,6 +208,11 @@ class _Completion:
     key: str
     held: _Held
     answer: Answer
+
+
+def _taken(claim: _Claim, locked_until_ms: int) -> Answer | _Held:
+    """A new key, taken: answered already with the claim's known answer, or held to run the work."""
+    return _Held(locked_until_ms) if claim.known is None else replace(claim.known, stored=True)
 
 
 class IdempotencyStore:
@@ -170,62 +233,95 @@ class IdempotencyStore:
         return await self.run_keyed(scope, key, body, unkeyed)
 
     async def run_keyed(
-        self, scope: str, key: str, body: bytes, work: Callable[[KeyClaim], Awaitable[Answer]]
+        self, scope: str, key: str, body: bytes, work: Callable[[KeyClaim], Awaitable[Answer]],
+        *, known: Problem | None = None,
     ) -> Answer:
-        """`run`, the work given the key's claim: it may store its answer itself (`answer_txn`)."""
+        """`run`, the work given the key's claim: it may store its answer itself (`answer_txn`).
+        `known`: the refusal the work would answer, known before it runs: a new key is stored with
+        it as it is taken, and the work does not run (a key seen before goes the usual way)."""
         if not key or len(key) > MAX_KEY_LENGTH:
             raise InvalidKey(MAX_KEY_LENGTH)
         digest = request_hash(body)
-        claimed = await self._claims.submit(None, _Claim(scope, key, digest))
+        claim = _Claim(scope, key, digest, None if known is None else _answer_of(known))
+        claimed = await self._claims.submit(None, claim)
         if isinstance(claimed, Answer):
             return claimed
+        held = KeyClaim(scope, key, claimed.locked_until_ms)
+        return await self._settle(held, lambda: work(held))
+
+    async def run_taking(
+        self, scope: str, key: str, body: bytes, work: Callable[[KeyTicket], Awaitable[Answer]]
+    ) -> Answer:
+        """`run_keyed`, for work that takes the key itself, first thing in its first write
+        transaction (`KeyTicket.take_txn`): one commit fewer than a claim of its own."""
+        if not key or len(key) > MAX_KEY_LENGTH:
+            raise InvalidKey(MAX_KEY_LENGTH)
+        ticket = KeyTicket(scope, key, request_hash(body), self)
+
+        async def taking() -> Answer:
+            try:
+                return await work(ticket)
+            except _Answered as answered:
+                return answered.answer
+
+        return await self._settle(ticket, taking)
+
+    async def _settle(self, held: KeyClaim | KeyTicket, work: Callable[[], Awaitable[Answer]]) -> Answer:
+        """Run the work of a key held (or to be taken by the work: a ticket), and store its answer
+        under the key, or release the key when the work failed (a 5xx, an exception)."""
         try:
-            answer = await work(KeyClaim(scope, key, claimed.locked_until_ms))
+            answer = await work()
         except Problem as problem:  # a refusal (409 out_of_stock, 402 declined) is an answer too
             answer = _answer_of(problem)
         except KeyTakenOver as taken_over:  # its effect rolled back; the retry holding the key answers
             answer = _answer_of(idempotency_problem(taken_over))
         except BaseException:
-            await self._release(scope, key, claimed)
+            await self._release(held)
             raise
+        claim = held.claim if isinstance(held, KeyTicket) else held
+        if claim is None or answer.replayed:
+            return answer  # the key was never taken here: nothing of ours to store
         if answer.status >= 500:
-            await self._release(scope, key, claimed)
+            await self._release(claim)
         elif not answer.stored:
-            await self._completions.submit(None, _Completion(scope, key, claimed, answer))
+            await self._completions.submit(None, _Completion(claim.scope, claim.key, _Held(claim.locked_until_ms),
+                                                             answer))
         return answer
 
     async def _claim_batch(self, _: None, claims: list[_Claim]) -> list[Answer | _Held | Exception]:
         if len(claims) == 1:
-            held = await self._claim_new_alone(claims[0])
-            if held is not None:
-                return [held]
+            taken = await self._claim_new_alone(claims[0])
+            if taken is not None:
+                return [taken]
         outcomes: dict[int, Answer | _Held | Exception] = {}
         async with self.db.transaction() as conn:
             for n in sorted(range(len(claims)), key=lambda n: (claims[n].scope, claims[n].key)):
                 claim = claims[n]
                 try:
-                    outcomes[n] = await self._claim_txn(conn, claim.scope, claim.key, claim.digest)
+                    outcomes[n] = await self._claim_txn(conn, claim)
                 except IdempotencyError as refused:  # this key's alone: the others go on
                     outcomes[n] = refused
         return [outcomes[n] for n in range(len(claims))]
 
-    async def _claim_new_alone(self, claim: _Claim) -> _Held | None:
+    async def _claim_new_alone(self, claim: _Claim) -> Answer | _Held | None:
         """A batch of one whose key was never seen (the common case): its INSERT is the only
         statement, so it commits on its own (PostgreSQL: one round trip, not three). None when the
         key exists: the batch's transaction then reads it and decides."""
         now = self.clock.now_ms()
         locked_until = now + self.lock_ms
         async with self.db.single_statement() as uow:
-            if await _insert_new_txn(uow.conn, claim.scope, claim.key, claim.digest, locked_until, now):
-                return _Held(locked_until)
+            if await _insert_new_txn(uow.conn, claim, locked_until, now):
+                return _taken(claim, locked_until)
         return None
 
-    async def _claim_txn(self, conn: AsyncConnection, scope: str, key: str, digest: str) -> Answer | _Held:
-        """Take the key (held: go ahead) or return what an earlier request with it answered."""
+    async def _claim_txn(self, conn: AsyncConnection, claim: _Claim) -> Answer | _Held:
+        """Take the key (held: go ahead; or answered with the claim's known answer) or return
+        what an earlier request with it answered."""
+        scope, key, digest = claim.scope, claim.key, claim.digest
         now = self.clock.now_ms()
         locked_until = now + self.lock_ms
-        if await _insert_new_txn(conn, scope, key, digest, locked_until, now):
-            return _Held(locked_until)  # the common case: a key never seen, one statement
+        if await _insert_new_txn(conn, claim, locked_until, now):
+            return _taken(claim, locked_until)  # the common case: a key never seen, one statement
         row = (await conn.execute(
             sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
         )).first()
@@ -259,13 +355,16 @@ class IdempotencyStore:
                                              "b_body": orjson.dumps(done.answer.body).decode()})
         return [None] * len(completions)
 
-    async def _release(self, scope: str, key: str, held: _Held) -> None:
+    async def _release(self, held: KeyClaim | KeyTicket) -> None:
+        claim = held.claim if isinstance(held, KeyTicket) else held
+        if claim is None:
+            return  # a ticket whose work failed before taking its key
         async with self.db.transaction() as conn:
             await conn.execute(
                 idempotency_keys.delete().where(
-                    idempotency_keys.c.scope == scope,
-                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.scope == claim.scope,
+                    idempotency_keys.c.key == claim.key,
                     idempotency_keys.c.state == "in_progress",
-                    idempotency_keys.c.locked_until_ms == held.locked_until_ms,
+                    idempotency_keys.c.locked_until_ms == claim.locked_until_ms,
                 )
             )
