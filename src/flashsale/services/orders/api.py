@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +24,7 @@ from flashsale.contracts.api import (
 from flashsale.kit.app_state import from_app_state
 from flashsale.kit.clock import iso_from_ms
 from flashsale.kit.errors import DependencyUnavailable
-from flashsale.kit.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER, Answer, IdempotencyStore, KeyClaim
+from flashsale.kit.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER, Answer, IdempotencyStore, KeyClaim, KeyTicket
 from flashsale.kit.openapi import answers
 from flashsale.kit.problems import MEDIA_TYPE, Problem, answer_errors
 from flashsale.kit.service import require_admin
@@ -46,7 +46,7 @@ from flashsale.services.orders.errors import (
     UnknownOrder,
     UnknownProduct,
 )
-from flashsale.services.orders.operations import Checkout
+from flashsale.services.orders.operations import Checkout, refused_as_sold_out
 from flashsale.services.orders.reconcile import ContactReconciler
 from flashsale.services.orders.store import ContactStore, Order, OrderStore, Saga, SagaStore, Step
 
@@ -158,7 +158,10 @@ async def place_order(
                                               sold_out=sold_out))
         return replace(answer, stored=claim is not None)
 
-    return await _answer_once(keys, "create-order", key, request, place)
+    # Refused on the gateway's word: with a key, that answer is stored as the key is taken.
+    refused = refused_as_sold_out(lines, sold_out)
+    known = None if refused is None else _problem(refused)
+    return await _answer_once(keys, "create-order", key, request, place, known=known)
 
 
 @router.post("/orders/{orderId}/pay", response_model=OrderView, responses=answers(
@@ -181,14 +184,14 @@ async def pay_order(
     def paid(order: Order) -> Answer:
         return Answer(200, _json(order))
 
-    async def pay(claim: KeyClaim | None) -> Answer:
-        # With a key, the answer is stored in the transaction that records the payment, when this
-        # request is the one that pays.
+    async def pay(ticket: KeyTicket | None) -> Answer:
+        # With a key, the key is taken in the pay's first transaction, and the answer stored in the
+        # transaction that records the payment, when this request is the one that pays.
         done = await checkout.pay(order_id, body.payment_token, customer_id=customer_id,
-                                  keyed=None if claim is None else (claim, paid))
+                                  keyed=None if ticket is None else (ticket, paid))
         return done.answer or paid(done.order)
 
-    return await _answer_once(keys, f"pay:{order_id}", key, request, pay)
+    return await _answer_once_taking(keys, f"pay:{order_id}", key, request, pay)
 
 
 @router.post("/orders/{orderId}/cancel", responses=answers(
@@ -282,26 +285,55 @@ class _NotYet(Exception):
         self.in_progress = in_progress
 
 
+_Held = TypeVar("_Held", KeyClaim, KeyTicket)  # how a request holds its key: claimed, or to take
+
+
 async def _answer_once(
     keys: IdempotencyStore, scope: str, key: str | None, request: Request,
-    work: Callable[[KeyClaim | None], Awaitable[Answer]],
+    work: Callable[[KeyClaim | None], Awaitable[Answer]], *, known: Problem | None = None,
 ) -> JSONResponse:
-    """Run `work`, or with an Idempotency-Key answer what the first request with it answered."""
+    """Run `work`, or with an Idempotency-Key answer what the first request with it answered.
+    `known`: the refusal `work` would answer, known before it runs (stored with a new key)."""
     if key is None:
-        answer = await work(None)
-    else:
-        async def settled_work(claim: KeyClaim) -> Answer:
-            try:
-                return await work(claim)
-            except RequestInProgress as in_progress:
-                raise _NotYet(in_progress) from in_progress
-            except OrderError as refused:  # a refusal is the key's answer too: the store keeps its problem
-                raise _problem(refused) from refused
+        return _response(await work(None))
+    body = await request.body()
+    return _response(await _settled(lambda: keys.run_keyed(scope, key, body, _refusals_answered(work), known=known)))
 
+
+async def _answer_once_taking(
+    keys: IdempotencyStore, scope: str, key: str | None, request: Request,
+    work: Callable[[KeyTicket | None], Awaitable[Answer]],
+) -> JSONResponse:
+    """`_answer_once` for work that takes its Idempotency-Key in its own first transaction."""
+    if key is None:
+        return _response(await work(None))
+    body = await request.body()
+    return _response(await _settled(lambda: keys.run_taking(scope, key, body, _refusals_answered(work))))
+
+
+def _refusals_answered(work: Callable[[_Held], Awaitable[Answer]]) -> Callable[[_Held], Awaitable[Answer]]:
+    """`work` with its refusals made answers the key keeps (problems), and "still in progress"
+    carried past the store (_NotYet), which then forgets the key: a retry with it runs again."""
+
+    async def settled_work(held: _Held) -> Answer:
         try:
-            answer = await keys.run_keyed(scope, key, await request.body(), settled_work)
-        except _NotYet as not_yet:
-            raise not_yet.in_progress from None
+            return await work(held)
+        except RequestInProgress as in_progress:
+            raise _NotYet(in_progress) from in_progress
+        except OrderError as refused:
+            raise _problem(refused) from refused
+
+    return settled_work
+
+
+async def _settled(run: Callable[[], Awaitable[Answer]]) -> Answer:
+    try:
+        return await run()
+    except _NotYet as not_yet:
+        raise not_yet.in_progress from None
+
+
+def _response(answer: Answer) -> JSONResponse:
     media_type = MEDIA_TYPE if answer.status >= 400 else "application/json"
     headers = {REPLAYED_HEADER: "true"} if answer.replayed else None
     return JSONResponse(answer.body, status_code=answer.status, media_type=media_type, headers=headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -18,7 +18,7 @@ import structlog
 from flashsale.kit.clock import Clock
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
-from flashsale.kit.idempotency import Answer
+from flashsale.kit.idempotency import Answer, KeyClaim, KeyTicket
 from flashsale.kit.tracing import journey, journey_span
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
@@ -33,8 +33,8 @@ from flashsale.services.orders.errors import (
     UnknownOrder,
 )
 from flashsale.services.orders.pricing import PriceList
-from flashsale.services.orders.saga import CheckoutSaga, Keyed, Paying
-from flashsale.services.orders.store import Order, OrderStore, Saga, SagaStore, get_txn
+from flashsale.services.orders.saga import CheckoutSaga, Keyed
+from flashsale.services.orders.store import Claimed, Order, OrderStore, Saga, SagaStore, get_txn
 from flashsale.services.orders.store import sagas as saga_sql
 
 log = structlog.get_logger(__name__)
@@ -53,6 +53,31 @@ class Paid:
 
     order: Order
     answer: Answer | None = None
+
+
+def refused_as_sold_out(lines: Sequence[domain.Line], sold_out: str | None) -> OutOfStock | None:
+    """The refusal of lines that ask for the product the gateway's sold-out copy names (None: not
+    refused on its word), as the inventory would answer."""
+    if sold_out is not None and any(line.product_id == sold_out for line in lines):
+        return OutOfStock(f"{sold_out} is sold out")
+    return None
+
+
+# A pay's Idempotency-Key, for its first transaction to take, and how it answers with the paid order.
+KeyedPay = tuple[KeyTicket, Callable[[Order], Answer]]
+
+
+@dataclass(frozen=True)
+class _PayStart:
+    """What a pay's first transaction found and took: the order and its saga (None: no such order,
+    or another customer's), what the order's state says of paying it, the saga's lease when this
+    request is to charge it now, and the request's key."""
+
+    order: Order | None
+    saga: Saga | None
+    decision: domain.Pay | None
+    claimed: Claimed | None
+    key: KeyClaim | None
 
 
 class Checkout:
@@ -97,8 +122,9 @@ class Checkout:
         request's Idempotency-Key and how it answers with the order, stored with it. `sold_out`: a
         product of the lines the gateway's sold-out copy refuses (api.SoldOutHint): OutOfStock, as
         the inventory would answer, without asking it or the catalog."""
-        if sold_out is not None and any(line.product_id == sold_out for line in lines):
-            raise OutOfStock(f"{sold_out} is sold out")
+        refused = refused_as_sold_out(lines, sold_out)
+        if refused is not None:
+            raise refused
         snapshots = await self.prices.snapshots([line.product_id for line in lines])
         order_id = str(uuid.uuid4())  # first, so the hold is idempotent per order across retries
         with journey(order_id, "order.place", {"order.id": order_id}):  # the root of the order's trace
@@ -132,36 +158,57 @@ class Checkout:
 
     @journey_span("order.pay", key="order_id", attribute="order.id")
     async def pay(
-        self, order_id: str, token: str, *, customer_id: str | None = None, keyed: Keyed | None = None,
+        self, order_id: str, token: str, *, customer_id: str | None = None, keyed: KeyedPay | None = None,
     ) -> Paid:
         """Pay the order; with `customer_id`, only that customer's (another's is UnknownOrder, as
-        if it did not exist: nothing tells the two apart). `keyed`: the request's Idempotency-Key
-        and how it answers with the paid order, stored with the payment when this request pays."""
-        order, saga = await self._order_and_saga(order_id)
-        if customer_id is not None and order.customer_id != customer_id:
+        if it did not exist: nothing tells the two apart). `keyed`: the request's Idempotency-Key,
+        taken in the pay's first transaction, and how it answers with the paid order, stored with
+        the payment when this request pays."""
+        start = await self._start_paying(order_id, token, customer_id, None if keyed is None else keyed[0])
+        order, saga = start.order, start.saga
+        if order is None or saga is None:
             raise UnknownOrder(order_id)
-        decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
-        if decision is domain.Pay.ALREADY_PAID:
+        if start.decision is domain.Pay.ALREADY_PAID:
             return Paid(order)  # payments are per order: a repeated pay changes nothing
-        if decision is domain.Pay.HOLD_EXPIRED:
+        if start.decision is domain.Pay.HOLD_EXPIRED:
             raise HoldExpired(order_id)
-        if decision is domain.Pay.INVALID_STATE or saga.state != plan.RUNNING:
+        if start.decision is domain.Pay.INVALID_STATE or saga.state != plan.RUNNING:
             raise self._refusal(order, saga, token)
-        try:
-            paying = await self.saga.pay(order, token, keyed)
-        except RequestInProgress:
+        if start.claimed is None:
             # Another request (or instance) is paying this order right now: its outcome is ours.
             await self._wait_for_payment(order_id)
-            paying = Paying(None)
+            return Paid(await self._paid_or_refused(order_id, None))
+        answer_with = None if keyed is None or start.key is None else (start.key, keyed[1])
+        paying = await self.saga.pay(start.claimed, order, token, answer_with)
         if paying.paid is not None:
             return Paid(paying.paid, paying.answer)  # paid by this request: no need to read it again
         return Paid(await self._paid_or_refused(order_id, paying.stopped_by))
 
+    async def _start_paying(
+        self, order_id: str, token: str, customer_id: str | None, ticket: KeyTicket | None,
+    ) -> _PayStart:
+        """A pay's first transaction: the request's Idempotency-Key taken, the order and its saga
+        read (the saga first, as `_order_and_saga` says why), and, when the order is to be charged
+        now, the saga's lease taken with the payment begun: one commit where the key's claim and
+        the lease were two. The lease is taken only from nobody, and the step it begins is decided
+        on the saga as read under it (`claim_to_run_txn`): news that came after the first read is
+        acted on there."""
+        async with self.store.db.transaction() as conn:
+            key = None if ticket is None else await ticket.take_txn(conn)
+            saga = await saga_sql.get_txn(conn, order_id)
+            order = None if saga is None else await get_txn(conn, order_id)
+            if order is None or saga is None or (customer_id is not None and order.customer_id != customer_id):
+                return _PayStart(None, None, None, None, key)  # unknown (to this customer)
+            decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
+            charge_now = decision is domain.Pay.CHARGE and saga.state == plan.RUNNING
+            claimed = await self.saga.claim_to_pay_txn(conn, order_id, token) if charge_now else None
+        return _PayStart(order, saga, decision, claimed, key)
+
     async def _order_and_saga(self, order_id: str) -> tuple[Order, Saga]:
-        """The order and its saga, in one read (a pay decides on both). The saga first: on
-        PostgreSQL each statement of a read sees what was committed when it began, and the order
-        moves in the same commits as its saga, so the order read after it is at least as far on
-        (read the other way round, an order still unpaid could meet a saga already finished)."""
+        """The order and its saga, in one read. The saga first: on PostgreSQL each statement of a
+        read sees what was committed when it began, and the order moves in the same commits as
+        its saga, so the order read after it is at least as far on (read the other way round, an
+        order still unpaid could meet a saga already finished)."""
         async with self.store.db.read() as conn:
             saga = await saga_sql.get_txn(conn, order_id)
             order = None if saga is None else await get_txn(conn, order_id)

@@ -35,7 +35,6 @@ from flashsale.kit.tracing import in_journey, span
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
-from flashsale.services.orders.errors import RequestInProgress
 from flashsale.services.orders.store import Claimed, Lease, LostLease, Order, OrderStore, Saga, SagaStore
 from flashsale.services.orders.store import sagas as saga_sql
 
@@ -103,12 +102,15 @@ class CheckoutSaga:
 
     # -- entry points ----------------------------------------------------------------------
 
-    async def pay(self, order: Order, token: str, keyed: Keyed | None = None) -> Paying:
-        """Authorise the order's payment and run on as far as the saga can go now. `keyed`: the
-        request's Idempotency-Key, whose answer (the paid order) is stored with the payment."""
-        claimed = await self.sagas.claim_to_run(order.order_id, self.lease_ms, payment_token=token)
-        if claimed is None:
-            raise RequestInProgress(order.order_id)
+    async def claim_to_pay_txn(self, conn: AsyncConnection, order_id: str, token: str) -> Claimed | None:
+        """Take the saga's lease to pay the order, with the payment begun, in the caller's
+        transaction (None: another runner holds it); `pay` then runs it once committed."""
+        return await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms, payment_token=token)
+
+    async def pay(self, claimed: Claimed, order: Order, token: str, keyed: Keyed | None = None) -> Paying:
+        """Authorise the order's payment and run on as far as the saga can go now, under the lease
+        `claim_to_pay_txn` took. `keyed`: the request's Idempotency-Key, whose answer (the paid
+        order) is stored with the payment."""
         paying = Paying(None)
 
         async def authorise_first() -> Checkpoint:
