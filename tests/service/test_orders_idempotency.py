@@ -86,6 +86,27 @@ def test_a_replayed_pay_request_answers_the_first_answer_without_paying_again(se
     assert house.ledger_kinds(order["orderId"]) == ["AUTHORISED", "CAPTURED"]
 
 
+def test_a_replayed_declined_pay_answers_the_decline_again_even_with_another_card_after(services: Any) -> None:
+    """A declined pay's answer is its key's, stored with the decline: the replay is that 402 (said
+    to be a replay), the order cancelled and its unit back once."""
+    house, _ = start_house(services)
+    product = house.inventory.new_product(1)
+    order = house.orders.placed(unique("c"), (product, 1))
+    key = unique("key")
+
+    declined = house.orders.pay(order["orderId"], "tok_declined", key=key)
+    replay = house.orders.pay(order["orderId"], "tok_declined", key=key)
+    other_card = house.orders.pay(order["orderId"], "tok_ok", key=unique("key"))
+
+    assert (declined.status_code, declined.json()["code"]) == (402, "payment_declined")
+    assert (replay.status_code, replay.json(), replay.headers.get("Idempotent-Replayed")) == (
+        402, declined.json(), "true")
+    assert "Idempotent-Replayed" not in declined.headers
+    assert (other_card.status_code, other_card.json()["code"]) == (409, "invalid_state")
+    assert house.orders.get(order["orderId"])["statusReason"] == "payment_declined"
+    assert house.inventory.counts(product) == (1, 0, 0)
+
+
 def test_two_concurrent_requests_with_one_key_create_one_order(services: Any) -> None:
     house, _ = start_house(services)
     product = house.inventory.new_product(5)

@@ -183,6 +183,35 @@ def test_a_purchase_cut_off_at_a_step_boundary_completes_once(shop: Shop, point:
     assert order["statusReason"] is None
 
 
+@pytest.mark.parametrize("point", ["payment.called", "release_hold.called", "payment.recorded"])
+def test_a_declined_pay_cut_off_cancels_the_order_and_gives_its_unit_back_once(shop: Shop, point: str) -> None:
+    """A declined card's hold goes back before the decline is recorded (one commit records the
+    decline, the release and the cancellation): cut off before that commit, the saga asks the
+    payment again, releases again (idempotent) and cancels; the unit is back once, not twice."""
+    product = shop.new_product(1)
+    placed = plain_http.post(f"{shop.url('orders')}/orders", timeout=30, json={
+        "customerId": f"c-declined-{point}", "items": [{"productId": product, "quantity": 1}]})
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["orderId"]
+    shop.arm(point)
+
+    with pytest.raises(httpx.HTTPError):
+        plain_http.post(f"{shop.url('orders')}/orders/{order_id}/pay", json={"paymentToken": "tok_declined"},
+                        timeout=30)
+
+    assert shop.fired(point)
+    order = shop.wait_order(order_id, "CANCELLED")
+    assert order["statusReason"] == "payment_declined"
+    assert shop.stock(product) == (1, 0, 0)
+    retry = plain_http.post(f"{shop.url('orders', 1)}/orders/{order_id}/pay", json={"paymentToken": "tok_declined"},
+                            timeout=30)
+    assert (retry.status_code, retry.json()["code"]) == (402, "payment_declined")  # the same card: the same answer
+    saga = plain_http.get(f"{shop.url('orders', 1)}/orders/{order_id}/saga", timeout=5).json()
+    steps = {step["step"]: (step["status"], step["outcome"]) for step in saga["steps"]}
+    assert (saga["state"], steps["payment"], steps["release_hold"], steps["cancel_order"]) == (
+        "COMPENSATED", ("DONE", "DECLINED"), ("DONE", "RELEASED"), ("DONE", "CANCELLED"))
+
+
 def test_a_keyed_pay_cut_off_once_its_payment_is_recorded_answers_its_retry_at_once(shop: Shop) -> None:
     """A pay's answer is stored under its Idempotency-Key in the commit that records the payment:
     the buyer whose connection died with the instance gets the paid order from a retry with the

@@ -184,11 +184,17 @@ async def pay_order(
     def paid(order: Order) -> Answer:
         return Answer(200, _json(order))
 
+    def paid_or_declined(outcome: Order | PaymentDeclined) -> Answer:
+        if isinstance(outcome, PaymentDeclined):
+            declined = _problem(outcome)
+            return Answer(declined.status, declined.body())
+        return paid(outcome)
+
     async def pay(ticket: KeyTicket | None) -> Answer:
-        # With a key, the key is taken in the pay's first transaction, and the answer stored in the
-        # transaction that records the payment, when this request is the one that pays.
+        # With a key, the key is taken in the pay's first transaction, and the answer (paid, or
+        # declined) stored in the transaction that records the payment, when this request pays.
         done = await checkout.pay(order_id, body.payment_token, customer_id=customer_id,
-                                  keyed=None if ticket is None else (ticket, paid))
+                                  keyed=None if ticket is None else (ticket, paid_or_declined))
         return done.answer or paid(done.order)
 
     return await _answer_once_taking(keys, f"pay:{order_id}", key, request, pay)

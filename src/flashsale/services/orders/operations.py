@@ -49,7 +49,8 @@ POLL_S = 0.05
 @dataclass(frozen=True)
 class Paid:
     """A pay's outcome: the order as paid (or as it was, already paid) and, when the payment's
-    commit stored it under the request's Idempotency-Key, the answer it stored (None: not stored)."""
+    commit stored it under the request's Idempotency-Key, the answer it stored (None: not stored):
+    the paid order, or the decline (the order as it was before, then)."""
 
     order: Order
     answer: Answer | None = None
@@ -63,8 +64,9 @@ def refused_as_sold_out(lines: Sequence[domain.Line], sold_out: str | None) -> O
     return None
 
 
-# A pay's Idempotency-Key, for its first transaction to take, and how it answers with the paid order.
-KeyedPay = tuple[KeyTicket, Callable[[Order], Answer]]
+# A pay's Idempotency-Key, for its first transaction to take, and how it answers: with the paid
+# order, or with the decline.
+PayKey = tuple[KeyTicket, Callable[[Order | PaymentDeclined], Answer]]
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ class Checkout:
 
     @journey_span("order.pay", key="order_id", attribute="order.id")
     async def pay(
-        self, order_id: str, token: str, *, customer_id: str | None = None, keyed: KeyedPay | None = None,
+        self, order_id: str, token: str, *, customer_id: str | None = None, keyed: PayKey | None = None,
     ) -> Paid:
         """Pay the order; with `customer_id`, only that customer's (another's is UnknownOrder, as
         if it did not exist: nothing tells the two apart). `keyed`: the request's Idempotency-Key,
@@ -180,8 +182,10 @@ class Checkout:
             return Paid(await self._paid_or_refused(order_id, None))
         answer_with = None if keyed is None or start.key is None else (start.key, keyed[1])
         paying = await self.saga.pay(start.claimed, order, token, answer_with)
+        if paying.answer is not None:  # paid or declined by this request: no need to read the order again
+            return Paid(paying.paid or order, paying.answer)
         if paying.paid is not None:
-            return Paid(paying.paid, paying.answer)  # paid by this request: no need to read it again
+            return Paid(paying.paid)
         return Paid(await self._paid_or_refused(order_id, paying.stopped_by))
 
     async def _start_paying(

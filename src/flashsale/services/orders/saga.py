@@ -4,7 +4,10 @@ Every step is checkpointed in the order database: STARTED before its remote call
 outcome after, in the same transaction as whatever the outcome decides (the order becomes PAID,
 COMPLETED or CANCELLED, the saga turns to compensating). Every remote call is idempotent per
 order and step (the services on the other side key them so), so a runner that finds a step
-STARTED after a crash may call again without doing anything twice.
+STARTED after a crash may call again without doing anything twice. One call goes ahead of its
+checkpoint: a declined card's release of the hold, recorded with the decline and the order's
+cancellation in one commit (`_authorise` says why that is safe). The last compensation, cancelling
+the order, is local and taken in the commit that records the step before it.
 
 One runner at a time holds a saga's lease: a request (pay, cancel) that wants an answer now, or
 an instance's worker (saga_worker.py) for what is due: steps after an event, retries, and sagas
@@ -32,9 +35,11 @@ from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
 from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.tracing import in_journey, span
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain, metrics
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient, PaymentsClient, ShippingClient
+from flashsale.services.orders.errors import PaymentDeclined
 from flashsale.services.orders.store import Claimed, Lease, LostLease, Order, OrderStore, Saga, SagaStore
 from flashsale.services.orders.store import sagas as saga_sql
 
@@ -54,14 +59,17 @@ class SagaSettings:
 Checkpoint = tuple[Saga, str | None]
 # A request's Idempotency-Key and how it answers with the order (api.py renders it).
 Keyed = tuple[KeyClaim, Callable[[Order], Answer]]
+# A pay's Idempotency-Key and how it answers: with the paid order, or with the decline.
+KeyedPay = tuple[KeyClaim, Callable[[Order | PaymentDeclined], Answer]]
 
 
 @dataclass(frozen=True)
 class Paying:
     """How a pay's run of the saga ended. `paid`: the order as the authorisation left it PAID (None:
-    declined, or not recorded in this run); `answer`: its request's answer, stored under the
-    request's Idempotency-Key in that same commit (None without a key). `stopped_by`: the error
-    that stopped the saga early (the saga itself retries)."""
+    declined, or not recorded in this run); `answer`: its request's answer (the paid order, or the
+    decline), stored under the request's Idempotency-Key in that same commit (None without a key,
+    or when this run recorded neither). `stopped_by`: the error that stopped the saga early (the
+    saga itself retries)."""
 
     stopped_by: Exception | None
     paid: Order | None = None
@@ -107,7 +115,7 @@ class CheckoutSaga:
         transaction (None: another runner holds it); `pay` then runs it once committed."""
         return await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms, payment_token=token)
 
-    async def pay(self, claimed: Claimed, order: Order, token: str, keyed: Keyed | None = None) -> Paying:
+    async def pay(self, claimed: Claimed, order: Order, token: str, keyed: KeyedPay | None = None) -> Paying:
         """Authorise the order's payment and run on as far as the saga can go now, under the lease
         `claim_to_pay_txn` took. `keyed`: the request's Idempotency-Key, whose answer (the paid
         order) is stored with the payment."""
@@ -224,14 +232,19 @@ class CheckoutSaga:
                 saga, begun = await self._steps[step](lease, saga, order, begun)
             metrics.saga_steps.labels(step.value, "done").inc()
 
-    async def _then_txn(self, conn: AsyncConnection, lease: Lease) -> Checkpoint:
+    async def _then_txn(self, uow: UnitOfWork, lease: Lease, order: Order | None = None) -> Checkpoint:
         """The end of a step's recording transaction (the saga locked, the lease ours): the saga as
         it now is, with what comes next settled in the same commit. A step that calls another
-        service is checkpointed as STARTED; a saga that waits for news or is finished is let go
+        service is checkpointed as STARTED; the last compensation, cancelling the order, is local
+        and taken here (given the `order`); a saga that waits for news or is finished is let go
         (no news can slip in between: the row is locked until the commit)."""
+        conn = uow.conn
         saga = await saga_sql.get_txn(conn, lease.order_id)
         assert saga is not None, "a saga held under a lease exists"
         step = plan.next_step(saga.state, saga.records())
+        if step is plan.Next.CANCEL_ORDER and order is not None:
+            saga = await self._cancel_order_txn(uow, saga, order)
+            step = plan.next_step(saga.state, saga.records())
         name = plan.checkpoint_first(step)
         if name is not None:
             return await saga_sql.begin_txn(conn, saga, name, self.clock.now_ms()), name
@@ -268,15 +281,24 @@ class CheckoutSaga:
     # -- forward steps ---------------------------------------------------------------------
 
     async def _authorise(
-        self, lease: Lease, order: Order, token: str, keyed: Keyed | None = None,
+        self, lease: Lease, order: Order, token: str, keyed: KeyedPay | None = None,
     ) -> tuple[Checkpoint, Order | None, Answer | None]:
         """Ask for the payment and record its outcome. Returns the checkpoint, the order as this
         commit left it PAID (None: declined, or the saga turned meanwhile) and, with `keyed`, its
-        request's answer, stored in the same commit: a pay is then answered without another write
-        or another read of the order. A key another request took over meanwhile (KeyTakenOver)
+        request's answer (the paid order, or the decline: a declined card is the answer whatever
+        the saga does next), stored in the same commit: a pay is then answered without another
+        write or another read of the order. A key another request took over meanwhile (KeyTakenOver)
         rolls the recording back: the saga retries it as after a crash at "payment.called"."""
         outcome = await self.payments.authorise(order.order_id, order.amount_cents, token)
         crash_point("payment.called")
+        # A decline is final (the payment service answers the same for the order ever after), and
+        # the hold is the only thing to give back: it goes back now, and the decline's record
+        # below records the release and cancels the order too. One commit for the decline where
+        # there were three, and no step checkpointed STARTED first: a crash in between only
+        # repeats the release (idempotent), which the compensating saga makes anyway.
+        released = None if outcome.approved else await self._give_hold_back(order)
+        if released is not None:
+            crash_point("release_hold.called")
         paid: Order | None = None
         answer: Answer | None = None
         async with self.db.unit_of_work() as uow:
@@ -295,7 +317,11 @@ class CheckoutSaga:
             elif saga.state == plan.RUNNING:
                 await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
                                              reason=domain.PAYMENT_DECLINED, due_at_ms=now)
-            after = await self._then_txn(conn, lease)
+            if released is not None:
+                await saga_sql.finish_step_txn(conn, order.order_id, plan.RELEASE_HOLD, now, outcome=released)
+            if not outcome.approved and keyed is not None:
+                answer = await answer_txn(conn, keyed[0], keyed[1](PaymentDeclined(order.order_id, outcome.reason)))
+            after = await self._then_txn(uow, lease, order)
         crash_point("payment.recorded")
         return after, paid, answer
 
@@ -309,7 +335,7 @@ class CheckoutSaga:
         await self._begin(lease, plan.CAPTURE, begun)
         status = await self.payments.capture(order.order_id)
         crash_point("capture.called")
-        after = await self._finish(lease, plan.CAPTURE, outcome=status)
+        after = await self._finish(lease, plan.CAPTURE, order, outcome=status)
         crash_point("capture.recorded")
         return after
 
@@ -346,7 +372,7 @@ class CheckoutSaga:
             else:
                 await self.orders.move_txn(uow, order_id, domain.COMPLETED, only_from=[domain.PAID])
                 await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
-            return await self._then_txn(conn, lease)
+            return await self._then_txn(uow, lease)
 
     # -- compensations ---------------------------------------------------------------------
 
@@ -355,7 +381,7 @@ class CheckoutSaga:
         if self.shipping is not None:
             await self.shipping.cancel(order.order_id)
         crash_point("cancel_shipment.called")
-        after = await self._finish(lease, plan.CANCEL_SHIPMENT, outcome="CANCELLED")
+        after = await self._finish(lease, plan.CANCEL_SHIPMENT, order, outcome="CANCELLED")
         crash_point("cancel_shipment.recorded")
         return after
 
@@ -363,7 +389,7 @@ class CheckoutSaga:
         await self._begin(lease, plan.REFUND_PAYMENT, begun)
         status = await self.payments.refund(order.order_id)
         crash_point("refund_payment.called")
-        after = await self._finish(lease, plan.REFUND_PAYMENT, outcome=status)
+        after = await self._finish(lease, plan.REFUND_PAYMENT, order, outcome=status)
         crash_point("refund_payment.recorded")
         return after
 
@@ -373,40 +399,58 @@ class CheckoutSaga:
         or reverses a deduction, when it hears it), so an unreachable inventory defers it rather
         than holding the cancellation up."""
         await self._begin(lease, plan.RELEASE_HOLD, begun)
-        try:
-            await self.inventory.release(order.reservation_id)
-            outcome = "RELEASED"
-        except DependencyUnavailable as exc:
-            log.warning("release_deferred_to_event", order_id=order.order_id, error=str(exc))
-            outcome = "DEFERRED"
+        outcome = await self._give_hold_back(order)
         crash_point("release_hold.called")
-        after = await self._finish(lease, plan.RELEASE_HOLD, outcome=outcome)
+        after = await self._finish(lease, plan.RELEASE_HOLD, order, outcome=outcome)
         crash_point("release_hold.recorded")
         return after
 
+    async def _give_hold_back(self, order: Order) -> str:
+        """Release the order's hold: RELEASED, or DEFERRED when the inventory cannot be reached
+        (the order's OrderCancelled releases it when the inventory hears it)."""
+        try:
+            await self.inventory.release(order.reservation_id)
+        except DependencyUnavailable as exc:
+            log.warning("release_deferred_to_event", order_id=order.order_id, error=str(exc))
+            return "DEFERRED"
+        return "RELEASED"
+
     async def _cancel_order(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
+        """The last compensation on its own: usually taken in the commit that records the one
+        before it (`_then_txn`); here when a saga is resumed with only this step left."""
         async with self.db.unit_of_work() as uow:
-            conn = uow.conn
-            await saga_sql.hold_txn(conn, lease)
-            now = self.clock.now_ms()
-            await saga_sql.finish_step_txn(conn, order.order_id, plan.CANCEL_ORDER, now, outcome=domain.CANCELLED)
-            await self.orders.move_txn(
-                uow, order.order_id, domain.CANCELLED, reason=saga.reason or domain.CUSTOMER_CANCELLED,
-                only_from=[domain.PENDING_PAYMENT, domain.PAID, domain.COMPLETED],
-                refunded=plan.money_given_back(saga.records()),
-            )
-            await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATED, now)
-            after = await self._then_txn(conn, lease)
+            await saga_sql.hold_txn(uow.conn, lease)
+            after = await self._then_txn(uow, lease, order)
         crash_point("cancel_order.recorded")
         return after
+
+    async def _cancel_order_txn(self, uow: UnitOfWork, saga: Saga, order: Order) -> Saga:
+        """The order CANCELLED with the saga's reason, and the saga COMPENSATED; returns the saga
+        as it now is."""
+        now = self.clock.now_ms()
+        await saga_sql.finish_step_txn(uow.conn, order.order_id, plan.CANCEL_ORDER, now, outcome=domain.CANCELLED)
+        await self.orders.move_txn(
+            uow, order.order_id, domain.CANCELLED, reason=saga.reason or domain.CUSTOMER_CANCELLED,
+            only_from=[domain.PENDING_PAYMENT, domain.PAID, domain.COMPLETED],
+            refunded=plan.money_given_back(saga.records()),
+        )
+        await saga_sql.set_state_txn(uow.conn, order.order_id, plan.COMPENSATED, now)
+        cancelled = await saga_sql.get_txn(uow.conn, order.order_id)
+        assert cancelled is not None, "a saga held under a lease exists"
+        return cancelled
 
     async def _begin(self, lease: Lease, step: str, begun: str | None) -> None:
         """Checkpoint `step` as STARTED, unless the transaction before it did (`begun`)."""
         if begun != step:
             await self.sagas.begin_step(lease, step)
 
-    async def _finish(self, lease: Lease, step: str, *, outcome: str) -> Checkpoint:
-        async with self.db.transaction() as conn:
-            await saga_sql.hold_txn(conn, lease)
-            await saga_sql.finish_step_txn(conn, lease.order_id, step, self.clock.now_ms(), outcome=outcome)
-            return await self._then_txn(conn, lease)
+    async def _finish(self, lease: Lease, step: str, order: Order, *, outcome: str) -> Checkpoint:
+        """Record a remote step's outcome; when only the order's cancellation is left, it is taken
+        in the same commit."""
+        async with self.db.unit_of_work() as uow:
+            await saga_sql.hold_txn(uow.conn, lease)
+            await saga_sql.finish_step_txn(uow.conn, lease.order_id, step, self.clock.now_ms(), outcome=outcome)
+            after = await self._then_txn(uow, lease, order)
+        if after[0].state == plan.COMPENSATED:
+            crash_point("cancel_order.recorded")
+        return after
