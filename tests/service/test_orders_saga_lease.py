@@ -114,8 +114,8 @@ async def test_a_runner_paused_past_its_lease_cannot_record_a_step(databases: li
     fresh = await _claim_once_due(successor, order_id, SHORT_LEASE_MS)
 
     with pytest.raises(LostLease):  # it wakes up and carries on where it was: fenced off
-        await paused.begin_step(stale, plan.CAPTURE)
-    await successor.begin_step(fresh, plan.CAPTURE)
+        await paused.begin_steps(stale, [plan.CAPTURE])
+    await successor.begin_steps(fresh, [plan.CAPTURE])
 
     saga = await successor.get(order_id)
     assert saga is not None and saga.lease_owner == fresh.token

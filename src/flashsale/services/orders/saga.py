@@ -245,9 +245,9 @@ class CheckoutSaga:
         if step is plan.Next.CANCEL_ORDER and order is not None:
             saga = await self._cancel_order_txn(uow, saga, order)
             step = plan.next_step(saga.state, saga.records())
-        name = plan.checkpoint_first(step)
-        if name is not None:
-            return await saga_sql.begin_txn(conn, saga, name, self.clock.now_ms()), name
+        names = plan.checkpoints_first(step)
+        if names:
+            return await saga_sql.begin_txn(conn, saga, names, self.clock.now_ms()), names[0]
         if step in (plan.Next.WAIT, plan.Next.FINISHED):
             return await saga_sql.let_go_txn(conn, lease, saga), None
         return saga, None
@@ -332,35 +332,51 @@ class CheckoutSaga:
         return checkpoint
 
     async def _capture(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
+        """Take the money, then book the shipment at once (both begun together: the capture's
+        checkpoints are the shipment's too), and record both in one commit."""
         await self._begin(lease, plan.CAPTURE, begun)
         status = await self.payments.capture(order.order_id)
         crash_point("capture.called")
-        after = await self._finish(lease, plan.CAPTURE, order, outcome=status)
-        crash_point("capture.recorded")
+        with span("saga.shipment", {"order.id": lease.order_id, "saga.step": plan.SHIPMENT}):
+            after = await self._ship(lease, saga, order, plan.SHIPMENT, captured=status)
+        metrics.saga_steps.labels(plan.SHIPMENT, "done").inc()
         return after
 
-    async def _ship(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
+    async def _ship(
+        self, lease: Lease, saga: Saga, order: Order, begun: str | None, *, captured: str | None = None,
+    ) -> Checkpoint:
+        """Book the shipment and record its outcome; `captured`: the capture's outcome, recorded in
+        the same commit (the capture was taken just before, under the same checkpoints)."""
         if self.shipping is None:  # a house without a shipping service: delivery is not our step
-            return await self._complete_order(lease, order.order_id, plan.SKIPPED, None, "no shipping service")
+            return await self._complete_order(lease, order.order_id, plan.SKIPPED, None, "no shipping service",
+                                              captured=captured)
         await self._begin(lease, plan.SHIPMENT, begun)
         outcome = await self.shipping.schedule(order.order_id, order.lines)
         crash_point("shipment.called")
         if outcome.scheduled:
-            after = await self._complete_order(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id)
+            after = await self._complete_order(lease, order.order_id, plan.DONE, "SCHEDULED", outcome.shipment_id,
+                                               captured=captured)
         else:
-            after = await self._complete_order(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail)
+            after = await self._complete_order(lease, order.order_id, plan.DONE, plan.REFUSED, outcome.detail,
+                                               captured=captured)
+        if captured is not None:
+            crash_point("capture.recorded")
         crash_point("shipment.recorded")
         return after
 
     async def _complete_order(
-        self, lease: Lease, order_id: str, status: str, outcome: str | None, detail: str | None,
+        self, lease: Lease, order_id: str, status: str, outcome: str | None, detail: str | None, *,
+        captured: str | None = None,
     ) -> Checkpoint:
-        """The shipment's outcome, and with it the end of the forward path: the order COMPLETED, or
-        the saga turned to compensating when the shipment was refused."""
+        """The shipment's outcome (with `captured`, the capture's too), and with it the end of the
+        forward path: the order COMPLETED, or the saga turned to compensating when the shipment was
+        refused."""
         async with self.db.unit_of_work() as uow:
             conn = uow.conn
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
+            if captured is not None:
+                await saga_sql.finish_step_txn(conn, order_id, plan.CAPTURE, now, outcome=captured)
             await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
                                            detail=detail)
             if saga.state != plan.RUNNING:
@@ -440,9 +456,10 @@ class CheckoutSaga:
         return cancelled
 
     async def _begin(self, lease: Lease, step: str, begun: str | None) -> None:
-        """Checkpoint `step` as STARTED, unless the transaction before it did (`begun`)."""
+        """Checkpoint `step` (with the steps begun with it) as STARTED, unless the transaction
+        before it did (`begun`)."""
         if begun != step:
-            await self.sagas.begin_step(lease, step)
+            await self.sagas.begin_steps(lease, plan.checkpoints_first(plan.Next(step)))
 
     async def _finish(self, lease: Lease, step: str, order: Order, *, outcome: str) -> Checkpoint:
         """Record a remote step's outcome; when only the order's cancellation is left, it is taken

@@ -139,15 +139,19 @@ def _next_compensation(steps: Steps) -> Next:
     return Next.FINISHED
 
 
-# The steps that call another service, each checkpointed as STARTED before its call.
-_CHECKPOINTED_FIRST = {Next.CAPTURE: CAPTURE, Next.SHIPMENT: SHIPMENT, Next.CANCEL_SHIPMENT: CANCEL_SHIPMENT,
-                       Next.REFUND_PAYMENT: REFUND_PAYMENT, Next.RELEASE_HOLD: RELEASE_HOLD}
+# The steps that call another service, each checkpointed as STARTED before its call. The
+# shipment is booked right after the capture, with no commit between: the two are begun together,
+# and one commit records both outcomes (and the order COMPLETED).
+_CHECKPOINTED_FIRST = {Next.CAPTURE: (CAPTURE, SHIPMENT), Next.SHIPMENT: (SHIPMENT,),
+                       Next.CANCEL_SHIPMENT: (CANCEL_SHIPMENT,), Next.REFUND_PAYMENT: (REFUND_PAYMENT,),
+                       Next.RELEASE_HOLD: (RELEASE_HOLD,)}
 
 
-def checkpoint_first(step: Next) -> str | None:
-    """The step to checkpoint as STARTED before `step` runs (its remote call), or None: a payment
-    in doubt is asked again under its own STARTED, and cancelling the order is local."""
-    return _CHECKPOINTED_FIRST.get(step)
+def checkpoints_first(step: Next) -> tuple[str, ...]:
+    """The steps to checkpoint as STARTED before `step` runs (its remote calls), the first being
+    `step`'s own; none for a payment in doubt (asked again under its own STARTED) and for
+    cancelling the order (local)."""
+    return _CHECKPOINTED_FIRST.get(step, ())
 
 
 def money_given_back(steps: Steps) -> bool:

@@ -159,12 +159,12 @@ class SagaStore:
         saga = await get_txn(conn, order_id)
         assert saga is not None, "a saga whose lease was just taken exists"
         if payment_token is not None and saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
-            begun: str | None = plan.PAYMENT
+            names: tuple[str, ...] = (plan.PAYMENT,)
         else:
-            payment_token, begun = None, plan.checkpoint_first(plan.next_step(saga.state, saga.records()))
-        if begun is not None:
-            saga = await begin_txn(conn, saga, begun, self.clock.now_ms(), payment_token=payment_token)
-        return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, begun)
+            payment_token, names = None, plan.checkpoints_first(plan.next_step(saga.state, saga.records()))
+        if names:
+            saga = await begin_txn(conn, saga, names, self.clock.now_ms(), payment_token=payment_token)
+        return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, names[0] if names else None)
 
     def _token(self) -> str:
         return f"{self.owner}:{uuid.uuid4().hex[:12]}"
@@ -200,12 +200,12 @@ class SagaStore:
 
     # -- steps -----------------------------------------------------------------------------
 
-    async def begin_step(self, lease: Lease, name: str) -> None:
-        """Checkpoint before a step's remote call: whoever finds it STARTED knows the call may
+    async def begin_steps(self, lease: Lease, names: Sequence[str]) -> None:
+        """Checkpoint before a step's remote calls: whoever finds one STARTED knows its call may
         have happened."""
         async with self.db.transaction() as conn:
             saga = await hold_txn(conn, lease)
-            await begin_txn(conn, saga, name, self.clock.now_ms())
+            await begin_txn(conn, saga, names, self.clock.now_ms())
 
     async def record_failure(self, lease: Lease, name: str | None, error: str, *,
                              retry_at_ms: int | None, park: bool) -> None:
@@ -375,17 +375,20 @@ async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: 
 
 
 async def begin_txn(
-    conn: AsyncConnection, saga: Saga, name: str, now: int, *, payment_token: str | None = None,
+    conn: AsyncConnection, saga: Saga, names: Sequence[str], now: int, *, payment_token: str | None = None,
 ) -> Saga:
-    """Checkpoint step `name` as STARTED (again: one attempt more); returns `saga` as it now is."""
-    await _BEGIN_STEP.run(conn, {"b_order_id": saga.order_id, "b_step": name, "b_now": now})
-    before = saga.step(name)
-    step = (Step(name, plan.STARTED, None, None, 1, now, None, None) if before is None
-            else replace(before, status=plan.STARTED, attempts=before.attempts + 1))
+    """Checkpoint the steps `names` as STARTED (again: one attempt more each); returns `saga` as
+    it now is."""
+    await _BEGIN_STEP.run(conn, [{"b_order_id": saga.order_id, "b_step": name, "b_now": now} for name in names])
+    steps = dict(saga.steps)
+    for name in names:
+        before = saga.step(name)
+        steps[name] = (Step(name, plan.STARTED, None, None, 1, now, None, None) if before is None
+                       else replace(before, status=plan.STARTED, attempts=before.attempts + 1))
     if payment_token is not None:
         await _SET_PAYMENT_TOKEN.run(conn, {"b_order_id": saga.order_id, "b_token": payment_token, "b_now": now})
         saga = replace(saga, payment_token=payment_token, updated_at_ms=now)
-    return replace(saga, steps={**saga.steps, name: step})
+    return replace(saga, steps=steps)
 
 
 async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
