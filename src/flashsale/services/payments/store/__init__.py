@@ -27,6 +27,7 @@ from flashsale.contracts.events import (
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.grouped_writes import GroupedWrites
 from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import Statement, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
@@ -69,6 +70,9 @@ class PaymentStore:
         self.db = db
         self.clock = clock
         self.stale_pending_ms = stale_pending_ms
+        # The payment's writes of requests that arrive together commit together (a sale's captures
+        # come in a burst, as their orders' deductions do): kit/grouped_writes.py says why.
+        self.writes = GroupedWrites(db)
 
     async def find(self, order_id: str) -> Payment | None:
         async with self.db.read() as conn:
@@ -94,9 +98,11 @@ class PaymentStore:
         stored payment read and decided on, in a transaction."""
         now = self.clock.now_ms()
         new = Payment(f"pay-{uuid.uuid4()}", order_id, amount_cents, token, domain.PENDING, None, 0, now, now)
-        async with self.db.single_statement() as uow:
-            created = await _CREATE_NEW.run(uow.conn, asdict(new))
-        if created.rowcount == 1:
+
+        async def create(uow: UnitOfWork) -> bool:
+            return bool((await _CREATE_NEW.run(uow.conn, asdict(new))).rowcount == 1)
+
+        if await self.writes.run(create, one_statement=True):
             return domain.Claim.START, new
         try:
             async with self.db.transaction() as conn:
@@ -127,7 +133,8 @@ class PaymentStore:
         """PENDING → AUTHORISED (ledger entry) or DECLINED, with the event, in one transaction."""
         status = domain.authorisation_status(approved)
         now = self.clock.now_ms()
-        async with self.db.unit_of_work() as uow:
+
+        async def record(uow: UnitOfWork) -> Payment:
             conn = uow.conn
             finished = await _changed_txn(conn, _AUTHORISATION, {
                 "b_payment_id": payment.payment_id, "b_status": status,
@@ -140,6 +147,8 @@ class PaymentStore:
             await _announce_txn(uow, payment, _authorisation_event(payment, approved, reason), now)
             return finished
 
+        return await self.writes.run(record)
+
     # -- capture, void, refund ----------------------------------------------------------------
 
     async def start_step(self, payment: Payment, step: domain.Step) -> Payment:
@@ -147,11 +156,13 @@ class PaymentStore:
         step is pending; returns the payment as it now is (the caller checks which happened)."""
         if (payment.status, payment.pending_step) == (step.source, step.operation.value):
             return payment  # already marked: re-drive it
-        # One statement, committed on its own on PostgreSQL (one round trip, not three).
-        async with self.db.single_statement() as uow:
-            started = await _changed_txn(uow.conn, _START_STEP, {
+        async def start(uow: UnitOfWork) -> Payment | None:
+            return await _changed_txn(uow.conn, _START_STEP, {
                 "b_payment_id": payment.payment_id, "b_source": step.source, "b_step": step.operation.value,
                 "b_now": self.clock.now_ms()})
+
+        # One statement: alone, committed on its own on PostgreSQL (one round trip, not three).
+        started = await self.writes.run(start, one_statement=True)
         if started is not None:
             return started
         async with self.db.read() as conn:  # it had moved on: as it is now
@@ -161,7 +172,8 @@ class PaymentStore:
         """The provider carried out `step`: status, ledger entry and event in one transaction.
         Whoever finishes it first records it; a second finisher changes nothing."""
         now = self.clock.now_ms()
-        async with self.db.unit_of_work() as uow:
+
+        async def finish(uow: UnitOfWork) -> Payment:
             conn = uow.conn
             finished = await _changed_txn(conn, _FINISH_STEP, {
                 "b_payment_id": payment.payment_id, "b_source": step.source, "b_step": step.operation.value,
@@ -171,6 +183,8 @@ class PaymentStore:
             await _add_entry_txn(conn, payment, step.entry, now)
             await _announce_txn(uow, payment, _step_event(payment, step), now)
             return finished
+
+        return await self.writes.run(finish)
 
 
 # Reads every request makes, built once (kit/statements.py says why).

@@ -13,8 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
+from flashsale.kit.grouped_writes import GroupedWrites
 from flashsale.kit.sql import dialect_insert
 from flashsale.kit.statements import per_dialect
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.payments.domain import Operation
 from flashsale.services.payments.provider import Charge, ProviderOperation, ProviderResult
 from flashsale.services.payments.store.tables import provider_operations as ops
@@ -49,6 +51,7 @@ class ProviderBookStore:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self.writes = GroupedWrites(db)
 
     async def act_once(
         self, operation: Operation, idempotency_key: str, charge: Charge, result: ProviderResult
@@ -57,10 +60,13 @@ class ProviderBookStore:
         values = {"b_key": idempotency_key, "b_kind": operation.value, "b_order_id": charge.order_id,
                   "b_amount_cents": charge.amount_cents, "b_approved": result.approved, "b_reason": result.reason,
                   "b_now": now}
-        # One statement, so on PostgreSQL it commits on its own: one round trip, not three.
-        async with self.db.single_statement() as uow:
+        async def act(uow: UnitOfWork) -> ProviderResult:
             first = (await _ACT_ONCE.run(uow.conn, values)).one()
-        return ProviderResult(approved=bool(first.approved), reason=first.reason)
+            return ProviderResult(approved=bool(first.approved), reason=first.reason)
+
+        # One statement: alone, on PostgreSQL it commits on its own (one round trip, not three);
+        # calls that come together commit together, in a group of the provider's own.
+        return await self.writes.run(act, one_statement=True)
 
     async def count_failed_call(self, operation: Operation, idempotency_key: str, charge: Charge) -> None:
         insert = self._insert(operation, idempotency_key, charge, effects=0, approved=None, reason=None)
