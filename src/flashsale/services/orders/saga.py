@@ -7,7 +7,8 @@ order and step (the services on the other side key them so), so a runner that fi
 STARTED after a crash may call again without doing anything twice. One call goes ahead of its
 checkpoint: a declined card's release of the hold, recorded with the decline and the order's
 cancellation in one commit (`_authorise` says why that is safe). The last compensation, cancelling
-the order, is local and taken in the commit that records the step before it.
+the order, is local and taken in the commit that records the step before it; the capture and
+the shipment, booked one right after the other, are begun together and recorded together.
 
 One runner at a time holds a saga's lease: a request (pay, cancel) that wants an answer now, or
 an instance's worker (saga_worker.py) for what is due: steps after an event, retries, and sagas
