@@ -20,6 +20,7 @@ from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
 from flashsale.kit.idempotency import Answer, KeyClaim, KeyTicket
 from flashsale.kit.tracing import journey, journey_span
+from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.clients import InventoryClient
@@ -197,7 +198,8 @@ class Checkout:
         the lease were two. The lease is taken only from nobody, and the step it begins is decided
         on the saga as read under it (`claim_to_run_txn`): news that came after the first read is
         acted on there."""
-        async with self.store.db.transaction() as conn:
+        async def start(uow: UnitOfWork) -> _PayStart:
+            conn = uow.conn
             key = None if ticket is None else await ticket.take_txn(conn)
             saga = await saga_sql.get_txn(conn, order_id)
             order = None if saga is None else await get_txn(conn, order_id)
@@ -206,7 +208,9 @@ class Checkout:
             decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
             charge_now = decision is domain.Pay.CHARGE and saga.state == plan.RUNNING
             claimed = await self.saga.claim_to_pay_txn(conn, order_id, token) if charge_now else None
-        return _PayStart(order, saga, decision, claimed, key)
+            return _PayStart(order, saga, decision, claimed, key)
+
+        return await self.saga.writes.run(start)  # with the other pays' starts that come together
 
     async def _order_and_saga(self, order_id: str) -> tuple[Order, Saga]:
         """The order and its saga, in one read. The saga first: on PostgreSQL each statement of a

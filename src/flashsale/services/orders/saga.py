@@ -34,6 +34,7 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
+from flashsale.kit.grouped_writes import GroupedWrites
 from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.tracing import in_journey, span
 from flashsale.kit.unit_of_work import UnitOfWork
@@ -90,6 +91,9 @@ class CheckoutSaga:
         self.shipping = shipping
         self.clock = clock
         self.settings = settings
+        # The hot path's records (a pay's start and its payment's record, an order's completion)
+        # that come together commit together: kit/grouped_writes.py says why.
+        self.writes = GroupedWrites(db)
         self.wake_worker: Callable[[], None] = lambda: None  # the worker installs itself here
         # Runs a saga claimed in someone else's commit (a deduction's): the worker installs its own,
         # which counts it among the sagas it runs; without a worker, a task of its own.
@@ -300,10 +304,10 @@ class CheckoutSaga:
         released = None if outcome.approved else await self._give_hold_back(order)
         if released is not None:
             crash_point("release_hold.called")
-        paid: Order | None = None
-        answer: Answer | None = None
-        async with self.db.unit_of_work() as uow:
+        async def record(uow: UnitOfWork) -> tuple[Checkpoint, Order | None, Answer | None]:
             conn = uow.conn
+            paid: Order | None = None
+            answer: Answer | None = None
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
             await saga_sql.finish_step_txn(conn, order.order_id, plan.PAYMENT, now,
@@ -322,9 +326,11 @@ class CheckoutSaga:
                 await saga_sql.finish_step_txn(conn, order.order_id, plan.RELEASE_HOLD, now, outcome=released)
             if not outcome.approved and keyed is not None:
                 answer = await answer_txn(conn, keyed[0], keyed[1](PaymentDeclined(order.order_id, outcome.reason)))
-            after = await self._then_txn(uow, lease, order)
+            return await self._then_txn(uow, lease, order), paid, answer
+
+        recorded = await self.writes.run(record)  # with the other pays' records that come together
         crash_point("payment.recorded")
-        return after, paid, answer
+        return recorded
 
     async def _resolve_payment(self, lease: Lease, saga: Saga, order: Order, begun: str | None) -> Checkpoint:
         """A payment cut off mid-call: ask again with the same token (the payment service
@@ -372,10 +378,12 @@ class CheckoutSaga:
         """The shipment's outcome (with `captured`, the capture's too), and with it the end of the
         forward path: the order COMPLETED, or the saga turned to compensating when the shipment was
         refused."""
-        async with self.db.unit_of_work() as uow:
+
+        async def record(uow: UnitOfWork) -> tuple[Checkpoint, bool]:
             conn = uow.conn
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
+            refused = False
             if captured is not None:
                 await saga_sql.finish_step_txn(conn, order_id, plan.CAPTURE, now, outcome=captured)
             await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
@@ -385,11 +393,16 @@ class CheckoutSaga:
             elif outcome == plan.REFUSED:
                 await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, now,
                                              reason=domain.SHIPMENT_FAILED, due_at_ms=now)
-                metrics.sagas_compensating.labels(domain.SHIPMENT_FAILED).inc()
+                refused = True
             else:
                 await self.orders.move_txn(uow, order_id, domain.COMPLETED, only_from=[domain.PAID])
                 await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
-            return await self._then_txn(uow, lease)
+            return await self._then_txn(uow, lease), refused
+
+        after, refused = await self.writes.run(record)  # with the other completions that come together
+        if refused:
+            metrics.sagas_compensating.labels(domain.SHIPMENT_FAILED).inc()
+        return after
 
     # -- compensations ---------------------------------------------------------------------
 
