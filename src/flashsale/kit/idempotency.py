@@ -81,7 +81,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 @dataclass(frozen=True)
 class KeyClaim:
-    """The key a running request holds, for its work to store the answer with its effect."""
+    """The key a running request holds, for its work to store the answer with its effect. Its
+    lock's end is also the claim's fence: the answer is stored, or the key released, only while the
+    row still carries it, so a request paused past its lock (whose key another request has taken
+    over meanwhile) overwrites nothing when it wakes."""
 
     scope: str
     key: str
@@ -91,9 +94,8 @@ class KeyClaim:
 async def answer_txn(conn: AsyncConnection, claim: KeyClaim, answer: Answer) -> Answer:
     """Store `answer` for the claimed key inside the caller's transaction, which is about to commit
     the effect it answers for; KeyTakenOver when the claim no longer holds the key."""
-    stored = await _ANSWER.run(conn, {"b_scope": claim.scope, "b_key": claim.key,
-                                          "b_locked_until_ms": claim.locked_until_ms, "b_status": answer.status,
-                                          "b_body": orjson.dumps(answer.body).decode()})
+    stored = await _ANSWER.run(conn, {**_fence(claim), "b_status": answer.status,
+                                      "b_body": orjson.dumps(answer.body).decode()})
     if stored.rowcount != 1:
         raise KeyTakenOver()
     return replace(answer, stored=True)
@@ -120,8 +122,8 @@ class KeyTicket:
             raise _Answered(taken)
         # Kept as taken even should the caller's transaction roll back after this: storing an
         # answer, or releasing the key, is fenced by the claim's lock and then finds no row.
-        self.claim = KeyClaim(self.scope, self.key, taken.locked_until_ms)
-        return self.claim
+        self.claim = taken
+        return taken
 
 
 class _Answered(Exception):
@@ -172,8 +174,14 @@ def _CLAIM_ANSWERED(dialect: str) -> sa.Insert:
 _STILL_OURS = (idempotency_keys.c.scope == sa.bindparam("b_scope"), idempotency_keys.c.key == sa.bindparam("b_key"),
                idempotency_keys.c.state == "in_progress",
                idempotency_keys.c.locked_until_ms == sa.bindparam("b_locked_until_ms"))
+_RELEASE = Statement(idempotency_keys.delete().where(*_STILL_OURS))
 _ANSWER = Statement(idempotency_keys.update().where(*_STILL_OURS).values(
     state="done", status_code=sa.bindparam("b_status"), body=sa.bindparam("b_body")))
+
+
+def _fence(claim: KeyClaim) -> dict[str, object]:
+    """The bind values of `_STILL_OURS`: the claim's key, while the row still carries its lock."""
+    return {"b_scope": claim.scope, "b_key": claim.key, "b_locked_until_ms": claim.locked_until_ms}
 
 
 def request_hash(body: bytes) -> str:
@@ -194,25 +202,21 @@ class _Claim:
 
 
 @dataclass(frozen=True)
-class _Held:
-    """The key is ours to run. Its lock's end is also the claim's fence: the answer is stored, or
-    the key released, only while the row still carries it, so a request paused past its lock
-    (whose key another request has taken over meanwhile) overwrites nothing when it wakes."""
-
-    locked_until_ms: int
-
-
-@dataclass(frozen=True)
 class _Completion:
-    scope: str
-    key: str
-    held: _Held
+    claim: KeyClaim
     answer: Answer
 
 
-def _taken(claim: _Claim, locked_until_ms: int) -> Answer | _Held:
+def _taken(claim: _Claim, locked_until_ms: int) -> Answer | KeyClaim:
     """A new key, taken: answered already with the claim's known answer, or held to run the work."""
-    return _Held(locked_until_ms) if claim.known is None else replace(claim.known, stored=True)
+    if claim.known is None:
+        return KeyClaim(claim.scope, claim.key, locked_until_ms)
+    return replace(claim.known, stored=True)
+
+
+def _claim_of(held: KeyClaim | KeyTicket) -> KeyClaim | None:
+    """The key's claim, None for a ticket whose work has not taken it."""
+    return held.claim if isinstance(held, KeyTicket) else held
 
 
 class IdempotencyStore:
@@ -220,7 +224,7 @@ class IdempotencyStore:
         self.db = db
         self.clock = clock
         self.lock_ms = int(lock_s * 1000)
-        self._claims: Coalescer[None, _Claim, Answer | _Held] = Coalescer(self._claim_batch, max_batch=MAX_BATCH)
+        self._claims: Coalescer[None, _Claim, Answer | KeyClaim] = Coalescer(self._claim_batch, max_batch=MAX_BATCH)
         self._completions: Coalescer[None, _Completion, None] = Coalescer(
             self._complete_batch, max_batch=MAX_BATCH)
 
@@ -246,8 +250,7 @@ class IdempotencyStore:
         claimed = await self._claims.submit(None, claim)
         if isinstance(claimed, Answer):
             return claimed
-        held = KeyClaim(scope, key, claimed.locked_until_ms)
-        return await self._settle(held, lambda: work(held))
+        return await self._settle(claimed, lambda: work(claimed))
 
     async def run_taking(
         self, scope: str, key: str, body: bytes, work: Callable[[KeyTicket], Awaitable[Answer]]
@@ -278,22 +281,21 @@ class IdempotencyStore:
         except BaseException:
             await self._release(held)
             raise
-        claim = held.claim if isinstance(held, KeyTicket) else held
+        claim = _claim_of(held)
         if claim is None or answer.replayed:
             return answer  # the key was never taken here: nothing of ours to store
         if answer.status >= 500:
             await self._release(claim)
         elif not answer.stored:
-            await self._completions.submit(None, _Completion(claim.scope, claim.key, _Held(claim.locked_until_ms),
-                                                             answer))
+            await self._completions.submit(None, _Completion(claim, answer))
         return answer
 
-    async def _claim_batch(self, _: None, claims: list[_Claim]) -> list[Answer | _Held | Exception]:
+    async def _claim_batch(self, _: None, claims: list[_Claim]) -> list[Answer | KeyClaim | Exception]:
         if len(claims) == 1:
             taken = await self._claim_new_alone(claims[0])
             if taken is not None:
                 return [taken]
-        outcomes: dict[int, Answer | _Held | Exception] = {}
+        outcomes: dict[int, Answer | KeyClaim | Exception] = {}
         async with self.db.transaction() as conn:
             for n in sorted(range(len(claims)), key=lambda n: (claims[n].scope, claims[n].key)):
                 claim = claims[n]
@@ -303,7 +305,7 @@ class IdempotencyStore:
                     outcomes[n] = refused
         return [outcomes[n] for n in range(len(claims))]
 
-    async def _claim_new_alone(self, claim: _Claim) -> Answer | _Held | None:
+    async def _claim_new_alone(self, claim: _Claim) -> Answer | KeyClaim | None:
         """A batch of one whose key was never seen (the common case): its INSERT is the only
         statement, so it commits on its own (PostgreSQL: one round trip, not three). None when the
         key exists: the batch's transaction then reads it and decides."""
@@ -314,7 +316,7 @@ class IdempotencyStore:
                 return _taken(claim, locked_until)
         return None
 
-    async def _claim_txn(self, conn: AsyncConnection, claim: _Claim) -> Answer | _Held:
+    async def _claim_txn(self, conn: AsyncConnection, claim: _Claim) -> Answer | KeyClaim:
         """Take the key (held: go ahead; or answered with the claim's known answer) or return
         what an earlier request with it answered."""
         scope, key, digest = claim.scope, claim.key, claim.digest
@@ -344,27 +346,18 @@ class IdempotencyStore:
         )
         if taken.rowcount != 1:
             raise KeyInProgress()
-        return _Held(locked_until)
+        return KeyClaim(scope, key, locked_until)
 
     async def _complete_batch(self, _: None, completions: list[_Completion]) -> list[None]:
         async with self.db.transaction() as conn:
-            for done in sorted(completions, key=lambda done: (done.scope, done.key)):
-                await _ANSWER.run(conn, {"b_scope": done.scope, "b_key": done.key,
-                                             "b_locked_until_ms": done.held.locked_until_ms,
-                                             "b_status": done.answer.status,
-                                             "b_body": orjson.dumps(done.answer.body).decode()})
+            for done in sorted(completions, key=lambda done: (done.claim.scope, done.claim.key)):
+                await _ANSWER.run(conn, {**_fence(done.claim), "b_status": done.answer.status,
+                                         "b_body": orjson.dumps(done.answer.body).decode()})
         return [None] * len(completions)
 
     async def _release(self, held: KeyClaim | KeyTicket) -> None:
-        claim = held.claim if isinstance(held, KeyTicket) else held
+        claim = _claim_of(held)
         if claim is None:
             return  # a ticket whose work failed before taking its key
         async with self.db.transaction() as conn:
-            await conn.execute(
-                idempotency_keys.delete().where(
-                    idempotency_keys.c.scope == claim.scope,
-                    idempotency_keys.c.key == claim.key,
-                    idempotency_keys.c.state == "in_progress",
-                    idempotency_keys.c.locked_until_ms == claim.locked_until_ms,
-                )
-            )
+            await _RELEASE.run(conn, _fence(claim))

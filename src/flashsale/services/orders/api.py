@@ -161,7 +161,8 @@ async def place_order(
     # Refused on the gateway's word: with a key, that answer is stored as the key is taken.
     refused = refused_as_sold_out(lines, sold_out)
     known = None if refused is None else _problem(refused)
-    return await _answer_once(keys, "create-order", key, request, place, known=known)
+    return await _answer_once(key, request, lambda: place(None), lambda key, body: keys.run_keyed(
+        "create-order", key, body, _refusals_answered(place), known=known))
 
 
 @router.post("/orders/{orderId}/pay", response_model=OrderView, responses=answers(
@@ -197,7 +198,8 @@ async def pay_order(
                                   keyed=None if ticket is None else (ticket, paid_or_declined))
         return done.answer or paid(done.order)
 
-    return await _answer_once_taking(keys, f"pay:{order_id}", key, request, pay)
+    return await _answer_once(key, request, lambda: pay(None), lambda key, body: keys.run_taking(
+        f"pay:{order_id}", key, body, _refusals_answered(pay)))
 
 
 @router.post("/orders/{orderId}/cancel", responses=answers(
@@ -295,26 +297,18 @@ _Held = TypeVar("_Held", KeyClaim, KeyTicket)  # how a request holds its key: cl
 
 
 async def _answer_once(
-    keys: IdempotencyStore, scope: str, key: str | None, request: Request,
-    work: Callable[[KeyClaim | None], Awaitable[Answer]], *, known: Problem | None = None,
+    key: str | None, request: Request, unkeyed: Callable[[], Awaitable[Answer]],
+    keyed: Callable[[str, bytes], Awaitable[Answer]],
 ) -> JSONResponse:
-    """Run `work`, or with an Idempotency-Key answer what the first request with it answered.
-    `known`: the refusal `work` would answer, known before it runs (stored with a new key)."""
+    """Answer a request without an Idempotency-Key by running it (`unkeyed`), and one with a key
+    through the idempotency store (`keyed`: its `run_keyed`, or `run_taking` for work that takes
+    its key in its own first transaction), which answers what the first request with it answered."""
     if key is None:
-        return _response(await work(None))
-    body = await request.body()
-    return _response(await _settled(lambda: keys.run_keyed(scope, key, body, _refusals_answered(work), known=known)))
-
-
-async def _answer_once_taking(
-    keys: IdempotencyStore, scope: str, key: str | None, request: Request,
-    work: Callable[[KeyTicket | None], Awaitable[Answer]],
-) -> JSONResponse:
-    """`_answer_once` for work that takes its Idempotency-Key in its own first transaction."""
-    if key is None:
-        return _response(await work(None))
-    body = await request.body()
-    return _response(await _settled(lambda: keys.run_taking(scope, key, body, _refusals_answered(work))))
+        return _response(await unkeyed())
+    try:
+        return _response(await keyed(key, await request.body()))
+    except _NotYet as not_yet:
+        raise not_yet.in_progress from None
 
 
 def _refusals_answered(work: Callable[[_Held], Awaitable[Answer]]) -> Callable[[_Held], Awaitable[Answer]]:
@@ -330,13 +324,6 @@ def _refusals_answered(work: Callable[[_Held], Awaitable[Answer]]) -> Callable[[
             raise _problem(refused) from refused
 
     return settled_work
-
-
-async def _settled(run: Callable[[], Awaitable[Answer]]) -> Answer:
-    try:
-        return await run()
-    except _NotYet as not_yet:
-        raise not_yet.in_progress from None
 
 
 def _response(answer: Answer) -> JSONResponse:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -18,7 +18,7 @@ import structlog
 from flashsale.kit.clock import Clock
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
-from flashsale.kit.idempotency import Answer, KeyClaim, KeyTicket
+from flashsale.kit.idempotency import Answer, KeyTicket
 from flashsale.kit.tracing import journey, journey_span
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import domain
@@ -34,7 +34,7 @@ from flashsale.services.orders.errors import (
     UnknownOrder,
 )
 from flashsale.services.orders.pricing import PriceList
-from flashsale.services.orders.saga import CheckoutSaga, Keyed
+from flashsale.services.orders.saga import CheckoutSaga, Keyed, PayAnswer
 from flashsale.services.orders.store import Claimed, Order, OrderStore, Saga, SagaStore, get_txn
 from flashsale.services.orders.store import sagas as saga_sql
 
@@ -67,20 +67,19 @@ def refused_as_sold_out(lines: Sequence[domain.Line], sold_out: str | None) -> O
 
 # A pay's Idempotency-Key, for its first transaction to take, and how it answers: with the paid
 # order, or with the decline.
-PayKey = tuple[KeyTicket, Callable[[Order | PaymentDeclined], Answer]]
+PayKey = tuple[KeyTicket, PayAnswer]
 
 
 @dataclass(frozen=True)
 class _PayStart:
     """What a pay's first transaction found and took: the order and its saga (None: no such order,
-    or another customer's), what the order's state says of paying it, the saga's lease when this
-    request is to charge it now, and the request's key."""
+    or another customer's), what the order's state says of paying it, and the saga's lease when
+    this request is to charge it now (the request's key, taken too, is its ticket's claim)."""
 
     order: Order | None
     saga: Saga | None
     decision: domain.Pay | None
     claimed: Claimed | None
-    key: KeyClaim | None
 
 
 class Checkout:
@@ -181,7 +180,8 @@ class Checkout:
             # Another request (or instance) is paying this order right now: its outcome is ours.
             await self._wait_for_payment(order_id)
             return Paid(await self._paid_or_refused(order_id, None))
-        answer_with = None if keyed is None or start.key is None else (start.key, keyed[1])
+        key = None if keyed is None else keyed[0].claim
+        answer_with = None if keyed is None or key is None else (key, keyed[1])
         paying = await self.saga.pay(start.claimed, order, token, answer_with)
         if paying.answer is not None:  # paid or declined by this request: no need to read the order again
             return Paid(paying.paid or order, paying.answer)
@@ -200,15 +200,16 @@ class Checkout:
         acted on there."""
         async def start(uow: UnitOfWork) -> _PayStart:
             conn = uow.conn
-            key = None if ticket is None else await ticket.take_txn(conn)
+            if ticket is not None:
+                await ticket.take_txn(conn)
             saga = await saga_sql.get_txn(conn, order_id)
             order = None if saga is None else await get_txn(conn, order_id)
             if order is None or saga is None or (customer_id is not None and order.customer_id != customer_id):
-                return _PayStart(None, None, None, None, key)  # unknown (to this customer)
+                return _PayStart(None, None, None, None)  # unknown (to this customer)
             decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
             charge_now = decision is domain.Pay.CHARGE and saga.state == plan.RUNNING
             claimed = await self.saga.claim_to_pay_txn(conn, order_id, token) if charge_now else None
-            return _PayStart(order, saga, decision, claimed, key)
+            return _PayStart(order, saga, decision, claimed)
 
         return await self.saga.writes.run(start)  # with the other pays' starts that come together
 

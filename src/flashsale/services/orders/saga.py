@@ -61,8 +61,10 @@ class SagaSettings:
 Checkpoint = tuple[Saga, str | None]
 # A request's Idempotency-Key and how it answers with the order (api.py renders it).
 Keyed = tuple[KeyClaim, Callable[[Order], Answer]]
-# A pay's Idempotency-Key and how it answers: with the paid order, or with the decline.
-KeyedPay = tuple[KeyClaim, Callable[[Order | PaymentDeclined], Answer]]
+# How a pay answers: with the paid order, or with the decline (api.py renders both).
+PayAnswer = Callable[[Order | PaymentDeclined], Answer]
+# A pay's Idempotency-Key and how it answers.
+KeyedPay = tuple[KeyClaim, PayAnswer]
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ class CheckoutSaga:
     async def pay(self, claimed: Claimed, order: Order, token: str, keyed: KeyedPay | None = None) -> Paying:
         """Authorise the order's payment and run on as far as the saga can go now, under the lease
         `claim_to_pay_txn` took. `keyed`: the request's Idempotency-Key, whose answer (the paid
-        order) is stored with the payment."""
+        order, or the decline) is stored with the payment's record."""
         paying = Paying(None)
 
         async def authorise_first() -> Checkpoint:
