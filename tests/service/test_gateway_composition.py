@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 from gateway_support import (
@@ -120,6 +121,29 @@ def test_a_crowd_of_reads_asks_the_catalog_and_the_customers_once_and_a_profile_
     assert (after[0] - before[0], after[1] - before[1]) == (1, 1)  # the first read asked; nine were answered
     assert renamed.status_code == 200, renamed.text
     assert reread["customer"]["name"] == "Ann Lee"
+
+
+def test_a_profile_kept_long_shows_a_change_made_past_this_gateway_once_it_is_heard(house: Any) -> None:
+    gateway = own_gateway(house, profiles_kept_s="600")  # kept far longer than the test takes, while heard
+    wait_for(lambda: total(page_of(gateway.url), "gateway_sold_out_feed_listening") == 1, timeout_s=30,
+             what="the gateway to hear the house's facts")
+    customers = house.shared("customers")
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    customer = gateway.sign_up("Ann")
+    order_id = gateway.place(customer, product_id)["orderId"]
+    composed(gateway, customer.headers, order_id)  # the profile is fetched and kept
+    before = _asked(customers, "/customers/{customerId}")
+    kept = composed(gateway, customer.headers, order_id)[1]
+    after = _asked(customers, "/customers/{customerId}")
+
+    # Changed at the customers service itself, as another gateway instance or an operator would.
+    renamed = httpx.patch(f"{customers.url}/customers/{customer.customer_id}", json={"name": "Ann Lee"}, timeout=10)
+
+    assert after == before  # the second read came from the copy
+    assert kept["customer"]["name"] == "Ann"
+    assert renamed.status_code == 200, renamed.text
+    wait_for(lambda: composed(gateway, customer.headers, order_id)[1]["customer"]["name"] == "Ann Lee",
+             timeout_s=10, what="the kept profile to give way to the changed one")
 
 
 def test_a_killed_customers_service_leaves_the_order_readable_with_the_customer_marked(

@@ -1,8 +1,8 @@
 """Composition root of the gateway: builds and wires everything, nothing at import time.
 
 The gateway is stateless (no database): what it keeps (recent writes, rate-limit windows, the
-sold-out copy it overhears the broker for) lives in the process and may be lost on restart at no
-cost but a moment of staleness.
+sold-out copy and the customers' profiles it overhears the broker for) lives in the process and
+may be lost on restart at no cost but a moment of staleness.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from flashsale.services.gateway.copies import Copies
 from flashsale.services.gateway.door import SoldOutDoor
 from flashsale.services.gateway.edge import Admission, BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
-from flashsale.services.gateway.feed import hear_units_back
+from flashsale.services.gateway.feed import hear_the_house
 from flashsale.services.gateway.freshness import RecentWrites
+from flashsale.services.gateway.profiles import KeptProfiles
 from flashsale.services.gateway.settings import GatewaySettings
 from flashsale.services.gateway.sold_out import SoldOut
 from flashsale.services.gateway.upstream import Upstreams
@@ -46,15 +47,18 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         app.state.keys = Keys(settings.gateway_secret, settings.token_ttl_s, runtime.clock, settings.refresh_ttl_s)
         app.state.throttle = Throttle(settings.rate_limit)
         kept_ms = int(settings.parts_kept_s * 1000)
+        profiles = KeptProfiles(kept_ms, int(max(settings.profiles_kept_s, settings.parts_kept_s) * 1000))
         app.state.reads = Reads(upstreams, recent, runtime.clock, settings.part_timeout_s,
-                                settings.low_stock_threshold, products=Copies(kept_ms), profiles=Copies(kept_ms),
+                                settings.low_stock_threshold, products=Copies(kept_ms), profiles=profiles,
                                 levels=Copies(kept_ms))
         app.state.admission = Admission(settings.max_buys_in_flight)
         app.state.sold_out = SoldOut(int(settings.sold_out_ttl_s * 1000))
+        # The broker is overheard when a copy has use for it: the sold-out marks, or profiles kept
+        # for longer than every other part (feed.py).
         bus = (Bus(settings.broker_url, name=f"{SERVICE.name}-{settings.instance}", limits=stream_limits(settings))
-               if settings.sold_out_ttl_s else None)
+               if settings.sold_out_ttl_s or settings.profiles_kept_s > settings.parts_kept_s else None)
         if bus is not None:
-            runtime.spawn(lambda stop: hear_units_back(bus, app.state.sold_out, stop))
+            runtime.spawn(lambda stop: hear_the_house(bus, app.state.sold_out, profiles, runtime.clock, stop))
         try:
             yield
         finally:

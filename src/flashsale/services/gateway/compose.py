@@ -11,8 +11,8 @@ stock of a moment ago (freshness.RecentWrites): that is read from the inventory,
 customer sees their own order's effect at once. Each availability says which `source` it came from.
 
 Each part but the order is kept for a moment once fetched (copies.py: FLASHSALE_PARTS_KEPT_S), so
-that a crowd polling its orders asks the catalog, the customers and the inventory once per moment,
-not once per poll.
+that a crowd polling its orders asks the catalog and the inventory once per moment, not once per
+poll; a customer's profile for longer while its changes are heard (profiles.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from flashsale.kit.clock import Clock, iso_from_ms
 from flashsale.services.gateway import freshness, metrics
 from flashsale.services.gateway.copies import Copies
 from flashsale.services.gateway.freshness import RecentWrites
+from flashsale.services.gateway.profiles import KeptProfiles
 from flashsale.services.gateway.upstream import Upstreams
 
 log = structlog.get_logger(__name__)
@@ -45,9 +46,10 @@ class Reads:
     part_timeout_s: float
     low_threshold: int
     # What a read fetched, kept for the next ones (copies.py): the catalog's product views, the
-    # customers' profiles, and stock levels read from the inventory. Without: every read asks.
+    # customers' profiles (profiles.py), and stock levels read from the inventory. Without: every
+    # read asks.
     products: Copies[Json] = field(default_factory=lambda: Copies(0))
-    profiles: Copies[Json] = field(default_factory=lambda: Copies(0))
+    profiles: KeptProfiles = field(default_factory=lambda: KeptProfiles(0, 0))
     levels: Copies[Json] = field(default_factory=lambda: Copies(0))
 
     async def order(self, customer_id: str, order_id: str) -> Json:
@@ -78,11 +80,11 @@ class Reads:
 
     def profile_changed(self, customer_id: str) -> None:
         """The customer has just changed their profile: their next read asks for it again."""
-        self.profiles.forget(customer_id)
+        self.profiles.changed(customer_id, self.clock.now_ms())
 
     def product_changed(self, product_id: str) -> None:
         """An admin has just changed the product: the next read asks the catalog for it again."""
-        self.products.forget(product_id)
+        self.products.outdate(product_id, self.clock.now_ms())
 
     async def with_availability(self, customer_id: str | None, products: list[Json]) -> list[Json]:
         """The products with each availability marked by source; the customer's recent writes

@@ -24,11 +24,12 @@ pass the time, epoch ms).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
 MAX_ENTRIES = 100_000
+_OUTDATED: Any = object()  # kept in place of a value: anything asked for before it is out of date
 
 
 class Copies(Generic[V]):
@@ -46,7 +47,7 @@ class Copies(Generic[V]):
         if found is None:
             return None
         asked_at, value = found
-        if now - asked_at >= self.ttl_ms or (asked_since is not None and asked_at < asked_since):
+        if value is _OUTDATED or now - asked_at >= self.ttl_ms or (asked_since is not None and asked_at < asked_since):
             return None
         return value
 
@@ -63,5 +64,13 @@ class Copies(Generic[V]):
         while len(self._kept) > self.max_entries:
             self._kept.popitem(last=False)
 
-    def forget(self, key: str) -> None:
-        self._kept.pop(key, None)
+    def outdate(self, key: str, now: int) -> None:
+        """What was asked for `key` before `now` is out of date: the copy is dropped, and an answer
+        asked for before `now` that arrives later is not kept either (it may not show the change)."""
+        self.put(key, _OUTDATED, now)
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+    def __len__(self) -> int:
+        return len(self._kept)

@@ -13,4 +13,7 @@ availability_reads = Counter("gateway_availability_reads_total", "Availability s
 # Products the sold-out copy holds marked now; facts heard that gave units back (sold_out.py).
 sold_out_products = Gauge("gateway_sold_out_products", "Products the gateway refuses as sold out")
 units_back_heard = Counter("gateway_units_back_heard_total", "Inventory facts heard that gave units back")
-feed_listening = Gauge("gateway_sold_out_feed_listening", "1 while the sold-out copy hears the inventory's facts")
+profile_changes_heard = Counter("gateway_profile_changes_heard_total", "Customers' profile changes heard (profiles.py)")
+# The gauge's name is older than the profiles' feed: one subscription hears both (feed.py).
+feed_listening = Gauge("gateway_sold_out_feed_listening",
+                       "1 while the gateway hears the inventory's and the customers' facts")

@@ -25,6 +25,10 @@ class GatewaySettings(ServiceSettings):
     # profile, a stock level read for read-your-writes) answer the next reads (copies.py); 0: every
     # read asks their services.
     parts_kept_s: float = Field(default=1.0, ge=0)
+    # FLASHSALE_PROFILES_KEPT_S: how long a customer's profile answers the next composed reads while
+    # the gateway hears the customers' changes on the broker (profiles.py); otherwise (or when it is
+    # the shorter) FLASHSALE_PARTS_KEPT_S.
+    profiles_kept_s: float = Field(default=60.0, ge=0)
     # FLASHSALE_MAX_BODY_BYTES: larger request bodies are refused with 413.
     max_body_bytes: int = Field(default=16_384, ge=1)
     # FLASHSALE_RATE_LIMIT: per customer (per client address when anonymous), `limits` notation.
