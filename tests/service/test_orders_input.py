@@ -9,6 +9,7 @@ import pytest
 from orders_support import start_house, unique
 
 from support import plain_http
+from support.metrics import page_of, total
 
 pytestmark = pytest.mark.service
 
@@ -66,6 +67,28 @@ def test_malformed_requests_get_a_4xx_problem_on_every_endpoint(services: Any) -
     assert [a.status_code for a in answers if not _is_problem(a)] == []
     assert plain_http.get(f"{url}/orders/unknown-order").json()["code"] == "unknown_order"
     assert house.orders.get(order)["status"] == "PENDING_PAYMENT"  # none of that touched it
+
+
+def test_a_read_of_an_order_answered_in_front_of_the_app_is_the_apps_own_answer(services: Any) -> None:
+    house, _ = start_house(services)
+    url = house.orders.url
+    order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))["orderId"]
+    counted = _reads_counted(url)
+
+    polled = plain_http.get(f"{url}/orders/{order}")  # a buyer's poll: answered by read_path.py
+    by_route = plain_http.get(f"{url}/orders/{order}", params={"via": "route"})  # FastAPI's route answers it
+    unknown = plain_http.get(f"{url}/orders/unknown-order")
+
+    assert polled.status_code == by_route.status_code == 200, polled.text
+    assert polled.json() == by_route.json() and polled.json()["orderId"] == order
+    assert "contactEmail" in polled.json()
+    assert polled.headers["content-type"] == by_route.headers["content-type"] == "application/json"
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_order")
+    assert _reads_counted(url) - counted == 3  # every read counted under its route, whichever answered it
+
+
+def _reads_counted(url: str) -> float:
+    return total(page_of(url), "http_request_duration_seconds_count", route="/orders/{orderId}", method="GET")
 
 
 def test_customers_see_their_orders_newest_first_and_only_an_admin_sees_every_order(services: Any) -> None:

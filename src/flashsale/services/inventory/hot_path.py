@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
 from flashsale.contracts.api import ReserveStock
-from flashsale.kit.asgi import is_json, read_body, replay_body
+from flashsale.kit.asgi import is_json, read_body, replay_body, send_json
 from flashsale.kit.problems import answer_for
 from flashsale.kit.service import observed
 from flashsale.services.inventory.api import reservation_view
@@ -78,15 +78,7 @@ class ReserveHotPath:
             await answer(scope, receive, send)
             return
         view = reservation_view(reservation)
-        await _send_json(send, view.__pydantic_serializer__.to_json(view, by_alias=True))
-
-
-async def _send_json(send: Send, body: bytes) -> None:
-    """A 200 with a JSON body: the two messages a Starlette `Response` sends, with the same
-    headers in the same order, without building the response object per hold."""
-    headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        await send_json(send, view.__pydantic_serializer__.to_json(view, by_alias=True))
 
 
 def _well_formed(scope: Scope, body: bytes) -> ReserveStock | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -30,6 +30,7 @@ from flashsale.kit.problems import MEDIA_TYPE, Problem, answer_errors
 from flashsale.kit.service import require_admin
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.domain import Contact
 from flashsale.services.orders.errors import (
     HoldExpired,
     InvalidItems,
@@ -258,8 +259,9 @@ async def retry_saga(order_id: OrderId, request: Request, checkout: CheckoutDep)
 
 @router.get("/orders/{orderId}", responses=answers(UNKNOWN_ORDER))
 async def get_order(order_id: OrderId, checkout: CheckoutDep) -> OrderDetailView:
+    """The order with its customer's contact (answered in front of the app: read_path.py)."""
     order, contact = await checkout.find_with_contact(order_id)
-    return OrderDetailView(**dict(order_view(order)), contact_email=None if contact is None else contact.email)
+    return order_detail_view(order, contact)
 
 
 # Without customerId it is an operator's listing: 401/403 without the admin token, so the document
@@ -337,7 +339,15 @@ def _json(order: Order) -> dict[str, object]:
 
 
 def order_view(order: Order) -> OrderView:
-    return OrderView(
+    return OrderView(**_order_fields(order))
+
+
+def order_detail_view(order: Order, contact: Contact | None) -> OrderDetailView:
+    return OrderDetailView(**_order_fields(order), contact_email=None if contact is None else contact.email)
+
+
+def _order_fields(order: Order) -> dict[str, Any]:
+    return dict(
         order_id=order.order_id,
         customer_id=order.customer_id,
         status=order.status,
