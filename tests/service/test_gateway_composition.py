@@ -74,6 +74,30 @@ def test_an_order_reads_whole_while_every_service_answers(house: Any) -> None:
     assert body["products"][product_id]["availability"]["source"] in ("inventory", "catalog")
 
 
+def test_a_poll_answered_in_front_of_the_app_is_the_apps_own_answer(house: Any) -> None:
+    gateway = Gateway(house.shared("gateway", **gateway_env(backends(house))), house.admin_token)
+    product_id = gateway.new_product(gateway.admin(), stock=3)
+    ann, bob = gateway.sign_up("Ann"), gateway.sign_up("Bob")
+    order_id = gateway.place(ann, product_id)["orderId"]
+    route = "/api/orders/{orderId}"
+    counted = total(page_of(gateway.url), "http_request_duration_seconds_count", route=route, method="GET")
+
+    polled = gateway.get(f"/api/orders/{order_id}", headers=ann.headers)  # answered by polls.py
+    by_route = gateway.get(f"/api/orders/{order_id}", headers=ann.headers, params={"via": "route"})  # by FastAPI's
+    read_by_bob = gateway.get(f"/api/orders/{order_id}", headers=bob.headers)
+    unsigned = gateway.get(f"/api/orders/{order_id}")
+
+    assert polled.status_code == by_route.status_code == 200, polled.text
+    assert polled.json()["order"] == by_route.json()["order"] and polled.json()["order"]["orderId"] == order_id
+    assert polled.json()["customer"] == by_route.json()["customer"]
+    assert polled.json()["parts"] == by_route.json()["parts"] == {"order": "ok", "customer": "ok", "products": "ok"}
+    assert polled.headers["content-type"] == by_route.headers["content-type"] == "application/json"
+    assert (read_by_bob.status_code, read_by_bob.json()["code"]) == (404, "order_not_found")
+    assert read_by_bob.json()["instance"] == f"/api/orders/{order_id}"
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unauthenticated")
+    assert total(page_of(gateway.url), "http_request_duration_seconds_count", route=route, method="GET") - counted == 4
+
+
 def test_another_customers_order_can_be_neither_read_nor_paid_and_stays_as_it_was(house: Any) -> None:
     gateway = Gateway(house.shared("gateway", **gateway_env(backends(house))), house.admin_token)
     product_id = gateway.new_product(gateway.admin(), stock=3)

@@ -27,6 +27,7 @@ from flashsale.services.gateway.edge import Admission, BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
 from flashsale.services.gateway.feed import hear_the_house
 from flashsale.services.gateway.freshness import RecentWrites
+from flashsale.services.gateway.polls import OrderPolls
 from flashsale.services.gateway.profiles import KeptProfiles
 from flashsale.services.gateway.settings import GatewaySettings
 from flashsale.services.gateway.sold_out import SoldOut
@@ -80,5 +81,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.state.front = SoldOutDoor  # the sold-out crowd refused in front of the app (door.py says why)
+    # In front of the app: buyers' polls of their orders (polls.py says why), then the sold-out
+    # crowd's attempts refused (door.py says why).
+    app.state.front = lambda app: OrderPolls(SoldOutDoor(app), app)
     return app
