@@ -52,9 +52,9 @@ def replay_body(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def send_json(send: Send, body: bytes) -> None:
-    """A 200 with a JSON body: the two messages a Starlette `Response` sends, with the same headers
-    in the same order, without building the response object for each answer."""
+async def send_json(send: Send, body: bytes, *, status: int = 200) -> None:
+    """An answer with a JSON body: the two messages a Starlette `Response` sends, with the same
+    headers in the same order, without building the response object for each answer."""
     headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -81,6 +81,11 @@ router = APIRouter(prefix="/inventory", tags=["inventory"])
     (422, "customer_required"),
 ))
 async def reserve(body: ReserveStock, store: Store) -> ReservationView:
+    """A hold (answered in front of the app: hot_path.py)."""
+    return await held(store, body)
+
+
+async def held(store: Inventory, body: ReserveStock) -> ReservationView:
     lines = [Line(item.product_id, item.quantity) for item in body.lines()]
     reservation = await store.reserve(
         lines, order_id=body.order_id, customer_id=body.customer_id, ttl_s=body.ttl_seconds,

@@ -10,11 +10,10 @@ from fastapi import FastAPI
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.inventory import SERVICE
+from flashsale.services.inventory import SERVICE, hot_path
 from flashsale.services.inventory.api import install_error_handlers, router
 from flashsale.services.inventory.consumers import order_events
 from flashsale.services.inventory.gauges import stock_gauges
-from flashsale.services.inventory.hot_path import ReserveHotPath
 from flashsale.services.inventory.operations import Inventory
 from flashsale.services.inventory.settings import InventorySettings
 from flashsale.services.inventory.store.holds import HoldStrategy, hold_all_txn
@@ -49,5 +48,5 @@ def create_app(
     app = service_app(runtime, lifespan)
     app.include_router(router)
     install_error_handlers(app)
-    app.state.front = ReserveHotPath  # reserves answered in front of the app (hot_path.py says why)
+    app.state.front = hot_path.FRONT  # reserves answered in front of the app (hot_path.py says why)
     return app

@@ -14,7 +14,7 @@ from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.idempotency import IdempotencyStore
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.orders import SERVICE, api
+from flashsale.services.orders import SERVICE, api, read_path
 from flashsale.services.orders.clients import (
     CatalogClient,
     CustomersClient,
@@ -25,7 +25,6 @@ from flashsale.services.orders.clients import (
 from flashsale.services.orders.consumers import Checkouts, customer_events, reservation_events
 from flashsale.services.orders.operations import Checkout
 from flashsale.services.orders.pricing import CatalogPrices, FixedPrice, PriceList
-from flashsale.services.orders.read_path import OrderReadPath
 from flashsale.services.orders.reconcile import ContactReconciler, contact_reconciler
 from flashsale.services.orders.saga import CheckoutSaga, SagaSettings
 from flashsale.services.orders.saga_worker import saga_worker
@@ -75,7 +74,7 @@ def create_app(settings: OrderSettings | None = None, clock: Clock | None = None
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
     api.install_error_handlers(app)
-    app.state.front = OrderReadPath  # the buyers' polls answered in front of the app (read_path.py says why)
+    app.state.front = read_path.FRONT  # the buyers' polls answered in front of the app (read_path.py says why)
     return app
 
 
