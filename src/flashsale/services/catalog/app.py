@@ -12,7 +12,7 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.catalog import SERVICE, api
+from flashsale.services.catalog import SERVICE, api, hot_routes
 from flashsale.services.catalog.clients import InventoryStock
 from flashsale.services.catalog.consumers import stock_levels
 from flashsale.services.catalog.operations import Products
@@ -49,6 +49,7 @@ def create_app(settings: CatalogSettings | None = None, clock: Clock | None = No
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
     api.install_error_handlers(app)
+    app.state.front = hot_routes.FRONT  # a checkout's calls answered in front of the app (kit.front_routes)
     return app
 
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.payments import SERVICE, api
+from flashsale.services.payments import SERVICE, api, hot_routes
 from flashsale.services.payments.operations import Payments
 from flashsale.services.payments.provider import SimulatedProvider
 from flashsale.services.payments.retries import RetryPolicy
@@ -37,4 +37,5 @@ def create_app(settings: PaymentsSettings | None = None, clock: Clock | None = N
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
     api.install_error_handlers(app)
+    app.state.front = hot_routes.FRONT  # a checkout's calls answered in front of the app (kit.front_routes)
     return app

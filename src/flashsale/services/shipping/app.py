@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flashsale.kit.clock import Clock
 from flashsale.kit.service import ServiceRuntime, service_app
 from flashsale.kit.settings import ServiceSettings
-from flashsale.services.shipping import SERVICE, api
+from flashsale.services.shipping import SERVICE, api, hot_routes
 from flashsale.services.shipping.operations import Shipments
 from flashsale.services.shipping.store import ShipmentStore
 
@@ -30,4 +30,5 @@ def create_app(settings: ServiceSettings | None = None, clock: Clock | None = No
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
     api.install_error_handlers(app)
+    app.state.front = hot_routes.FRONT  # a checkout's calls answered in front of the app (kit.front_routes)
     return app
