@@ -15,16 +15,19 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from flashsale.contracts.api import ID_PATTERN, CustomerView, Notifications, OrderView, PayOrder, UpdateCustomer
-from flashsale.kit.idempotency import REPLAYED_HEADER
 from flashsale.services.gateway import metrics
 from flashsale.services.gateway.auth import CustomerId, as_customer
-from flashsale.services.gateway.deps import AdmissionDep, ReadsDep, SoldOutDep, UpstreamsDep
-from flashsale.services.gateway.door import JUDGED
-from flashsale.services.gateway.errors import OrderNotFound, SoldOutHere
+from flashsale.services.gateway.deps import ReadsDep, SoldOutDep, UpstreamsDep
+from flashsale.services.gateway.errors import SoldOutHere
 from flashsale.services.gateway.models import ComposedOrder, Orders, PlaceOrder
-from flashsale.services.gateway.placing import MAX_KEY_LENGTH, keyed, order_body, refused_by_the_order_service
+from flashsale.services.gateway.placing import (
+    MAX_KEY_LENGTH,
+    paid_by_the_order_service,
+    placed_by_the_order_service,
+    refused_by_the_order_service,
+)
 from flashsale.services.gateway.sold_out import Attempt
-from flashsale.services.gateway.upstream import problem_code, relay
+from flashsale.services.gateway.upstream import relay
 
 router = APIRouter(prefix="/api", tags=["customer"])
 
@@ -49,8 +52,7 @@ NOT_YOURS = (404, "order_not_found")
     (404, "unknown_product"), (422, "unknown_product"), ORDERS_DOWN, (503, "overloaded"),
 ))
 async def place_order(
-    body: PlaceOrder, customer_id: CustomerId, upstreams: UpstreamsDep, reads: ReadsDep, sold_out: SoldOutDep,
-    admission: AdmissionDep, request: Request, key: IdempotencyKey = None,
+    body: PlaceOrder, customer_id: CustomerId, sold_out: SoldOutDep, request: Request, key: IdempotencyKey = None,
 ) -> Response:
     """201 order (the products' availability is read from the inventory for a while); 409 out_of_stock.
 
@@ -59,28 +61,15 @@ async def place_order(
     order service (its first answer, whatever it was, is the one it must get again, and only the
     order service keeps keys: it is told the product with `Flashsale-Sold-Out`). Past what the house
     takes at once, an attempt is shed with 503 overloaded and Retry-After (edge.Admission)."""
+    # A signed-in customer's well-formed attempt is answered in front of the app (door.py), alike.
     attempt = Attempt(tuple((item.product_id, item.quantity) for item in body.items), body.fulfilment == "partial")
-    clock = request.app.state.runtime.clock
-    judged = request.scope.get(JUDGED, False)  # judged at the door (door.py) already
-    refused_by = None if judged else sold_out.refuses(attempt, clock.now_ms())
+    refused_by = sold_out.refuses(attempt, request.app.state.runtime.clock.now_ms())
     if refused_by is not None:
         if key is None:
             metrics.refusals.labels("out_of_stock").inc()
             raise SoldOutHere(refused_by)
         return await refused_by_the_order_service(request.app.state, customer_id, body, key, refused_by)
-    ticket = sold_out.ticket()
-    with admission.admitted():
-        answer = await upstreams.orders.request("POST", "/orders", json=order_body(customer_id, body),
-                                                headers=keyed(customer_id, key), idempotent=key is not None)
-    if answer.status_code == 201:
-        reads.wrote(customer_id, [item.product_id for item in body.items])
-    news = answer.headers.get(REPLAYED_HEADER) != "true"  # the key's first answer again is none
-    if news and answer.status_code == 201:
-        sold_out.granted(attempt)
-    elif news and answer.status_code == 409 and problem_code(answer) == "out_of_stock":
-        sold_out.refused(attempt, ticket, clock.now_ms())
-        metrics.sold_out_products.set(len(sold_out))
-    return relay(answer, request.url.path)
+    return await placed_by_the_order_service(request.app.state, customer_id, body, key, attempt)
 
 
 @router.get("/orders", response_model=Orders, responses=as_customer(ORDERS_DOWN))
@@ -104,18 +93,11 @@ async def get_order(order_id: OrderId, customer_id: CustomerId, reads: ReadsDep)
     ORDERS_DOWN,
 ))
 async def pay_order(
-    order_id: OrderId, body: PayOrder, customer_id: CustomerId, upstreams: UpstreamsDep, request: Request,
-    key: IdempotencyKey = None,
+    order_id: OrderId, body: PayOrder, customer_id: CustomerId, request: Request, key: IdempotencyKey = None,
 ) -> Response:
     """200 PAID; 402 payment_declined; 409 invalid_state / hold_expired; 404 order_not_found."""
-    # Whose order it is, the order service checks as it pays: one request, not a read of the order first.
-    answer = await upstreams.orders.request(
-        "POST", f"/orders/{order_id}/pay?{urlencode({'customerId': customer_id})}", json=body.model_dump(by_alias=True),
-        headers=keyed(customer_id, key), idempotent=key is not None,
-    )
-    if answer.status_code == 404 and problem_code(answer) == "unknown_order":
-        raise OrderNotFound(order_id)
-    return relay(answer, request.url.path)
+    # A signed-in customer's well-formed payment is answered in front of the app (door.py), alike.
+    return await paid_by_the_order_service(request.app.state, customer_id, order_id, body, key, request.url.path)
 
 
 @router.post("/orders/{orderId}/cancel", response_model=OrderView, responses=as_customer(

@@ -22,7 +22,7 @@ from flashsale.services.gateway.assets import Assets
 from flashsale.services.gateway.auth import Keys
 from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.copies import Copies
-from flashsale.services.gateway.door import SoldOutDoor
+from flashsale.services.gateway.door import BuyDoor
 from flashsale.services.gateway.edge import Admission, BodyLimit, Throttle
 from flashsale.services.gateway.errors import GatewayProblem
 from flashsale.services.gateway.feed import hear_the_house
@@ -81,7 +81,7 @@ def create_app(settings: GatewaySettings | None = None, clock: Clock | None = No
         return response
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    # In front of the app: buyers' polls of their orders (polls.py says why), then the sold-out
-    # crowd's attempts refused (door.py says why).
-    app.state.front = lambda app: OrderPolls(SoldOutDoor(app), app)
+    # In front of the app: buyers' polls of their orders (polls.py says why), then their buy
+    # attempts and payments, the sold-out crowd's refused (door.py says why).
+    app.state.front = lambda app: OrderPolls(BuyDoor(app), app)
     return app
