@@ -95,8 +95,8 @@ async def get_product(product_id: ProductId, products: ProductsDep, low: LowDep)
 
 @router.post("/products/batch")
 async def batch_products(body: ProductBatch, products: ProductsDep, low: LowDep) -> ProductBatchView:
-    """The listed ones of the products asked for, in the order asked; the rest under `missing`
-    (answered in front of the app: hot_routes.py)."""
+    """The listed ones of the products asked for, in the order asked; the rest under `missing`."""
+    # Answered in front of the app (hot_routes.py), by batch_view as here.
     return await batch_view(products, body, low)
 
 

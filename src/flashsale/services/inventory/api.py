@@ -81,7 +81,7 @@ router = APIRouter(prefix="/inventory", tags=["inventory"])
     (422, "customer_required"),
 ))
 async def reserve(body: ReserveStock, store: Store) -> ReservationView:
-    """A hold (answered in front of the app: hot_path.py)."""
+    # Answered in front of the app (hot_path.py), by `held` as here.
     return await held(store, body)
 
 

@@ -46,8 +46,8 @@ ShipmentsDep = Annotated[Shipments, from_app_state("shipments")]
     **answers((409, "unshippable"), (409, "shipment_cancelled")),
 })
 async def schedule_shipment(body: ScheduleShipment, shipments: ShipmentsDep, response: Response) -> ShipmentView:
-    """201 with the new shipment; 200 with the stored one when the order was already scheduled
-    (answered in front of the app: hot_routes.py)."""
+    """201 with the new shipment; 200 with the stored one when the order was already scheduled."""
+    # Answered in front of the app (hot_routes.py), by `scheduled` as here.
     response.status_code, view = await scheduled(shipments, body)
     return view
 
