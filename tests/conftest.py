@@ -24,6 +24,9 @@ from flashsale.runtime.nats_server import free_port, start_nats, wait_for_port
 from flashsale.runtime.process import ServiceProcess, stop_together
 
 POSTGRES_URL = os.environ.get("FLASHSALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/")
+# A port found free is free only until someone binds it: a process of another test worker may take
+# it before the service does (the service then exits); it gets another port, this many times.
+PORT_ATTEMPTS = 3
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -36,6 +39,11 @@ def _postgres_reachable() -> bool:
             return True
     except OSError:
         return False
+
+
+def _lost_its_port(proc: ServiceProcess) -> bool:
+    log = proc.log_file.read_text(errors="replace") if proc.log_file and proc.log_file.exists() else ""
+    return "address already in use" in log.lower()
 
 
 def require_postgres() -> None:
@@ -164,10 +172,16 @@ class ServiceLauncher:
         for key, value in env.items():
             name = key.upper()
             settings[name if name.startswith("FLASHSALE_") else f"FLASHSALE_{name}"] = value
-        proc = ServiceProcess(service, free_port(), settings, log_file=self.tmp_path / f"{service}-{instance}.log",
-                              module=module)
-        self.processes.append(proc.start())
-        return proc.wait_healthy()
+        for attempt in range(PORT_ATTEMPTS):
+            proc = ServiceProcess(service, free_port(), settings,
+                                  log_file=self.tmp_path / f"{service}-{instance}.log", module=module)
+            self.processes.append(proc.start())
+            try:
+                return proc.wait_healthy()
+            except RuntimeError:  # exited: the free port it was given may have been taken first
+                if attempt + 1 == PORT_ATTEMPTS or not _lost_its_port(proc):
+                    raise
+        raise AssertionError("unreachable")
 
     def shared(self, service: str, *, instance: str = "1", module: str | None = None, **env: str) -> ServiceProcess:
         """The process of this service with these settings that the launcher's tests share,

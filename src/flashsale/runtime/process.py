@@ -70,9 +70,13 @@ class ServiceProcess:
         return self.popen is not None and self.popen.poll() is None
 
     def is_healthy(self) -> bool:
+        """This service answers its health check as healthy. The answer must name the service: a
+        port chosen free can be taken by another process before ours binds it (ours then exits),
+        and that process's health is not ours."""
         try:
-            return httpx.get(f"{self.url}/health", timeout=1.0, verify=_tls()).status_code == 200
-        except httpx.HTTPError:
+            answer = httpx.get(f"{self.url}/health", timeout=1.0, verify=_tls())
+            return answer.status_code == 200 and answer.json().get("service") == self.service
+        except (httpx.HTTPError, ValueError, AttributeError):
             return False
 
     def wait_healthy(self, timeout_s: float = 30.0) -> ServiceProcess:
