@@ -75,7 +75,7 @@ def test_a_read_of_an_order_answered_in_front_of_the_app_is_the_apps_own_answer(
     order = house.orders.placed(unique("c"), (house.inventory.new_product(1), 1))["orderId"]
     counted = _reads_counted(url)
 
-    polled = plain_http.get(f"{url}/orders/{order}")  # a buyer's poll: answered by read_path.py
+    polled = plain_http.get(f"{url}/orders/{order}")  # a buyer's poll: answered by hot_routes.py
     by_route = plain_http.get(f"{url}/orders/{order}", params={"via": "route"})  # FastAPI's route answers it
     unknown = plain_http.get(f"{url}/orders/unknown-order")
 

@@ -54,8 +54,7 @@ class FrontRoute:
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        pattern = re.sub(r"\\{(\w+)\\}", lambda m: f"(?P<{m.group(1)}>{_ID})", re.escape(self.path))
-        object.__setattr__(self, "_pattern", re.compile(pattern + r"\Z"))
+        object.__setattr__(self, "_pattern", template_pattern(self.path))
 
     def ids(self, scope: Scope) -> dict[str, str] | None:
         """The path's ids when `scope` asks for this route (no query), else None."""
@@ -63,6 +62,12 @@ class FrontRoute:
             return None
         matched = self._pattern.match(scope["path"])
         return None if matched is None else matched.groupdict()
+
+
+def template_pattern(path: str) -> re.Pattern[str]:
+    """The paths a FastAPI route's template takes, every `{name}` an id of the contract's pattern."""
+    pattern = re.sub(r"\\{(\w+)\\}", lambda m: f"(?P<{m.group(1)}>{_ID})", re.escape(path))
+    return re.compile(pattern + r"\Z")
 
 
 class Template:

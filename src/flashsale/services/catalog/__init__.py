@@ -8,7 +8,8 @@ Where things are:
 - rules, free of I/O: domain.py; errors.py (what the service refuses; api.py maps each to its
   problem);
 - SQL: store.py;
-- HTTP: api.py; clients.py (its one call out: the inventory's stock listing);
+- HTTP: api.py, hot_routes.py (the products batch, in front of the app: kit.front_routes);
+  clients.py (its one call out: the inventory's stock listing);
 - events in: consumers.py (the inventory's Stock* and Reservation* facts);
   events out: ProductUpdated (stream CATALOG), written with the change (store.py);
 - wiring: app.py; settings: settings.py.

@@ -6,9 +6,12 @@ Where things are:
 - routes: api_public.py (sign-up, sign-in, products), api_orders.py (a customer's own orders,
   profile, notifications), api_admin.py (admin), pages.py and views.py (the storefront);
 - who is calling: auth.py, tokens.py; guards: edge.py (body size, rate limits), door.py and
-  sold_out.py (a sold-out crowd refused at the door), freshness.py (read-your-writes);
-- composed reads: compose.py; the services behind it: upstream.py; errors.py;
-- events in: feed.py (the inventory's facts that give units back); events out: none;
+  sold_out.py (buy attempts and payments answered at the door, a sold-out crowd refused there;
+  placing.py: how the door and the routes ask the order service), freshness.py (read-your-writes);
+- composed reads: compose.py, copies.py and profiles.py (what they keep), polls.py (a buyer's
+  read of their order at the door); the services behind it: upstream.py; errors.py;
+- events in: feed.py (the inventory's facts that give units back, the customers' profile
+  changes); events out: none;
 - wiring: app.py; settings: settings.py.
 """
 

@@ -25,7 +25,6 @@ a body over the limit or of undeclared length, a key they refuse, an id outside 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
@@ -34,8 +33,9 @@ from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
-from flashsale.contracts.api import ID_PATTERN, PayOrder
+from flashsale.contracts.api import PayOrder
 from flashsale.kit.asgi import declared_length, header, is_json, read_body, replay_body
+from flashsale.kit.front_routes import Template, template_pattern
 from flashsale.kit.problems import MEDIA_TYPE, answer_for
 from flashsale.kit.service import observed
 from flashsale.services.gateway import metrics
@@ -52,17 +52,8 @@ from flashsale.services.gateway.placing import (
 )
 from flashsale.services.gateway.sold_out import Attempt, SoldOut
 
-PAY_PATH = re.compile(r"/api/orders/(?P<order_id>" + ID_PATTERN.removeprefix("^").removesuffix("$") + r")/pay\Z")
-
-
-class Template:
-    """What `scope["route"]` names for the observers (the template FastAPI would set)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-
 PLACING, PAYING = Template(PLACE_PATH), Template("/api/orders/{orderId}/pay")
+PAYMENT = template_pattern(PAYING.path)
 
 
 @dataclass(frozen=True)
@@ -111,8 +102,8 @@ class BuyDoor:
             return None
         if scope["path"] == PLACE_PATH:
             return PLACING, PlaceOrder, None
-        paying = PAY_PATH.match(scope["path"])
-        return None if paying is None else (PAYING, PayOrder, paying.group("order_id"))
+        paying = PAYMENT.match(scope["path"])
+        return None if paying is None else (PAYING, PayOrder, paying.group("orderId"))
 
     def _asked(self, scope: Scope, body: bytes, model: type[BaseModel], order_id: str | None) -> Asked | None:
         keys: Keys | None = getattr(self.app.state, "keys", None)

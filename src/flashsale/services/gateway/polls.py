@@ -19,28 +19,20 @@ route stays the reference and the one in the OpenAPI document.
 
 from __future__ import annotations
 
-import re
-
 import orjson
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flashsale.contracts.api import ID_PATTERN
 from flashsale.kit.asgi import header, send_json
+from flashsale.kit.front_routes import Template, template_pattern
 from flashsale.kit.problems import answer_for
 from flashsale.kit.service import observed
 from flashsale.services.gateway.auth import Keys, signed_in_customer
 from flashsale.services.gateway.compose import Reads
 from flashsale.services.gateway.edge import Throttle
 
-PREFIX = "/api/orders/"
-ORDER_ID = re.compile(ID_PATTERN)
-
-
-class Route:
-    """What `scope["route"]` names for the observers (the template FastAPI would set)."""
-
-    path = "/api/orders/{orderId}"
+ROUTE = Template("/api/orders/{orderId}")
+ORDER = template_pattern(ROUTE.path)
 
 
 class OrderPolls:
@@ -58,7 +50,7 @@ class OrderPolls:
         if customer_id is None:
             await self.inner(scope, receive, send)
             return
-        scope["app"], scope["route"] = self.app, Route
+        scope["app"], scope["route"] = self.app, ROUTE
         scope["flashsale.customer"], scope["flashsale.order_id"] = customer_id, order_id
         await self._observed_read(scope, receive, send)
 
@@ -88,8 +80,5 @@ def _order_read(scope: Scope) -> str | None:
     """The order id of a plain `GET /api/orders/{orderId}` the route would take, or None."""
     if scope["type"] != "http" or scope["method"] != "GET" or scope["query_string"]:
         return None
-    path: str = scope["path"]
-    if not path.startswith(PREFIX):
-        return None
-    order_id = path[len(PREFIX):]
-    return order_id if ORDER_ID.match(order_id) else None
+    read = ORDER.match(scope["path"])
+    return None if read is None else read.group("orderId")

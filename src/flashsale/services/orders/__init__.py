@@ -11,7 +11,8 @@ Where things are:
   pricing.py (where a line's name and price come from); errors.py (what the service refuses;
   api.py maps each to its problem);
 - SQL: store/ (orders.py, sagas.py, contacts.py, jobs.py, tables.py);
-- HTTP: api.py (docs/contract.md#orders); clients.py (its calls to inventory, payments,
+- HTTP: api.py (docs/contract.md#orders), hot_routes.py (the buyers' reads of an order, in front of
+  the app: kit.front_routes); clients.py (its calls to inventory, payments,
   shipping, catalog and customers);
 - events in: consumers.py (the inventory's reservation facts; CustomerUpdated);
   events out: OrderCreated, OrderConfirmed, OrderCancelled, OrderCompleted (stream ORDERS),

@@ -259,7 +259,7 @@ async def retry_saga(order_id: OrderId, request: Request, checkout: CheckoutDep)
 
 @router.get("/orders/{orderId}", responses=answers(UNKNOWN_ORDER))
 async def get_order(order_id: OrderId, checkout: CheckoutDep) -> OrderDetailView:
-    # Answered in front of the app (read_path.py), by order_detail_view as here.
+    # Answered in front of the app (hot_routes.py), by order_detail_view as here.
     order, contact = await checkout.find_with_contact(order_id)
     return order_detail_view(order, contact)
 

@@ -14,7 +14,7 @@ from flashsale.kit.house_auth import ServiceCredential
 from flashsale.kit.http import ServiceClient
 from flashsale.kit.idempotency import IdempotencyStore
 from flashsale.kit.service import ServiceRuntime, service_app
-from flashsale.services.orders import SERVICE, api, read_path
+from flashsale.services.orders import SERVICE, api, hot_routes
 from flashsale.services.orders.clients import (
     CatalogClient,
     CustomersClient,
@@ -74,7 +74,7 @@ def create_app(settings: OrderSettings | None = None, clock: Clock | None = None
     app = service_app(runtime, lifespan)
     app.include_router(api.router)
     api.install_error_handlers(app)
-    app.state.front = read_path.FRONT  # the buyers' polls answered in front of the app (read_path.py says why)
+    app.state.front = hot_routes.FRONT  # the buyers' polls answered in front of the app (hot_routes.py says why)
     return app
 
 

@@ -8,7 +8,8 @@ Where things are:
   retries.py (bounded provider calls); errors.py (what the service refuses; api.py maps each
   to its problem);
 - SQL: store/ (`PaymentStore` in __init__.py, book.py the simulated provider's books, tables.py);
-- HTTP: api.py (internal: the order service's saga calls it);
+- HTTP: api.py (internal: the order service's saga calls it), hot_routes.py (the authorisation
+  and the capture, in front of the app: kit.front_routes);
 - events out: Payment* (stream PAYMENTS), written with the payment's change (store/__init__.py);
 - wiring: app.py; settings: settings.py.
 """

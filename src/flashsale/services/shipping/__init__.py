@@ -6,7 +6,8 @@ Where things are:
 - rules, free of I/O: domain.py; errors.py (what the service refuses; api.py maps each to its
   problem);
 - SQL: store.py;
-- HTTP: api.py (internal: the order service's saga calls it; admins mark products shippable);
+- HTTP: api.py (internal: the order service's saga calls it; admins mark products shippable),
+  hot_routes.py (a shipment scheduled, in front of the app: kit.front_routes);
 - events out: ShipmentScheduled, ShipmentCancelled (stream SHIPPING), written with the change (store.py);
 - wiring: app.py.
 """
