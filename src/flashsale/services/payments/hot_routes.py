@@ -10,18 +10,15 @@ from fastapi import FastAPI
 
 from flashsale.contracts.api import AuthorisePayment, PaymentView
 from flashsale.kit.front_routes import FrontRoute, front_routes
-from flashsale.services.payments.api import payment_view
-from flashsale.services.payments.operations import Payments
+from flashsale.services.payments.api import authorised, captured
 
 
 async def _authorise(app: FastAPI, _: Mapping[str, str], body: AuthorisePayment) -> PaymentView:
-    payments: Payments = app.state.payments
-    return payment_view(await payments.authorise(body.order_id, body.amount_cents, body.payment_token))
+    return await authorised(app.state.payments, body)
 
 
 async def _capture(app: FastAPI, ids: Mapping[str, str], _: None) -> PaymentView:
-    payments: Payments = app.state.payments
-    return payment_view(await payments.capture(ids["orderId"]))
+    return await captured(app.state.payments, ids["orderId"])
 
 
 FRONT = front_routes(
