@@ -17,13 +17,18 @@ and the bearer scheme the route takes.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request, Response
+from starlette.datastructures import State
+from starlette.types import Scope
 
+from flashsale.kit.asgi import header
 from flashsale.kit.clock import Clock
 from flashsale.kit.openapi import Bearer, answers
+from flashsale.kit.problems import answer_for
 from flashsale.services.gateway import metrics, tokens
 from flashsale.services.gateway.edge import Throttle
 from flashsale.services.gateway.errors import Forbidden, Unauthenticated
@@ -99,6 +104,29 @@ def signed_in_customer(keys: Keys, authorization: str | None) -> str | None:
     return claims.subject if claims.role is Role.CUSTOMER else None
 
 
+def door_customer(state: State, scope: Scope) -> str | None:
+    """For an answer given in front of the app (door.py, polls.py): the customer a request's valid
+    customer token names, or None (no token, another role, a refused token, or the app not started
+    yet), which the routes answer themselves."""
+    keys: Keys | None = getattr(state, "keys", None)
+    authorization = header(scope, b"authorization")
+    if keys is None or authorization is None:
+        return None
+    return signed_in_customer(keys, authorization.decode("latin-1"))
+
+
+async def admitted_answer(app: FastAPI, scope: Scope, customer_id: str,
+                          work: Callable[[], Awaitable[Response]]) -> Response:
+    """For an answer given in front of the app: `work`'s, once the request is counted against the
+    customer's rate limit as the routes count it (`customer`); whatever goes wrong, the app's own
+    problem for it (429, 503, 404...)."""
+    try:
+        await _admit_caller(app.state, f"customer:{customer_id}")
+        return await work()
+    except Exception as error:  # noqa: BLE001 - answered as the app answers it: its problem
+        return await answer_for(app, Request(scope), error)
+
+
 def _claims(request: Request) -> Claims | None:
     token = _bearer(request)
     if token is None:
@@ -127,7 +155,11 @@ def refused(code: str, detail: str) -> Unauthenticated:
 
 
 async def _admit(request: Request, caller: str) -> None:
-    throttle: Throttle = request.app.state.throttle
+    await _admit_caller(request.app.state, caller)
+
+
+async def _admit_caller(state: State, caller: str) -> None:
+    throttle: Throttle = state.throttle
     await throttle.admit(caller)
 
 

@@ -29,18 +29,17 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from pydantic import BaseModel, ValidationError
 from starlette.types import Receive, Scope, Send
 
 from flashsale.contracts.api import PayOrder
 from flashsale.kit.asgi import declared_length, header, is_json, read_body, replay_body
 from flashsale.kit.front_routes import Template, template_pattern
-from flashsale.kit.problems import MEDIA_TYPE, answer_for
+from flashsale.kit.problems import MEDIA_TYPE
 from flashsale.kit.service import observed
 from flashsale.services.gateway import metrics
-from flashsale.services.gateway.auth import Keys, signed_in_customer
-from flashsale.services.gateway.edge import Throttle
+from flashsale.services.gateway.auth import admitted_answer, door_customer
 from flashsale.services.gateway.errors import SoldOutHere
 from flashsale.services.gateway.models import PlaceOrder
 from flashsale.services.gateway.placing import (
@@ -95,22 +94,18 @@ class BuyDoor:
         """Which of the door's requests this is, before its body is read (None: not the door's)."""
         if scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
             return None
+        paying = None if scope["path"] == PLACE_PATH else PAYMENT.match(scope["path"])
+        if scope["path"] != PLACE_PATH and paying is None:
+            return None
         length = declared_length(scope)
         key = header(scope, b"idempotency-key")
         if (length is None or length > self.max_body_bytes or not is_json(scope)
                 or (key is not None and not 0 < len(key) <= MAX_KEY_LENGTH)):
             return None
-        if scope["path"] == PLACE_PATH:
-            return PLACING, PlaceOrder, None
-        paying = PAYMENT.match(scope["path"])
-        return None if paying is None else (PAYING, PayOrder, paying.group("orderId"))
+        return (PLACING, PlaceOrder, None) if paying is None else (PAYING, PayOrder, paying.group("orderId"))
 
     def _asked(self, scope: Scope, body: bytes, model: type[BaseModel], order_id: str | None) -> Asked | None:
-        keys: Keys | None = getattr(self.app.state, "keys", None)
-        if keys is None:
-            return None  # not started yet: the app answers
-        authorization = header(scope, b"authorization")
-        customer_id = signed_in_customer(keys, None if authorization is None else authorization.decode("latin-1"))
+        customer_id = door_customer(self.app.state, scope)
         if customer_id is None:
             return None
         try:
@@ -124,12 +119,8 @@ class BuyDoor:
         """Counted against the customer's rate limit as the routes count it, then answered as they
         answer it; what goes wrong answered as the app answers it."""
         asked: Asked = scope["flashsale.asked"]
-        throttle: Throttle = self.app.state.throttle
-        try:
-            await throttle.admit(f"customer:{asked.customer_id}")
-            answer = await self._answered(asked, scope["path"])
-        except Exception as error:  # noqa: BLE001 - answered as the app answers it: its problem
-            answer = await answer_for(self.app, Request(scope), error)
+        answer = await admitted_answer(self.app, scope, asked.customer_id,
+                                       lambda: self._answered(asked, scope["path"]))
         await answer(scope, receive, send)
 
     def _answered(self, asked: Asked, path: str) -> Awaitable[Response]:

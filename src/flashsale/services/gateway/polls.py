@@ -20,16 +20,13 @@ route stays the reference and the one in the OpenAPI document.
 from __future__ import annotations
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flashsale.kit.asgi import header, send_json
 from flashsale.kit.front_routes import Template, template_pattern
-from flashsale.kit.problems import answer_for
 from flashsale.kit.service import observed
-from flashsale.services.gateway.auth import Keys, signed_in_customer
+from flashsale.services.gateway.auth import admitted_answer, door_customer
 from flashsale.services.gateway.compose import Reads
-from flashsale.services.gateway.edge import Throttle
 
 ROUTE = Template("/api/orders/{orderId}")
 ORDER = template_pattern(ROUTE.path)
@@ -46,7 +43,7 @@ class OrderPolls:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         order_id = _order_read(scope)
-        customer_id = None if order_id is None else self._signed_in(scope)
+        customer_id = None if order_id is None else door_customer(self.app.state, scope)
         if customer_id is None:
             await self.inner(scope, receive, send)
             return
@@ -54,26 +51,16 @@ class OrderPolls:
         scope["flashsale.customer"], scope["flashsale.order_id"] = customer_id, order_id
         await self._observed_read(scope, receive, send)
 
-    def _signed_in(self, scope: Scope) -> str | None:
-        keys: Keys | None = getattr(self.app.state, "keys", None)
-        if keys is None:
-            return None  # not started yet: the app answers
-        authorization = header(scope, b"authorization")
-        return signed_in_customer(keys, None if authorization is None else authorization.decode("latin-1"))
-
     async def _read(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Counted against the customer's rate limit as the route counts it, then composed."""
         customer_id: str = scope["flashsale.customer"]
-        throttle: Throttle = self.app.state.throttle
         reads: Reads = self.app.state.reads
-        try:
-            await throttle.admit(f"customer:{customer_id}")
-            composed = await reads.order(customer_id, scope["flashsale.order_id"])
-        except Exception as error:  # noqa: BLE001 - answered as the app answers it: its problem
-            answer = await answer_for(self.app, Request(scope), error)
-            await answer(scope, receive, send)
-            return
-        await send_json(send, orjson.dumps(composed))
+
+        async def composed() -> Response:
+            read = await reads.order(customer_id, scope["flashsale.order_id"])
+            return Response(orjson.dumps(read), media_type="application/json")
+
+        answer = await admitted_answer(self.app, scope, customer_id, composed)
+        await answer(scope, receive, send)
 
 
 def _order_read(scope: Scope) -> str | None:
