@@ -3,6 +3,7 @@ straight at the order instances and, as a buyer meets the house, through the gat
 
     python -m bench.checkout [--quick] [--buyers 16] [--duration 10] [--poll-ms 200]
                              [--backends sqlite,postgresql] [--path both|direct|gateway] [--no-ceiling]
+                             [--paced 8]
 
 Also a section of `python -m bench.holds` (`make bench`; `--no-checkout` leaves it out), which
 passes its own ceiling figure in; run alone, this module measures the ceiling with bench.holds'
@@ -31,7 +32,8 @@ finished and audited, not counted.
 
 Reported per backend and load (full: --buyers closed-loop buyers by each path; half: checkouts
 arriving, open loop, at half the rate the last path's full load completed, by that path, for the
-consistency target):
+consistency target; with `--paced RATE`, only checkouts arriving at RATE by each path, which is
+how bench.side_by_side gives two houses the same work):
 - checkouts/s completed inside the window, and the ratio to the hello-world ceiling (the best
   hello-world requests/s of the same run); requests/s and requests per checkout;
 - checkout latency p50/p99 (the order's POST sent -> COMPLETED seen; poll-interval resolution);
@@ -322,9 +324,11 @@ def _rss_mb(pid: int) -> float | None:
 # -- the section -------------------------------------------------------------------------------------
 
 def section(ceiling_per_s: float | None, *, backends: list[str], buyers: int = BUYERS, duration_s: float = WINDOW_S,
-            poll_ms: float = POLL_MS, paths: tuple[str, ...] = tuple(PATHS), command: str = "") -> str:
+            poll_ms: float = POLL_MS, paths: tuple[str, ...] = tuple(PATHS), command: str = "",
+            paced_per_s: float | None = None) -> str:
     """Every backend's house at full load by each of `paths` (keys of PATHS), then at half load by
-    the last of them; the markdown section of the bench report."""
+    the last of them (or, given `paced_per_s`, checkouts arriving at that rate by each of them
+    only); the markdown section of the bench report."""
     windows: list[Window] = []
     memory: dict[str, dict[str, float]] = {}
     print(f"checkout: {buyers} buyers (full) {' and '.join(PATHS[p] for p in paths)}, then checkouts arriving "
@@ -339,15 +343,20 @@ def section(ceiling_per_s: float | None, *, backends: list[str], buyers: int = B
             database = fresh_prefix("bench_co")
         with temporary_house(backend, database) as services:
             watch = MemoryWatch(services)
-            windows += _backend_windows(services, backend, paths, buyers, duration_s, poll_ms / 1000, watch)
+            windows += _backend_windows(services, backend, paths, buyers, duration_s, poll_ms / 1000, watch,
+                                        paced_per_s)
             memory[backend] = watch.peak_mb
     return _tables(windows, memory, ceiling_per_s, buyers, duration_s, poll_ms, command)
 
 
 def _backend_windows(services: ServicesFile, backend: str, paths: tuple[str, ...], buyers: int, duration_s: float,
-                     poll_s: float, watch: MemoryWatch) -> list[Window]:
+                     poll_s: float, watch: MemoryWatch, paced_per_s: float | None) -> list[Window]:
     """One house: the full load by each path in turn, side by side; then the half load (for the
-    time to consistency) by the last path, at half the rate its full load completed."""
+    time to consistency) by the last path, at half the rate its full load completed. Given
+    `paced_per_s`: checkouts arriving at that rate by each path in turn, and nothing else."""
+    if paced_per_s is not None:
+        return [run_window(services, backend, checkout_path(services, name, buyers), buyers, duration_s, poll_s, watch,
+                           paced_per_s=paced_per_s) for name in paths]
     windows = []
     for name in paths:
         path = checkout_path(services, name, buyers)
@@ -441,6 +450,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--path", choices=["both", *PATHS], default="both",
                         help="where the buyers check out: straight at the order instances, through the gateway "
                              "(signed in), or both side by side (the half load takes the last)")
+    parser.add_argument("--paced", type=float, help="only checkouts arriving at this rate a second (open loop), "
+                                                    "by each path; no full or half load")
     return parser.parse_args()
 
 
@@ -452,7 +463,7 @@ def main() -> None:
     command = " ".join(["python -m bench.checkout", *sys.argv[1:]])
     paths = tuple(PATHS) if args.path == "both" else (args.path,)
     print(section(ceiling, backends=args.backends.split(","), buyers=args.buyers, duration_s=args.duration,
-                  poll_ms=args.poll_ms, paths=paths, command=command))
+                  poll_ms=args.poll_ms, paths=paths, command=command, paced_per_s=args.paced))
 
 
 def measure_ceiling(levels: list[int], duration_s: float) -> float | None:

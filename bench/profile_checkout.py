@@ -2,14 +2,14 @@
 profile of the busiest processes.
 
     python -m bench.profile_checkout [--backend postgresql|sqlite] [--buyers 16] [--seconds 10]
-                                     [--profile 3] [--top 15] [--path gateway|direct]
+                                     [--profile 3 | --spy orders-1,gateway-1] [--top 15] [--path gateway|direct]
 
 Starts a house (`flashsale up`, bench.house), puts a hot product on sale and runs the checkout
 bench's buyers (order -> pay -> poll to COMPLETED, bench.buyers) by `--path`: through the gateway,
 each buyer signed in first (the default: the path a buyer takes, so the gateway's work and the
 reads it makes for each poll are in the figures), or straight at the order instances. Over the
 measured window it reads every service process's CPU time from /proc (bench.cpu) and samples the
-`--profile` busiest of them (by a first look at their CPU) with `py-spy record`. Prints
+`--profile` busiest of them (by a first look at their CPU), or those `--spy` names, with `py-spy record`. Prints
 CPU-milliseconds per completed checkout per service (the whole house's share of the two cores),
 the work a checkout costs per process (bench.ledger: requests answered, events handled, database
 transactions) and, per profiled process, its top frames by own time and our code by inclusive
@@ -28,6 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.buyers import START_S, Outcome, drive_buyers
@@ -50,7 +51,7 @@ def _spy(pid: int, seconds: float, raw: Path) -> subprocess.Popen[bytes]:
 
 
 def profile(services: ServicesFile, database: str, path_name: str, buyers: int, seconds: float, busiest: int,
-            top: int, tmp: Path) -> None:
+            top: int, tmp: Path, named: Sequence[str] = ()) -> None:
     path = checkout_path(services, path_name, buyers)
     product = f"HOT-{uuid.uuid4().hex[:6]}"
     asyncio.run(put_on_sale(services, product))
@@ -61,7 +62,7 @@ def profile(services: ServicesFile, database: str, path_name: str, buyers: int, 
     load.start()
     time.sleep(START_S + RAMP_S)  # the buyers' processes start together, then ramp
     first_look = cpu_over(pids, 1.0)
-    chosen = sorted(first_look, key=first_look.__getitem__, reverse=True)[:busiest]
+    chosen = list(named) or sorted(first_look, key=first_look.__getitem__, reverse=True)[:busiest]
     spies = {name: _spy(pid, seconds - 2, tmp / f"{name}.txt") for pid, name in pids.items() if name in chosen}
     before = take(services, database)
     cpu = cpu_over(pids, seconds - 2)
@@ -94,6 +95,7 @@ def main() -> None:
     parser.add_argument("--buyers", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--profile", type=int, default=3, help="how many of the busiest processes to sample")
+    parser.add_argument("--spy", default="", help="the processes to sample instead, by name: payments-1,gateway-1")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--path", choices=sorted(PATHS), default="gateway",
                         help="through the gateway, signed in (a buyer's path), or straight at the order instances")
@@ -105,7 +107,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="flashsale-profile-checkout-"))
     try:
         with temporary_house(args.backend, database) as services:
-            profile(services, database, args.path, args.buyers, args.seconds, args.profile, args.top, tmp)
+            profile(services, database, args.path, args.buyers, args.seconds, args.profile, args.top, tmp,
+                    [name for name in args.spy.split(",") if name])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
