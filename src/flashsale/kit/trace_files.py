@@ -1,9 +1,9 @@
 """Spans kept locally: JSON lines under FLASHSALE_TRACE_DIR, one file per service instance.
 
 Without an OTLP endpoint, each process appends its finished spans to
-`<dir>/<service>-<instance>.jsonl` (in the span processor's thread, a batch per write). A file
-that passes its size bound is renamed to `.jsonl.1` (replacing the previous one) and a new one
-begun, so an instance keeps at most twice the bound. `read_journeys` is what `flashsale trace`
+`<dir>/<service>-<instance>.jsonl` (in kit.span_recorder's writer thread, a batch per write). A
+file that passes its size bound is renamed to `.jsonl.1` (replacing the previous one) and a new
+one begun, so an instance keeps at most twice the bound. `read_journeys` is what `flashsale trace`
 reads them with.
 
 One line per span:
@@ -23,6 +23,8 @@ import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from flashsale.kit.span_recorder import RecordedSpan
+
 SUFFIX = ".jsonl"
 
 
@@ -37,13 +39,17 @@ class SpanFiles(SpanExporter):
         self._fd: int | None = None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS if self.write(spans) else SpanExportResult.FAILURE
+
+    def write(self, spans: Sequence[ReadableSpan | RecordedSpan]) -> bool:
+        """Append `spans` (the SDK's, or kit.span_recorder's) as lines; False: the file failed."""
         lines = b"".join(orjson.dumps(span_record(s, self.service, self.instance)) + b"\n" for s in spans)
         try:
             with self._lock:
                 os.write(self._file(len(lines)), lines)  # one write: lines of two processes never interleave
         except OSError:
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
+            return False
+        return True
 
     def _file(self, adding: int) -> int:
         if self._fd is not None and os.fstat(self._fd).st_size + adding > self.max_bytes:
@@ -64,7 +70,7 @@ class SpanFiles(SpanExporter):
         return True  # every export is written through
 
 
-def span_record(span: ReadableSpan, service: str, instance: str) -> dict[str, Any]:
+def span_record(span: ReadableSpan | RecordedSpan, service: str, instance: str) -> dict[str, Any]:
     context, parent = span.get_span_context(), span.parent
     assert context is not None
     return {

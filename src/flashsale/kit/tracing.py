@@ -34,21 +34,24 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.trace.sampling import Decision, Sampler
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from flashsale.kit.settings import ServiceSettings
+from flashsale.kit.span_recorder import SpanQueue, SpanRecorder
 from flashsale.kit.trace_files import SpanFiles
 
 OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+QUEUED_SPANS = 16384  # finished spans waiting to be written; more are dropped
 _TRACEPARENT_LEN = 55  # "00-" 32 hex "-" 16 hex "-" 2 hex
 _FORCED_IDS: ContextVar[tuple[int, int] | None] = ContextVar("flashsale_forced_ids", default=None)
 
 _tracer: trace.Tracer | None = None
-_provider: TracerProvider | None = None
+_sampler: Sampler | None = None  # decides a root span's sampling (a journey's root too)
+_flush: Callable[[], object] | None = None  # writes out what is queued (shutdown_tracing)
 _db_span_at_least_s = 0.005  # FLASHSALE_DB_SPAN_MS, set by configure_tracing
 
 Attributes = Mapping[str, str | int | float | bool]
@@ -67,35 +70,35 @@ def tracing_wanted(settings: ServiceSettings) -> bool:
 
 
 def configure_tracing(service: str, instance: str, settings: ServiceSettings) -> None:
-    """Install this process's tracer (once; later calls keep the first)."""
-    global _tracer, _provider, _db_span_at_least_s
+    """Install this process's tracer (once; later calls keep the first): the SDK's, exporting to
+    the OTLP endpoint when one is configured, else kit.span_recorder's, writing span files."""
+    global _tracer, _sampler, _flush, _db_span_at_least_s
     if _tracer is not None or not tracing_wanted(settings):
         return
     _db_span_at_least_s = max(0.0, settings.db_span_ms / 1000)
     resource = Resource.create({"service.name": service, "service.instance.id": instance})
-    provider = TracerProvider(resource=resource, id_generator=_JourneyIds())
-    provider.add_span_processor(_processor(service, instance, settings))
-    _provider, _tracer = provider, provider.get_tracer("flashsale")
-
-
-def _processor(service: str, instance: str, settings: ServiceSettings) -> SpanProcessor:
-    exporter: SpanExporter
+    # The sampler OTEL_TRACES_SAMPLER names (always on by default), as the SDK reads it.
+    provider = TracerProvider(resource=resource, id_generator=_JourneyIds(), shutdown_on_exit=False)
+    _sampler = provider.sampler
     if any(os.environ.get(var) for var in OTLP_ENDPOINT_VARS):
         # Imported here: protobuf costs startup time that a house writing files does not need.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporter = OTLPSpanExporter()
-    else:
-        exporter = SpanFiles(Path(settings.trace_dir), service, instance, max_bytes=settings.trace_file_mb << 20)
-    # Spans are encoded and written in the processor's own thread, a batch a second: a request
-    # pays for building its spans, not for their I/O; a full queue drops spans, never requests.
-    return BatchSpanProcessor(exporter, max_queue_size=16384, schedule_delay_millis=1000, max_export_batch_size=2048)
+        # Another system takes the SDK's spans, through its batch processor (a thread of its own,
+        # a batch a second; a full queue drops spans, never requests).
+        provider.add_span_processor(BatchSpanProcessor(
+            OTLPSpanExporter(), max_queue_size=QUEUED_SPANS, schedule_delay_millis=1000, max_export_batch_size=2048))
+        _tracer, _flush = provider.get_tracer("flashsale"), lambda: provider.force_flush(timeout_millis=3000)
+        return
+    files = SpanFiles(Path(settings.trace_dir), service, instance, max_bytes=settings.trace_file_mb << 20)
+    queue = SpanQueue(files.write, max_spans=QUEUED_SPANS, every_s=1.0)
+    _tracer, _flush = SpanRecorder(_sampler, _JourneyIds(), queue), queue.shutdown
 
 
 def shutdown_tracing() -> None:
     """Write out what is queued (a stopping service's last spans)."""
-    if _provider is not None:
-        _provider.force_flush(timeout_millis=3000)
+    if _flush is not None:
+        _flush()
 
 
 def active_tracer() -> trace.Tracer | None:
@@ -271,7 +274,7 @@ def in_journey(key: str, name: str, attributes: Attributes | None = None) -> Ite
     """A span of `key`'s journey around the block: a child of the active span when that is
     already in the journey, else of the journey's root (linking the active span)."""
     with structlog.contextvars.bound_contextvars(correlation_id=key):
-        if _tracer is None or _provider is None:
+        if _tracer is None or _sampler is None:
             yield
             return
         trace_id, root_id = journey_ids(key)
@@ -304,10 +307,10 @@ def journey_span(
 
 
 def _journey_root(trace_id: int, root_id: int, name: str) -> Context:
-    assert _provider is not None
+    assert _sampler is not None
     # The root's sampling decision, taken again: a ratio sampler decides by trace id, so every
     # process keeps or drops the same journeys.
-    decision = _provider.sampler.should_sample(Context(), trace_id, name).decision
+    decision = _sampler.should_sample(Context(), trace_id, name).decision
     flags = TraceFlags(TraceFlags.SAMPLED if decision == Decision.RECORD_AND_SAMPLE else TraceFlags.DEFAULT)
     root = SpanContext(trace_id, root_id, is_remote=True, trace_flags=flags)
     return trace.set_span_in_context(NonRecordingSpan(root), Context())
