@@ -151,11 +151,12 @@ class SpanRecorder(trace.Tracer):
         attributes: types.Attributes = None, links: Sequence[Link] | None = None, start_time: int | None = None,
         record_exception: bool = True, set_status_on_exception: bool = True,
     ) -> trace.Span:
-        parent: SpanContext | None = trace.get_current_span(context).get_span_context()
-        if parent is not None and parent.is_valid:
+        current = trace.get_current_span(context).get_span_context()
+        parent = current if current.is_valid else None
+        if parent is not None:  # parent-based: recorded when the parent was sampled
             trace_id, sampled = parent.trace_id, parent.trace_flags.sampled
-        else:
-            parent, trace_id = None, self._ids.generate_trace_id()
+        else:  # a root: as the sampler says
+            trace_id = self._ids.generate_trace_id()
             decision = self.sampler.should_sample(context, trace_id, name, kind, attributes, links).decision
             sampled = decision is Decision.RECORD_AND_SAMPLE
         span_context = SpanContext(trace_id, self._ids.generate_span_id(), is_remote=False,

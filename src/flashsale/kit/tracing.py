@@ -76,23 +76,30 @@ def configure_tracing(service: str, instance: str, settings: ServiceSettings) ->
     if _tracer is not None or not tracing_wanted(settings):
         return
     _db_span_at_least_s = max(0.0, settings.db_span_ms / 1000)
-    resource = Resource.create({"service.name": service, "service.instance.id": instance})
-    # The sampler OTEL_TRACES_SAMPLER names (always on by default), as the SDK reads it.
-    provider = TracerProvider(resource=resource, id_generator=_JourneyIds(), shutdown_on_exit=False)
-    _sampler = provider.sampler
     if any(os.environ.get(var) for var in OTLP_ENDPOINT_VARS):
-        # Imported here: protobuf costs startup time that a house writing files does not need.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        # Another system takes the SDK's spans, through its batch processor (a thread of its own,
-        # a batch a second; a full queue drops spans, never requests).
-        provider.add_span_processor(BatchSpanProcessor(
-            OTLPSpanExporter(), max_queue_size=QUEUED_SPANS, schedule_delay_millis=1000, max_export_batch_size=2048))
-        _tracer, _flush = provider.get_tracer("flashsale"), lambda: provider.force_flush(timeout_millis=3000)
+        provider = _otlp_pipeline(service, instance)
+        _tracer, _sampler = provider.get_tracer("flashsale"), provider.sampler
+        _flush = functools.partial(provider.force_flush, timeout_millis=3000)
         return
+    # The sampler OTEL_TRACES_SAMPLER names (always on by default), read as the SDK reads it for a
+    # provider of its own: that provider is asked for nothing else.
+    _sampler = TracerProvider(shutdown_on_exit=False).sampler
     files = SpanFiles(Path(settings.trace_dir), service, instance, max_bytes=settings.trace_file_mb << 20)
     queue = SpanQueue(files.write, max_spans=QUEUED_SPANS, every_s=1.0)
     _tracer, _flush = SpanRecorder(_sampler, _JourneyIds(), queue), queue.shutdown
+
+
+def _otlp_pipeline(service: str, instance: str) -> TracerProvider:
+    """The SDK's tracer provider, its spans batched to the OTLP endpoint in a thread of its own a
+    batch a second (a full queue drops spans, never requests)."""
+    # Imported here: protobuf costs startup time that a house writing files does not need.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    resource = Resource.create({"service.name": service, "service.instance.id": instance})
+    provider = TracerProvider(resource=resource, id_generator=_JourneyIds())
+    provider.add_span_processor(BatchSpanProcessor(
+        OTLPSpanExporter(), max_queue_size=QUEUED_SPANS, schedule_delay_millis=1000, max_export_batch_size=2048))
+    return provider
 
 
 def shutdown_tracing() -> None:
