@@ -17,8 +17,9 @@ What is kept of the SDK's behaviour:
   `NonRecordingSpan` work with them as before;
 - sampling as the SDK's default does it (parent-based): a span with a parent is recorded when its
   parent was sampled, a root as the sampler given (OTEL_TRACES_SAMPLER, always on by default) says;
-- finished spans wait in a bounded queue that a thread writes out once a second: a request pays
-  for building its span, not for its I/O, and a full queue drops spans, never requests.
+- finished spans wait in a bounded queue that a thread of its own writes out (tracing.py says how
+  often): a request pays for building its span, not for its I/O, and a full queue drops spans,
+  never requests.
 Span events (`add_event`, `record_exception`) are not kept: the span files have no place for them.
 """
 
