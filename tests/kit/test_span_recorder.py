@@ -93,15 +93,19 @@ def test_a_child_is_recorded_as_its_parent_was_sampled(tmp_path: Path) -> None:
     house.queue.shutdown()
 
 
-def test_a_full_queue_drops_spans_and_a_span_ended_twice_is_written_once(tmp_path: Path) -> None:
+def test_a_full_queue_drops_spans_and_a_span_ended_is_written_once_as_it_ended(tmp_path: Path) -> None:
     house = House(tmp_path, max_spans=2)
     spans = [house.recorder.start_span(f"publish {n}") for n in range(3)]
     for span in spans:
         span.end()
     spans[0].end()
+    spans[0].set_attribute("late", True)
+    spans[0].set_status(StatusCode.ERROR)
 
     assert house.queue.dropped == 1
-    assert [line["name"] for line in house.lines()] == ["publish 0", "publish 1"]
+    lines = house.lines()
+    assert [line["name"] for line in lines] == ["publish 0", "publish 1"]
+    assert lines[0]["attributes"] == {} and lines[0]["status"] == "UNSET"
     house.queue.shutdown()
 
 

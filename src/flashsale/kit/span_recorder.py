@@ -74,17 +74,23 @@ class RecordedSpan(trace.Span):
     def is_recording(self) -> bool:
         return self.end_time is None
 
+    # Once ended, a span is the writer's to read: changes after that are ignored, as the SDK does.
+
     def set_attribute(self, key: str, value: types.AttributeValue) -> None:
-        self.attributes[key] = value
+        if self.end_time is None:
+            self.attributes[key] = value
 
     def set_attributes(self, attributes: types.Attributes) -> None:
-        self.attributes.update(attributes or {})
+        if self.end_time is None:
+            self.attributes.update(attributes or {})
 
     def update_name(self, name: str) -> None:
-        self.name = name
+        if self.end_time is None:
+            self.name = name
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        self.status = status if isinstance(status, Status) else Status(status, description)
+        if self.end_time is None:
+            self.status = status if isinstance(status, Status) else Status(status, description)
 
     def add_event(self, name: str, attributes: types.Attributes = None, timestamp: int | None = None) -> None:
         """Not kept (the module docstring says why)."""
