@@ -79,19 +79,20 @@ class BuyDoor:
         if taken is None:
             await self.app(scope, receive, send)
             return
-        template, model, order_id = taken
+        template, model, order_id, key = taken
         body = await read_body(receive)
         if body is None:
             return  # the client went away before it finished asking
-        asked = self._asked(scope, body, model, order_id)
+        asked = self._asked(scope, body, model, order_id, key)
         if asked is None:
             await self.app(scope, replay_body(body, receive), send)
             return
         scope["app"], scope["route"], scope["flashsale.asked"] = self.app, template, asked
         await self._observed(scope, receive, send)
 
-    def _taken(self, scope: Scope) -> tuple[Template, type[BaseModel], str | None] | None:
-        """Which of the door's requests this is, before its body is read (None: not the door's)."""
+    def _taken(self, scope: Scope) -> tuple[Template, type[BaseModel], str | None, str | None] | None:
+        """Which of the door's requests this is, before its body is read, with its order id (a
+        payment's) and Idempotency-Key (None: not the door's)."""
         if scope["type"] != "http" or scope["method"] != "POST" or scope["query_string"]:
             return None
         paying = None if scope["path"] == PLACE_PATH else PAYMENT.match(scope["path"])
@@ -102,9 +103,13 @@ class BuyDoor:
         if (length is None or length > self.max_body_bytes or not is_json(scope)
                 or (key is not None and not 0 < len(key) <= MAX_KEY_LENGTH)):
             return None
-        return (PLACING, PlaceOrder, None) if paying is None else (PAYING, PayOrder, paying.group("orderId"))
+        given_key = None if key is None else key.decode("latin-1")
+        if paying is None:
+            return PLACING, PlaceOrder, None, given_key
+        return PAYING, PayOrder, paying.group("orderId"), given_key
 
-    def _asked(self, scope: Scope, body: bytes, model: type[BaseModel], order_id: str | None) -> Asked | None:
+    def _asked(self, scope: Scope, body: bytes, model: type[BaseModel], order_id: str | None,
+               key: str | None) -> Asked | None:
         customer_id = door_customer(self.app.state, scope)
         if customer_id is None:
             return None
@@ -112,8 +117,7 @@ class BuyDoor:
             validated = model.model_validate_json(body)
         except ValidationError:
             return None
-        key = header(scope, b"idempotency-key")
-        return Asked(customer_id, validated, None if key is None else key.decode("latin-1"), order_id)
+        return Asked(customer_id, validated, key, order_id)
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Counted against the customer's rate limit as the routes count it, then answered as they
