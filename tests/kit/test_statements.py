@@ -151,3 +151,20 @@ async def test_a_type_that_checks_its_values_still_checks_them(kit_db: Database)
         assert (await Statement(flagged).run(conn, {"b_flag": True})).scalar() in (True, 1)
         with pytest.raises(sa.exc.StatementError):
             await Statement(flagged).run(conn, {"b_flag": "yes"})
+
+
+_NAMED_LIKE_METHODS = Statement(sa.select(sa.bindparam("b_n", type_=sa.Integer()).label("count"),
+                                          sa.bindparam("b_s", type_=sa.String()).label("index")))
+
+
+async def test_a_row_answers_by_its_columns_names_even_where_a_sequence_has_methods_of_that_name(
+    kit_db: Database,
+) -> None:
+    async with kit_db.read() as conn:
+        row = (await _NAMED_LIKE_METHODS.run(conn, {"b_n": 7, "b_s": "seventh"})).one()
+    assert (row.count, row.index) == (7, "seventh")
+    assert (row[0], row[1], len(row), tuple(row)) == (7, "seventh", 2, (7, "seventh"))
+    assert dict(row._mapping) == {"count": 7, "index": "seventh"}
+    with pytest.raises(AttributeError):
+        _ = row.absent
+

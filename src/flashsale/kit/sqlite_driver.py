@@ -19,6 +19,9 @@ connection, its thread and the errors are aiosqlite's and SQLAlchemy's, unchange
 `Database.connect` hands the engine `ONE_TRIP_DBAPI` as its DBAPI module (create_engine's
 `module=`). Written here rather than taken: SQLAlchemy's adapter is generic over asyncio
 drivers, and aiosqlite's cursor API is a trip per call.
+
+`one_trip` is the same trip for kit/statements.py's lean run, from async code: without SQLAlchemy's
+cursor, execution context and greenlet around it.
 """
 
 from __future__ import annotations
@@ -39,10 +42,10 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 # What one trip brings back: the statement's description, rowcount, lastrowid and rows.
-_Outcome = tuple[Any, int, int | None, list[Any]]
+Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool) -> _Outcome:
+def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool) -> Outcome:
     """In the connection's thread: the whole of a statement, from cursor to close, after the
     transaction's BEGIN when it is the transaction's first."""
     cursor = conn.cursor()
@@ -59,6 +62,17 @@ def _run(conn: sqlite3.Connection, begin: str | None, operation: str, parameters
         return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
+
+
+async def one_trip(adapted: OneTripConnection, operation: str, parameters: Any, *, many: bool) -> Outcome:
+    """Run `operation` on `adapted`'s connection in one trip to its thread (after its transaction's
+    BEGIN, when that is still to go): what OneTripCursor does, awaited from async code. The caller
+    holds the connection (nothing else runs on it meanwhile) and turns an error into SQLAlchemy's."""
+    connection: aiosqlite.Connection = adapted._connection  # type: ignore[assignment]
+    in_its_thread: Any = connection._execute  # untyped in aiosqlite
+    outcome: Outcome = await in_its_thread(_run, connection._conn, adapted.take_pending_begin(), operation,
+                                           parameters, many)
+    return outcome
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -111,7 +125,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         in_its_thread: Any = connection._execute
         try:
             begin = self._adapt_connection.take_pending_begin()  # type: ignore[attr-defined]
-            outcome: _Outcome = await_(in_its_thread(_run, connection._conn, begin, operation, parameters, many))
+            outcome: Outcome = await_(in_its_thread(_run, connection._conn, begin, operation, parameters, many))
         except Exception as error:  # noqa: BLE001 - SQLAlchemy's adapter turns it into its DBAPI error
             self._adapt_connection._handle_exception(error)
         self._description, self._rowcount, self._lastrowid, rows = outcome

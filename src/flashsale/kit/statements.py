@@ -1,4 +1,4 @@
-"""Statements built once, for the hot paths, and run lean on PostgreSQL.
+"""Statements built once, for the hot paths, and run lean.
 
 Built once. SQLAlchemy builds a statement object and computes its cache key every time code
 constructs it anew, before it finds the compiled form in its cache. Measured on PostgreSQL (2-core
@@ -12,13 +12,17 @@ the compiled cache's lookup, an execution context, a cursor adapter and a result
 on the same machine: ~140 us of CPU per statement through `AsyncConnection.execute` against ~55 us
 for asyncpg alone running the same SQL, and SQLAlchemy's share was 20-40 % of every database-owning
 service's CPU in a checkout. So a `Statement` is compiled once per dialect by SQLAlchemy (the SQL
-text, its bind casts and the order of its parameters are SQLAlchemy's) and, on PostgreSQL, run by
-asyncpg on the connection's own driver connection, inside the transaction SQLAlchemy began on it:
-`await STATEMENT.run(conn, params)`. What it answers reads like SQLAlchemy's result (`first()`,
-`all()`, `one()`, `scalar()`, `rowcount`; rows by attribute, index or `_mapping`), and an error is
-raised as SQLAlchemy would raise it (IntegrityError, a lost connection invalidated). On SQLite, and
-for what cannot be passed through as compiled (an expanding IN: `one_of` avoids it; an UPDATE whose
-columns the parameters pick; text; a type that processes what it reads), SQLAlchemy runs it.
+text, its bind casts and the order of its parameters are SQLAlchemy's) and run by the driver on the
+connection's own driver connection, inside the transaction SQLAlchemy began on it:
+`await STATEMENT.run(conn, params)`. On PostgreSQL asyncpg runs it; on SQLite it is one trip to the
+connection's thread (kit/sqlite_driver.py's `one_trip`, with the transaction's BEGIN when that is
+still to go), as SQLAlchemy's cursor would make it, less the machinery around it. What it answers
+reads like SQLAlchemy's result (`first()`, `all()`, `one()`, `scalar()`, `rowcount`; rows by
+attribute, index or `_mapping`), and an error is raised as SQLAlchemy would raise it
+(IntegrityError, a lost connection invalidated). What cannot be passed through as compiled (an
+expanding IN: `one_of` avoids it on PostgreSQL; an UPDATE whose columns the parameters pick; text;
+a type that processes what it reads), and a statement on a SQLite connection SQLAlchemy has not
+begun a transaction on, SQLAlchemy runs.
 
 A statement that differs per dialect (ON CONFLICT is PostgreSQL's or SQLite's own insert, the
 database's clock is an expression of each) is built once per dialect: `per_dialect`.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import asyncpg
 import sqlalchemy as sa
@@ -40,6 +44,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import greenlet_spawn
+
+from flashsale.kit.sqlite_driver import one_trip
 
 _STATUS_COUNT = re.compile(r"(\d+)$")
 
@@ -86,13 +92,19 @@ class Statement:
         if compiled is None or not compiled.takes_all(params):
             result: Rows = await conn.execute(self(conn), params)
             return result
+        if compiled.on_sqlite:
+            if not conn.in_transaction():  # SQLAlchemy's own begin comes first: it runs this one
+                result = await conn.execute(self(conn), params)
+                return result
+            return await compiled.run_on_sqlite(conn, params)
         return await compiled.run(conn, params)
 
     def _lean(self, conn: AsyncConnection) -> _Compiled | None:
         name = conn.dialect.name
         if name in self._compiled:
             return self._compiled[name]
-        compiled = self._compiled[name] = _compile(self(conn), conn.dialect) if name == "postgresql" else None
+        lean = name in ("postgresql", "sqlite")
+        compiled = self._compiled[name] = _compile(self(conn), conn.dialect) if lean else None
         return compiled
 
 
@@ -142,31 +154,74 @@ class _Record(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no types
         return self  # a Record is a read-only mapping by name
 
 
+class _SqliteRow:
+    """A SQLite row (a tuple) read like SQLAlchemy's: by column name as an attribute, by index, or
+    `_mapping`. Each statement's rows are of a class of their own that knows its names. Not a
+    tuple itself: a column named `count` or `index` is the column's value, not a tuple's method."""
+
+    __slots__ = ("_values",)
+    names: ClassVar[tuple[str, ...]] = ()
+    _at: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[self._at[name]]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, index: int) -> Any:
+        return self._values[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return repr(self._values)
+
+    @property
+    def _mapping(self) -> Mapping[str, Any]:
+        return dict(zip(self.names, self._values, strict=True))
+
+
+def _sqlite_row(names: tuple[str, ...]) -> type[_SqliteRow]:
+    return type("SqliteRow", (_SqliteRow,), {"__slots__": (), "names": names,
+                                             "_at": {name: n for n, name in enumerate(names)}})
+
+
+_Row = _Record | _SqliteRow
+
+
 @dataclass(slots=True)
 class _Rows:
-    records: list[_Record]
+    records: list[_Row]
     rowcount: int
 
-    def first(self) -> _Record | None:
+    def first(self) -> _Row | None:
         return self.records[0] if self.records else None
 
-    def one(self) -> _Record:
+    def one(self) -> _Row:
         if len(self.records) != 1:
             raise sa.exc.NoResultFound("no row") if not self.records else sa.exc.MultipleResultsFound("rows")
         return self.records[0]
 
-    def one_or_none(self) -> _Record | None:
+    def one_or_none(self) -> _Row | None:
         if len(self.records) > 1:
             raise sa.exc.MultipleResultsFound("rows")
         return self.first()
 
-    def all(self) -> list[_Record]:
+    def all(self) -> list[_Row]:
         return self.records
 
     def scalar(self) -> Any:
         return self.records[0][0] if self.records else None
 
-    def __iter__(self) -> Iterator[_Record]:
+    def __iter__(self) -> Iterator[_Row]:
         return iter(self.records)
 
 
@@ -178,6 +233,8 @@ class _Compiled:
     processors: tuple[Callable[[Any], Any] | None, ...]  # a type's bind processing, per parameter
     returns_rows: bool
     names_every_value: bool       # False: an INSERT whose columns are its parameters' (`table.insert()`)
+    on_sqlite: bool
+    row: type[_SqliteRow]         # SQLite's rows (tuples) read like SQLAlchemy's, by this statement's names
 
     def takes(self, params: Mapping[str, Any]) -> bool:
         """Whether `params` give this compiled form every value it binds. An INSERT whose columns
@@ -224,6 +281,26 @@ class _Compiled:
         counted = _STATUS_COUNT.search(status)
         return _Rows([], int(counted.group(1)) if counted else -1)
 
+    async def run_on_sqlite(
+        self, conn: AsyncConnection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    ) -> _Rows:
+        many = not isinstance(params, Mapping)
+        rows: list[list[Any]] = [[]]
+        # The driver connection SQLAlchemy holds for this AsyncConnection (kit/sqlite_driver.py).
+        adapted: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+        try:
+            rows = [self.values(one) for one in _each(params)]  # a type refusing a value: StatementError
+            async with adapted._execute_mutex:
+                _, rowcount, _, found = await one_trip(adapted, self.sql, rows if many else rows[0], many=many)
+        except Exception as error:  # raised again as SQLAlchemy raises it
+            await greenlet_spawn(_raise_as_sqlalchemy, conn, adapted, error, self.sql, rows[0])
+            raise  # unreachable: the line above raises
+        if many:
+            return _Rows([], -1)  # as on PostgreSQL: no count for several rows
+        if self.returns_rows:
+            return _Rows([self.row(values) for values in found], len(found))
+        return _Rows([], rowcount)
+
 
 def _raise_as_sqlalchemy(conn: AsyncConnection, adapted: Any, error: Exception, sql: str, values: list[Any]) -> None:
     """`error` as SQLAlchemy raises a driver's error: translated to the DBAPI's class, wrapped in
@@ -238,7 +315,7 @@ def _raise_as_sqlalchemy(conn: AsyncConnection, adapted: Any, error: Exception, 
 
 
 def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled | None:
-    """The statement's SQL and parameter order as SQLAlchemy compiles it for asyncpg, or None
+    """The statement's SQL and parameter order as SQLAlchemy compiles it for the driver, or None
     when SQLAlchemy would do more than pass values through and process them (a type that
     processes what it reads, an expanding IN, an UPDATE whose columns the parameters choose):
     such a statement runs through SQLAlchemy."""
@@ -257,4 +334,7 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled | None:
     processors = tuple(compiled._bind_processors.get(name) for name in names)
     fixed = compiled.construct_params(_check=False)
     returns_rows = bool(compiled._result_columns) or bool(getattr(compiled, "effective_returning", None))
-    return _Compiled(compiled.string, names, fixed, processors, returns_rows, names_every_value)
+    # The names as the SQL renders them: what PostgreSQL's rows answer to as well.
+    columns = tuple(column[1] for column in compiled._result_columns)
+    return _Compiled(compiled.string, names, fixed, processors, returns_rows, names_every_value,
+                     dialect.name == "sqlite", _sqlite_row(columns))
