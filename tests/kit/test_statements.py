@@ -13,7 +13,7 @@ from flashsale.kit.db import Database
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.schema import outbox
 from flashsale.kit.sql import dialect_insert
-from flashsale.kit.statements import Statement, per_dialect
+from flashsale.kit.statements import Statement, none_of, one_of, per_dialect
 
 pytestmark = pytest.mark.service
 
@@ -168,3 +168,37 @@ async def test_a_row_answers_by_its_columns_names_even_where_a_sequence_has_meth
     with pytest.raises(AttributeError):
         _ = row.absent
 
+
+
+_AMONG = per_dialect(lambda dialect: sa.select(outbox.c.event_id).where(
+    outbox.c.aggregate_id == sa.bindparam("b_aggregate_id"), one_of(outbox.c.event_id, "b_ids", dialect),
+).order_by(outbox.c.event_id))
+_OUTSIDE = per_dialect(lambda dialect: sa.select(outbox.c.event_id).where(
+    outbox.c.aggregate_id == sa.bindparam("b_aggregate_id"), none_of(outbox.c.position, "b_positions", dialect),
+).order_by(outbox.c.event_id))
+
+
+async def test_one_of_and_none_of_a_list_of_any_length_the_empty_one_included(kit_db: Database) -> None:
+    aggregate = uuid.uuid4().hex
+    events = sorted(_ids(4))
+    async with kit_db.transaction() as conn:
+        for event_id in events:
+            await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 1})
+    async with kit_db.read() as conn:
+        positions = {row.event_id: row.position for row in await conn.execute(
+            sa.select(outbox.c.event_id, outbox.c.position).where(outbox.c.aggregate_id == aggregate))}
+
+        async def among(ids: list[str]) -> list[str]:
+            return [row.event_id for row in await _AMONG.run(conn, {"b_aggregate_id": aggregate, "b_ids": ids})]
+
+        async def outside(event_ids: list[str]) -> list[str]:
+            chosen = [positions[event_id] for event_id in event_ids]
+            return [row.event_id for row in await _OUTSIDE.run(conn, {"b_aggregate_id": aggregate,
+                                                                      "b_positions": chosen})]
+
+        assert await among([events[2], "absent", events[0]]) == [events[0], events[2]]
+        assert await among(events) == events
+        assert await among([]) == []
+        assert await outside([events[1]]) == [events[0], events[2], events[3]]
+        assert await outside(events[:3]) == [events[3]]
+        assert await outside([]) == events

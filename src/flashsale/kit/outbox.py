@@ -167,7 +167,7 @@ class Relay:
             await self._bookkeeping_when_due()  # the backlog grows while the broker is away: show it
             return 0
         async with self.db.read() as conn:
-            rows = (await self._unpublished.run(conn, {"b_unmarked": _padded(self._unmarked)})).all()
+            rows = (await self._unpublished.run(conn, {"b_unmarked": self._unmarked})).all()
         if rows:
             try:
                 with publishing([r.subject for r in rows], [r.envelope for r in rows]) as traceparents:
@@ -246,16 +246,6 @@ class Relay:
         backlog, oldest = await outbox_backlog(self.db)
         metrics.outbox_backlog.set(backlog)
         metrics.outbox_lag.set(0 if oldest is None else max(0, self.clock.now_ms() - oldest) / 1000)
-
-
-def _padded(positions: list[int]) -> list[int]:
-    """`positions` padded with 0 (no row's position) to a power of two: on SQLite each length of
-    an IN list is a statement of its own, prepared and cached by every connection (measured: the
-    order service's memory grew by ~6 MB with a length per batch); this keeps them to a few."""
-    size = 1
-    while size < len(positions):
-        size *= 2
-    return positions + [0] * (size - len(positions))
 
 
 # Built once (kit/statements.py says why): every relay reads its backlog once a second.

@@ -20,7 +20,7 @@ still to go), as SQLAlchemy's cursor would make it, less the machinery around it
 reads like SQLAlchemy's result (`first()`, `all()`, `one()`, `scalar()`, `rowcount`; rows by
 attribute, index or `_mapping`), and an error is raised as SQLAlchemy would raise it
 (IntegrityError, a lost connection invalidated). What cannot be passed through as compiled (an
-expanding IN: `one_of` avoids it on PostgreSQL; an UPDATE whose columns the parameters pick; text;
+expanding IN, which `one_of` avoids; an UPDATE whose columns the parameters pick; text;
 a type that processes what it reads), and a statement on a SQLite connection SQLAlchemy has not
 begun a transaction on, SQLAlchemy runs.
 
@@ -33,6 +33,7 @@ column's own name for the value of its SET or VALUES clause.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -118,12 +119,14 @@ def per_dialect(build: Callable[[str], Any]) -> Statement:
 
 
 def one_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
-    """`column` IN the list bound to `name`. On PostgreSQL `column = any(CAST(:name AS type[]))`:
-    one SQL text whatever the list's length, so it is prepared once and runs lean (an expanding
-    IN is rendered anew for each length, through SQLAlchemy). On SQLite an expanding IN."""
+    """`column` IN the list bound to `name`, in one SQL text whatever the list's length, so it is
+    prepared once and runs lean (an expanding IN is rendered anew for each length, through
+    SQLAlchemy, and on SQLite each length was a statement of its own in every connection's cache).
+    On PostgreSQL `column = any(CAST(:name AS type[]))`; on SQLite `column IN (SELECT value FROM
+    json_each(:name))`, the list bound as one JSON text."""
     if dialect == "postgresql":
         return column == sa.func.any(sa.cast(sa.bindparam(name), postgresql.ARRAY(column.type)))
-    return column.in_(sa.bindparam(name, expanding=True))
+    return column.in_(_json_each(name))
 
 
 def none_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.ColumnElement[bool]:
@@ -132,7 +135,22 @@ def none_of(column: sa.ColumnElement[Any], name: str, dialect: str) -> sa.Column
     would render `column != any(...)`: different from at least one, a different question)."""
     if dialect == "postgresql":
         return column != sa.func.all(sa.cast(sa.bindparam(name), postgresql.ARRAY(column.type)))
-    return column.not_in(sa.bindparam(name, expanding=True))
+    return column.not_in(_json_each(name))
+
+
+class _JsonList(sa.types.TypeDecorator[Sequence[Any]]):
+    """A list bound as one JSON text (SQLite's json_each reads it back as rows)."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: Sequence[Any] | None, dialect: Dialect) -> str | None:
+        return None if value is None else json.dumps(list(value))
+
+
+def _json_each(name: str) -> sa.Select[Any]:
+    values = sa.func.json_each(sa.bindparam(name, type_=_JsonList())).table_valued("value")
+    return sa.select(values.c.value)
 
 
 # -- PostgreSQL, by asyncpg ------------------------------------------------------------------
