@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.sql import dialect_insert
-from flashsale.kit.statements import Statement
+from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import events
 from flashsale.services.inventory.domain import (
@@ -97,10 +97,7 @@ async def add_units(conn: AsyncConnection, product_id: str, quantity: int) -> Pr
 
 async def lock_stock_txn(conn: AsyncConnection, product_ids: Iterable[str]) -> dict[str, ProductStock]:
     """Lock the stock rows of these products in product order (no deadlocks) and read them."""
-    rows = await conn.execute(
-        sa.select(stock).where(stock.c.product_id.in_(sorted(set(product_ids))))
-        .order_by(stock.c.product_id).with_for_update()
-    )
+    rows = await _LOCK_STOCK.run(conn, {"b_product_ids": sorted(set(product_ids))})
     return {row.product_id: stock_from(row) for row in rows}
 
 
@@ -157,15 +154,12 @@ async def insert_reservation_txn(conn: AsyncConnection, reservation: Reservation
 
 async def insert_reservations_txn(conn: AsyncConnection, held: Sequence[Reservation]) -> None:
     """New reservations, created at their `created_at_ms`: one multi-row INSERT per table."""
-    await conn.execute(reservations.insert(), [reservation_row(r) for r in held])
-    await conn.execute(
-        reservation_items.insert(),
-        [
-            {"reservation_id": r.reservation_id, "product_id": line.product_id, "quantity": line.quantity}
-            for r in held
-            for line in r.lines
-        ],
-    )
+    await _INSERT_RESERVATIONS.run(conn, [reservation_row(r) for r in held])
+    await _INSERT_ITEMS.run(conn, [
+        {"reservation_id": r.reservation_id, "product_id": line.product_id, "quantity": line.quantity}
+        for r in held
+        for line in r.lines
+    ])
 
 
 def reservation_row(reservation: Reservation) -> dict[str, Any]:
@@ -180,6 +174,7 @@ def reservation_row(reservation: Reservation) -> dict[str, Any]:
         "updated_at_ms": reservation.created_at_ms,
         "confirmed_at_ms": None,
         "requested": None if requested is None else json.dumps([[ln.product_id, ln.quantity] for ln in requested]),
+        "order_cancelled_at_ms": None,
     }
 
 
@@ -187,7 +182,7 @@ async def reservations_of_orders_txn(conn: AsyncConnection, order_ids: Sequence[
     """The reservations these orders already have (a retried reserve), by order id."""
     if not order_ids:
         return {}
-    rows = (await conn.execute(sa.select(reservations).where(reservations.c.order_id.in_(order_ids)))).all()
+    rows = (await _RESERVATIONS_OF_ORDERS.run(conn, {"b_order_ids": list(order_ids)})).all()
     lines = await lines_of(conn, [row.reservation_id for row in rows])
     return {row.order_id: reservation_from(row, lines[row.reservation_id]) for row in rows}
 
@@ -269,14 +264,22 @@ async def lines_of(conn: AsyncConnection, reservation_ids: list[str]) -> dict[st
     lines: dict[str, list[Line]] = defaultdict(list)
     if not reservation_ids:
         return lines
-    rows = await conn.execute(
-        sa.select(reservation_items)
-        .where(reservation_items.c.reservation_id.in_(reservation_ids))
-        .order_by(reservation_items.c.reservation_id, reservation_items.c.product_id)
-    )
+    rows = await _LINES_OF.run(conn, {"b_reservation_ids": reservation_ids})
     for row in rows:
         lines[row.reservation_id].append(Line(row.product_id, row.quantity))
     return lines
+
+
+# The hold batch's statements, built once (kit/statements.py says why).
+_LOCK_STOCK = per_dialect(lambda dialect: sa.select(stock).where(one_of(stock.c.product_id, "b_product_ids", dialect))
+                          .order_by(stock.c.product_id).with_for_update())
+_INSERT_RESERVATIONS = Statement(reservations.insert())
+_INSERT_ITEMS = Statement(reservation_items.insert())
+_RESERVATIONS_OF_ORDERS = per_dialect(lambda dialect: sa.select(reservations).where(
+    one_of(reservations.c.order_id, "b_order_ids", dialect)))
+_LINES_OF = per_dialect(lambda dialect: sa.select(reservation_items).where(
+    one_of(reservation_items.c.reservation_id, "b_reservation_ids", dialect),
+).order_by(reservation_items.c.reservation_id, reservation_items.c.product_id))
 
 
 # -- rows to domain -----------------------------------------------------------------------
