@@ -44,6 +44,15 @@ def _ids(n: int) -> list[str]:
     return [uuid.uuid4().hex for _ in range(n)]
 
 
+async def _added(db: Database, n: int) -> tuple[str, list[str]]:
+    """`n` events of a new aggregate, written in one transaction: the aggregate, the events' ids sorted."""
+    aggregate, events = uuid.uuid4().hex, sorted(_ids(n))
+    async with db.transaction() as conn:
+        for event_id in events:
+            await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 1})
+    return aggregate, events
+
+
 async def test_rows_and_counts_are_what_sqlalchemy_answers(kit_db: Database) -> None:
     aggregate = uuid.uuid4().hex
     events = _ids(3)
@@ -98,11 +107,7 @@ async def test_a_transaction_begun_by_a_lean_statement_rolls_back_whole(kit_db: 
 
 
 async def test_an_expanding_in_runs_as_sqlalchemy_runs_it(kit_db: Database) -> None:
-    aggregate = uuid.uuid4().hex
-    events = sorted(_ids(3))
-    async with kit_db.transaction() as conn:
-        for event_id in events:
-            await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 1})
+    _, events = await _added(kit_db, 3)
     async with kit_db.read() as conn:
         found = (await _EVENTS_IN.run(conn, {"b_ids": [events[0], events[2], "absent"]})).all()
     assert [row.event_id for row in found] == [events[0], events[2]]
@@ -179,11 +184,7 @@ _OUTSIDE = per_dialect(lambda dialect: sa.select(outbox.c.event_id).where(
 
 
 async def test_one_of_and_none_of_a_list_of_any_length_the_empty_one_included(kit_db: Database) -> None:
-    aggregate = uuid.uuid4().hex
-    events = sorted(_ids(4))
-    async with kit_db.transaction() as conn:
-        for event_id in events:
-            await _ADD.run(conn, {"b_event_id": event_id, "b_aggregate_id": aggregate, "b_at": 1})
+    aggregate, events = await _added(kit_db, 4)
     async with kit_db.read() as conn:
         positions = {row.event_id: row.position for row in await conn.execute(
             sa.select(outbox.c.event_id, outbox.c.position).where(outbox.c.aggregate_id == aggregate))}

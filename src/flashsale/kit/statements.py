@@ -93,11 +93,9 @@ class Statement:
         if compiled is None or not compiled.takes_all(params):
             result: Rows = await conn.execute(self(conn), params)
             return result
-        if compiled.on_sqlite:
-            if not conn.in_transaction():  # SQLAlchemy's own begin comes first: it runs this one
-                result = await conn.execute(self(conn), params)
-                return result
-            return await compiled.run_on_sqlite(conn, params)
+        if compiled.on_sqlite and not conn.in_transaction():  # SQLAlchemy's own begin comes first
+            result = await conn.execute(self(conn), params)
+            return result
         return await compiled.run(conn, params)
 
     def _lean(self, conn: AsyncConnection) -> _Compiled | None:
@@ -153,7 +151,7 @@ def _json_each(name: str) -> sa.Select[Any]:
     return sa.select(values.c.value)
 
 
-# -- PostgreSQL, by asyncpg ------------------------------------------------------------------
+# -- run by the driver: asyncpg on PostgreSQL, one trip on SQLite ----------------------------
 
 
 class _Record(asyncpg.Record):  # type: ignore[misc]  # asyncpg ships no types
@@ -252,7 +250,7 @@ class _Compiled:
     returns_rows: bool
     names_every_value: bool       # False: an INSERT whose columns are its parameters' (`table.insert()`)
     on_sqlite: bool
-    row: type[_SqliteRow]         # SQLite's rows (tuples) read like SQLAlchemy's, by this statement's names
+    row: type[_SqliteRow]         # on SQLite, its rows (tuples) read like SQLAlchemy's by this statement's names
 
     def takes(self, params: Mapping[str, Any]) -> bool:
         """Whether `params` give this compiled form every value it binds. An INSERT whose columns
@@ -275,44 +273,40 @@ class _Compiled:
         return values
 
     async def run(self, conn: AsyncConnection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> _Rows:
+        """Run by the driver on the connection SQLAlchemy holds for `conn`, under its lock; an
+        error raised as SQLAlchemy raises it."""
         many = not isinstance(params, Mapping)
         rows: list[list[Any]] = [[]]
-        # The driver connection SQLAlchemy holds for this AsyncConnection; its own lock, and the
-        # BEGIN it sends lazily before a transaction's first statement, as its cursor would.
         adapted: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
         try:
             rows = [self.values(one) for one in _each(params)]  # a type refusing a value: StatementError
             async with adapted._execute_mutex:
-                if adapted._transaction is None:
-                    await adapted._start_transaction()
-                driver: asyncpg.Connection = adapted._connection
-                if many:
-                    await driver.executemany(self.sql, rows)  # pipelined: one round trip for them all
-                    return _Rows([], -1)  # as SQLAlchemy's asyncpg dialect: no count for several rows
-                if self.returns_rows:
-                    records = await driver.fetch(self.sql, *rows[0], record_class=_Record)
-                    return _Rows(records, len(records))
-                status = await driver.execute(self.sql, *rows[0])
+                if self.on_sqlite:
+                    return await self._by_sqlite(adapted, rows, many)
+                return await self._by_asyncpg(adapted, rows, many)
         except Exception as error:  # raised again as SQLAlchemy raises it
             await greenlet_spawn(_raise_as_sqlalchemy, conn, adapted, error, self.sql, rows[0])
             raise  # unreachable: the line above raises
+
+    async def _by_asyncpg(self, adapted: Any, rows: list[list[Any]], many: bool) -> _Rows:
+        # The BEGIN SQLAlchemy's adapter sends lazily before a transaction's first statement, as
+        # its cursor would.
+        if adapted._transaction is None:
+            await adapted._start_transaction()
+        driver: asyncpg.Connection = adapted._connection
+        if many:
+            await driver.executemany(self.sql, rows)  # pipelined: one round trip for them all
+            return _Rows([], -1)  # as SQLAlchemy's asyncpg dialect: no count for several rows
+        if self.returns_rows:
+            records = await driver.fetch(self.sql, *rows[0], record_class=_Record)
+            return _Rows(records, len(records))
+        status = await driver.execute(self.sql, *rows[0])
         counted = _STATUS_COUNT.search(status)
         return _Rows([], int(counted.group(1)) if counted else -1)
 
-    async def run_on_sqlite(
-        self, conn: AsyncConnection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]],
-    ) -> _Rows:
-        many = not isinstance(params, Mapping)
-        rows: list[list[Any]] = [[]]
-        # The driver connection SQLAlchemy holds for this AsyncConnection (kit/sqlite_driver.py).
-        adapted: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-        try:
-            rows = [self.values(one) for one in _each(params)]  # a type refusing a value: StatementError
-            async with adapted._execute_mutex:
-                _, rowcount, _, found = await one_trip(adapted, self.sql, rows if many else rows[0], many=many)
-        except Exception as error:  # raised again as SQLAlchemy raises it
-            await greenlet_spawn(_raise_as_sqlalchemy, conn, adapted, error, self.sql, rows[0])
-            raise  # unreachable: the line above raises
+    async def _by_sqlite(self, adapted: Any, rows: list[list[Any]], many: bool) -> _Rows:
+        # One trip to the connection's thread, the transaction's BEGIN with it (kit/sqlite_driver.py).
+        _, rowcount, _, found = await one_trip(adapted, self.sql, rows if many else rows[0], many=many)
         if many:
             return _Rows([], -1)  # as on PostgreSQL: no count for several rows
         if self.returns_rows:
@@ -354,5 +348,6 @@ def _compile(statement: sa.Executable, dialect: Dialect) -> _Compiled | None:
     returns_rows = bool(compiled._result_columns) or bool(getattr(compiled, "effective_returning", None))
     # The names as the SQL renders them: what PostgreSQL's rows answer to as well.
     columns = tuple(column[1] for column in compiled._result_columns)
+    on_sqlite = dialect.name == "sqlite"
     return _Compiled(compiled.string, names, fixed, processors, returns_rows, names_every_value,
-                     dialect.name == "sqlite", _sqlite_row(columns))
+                     on_sqlite, _sqlite_row(columns) if on_sqlite else _SqliteRow)
