@@ -57,6 +57,7 @@ from flashsale.services.payments.app import create_app as payments_app
 from flashsale.services.payments.settings import PaymentsSettings
 from flashsale.services.reporting.app import create_app as reporting_app
 from flashsale.services.shipping.app import create_app as shipping_app
+from support.polling import wait_for
 
 CreateApp = Callable[..., FastAPI]
 
@@ -123,6 +124,9 @@ class InProcessHouse:
         server_app = served(app, settings, internal=name not in house_auth.PUBLIC_EDGES)
         client = InProcessClient(OnItsLoop(server_app, loop), base_url=f"http://{name}-{instance}.test")
         self._stack.callback(client.close)
+        # Handed out healthy, as the process tier hands out a process (`wait_healthy`): the broker's
+        # connection is made in the background, and a busy machine may not have it yet.
+        wait_for(lambda: client.get("/health").status_code == 200, timeout_s=30, what=f"{name} healthy")
         return InProcessService(name, app, settings, clock, client)
 
     def close(self) -> None:
