@@ -2,7 +2,7 @@
 
 Exactly once: the event id is the primary key, an insert skips ids already there, and the caller
 acks a message only after `record` has returned. A fetched batch is one transaction: on PostgreSQL
-one statement (`_RECORD_NEW`), on SQLite two INSERTs per hundred facts.
+one statement (`_RECORD_NEW`), on SQLite two (`_RECORD_NEW_SQLITE`, then the new facts' lines).
 
 (This store was an embedded DuckDB file until it was measured: DuckDB held ~60-90 MB of the
 process's ~175 MB under a sale, past the 120 MB each service process may take, and let one
@@ -20,13 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.db import Database
-from flashsale.kit.sql import dialect_insert
-from flashsale.kit.statements import Statement, per_dialect
+from flashsale.kit.statements import Statement
 from flashsale.services.reporting import queries
 from flashsale.services.reporting.domain import Fact, Money, Orders, Point, ProductSales, Units, first_of_each
-
-# Facts per INSERT on SQLite: one statement per fetched batch of messages (the bus hands over 100 at most).
-INSERT_ROWS = 100
 
 metadata = sa.MetaData()
 events = sa.Table(
@@ -67,11 +63,14 @@ class ReportStore:
             async with self.db.single_statement() as uow:
                 inserted = await _RECORD_NEW.run(uow.conn, _as_columns(unique, recorded_ms))
             return {str(row.event_id) for row in inserted}
-        stored: set[str] = set()
         async with self.db.transaction() as conn:
-            for start in range(0, len(unique), INSERT_ROWS):
-                stored |= await _insert_txn(conn, unique[start:start + INSERT_ROWS], recorded_ms)
-        return stored
+            rows = [_event_row(fact, recorded_ms) for fact in unique]
+            inserted = await _RECORD_NEW_SQLITE.run(conn, {"rows": _as_json_rows(events, rows)})
+            new = {str(row.event_id) for row in inserted}
+            lines = _line_rows([fact for fact in unique if fact.event_id in new])
+            if lines:
+                await _RECORD_LINES_SQLITE.run(conn, {"lines": _as_json_rows(event_lines, lines)})
+        return new
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -124,22 +123,29 @@ def _as_columns(facts: Sequence[Fact], recorded_ms: int) -> dict[str, list[Any]]
             | {f"line_{column.name}": [line[column.name] for line in lines] for column in event_lines.c})
 
 
-@per_dialect
-def _INSERT_NEW(dialect: str) -> sa.Insert:
-    """Built once, given the rows as parameters (SQLAlchemy sends them as one multi-row INSERT):
-    written with the rows as values, a statement was compiled anew for every batch."""
-    statement: sa.Insert = dialect_insert(dialect, events).on_conflict_do_nothing().returning(events.c.event_id)
-    return statement
+# SQLite: the same in two statements (SQLite has no INSERT inside a WITH), each of one SQL text
+# for every batch size: the rows are bound as one JSON array of arrays, which json_each reads back,
+# so both are prepared once and run lean (kit/statements.py). The multi-row INSERTs they replace
+# were rendered by SQLAlchemy for each batch and ran through its whole machinery. (`WHERE true`:
+# SQLite's grammar needs it between an INSERT's SELECT and its ON CONFLICT.)
+def _from_json_rows(table: sa.Table, name: str) -> str:
+    """`table`'s columns, read from the JSON rows bound to `name` (each row: the columns in order)."""
+    names = ", ".join(column.name for column in table.c)
+    values = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(table.c)))
+    return f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(:{name})"
 
 
-async def _insert_txn(conn: AsyncConnection, facts: list[Fact], recorded_ms: int) -> set[str]:
-    """The facts whose ids are new, with their lines; the ids of those that were."""
-    inserted = await conn.execute(_INSERT_NEW(conn), [_event_row(f, recorded_ms) for f in facts])
-    new = {str(row[0]) for row in inserted}
-    lines = _line_rows([f for f in facts if f.event_id in new])
-    if lines:
-        await conn.execute(event_lines.insert(), lines)
-    return new
+_RECORD_NEW_SQLITE = Statement(sa.text(f"""
+{_from_json_rows(events, "rows")} WHERE true
+ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+""").columns(event_id=sa.String))
+_RECORD_LINES_SQLITE = Statement(sa.text(_from_json_rows(event_lines, "lines")).columns())
+
+
+def _as_json_rows(table: sa.Table, rows: Sequence[dict[str, Any]]) -> str:
+    """`rows` of `table` as `_from_json_rows` reads them."""
+    return orjson.dumps([[row[column.name] for column in table.c] for row in rows]).decode()
 
 
 def _event_row(fact: Fact, recorded_ms: int) -> dict[str, Any]:
