@@ -9,6 +9,7 @@ import asyncio
 import pytest
 from inventory_support import (
     InventoryClient,
+    inventory_event_data,
     inventory_events,
     order_event,
     publish,
@@ -56,6 +57,36 @@ def test_a_subscriber_sees_the_hold_and_its_confirmation(inventory: InventoryCli
 
     wanted = {"StockReserved", "ReservationConfirmed"}
     assert inventory_events(nats_url, hold["reservationId"], wanted) >= wanted
+
+
+def test_a_paid_order_of_several_products_turns_each_line_into_a_sale(
+    inventory: InventoryClient, nats_url: str,
+) -> None:
+    first, second, order_id = inventory.new_product(3), inventory.new_product(2), unique("order")
+    held = inventory.reserve({"items": [{"productId": first, "quantity": 2}, {"productId": second, "quantity": 1}],
+                              "orderId": order_id})
+    assert held.status_code == 200, held.text
+    reservation_id = held.json()["reservationId"]
+
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, reservation_id)))
+
+    inventory.wait_status(reservation_id, "CONFIRMED")
+    assert (inventory.counts(first), inventory.counts(second)) == ((1, 0, 2), (1, 0, 1))
+
+
+def test_a_hold_taken_without_an_order_is_sold_to_the_order_that_pays_for_it(
+    inventory: InventoryClient, nats_url: str,
+) -> None:
+    product, order_id = inventory.new_product(2), unique("order")
+    hold = inventory.hold(product, 1)
+
+    publish(nats_url, order_event("OrderConfirmed", confirmed(order_id, hold["reservationId"])))
+
+    view = inventory.wait_status(hold["reservationId"], "CONFIRMED")
+    assert view["orderId"] == order_id
+    assert inventory.counts(product) == (1, 0, 1)
+    told = inventory_event_data(nats_url, hold["reservationId"], {"ReservationConfirmed"})["ReservationConfirmed"]
+    assert (told["orderId"], told["items"]) == (order_id, [{"productId": product, "quantity": 1}])
 
 
 def test_a_confirmation_published_twice_deducts_once(inventory: InventoryClient, nats_url: str) -> None:

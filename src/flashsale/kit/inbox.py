@@ -9,6 +9,12 @@ Both answer what the effect answered, once it has committed (None from `apply_on
 message was handled before and the effect did not run), so a consumer acts on what happened
 (metrics, a wake-up) without carrying it out of the effect by hand.
 
+An effect written as ONE statement (PostgreSQL, `Database.single_statement`) records its message
+in that statement: `recording_cte` writes the inbox row under the same condition as the change,
+and `NOT_RECORDED` makes the change itself conditional on the message being new, so the two
+commit together or neither does (inventory/store/deduction.py). The consumer then reports it as
+`applied`, as `apply_once` would.
+
 `apply_batch_once` does the same for a fetched batch in one transaction (one statement records
 every event, and the effect gets the new ones in the batch's order, to fold as it likes):
 for a consumer whose effects are small and come in crowds (a read model of every hold), a
@@ -94,9 +100,35 @@ async def apply_once(
             metrics.consumed.labels(consumer, envelope.type, "duplicate").inc()
             return None
         raise
+    applied(consumer, envelope)
+    return value
+
+
+def applied(consumer: str, envelope: Envelope) -> None:
+    """`envelope`'s effect, with its inbox row, has committed: counted, and its propagation seen."""
     metrics.consumed.labels(consumer, envelope.type, "applied").inc()
     propagation.watch.applied(consumer, envelope)  # committed: the event's effect is visible now
-    return value
+
+
+# PostgreSQL, for an effect written as one statement of data-modifying CTEs: its condition that
+# the message was not handled before, and the CTE that records it only when `when` holds (SQL,
+# e.g. `EXISTS (SELECT FROM confirmed)`); their values come from `recording_values`. A concurrent
+# delivery that recorded the message first makes the statement fail on the inbox's key, which
+# writes nothing either.
+NOT_RECORDED = (f"NOT EXISTS (SELECT FROM {inbox.name} WHERE consumer = CAST(:inbox_consumer AS text) "
+                "AND message_id = CAST(:inbox_message_id AS text))")
+
+
+def recording_cte(when: str) -> str:
+    return f"""recorded AS (
+    INSERT INTO {inbox.name} (consumer, message_id, processed_at_ms)
+    SELECT CAST(:inbox_consumer AS text), CAST(:inbox_message_id AS text), CAST(:inbox_now AS bigint)
+    WHERE {when}
+)"""
+
+
+def recording_values(consumer: str, envelope: Envelope, now_ms: int) -> dict[str, object]:
+    return {"inbox_consumer": consumer, "inbox_message_id": envelope.id, "inbox_now": now_ms}
 
 
 BatchEffect = Callable[[UnitOfWork, list[Envelope]], Awaitable[T]]

@@ -17,7 +17,7 @@ from flashsale.contracts.events import OrderCancelled, OrderConfirmed
 from flashsale.kit.bus import Subscription
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.faults import failure_point
-from flashsale.kit.inbox import apply_once
+from flashsale.kit.inbox import applied, apply_once
 from flashsale.kit.routing import EventRoutes
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.inventory import metrics
@@ -43,6 +43,13 @@ async def deduct_confirmed_order(
     return await store.confirm_order_txn(uow, fact.order_id, fact.reservation_id, envelope)
 
 
+async def deduct_held_at_once(store: Inventory, fact: OrderConfirmed, envelope: Envelope) -> Changes | None:
+    """The common case of `deduct_confirmed_order` in one statement with its inbox row (PostgreSQL;
+    `Inventory.deduct_held_at_once`), or None: then the general way."""
+    failure_point("inventory.OrderConfirmed")
+    return await store.deduct_held_at_once(CONSUMER, fact.order_id, fact.reservation_id, envelope)
+
+
 async def restore_cancelled_order(
     store: Inventory, uow: UnitOfWork, fact: OrderCancelled, envelope: Envelope,
 ) -> Changes:
@@ -66,6 +73,12 @@ def order_events(store: Inventory) -> Subscription:
             log.warning("unexpected_event", type=envelope.type, id=envelope.id)
             return
         fact, handler = routed
+        if isinstance(fact, OrderConfirmed):
+            deducted = await deduct_held_at_once(store, fact, envelope)
+            if deducted is not None:
+                applied(CONSUMER, envelope)
+                metrics.record_available(deducted)
+                return
 
         async def effect(uow: UnitOfWork, env: Envelope) -> Changes:
             return await handler(store, uow, fact, env)

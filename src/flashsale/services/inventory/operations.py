@@ -48,7 +48,7 @@ from flashsale.services.inventory.errors import (
     UnknownReservation,
     WriteOffContended,
 )
-from flashsale.services.inventory.store import batched, holds, limits, sql, writeoff
+from flashsale.services.inventory.store import batched, deduction, holds, limits, sql, writeoff
 from flashsale.services.inventory.store.sql import ProductStock
 from flashsale.services.inventory.store.tables import reservations, stock
 
@@ -331,6 +331,32 @@ class Inventory:
         return Page(found, found[-1].product_id if len(rows) > limit else None)
 
     # -- the order service's facts (inside the consumer's inbox transaction) ---------------
+
+    async def deduct_held_at_once(
+        self, consumer: str, order_id: str, reservation_id: str, cause: Envelope
+    ) -> list[tuple[str, int]] | None:
+        """The common case of a paid order's confirmation, handled by `consumer`, in one statement
+        on PostgreSQL (store/deduction.py): a hold of one product still held for its order becomes a
+        deduction. None when that is not the case, or the hold changed between the read and the
+        statement, or on SQLite: nothing was written, and the caller confirms the general way
+        (`confirm_order_txn` in the inbox's unit of work)."""
+        if self.db.is_sqlite:
+            return None
+        async with self.db.read() as conn:
+            held = await sql.read_reservation(conn, reservation_id)
+        if held is None or not deduction.deducts_at_once(held, order_id):
+            return None
+        now = self.clock.now_ms()
+        announced = deduction.confirmation(self.db, held, order_id, now, cause)
+        try:
+            async with self.db.single_statement() as uow:
+                available = await deduction.deduct_held_statement(uow, held, order_id, now, consumer, cause, announced)
+        except IntegrityError:  # a copy handled meanwhile, or books that refuse the move: the general way says which
+            return None
+        if available is None:
+            return None
+        metrics.holds_ended.labels("confirmed").inc()
+        return [(held.lines[0].product_id, available)]
 
     async def confirm_order_txn(
         self, uow: UnitOfWork, order_id: str, reservation_id: str, cause: Envelope

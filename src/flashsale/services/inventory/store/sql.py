@@ -209,17 +209,18 @@ async def save_status_txn(conn: AsyncConnection, reservation: Reservation, now: 
 
 # The statements every confirmation and cancellation runs, built once (kit/statements.py says why).
 _THIS_RESERVATION: sa.BindParameter[str] = sa.bindparam("b_reservation_id", type_=sa.String())
-# A reservation with its lines, a row per line, its own row locked. One statement is safe here
-# although a lock that waited returns the joined rows as they were when the statement began: a
-# reservation's lines are written with it and never change.
-_LOCK_RESERVATION = Statement(
+# A reservation with its lines, a row per line; to lock, its own row locked. One statement is safe
+# here although a lock that waited returns the joined rows as they were when the statement began:
+# a reservation's lines are written with it and never change.
+_RESERVATION_WITH_LINES = (
     sa.select(reservations, reservation_items.c.product_id.label("line_product_id"),
               reservation_items.c.quantity.label("line_quantity"))
     .select_from(reservations.outerjoin(reservation_items,
                                         reservation_items.c.reservation_id == reservations.c.reservation_id))
     .where(reservations.c.reservation_id == _THIS_RESERVATION)
-    .order_by(reservation_items.c.product_id)
-    .with_for_update(of=reservations))
+    .order_by(reservation_items.c.product_id))
+_LOCK_RESERVATION = Statement(_RESERVATION_WITH_LINES.with_for_update(of=reservations))
+_READ_RESERVATION = Statement(_RESERVATION_WITH_LINES)
 # Its columns named here, not by the parameters: SQLAlchemy would compile that per call.
 _SAVE_STATUS = Statement(reservations.update().where(reservations.c.reservation_id == _THIS_RESERVATION).values(
     status=sa.bindparam("b_status"), order_id=sa.bindparam("b_order_id", type_=sa.String()),
@@ -240,7 +241,15 @@ async def reject_txn(
 async def lock_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
     """Load a reservation and lock its row until the transaction ends (SQLite: the write lock):
     every confirmation and cancellation does, so its statements are built once."""
-    rows = (await _LOCK_RESERVATION.run(conn, {"b_reservation_id": reservation_id})).all()
+    return _reservation_of((await _LOCK_RESERVATION.run(conn, {"b_reservation_id": reservation_id})).all())
+
+
+async def read_reservation(conn: AsyncConnection, reservation_id: str) -> Reservation | None:
+    """A reservation as it is now, not locked (for a statement that changes it only if it still is)."""
+    return _reservation_of((await _READ_RESERVATION.run(conn, {"b_reservation_id": reservation_id})).all())
+
+
+def _reservation_of(rows: Sequence[Any]) -> Reservation | None:
     if not rows:
         return None
     lines = [Line(row.line_product_id, row.line_quantity) for row in rows if row.line_product_id is not None]
