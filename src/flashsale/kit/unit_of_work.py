@@ -144,7 +144,9 @@ def _producer(producer: str | None) -> str:
 
 
 # Built once (kit/statements.py says why): every event a service announces alone is written by it.
-_APPEND = Statement(outbox.insert().values(
+# Inline: no implicit RETURNING of the row's position, which nobody reads, so a list of rows
+# (`announce_all`) runs lean too: a statement that answers rows is SQLAlchemy's to run for several.
+_APPEND = Statement(outbox.insert().inline().values(
     event_id=sa.bindparam("b_event_id"), subject=sa.bindparam("b_subject"), aggregate_id=sa.bindparam("b_aggregate_id"),
     envelope=sa.bindparam("b_envelope"), created_at_ms=sa.bindparam("b_created_at_ms"),
 ))
