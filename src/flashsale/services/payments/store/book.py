@@ -43,7 +43,9 @@ def _ACT_ONCE(dialect: str) -> sa.Insert:
             "effects": 1,
             "updated_at_ms": insert.excluded.updated_at_ms,
         },
-    ).returning(ops.c.approved, ops.c.reason)
+    # The flag read back as the integer SQLite stores (the caller makes it a bool): a Boolean
+    # column's result processing would leave the statement to SQLAlchemy to run (kit/statements.py).
+    ).returning(sa.type_coerce(ops.c.approved, sa.Integer).label("approved"), ops.c.reason)
     return upsert
 
 
