@@ -7,12 +7,14 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from flashsale.kit.clock import SystemClock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.inbox import apply_batch_once, apply_once
+from flashsale.kit.inbox import NOT_RECORDED, apply_batch_once, apply_once, recording_cte, recording_values, was_handled
 from flashsale.kit.schema import outbox
+from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import UnitOfWork
 
 pytestmark = pytest.mark.service
@@ -128,3 +130,45 @@ async def test_an_effect_announces_in_the_inbox_unit_of_work_and_its_answer_come
     async with kit_db.read() as conn:
         assert await conn.scalar(sa.select(outbox.c.subject).where(outbox.c.event_id == caused.id)) == (
             "inventory.ReservationConfirmed")
+
+
+# An effect written as one statement (PostgreSQL): one outbox row tagged with the marker, written
+# only if the message is new, the message recorded under the same condition.
+_RECORDING_EFFECT = Statement(sa.text(f"""
+WITH effect AS (
+    INSERT INTO {outbox.name} (event_id, subject, aggregate_id, envelope, created_at_ms)
+    SELECT CAST(:event_id AS text), 'effects', CAST(:marker AS text), '{{}}', 0 WHERE {NOT_RECORDED}
+    RETURNING position
+), {recording_cte("EXISTS (SELECT FROM effect)")}
+SELECT position FROM effect
+""").columns(position=sa.BigInteger))
+
+
+async def _apply_in_one_statement(db: Database, message: Envelope, marker: str) -> bool:
+    """Whether the statement applied the effect; IntegrityError when a concurrent copy recorded first."""
+    async with db.single_statement() as uow:
+        row = (await _RECORDING_EFFECT.run(uow.conn, {
+            "event_id": str(uuid.uuid4()), "marker": marker, **recording_values("inventory", message, 0)})).first()
+    return row is not None
+
+
+async def test_an_effect_in_one_statement_records_its_message_and_happens_once(postgres_kit_db: Database) -> None:
+    marker, message = uuid.uuid4().hex, _message()
+
+    first = await _apply_in_one_statement(postgres_kit_db, message, marker)
+    second = await _apply_in_one_statement(postgres_kit_db, message, marker)
+
+    assert (first, second) == (True, False)
+    assert await _count_effects(postgres_kit_db, marker) == 1
+    assert await was_handled(postgres_kit_db, "inventory", message.id)
+
+
+async def test_concurrent_copies_of_an_effect_in_one_statement_happen_once(postgres_kit_db: Database) -> None:
+    marker, message = uuid.uuid4().hex, _message()
+
+    outcomes = await asyncio.gather(
+        *(_apply_in_one_statement(postgres_kit_db, message, marker) for _ in range(8)), return_exceptions=True)
+
+    assert [outcome for outcome in outcomes if outcome is True] == [True]
+    assert all(outcome is False or isinstance(outcome, IntegrityError) for outcome in outcomes if outcome is not True)
+    assert await _count_effects(postgres_kit_db, marker) == 1
