@@ -215,3 +215,41 @@ async def test_a_connection_lost_inside_a_write_is_unavailable_and_the_next_writ
     async with db.read() as conn:
         names = set((await conn.execute(sa.select(relay_lease.c.name))).scalars())
     assert f"after-{write}" in names and f"lost-{write}" not in names
+
+
+async def test_a_commit_the_database_refuses_raises_and_leaves_nothing(kit_db: Database) -> None:
+    # A foreign key checked at COMMIT (deferred): every statement passes, the COMMIT does not.
+    async with kit_db.transaction() as conn:
+        await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS deferred_parents (id INTEGER PRIMARY KEY, "
+                                   "parent INTEGER REFERENCES deferred_parents (id) DEFERRABLE INITIALLY DEFERRED)"))
+
+    with pytest.raises(sa.exc.IntegrityError):
+        async with kit_db.transaction() as conn:
+            await conn.execute(sa.text("INSERT INTO deferred_parents (id, parent) VALUES (1, 99)"))
+
+    async with kit_db.transaction() as conn:  # the connection is fine for the next transaction
+        await conn.execute(sa.text("INSERT INTO deferred_parents (id, parent) VALUES (2, NULL)"))
+    async with kit_db.read() as conn:
+        ids = list((await conn.execute(sa.text("SELECT id FROM deferred_parents ORDER BY id"))).scalars())
+    assert ids == [2]
+
+
+async def test_a_connection_lost_before_the_commit_is_unavailable_and_the_next_write_reconnects(
+    postgres_kit_db: Database,
+) -> None:
+    db, url = postgres_kit_db, postgres_kit_db.engine.url
+    admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            async with db.transaction() as conn:
+                await conn.execute(sa.insert(relay_lease).values(name="lost-at-commit", holder="", expires_at_ms=0))
+                backend = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+                await admin.execute("SELECT pg_terminate_backend($1)", backend)
+    finally:
+        await admin.close()
+
+    async with db.transaction() as conn:
+        await conn.execute(sa.insert(relay_lease).values(name="after-commit-lost", holder="", expires_at_ms=0))
+    async with db.read() as conn:
+        names = set((await conn.execute(sa.select(relay_lease.c.name))).scalars())
+    assert "after-commit-lost" in names and "lost-at-commit" not in names

@@ -22,6 +22,7 @@ from flashsale.kit.db_admin import async_url, ensure_postgres_database
 from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DatabaseUnavailable
 from flashsale.kit.held_connections import HeldConnections, Mode, PooledConnections
+from flashsale.kit.lean_transaction import lean_transaction
 from flashsale.kit.sql import now_ms_in
 from flashsale.kit.sqlite import BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, WriterTurn, configure_sqlite
 from flashsale.kit.sqlite_driver import ONE_TRIP_DBAPI
@@ -157,7 +158,7 @@ class Database:
 
     @asynccontextmanager
     async def _begin(self, *, immediate: bool) -> AsyncIterator[AsyncConnection]:
-        async with self._connection(_IMMEDIATE if immediate else _TRANSACTIONS) as conn, conn.begin():
+        async with self._connection(_IMMEDIATE if immediate else _TRANSACTIONS) as conn, lean_transaction(conn):
             yield conn
 
     @asynccontextmanager

@@ -166,14 +166,19 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return begin
 
     def commit(self) -> None:
-        if self._ends_something():
+        if self.ends_something():
             super().commit()
 
     def rollback(self) -> None:
-        if self._ends_something():
+        if self.ends_something():
             super().rollback()
 
-    def _ends_something(self) -> bool:
+    async def commit_on_its_thread(self) -> None:
+        """COMMIT, awaited from async code (kit/lean_transaction.py): the trip `commit` makes."""
+        await self._connection.commit()
+
+    def ends_something(self) -> bool:
+        """Whether SQLite has a transaction open here for a COMMIT or ROLLBACK to end."""
         if self.take_pending_begin() is not None:  # begun, no statement yet: SQLite has no transaction
             return False
         conn: sqlite3.Connection | None = self._connection._connection

@@ -285,7 +285,7 @@ class _Compiled:
                     return await self._by_sqlite(adapted, rows, many)
                 return await self._by_asyncpg(adapted, rows, many)
         except Exception as error:  # raised again as SQLAlchemy raises it
-            await greenlet_spawn(_raise_as_sqlalchemy, conn, adapted, error, self.sql, rows[0])
+            await greenlet_spawn(raise_as_sqlalchemy, conn, adapted, error, self.sql, rows[0])
             raise  # unreachable: the line above raises
 
     async def _by_asyncpg(self, adapted: Any, rows: list[list[Any]], many: bool) -> _Rows:
@@ -314,7 +314,7 @@ class _Compiled:
         return _Rows([], rowcount)
 
 
-def _raise_as_sqlalchemy(conn: AsyncConnection, adapted: Any, error: Exception, sql: str, values: list[Any]) -> None:
+def raise_as_sqlalchemy(conn: AsyncConnection, adapted: Any, error: Exception, sql: str, values: list[Any]) -> None:
     """`error` as SQLAlchemy raises a driver's error: translated to the DBAPI's class, wrapped in
     sqlalchemy.exc's, the connection invalidated when it was lost. Inside a greenlet: an
     invalidation closes the connection through SQLAlchemy's async bridge."""
