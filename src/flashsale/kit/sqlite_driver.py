@@ -178,7 +178,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         await self._connection.commit()
 
     def ends_something(self) -> bool:
-        """Whether SQLite has a transaction open here for a COMMIT or ROLLBACK to end."""
+        """Whether SQLite has a transaction open here for a COMMIT or ROLLBACK to end. A BEGIN still
+        waiting for its first statement is dropped: no statement ran, so there is nothing to end."""
         if self.take_pending_begin() is not None:  # begun, no statement yet: SQLite has no transaction
             return False
         conn: sqlite3.Connection | None = self._connection._connection

@@ -140,6 +140,8 @@ _RECORD_NEW_SQLITE = Statement(sa.text(f"""
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """).columns(event_id=sa.String))
+# `.columns()` with none: a statement known to answer no rows, which kit/statements.py can run
+# lean (plain text it leaves to SQLAlchemy, as only running it tells whether it answers rows).
 _RECORD_LINES_SQLITE = Statement(sa.text(_from_json_rows(event_lines, "lines")).columns())
 
 
