@@ -215,6 +215,10 @@ class Reservation:
     def quantity_of(self, product_id: str) -> int:
         return sum(line.quantity for line in self.lines if line.product_id == product_id)
 
+    def confirmed_for(self, order_id: str, now_ms: int) -> Reservation:
+        """This reservation sold to the paid order `order_id` (a hold taken without one is claimed by it)."""
+        return replace(self, status=ReservationStatus.CONFIRMED, order_id=order_id, confirmed_at_ms=now_ms)
+
 
 def expires_at_ms(now_ms: int, ttl_s: int) -> int:
     return now_ms + ttl_s * 1000

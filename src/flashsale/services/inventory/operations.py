@@ -384,9 +384,7 @@ class Inventory:
                 await sql.reject_txn(uow, reservation_id, order_id, now, cause, retaken)
                 return []
             levels = retaken
-        confirmed = replace(
-            reservation, status=ReservationStatus.CONFIRMED, order_id=order_id, confirmed_at_ms=now
-        )
+        confirmed = reservation.confirmed_for(order_id, now)
         await sql.save_status_txn(conn, confirmed, now)
         await sql.announce(uow, events.reservation_confirmed(confirmed, order_id, now, cause))
         metrics.holds_ended.labels("confirmed").inc()

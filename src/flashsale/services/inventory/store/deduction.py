@@ -25,8 +25,6 @@ hold of several products is left to the general way, which locks their rows in p
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import sqlalchemy as sa
 
 from flashsale.kit.db import Database
@@ -35,7 +33,7 @@ from flashsale.kit.inbox import NOT_RECORDED, recording_cte, recording_values
 from flashsale.kit.statements import Statement
 from flashsale.kit.unit_of_work import Announcement, UnitOfWork, announcing_cte
 from flashsale.services.inventory import events
-from flashsale.services.inventory.domain import Reservation, ReservationStatus
+from flashsale.services.inventory.domain import OnOrderConfirmed, Reservation, ReservationStatus, on_order_confirmed
 from flashsale.services.inventory.store.sql import belongs_to
 from flashsale.services.inventory.store.tables import reservations, stock
 
@@ -58,15 +56,16 @@ SELECT available FROM moved
 
 
 def deducts_at_once(reservation: Reservation, order_id: str) -> bool:
-    """Whether `reservation`, as read, is the case this statement handles for `order_id`."""
-    return (reservation.status is ReservationStatus.HELD and reservation.order_cancelled_at_ms is None
+    """Whether `reservation`, as read, is the case this statement handles for `order_id`: the
+    domain's rule says deduct the hold, the hold is the order's, and it is of one product."""
+    cancelled = reservation.order_cancelled_at_ms is not None
+    return (on_order_confirmed(reservation.status, cancelled) is OnOrderConfirmed.DEDUCT_HOLD
             and belongs_to(reservation, order_id) and len(reservation.lines) == 1)
 
 
 def confirmation(db: Database, held: Reservation, order_id: str, now: int, cause: Envelope) -> Announcement:
     """The ReservationConfirmed that `held` gets once confirmed for `order_id`, as its outbox row."""
-    confirmed = replace(held, status=ReservationStatus.CONFIRMED, order_id=order_id, confirmed_at_ms=now)
-    envelope = events.reservation_confirmed(confirmed, order_id, now, cause)
+    envelope = events.reservation_confirmed(held.confirmed_for(order_id, now), order_id, now, cause)
     return db.announcement(envelope, aggregate_id=envelope.subject)
 
 
