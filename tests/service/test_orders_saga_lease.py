@@ -165,3 +165,92 @@ async def test_news_recorded_while_a_runner_lets_go_leaves_the_saga_due(postgres
 
     assert news  # the runner saw the deduction, so its caller wakes a worker
     assert order_id in await runner.due(limit=100)
+
+
+async def _authorised(db: Database, clock: ManualClock, order_id: str) -> None:
+    """The order's payment begun and recorded AUTHORISED, the lease given back: the saga waits for
+    the stock deduction."""
+    runner = SagaStore(db, clock, owner="payer")
+    claimed = await runner.claim_to_run(order_id, LEASE_MS, payment_token="tok_ok")
+    assert claimed is not None and claimed.begun == plan.PAYMENT
+    async with db.transaction() as conn:
+        await saga_sql.finish_step_txn(conn, order_id, plan.PAYMENT, clock.now_ms(), outcome=plan.AUTHORISED)
+    await runner.let_go(claimed.lease, due_at_ms=None)
+
+
+async def test_a_deduction_claims_the_saga_with_the_capture_begun_in_the_same_commit(
+    databases: list[Database],
+) -> None:
+    """The claim records the outcome it is given and decides the next step with it: the stock
+    deducted, the capture and the shipment begun, as the database then holds them."""
+    clock = ManualClock()
+    db = databases[0]
+    order_id = await _new_order(db, clock)
+    await _authorised(db, clock, order_id)
+    deducted = saga_sql.Finished(plan.STOCK, outcome="DEDUCTED")
+
+    async with db.transaction() as conn:
+        claimed = await SagaStore(db, clock, owner="worker").claim_to_run_txn(
+            conn, order_id, LEASE_MS, finished=[deducted])
+
+    assert claimed is not None and claimed.begun == plan.CAPTURE
+    stored = await SagaStore(db, clock, owner="reader").get(order_id)
+    assert stored is not None
+    assert {name: (step.status, step.outcome) for name, step in stored.steps.items()} == {
+        name: (step.status, step.outcome) for name, step in claimed.saga.steps.items()}
+    assert stored.steps[plan.STOCK].status == plan.DONE and stored.steps[plan.STOCK].outcome == "DEDUCTED"
+    assert {stored.steps[plan.CAPTURE].status, stored.steps[plan.SHIPMENT].status} == {plan.STARTED}
+
+
+async def test_a_deduction_for_a_saga_someone_runs_records_nothing_in_the_claim_and_leaves_it_alone(
+    databases: list[Database],
+) -> None:
+    """A claim that does not get the lease writes no step: the caller records the deduction and
+    makes the saga due itself, and the runner's lease stays as it was."""
+    clock = ManualClock()
+    db = databases[0]
+    order_id = await _new_order(db, clock)
+    await _authorised(db, clock, order_id)
+    holder = await SagaStore(db, clock, owner="holder").claim(order_id, LEASE_MS)
+    assert holder is not None
+
+    async with db.transaction() as conn:
+        claimed = await SagaStore(db, clock, owner="worker").claim_to_run_txn(
+            conn, order_id, LEASE_MS, finished=[saga_sql.Finished(plan.STOCK, outcome="DEDUCTED")])
+
+    assert claimed is None
+    stored = await SagaStore(db, clock, owner="reader").get(order_id)
+    assert stored is not None and plan.STOCK not in stored.steps
+    assert stored.lease_owner == holder.token
+
+
+async def test_a_step_begun_again_counts_an_attempt_and_keeps_its_start_and_error_until_it_finishes(
+    databases: list[Database],
+) -> None:
+    """One statement records a step begun and a step finished: begun again, a step keeps when it
+    first started and the error it last failed with; finished, it keeps its attempts and the error
+    is cleared."""
+    clock = ManualClock()
+    db = databases[0]
+    order_id = await _new_order(db, clock)
+    store = SagaStore(db, clock, owner="runner")
+    lease = await store.claim(order_id, LEASE_MS)
+    assert lease is not None
+    first_start = clock.now_ms()
+    await store.begin_steps(lease, [plan.CAPTURE])
+    await store.record_failure(lease, plan.CAPTURE, "payments unreachable", retry_at_ms=None, park=False)
+    lease = await store.claim(order_id, LEASE_MS)
+    assert lease is not None
+    clock.advance(5)
+
+    await store.begin_steps(lease, [plan.CAPTURE])
+    begun = (await store.get(order_id) or pytest.fail("no saga")).steps[plan.CAPTURE]
+    async with db.transaction() as conn:
+        await saga_sql.finish_step_txn(conn, order_id, plan.CAPTURE, clock.now_ms(), outcome="CAPTURED")
+    finished = (await store.get(order_id) or pytest.fail("no saga")).steps[plan.CAPTURE]
+
+    assert (begun.status, begun.attempts, begun.started_at_ms, begun.error) == (
+        plan.STARTED, 2, first_start, "payments unreachable")
+    assert (finished.status, finished.outcome, finished.attempts, finished.started_at_ms, finished.error) == (
+        plan.DONE, "CAPTURED", 2, first_start, None)
+    assert finished.finished_at_ms == clock.now_ms()

@@ -177,17 +177,20 @@ class CheckoutSaga:
         """The inventory turned the hold into a deduction: record the step and, in the same commit,
         claim the saga to run on with its next step begun (the capture), for the caller to hand
         over once committed: the worker's look for due sagas and its claim's commit are saved.
-        A saga another runner holds is made due instead (None): its runner sees the step as it
-        records its own, or as it lets go."""
+        The claim comes first (taken, it locks the row), and the step is written in the statement
+        that begins the next one. A saga another runner holds (or one no longer under way) is
+        locked, recorded and made due instead (None): its runner sees the step as it records its
+        own, or as it lets go."""
+        deducted = saga_sql.Finished(plan.STOCK, outcome="DEDUCTED")
+        claimed = await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms, finished=[deducted])
+        if claimed is not None:
+            return claimed
         if not await saga_sql.lock_row_txn(conn, order_id):
             return None
         now = self.clock.now_ms()
-        await saga_sql.finish_step_txn(conn, order_id, plan.STOCK, now, outcome="DEDUCTED")
-        # The claim takes only a saga still under way, and reads it whole once taken.
-        claimed = await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms)
-        if claimed is None:
-            await saga_sql.make_due_txn(conn, order_id, now)
-        return claimed
+        await saga_sql.finish_steps_txn(conn, order_id, [deducted], now)
+        await saga_sql.make_due_txn(conn, order_id, now)
+        return None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -312,9 +315,10 @@ class CheckoutSaga:
             answer: Answer | None = None
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
-            await saga_sql.finish_step_txn(conn, order.order_id, plan.PAYMENT, now,
-                                           outcome=plan.AUTHORISED if outcome.approved else plan.DECLINED,
-                                           detail=outcome.reason)
+            paid_or_declined = saga_sql.Finished(plan.PAYMENT, plan.AUTHORISED if outcome.approved else plan.DECLINED,
+                                                 outcome.reason)
+            given_back = [] if released is None else [saga_sql.Finished(plan.RELEASE_HOLD, released)]
+            await saga_sql.finish_steps_txn(conn, order.order_id, [paid_or_declined, *given_back], now)
             if saga.state == plan.RUNNING and outcome.approved:
                 # The saga now waits for the stock deduction: let go by _then_txn.
                 moved = await self.orders.move_txn(uow, order.order_id, domain.PAID, only_from=[domain.PENDING_PAYMENT])
@@ -324,8 +328,6 @@ class CheckoutSaga:
             elif saga.state == plan.RUNNING:
                 await saga_sql.set_state_txn(conn, order.order_id, plan.COMPENSATING, now,
                                              reason=domain.PAYMENT_DECLINED, due_at_ms=now)
-            if released is not None:
-                await saga_sql.finish_step_txn(conn, order.order_id, plan.RELEASE_HOLD, now, outcome=released)
             if not outcome.approved and keyed is not None:
                 answer = await answer_txn(conn, keyed[0], keyed[1](PaymentDeclined(order.order_id, outcome.reason)))
             return await self._then_txn(uow, lease, order), paid, answer
@@ -385,21 +387,20 @@ class CheckoutSaga:
             conn = uow.conn
             saga = await saga_sql.hold_txn(conn, lease)
             now = self.clock.now_ms()
-            refused = False
-            if captured is not None:
-                await saga_sql.finish_step_txn(conn, order_id, plan.CAPTURE, now, outcome=captured)
-            await saga_sql.finish_step_txn(conn, order_id, plan.SHIPMENT, now, status=status, outcome=outcome,
-                                           detail=detail)
+            shipped = saga_sql.Finished(plan.SHIPMENT, outcome, detail, status)
+            captured_first = [] if captured is None else [saga_sql.Finished(plan.CAPTURE, captured)]
+            await saga_sql.finish_steps_txn(conn, order_id, [*captured_first, shipped], now)
             if saga.state != plan.RUNNING:
                 pass  # turned to compensating meanwhile: the shipment will be cancelled
             elif outcome == plan.REFUSED:
                 await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, now,
                                              reason=domain.SHIPMENT_FAILED, due_at_ms=now)
-                refused = True
+                return await self._then_txn(uow, lease), True
             else:
                 await self.orders.move_txn(uow, order_id, domain.COMPLETED, only_from=[domain.PAID])
-                await saga_sql.set_state_txn(conn, order_id, plan.COMPLETED, now)
-            return await self._then_txn(uow, lease), refused
+                # Ended: nothing is next, so no read of the saga and no letting go after.
+                return (await saga_sql.end_txn(conn, lease, saga, plan.COMPLETED, now), None), False
+            return await self._then_txn(uow, lease), False
 
         after, refused = await self.writes.run(record)  # with the other completions that come together
         if refused:

@@ -86,6 +86,17 @@ class Claimed:
     begun: str | None
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A step's outcome, to be recorded (`finish_steps_txn`, or with the next steps begun:
+    `begin_txn`)."""
+
+    name: str
+    outcome: str | None = None
+    detail: str | None = None
+    status: str = plan.DONE
+
+
 class LostLease(Exception):
     """Another runner holds the saga now (it was given back and taken, or ours ran out while we
     were paused): whatever we were about to do is theirs to decide. `fenced`: found while
@@ -151,19 +162,24 @@ class SagaStore:
 
     async def claim_to_run_txn(
         self, conn: AsyncConnection, order_id: str, lease_ms: int, *, payment_token: str | None = None,
+        finished: Sequence[Finished] = (),
     ) -> Claimed | None:
-        """`claim_to_run` inside the caller's transaction: the lease is the runner's once it commits."""
+        """`claim_to_run` inside the caller's transaction: the lease is the runner's once it commits.
+        `finished`: outcomes to record once the lease is taken (the row is then locked), in the
+        statement that begins the next step, which is decided with them."""
         token = self._token()
         if not await _take_txn(conn, order_id, token, lease_ms):
             return None
-        saga = await get_txn(conn, order_id)
-        assert saga is not None, "a saga whose lease was just taken exists"
+        read = await get_txn(conn, order_id)
+        assert read is not None, "a saga whose lease was just taken exists"
+        now = self.clock.now_ms()
+        saga = with_finished(read, finished, now)
         if payment_token is not None and saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
             names: tuple[str, ...] = (plan.PAYMENT,)
         else:
             payment_token, names = None, plan.checkpoints_first(plan.next_step(saga.state, saga.records()))
-        if names:
-            saga = await begin_txn(conn, saga, names, self.clock.now_ms(), payment_token=payment_token)
+        if names or finished:
+            saga = await begin_txn(conn, saga, names, now, payment_token=payment_token, finished=finished)
         return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, names[0] if names else None)
 
     def _token(self) -> str:
@@ -253,6 +269,9 @@ _SET_PAYMENT_TOKEN = Statement(sagas_table.update().where(_BY_ID).values(
     payment_token=sa.bindparam("b_token"), updated_at_ms=sa.bindparam("b_now")))
 _STATE = {"state": sa.bindparam("b_state"), "updated_at_ms": sa.bindparam("b_now"),
           "due_at_ms": sa.bindparam("b_due_at_ms", type_=sa.BigInteger()), "attempts": 0}
+_END = Statement(sagas_table.update().where(_BY_ID, _HELD_BY).values(
+    state=sa.bindparam("b_state"), updated_at_ms=sa.bindparam("b_now"), due_at_ms=None, attempts=0,
+    lease_owner=None, lease_until_ms=0))
 _SET_STATE = Statement(sagas_table.update().where(_BY_ID).values(**_STATE))
 _SET_STATE_AND_REASON = Statement(sagas_table.update().where(_BY_ID).values(**_STATE, reason=sa.bindparam("b_reason")))
 
@@ -275,30 +294,24 @@ def _RENEW(dialect: str) -> sa.Update:
 
 
 @per_dialect
-def _FINISH_STEP(dialect: str) -> sa.Insert:
-    """Upsert a step's outcome (a step recorded from outside, like the deduction, may have no STARTED row)."""
+def _RECORD_STEP(dialect: str) -> sa.Insert:
+    """Upsert a step begun (STARTED again: one attempt more, the rest kept) or finished (its
+    outcome, the attempts and start kept; a step recorded from outside, like the deduction, may
+    have no STARTED row). One statement for both, so a transaction that finishes one step and
+    begins the next writes them in one round trip (several rows: pipelined)."""
     insert = dialect_insert(dialect, steps_table).values(
         order_id=sa.bindparam("b_order_id"), step=sa.bindparam("b_step"), status=sa.bindparam("b_status"),
         outcome=sa.bindparam("b_outcome", type_=sa.String()), detail=sa.bindparam("b_detail", type_=sa.String()),
-        attempts=1, started_at_ms=sa.bindparam("b_now"), finished_at_ms=sa.bindparam("b_now"),
+        attempts=1, started_at_ms=sa.bindparam("b_now"),
+        finished_at_ms=sa.bindparam("b_finished_at_ms", type_=sa.BigInteger()),
     )
+    begun = insert.excluded.status == plan.STARTED
+    kept_when_begun = {name: sa.case((begun, steps_table.c[name]), else_=insert.excluded[name])
+                       for name in ("outcome", "detail", "finished_at_ms")}
     upsert: sa.Insert = insert.on_conflict_do_update(
         index_elements=[steps_table.c.order_id, steps_table.c.step],
-        set_={"status": insert.excluded.status, "outcome": insert.excluded.outcome, "detail": insert.excluded.detail,
-              "finished_at_ms": insert.excluded.finished_at_ms, "error": None},
-    )
-    return upsert
-
-
-@per_dialect
-def _BEGIN_STEP(dialect: str) -> sa.Insert:
-    insert = dialect_insert(dialect, steps_table).values(
-        order_id=sa.bindparam("b_order_id"), step=sa.bindparam("b_step"), status=plan.STARTED, attempts=1,
-        started_at_ms=sa.bindparam("b_now"),
-    )
-    upsert: sa.Insert = insert.on_conflict_do_update(
-        index_elements=[steps_table.c.order_id, steps_table.c.step],
-        set_={"status": plan.STARTED, "attempts": steps_table.c.attempts + 1},
+        set_={"status": insert.excluded.status, "attempts": steps_table.c.attempts + sa.case((begun, 1), else_=0),
+              **kept_when_begun, "error": sa.case((begun, steps_table.c.error), else_=None)},
     )
     return upsert
 
@@ -352,10 +365,13 @@ async def finish_step_txn(
     conn: AsyncConnection, order_id: str, name: str, now: int, *,
     status: str = plan.DONE, outcome: str | None = None, detail: str | None = None,
 ) -> None:
-    """Checkpoint after a step: its outcome, in the transaction that acts on it (one upsert: a
-    step recorded from outside, like the deduction, may have no STARTED row)."""
-    await _FINISH_STEP.run(conn, {"b_order_id": order_id, "b_step": name, "b_status": status,
-                                            "b_outcome": outcome, "b_detail": detail, "b_now": now})
+    """Checkpoint after a step: its outcome, in the transaction that acts on it."""
+    await finish_steps_txn(conn, order_id, [Finished(name, outcome, detail, status)], now)
+
+
+async def finish_steps_txn(conn: AsyncConnection, order_id: str, finished: Sequence[Finished], now: int) -> None:
+    """Checkpoint after steps: their outcomes, in one statement."""
+    await _record_steps_txn(conn, [_finished_row(order_id, step, now) for step in finished])
 
 
 async def set_state_txn(
@@ -376,10 +392,13 @@ async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: 
 
 async def begin_txn(
     conn: AsyncConnection, saga: Saga, names: Sequence[str], now: int, *, payment_token: str | None = None,
+    finished: Sequence[Finished] = (),
 ) -> Saga:
-    """Checkpoint the steps `names` as STARTED (again: one attempt more each); returns `saga` as
-    it now is."""
-    await _BEGIN_STEP.run(conn, [{"b_order_id": saga.order_id, "b_step": name, "b_now": now} for name in names])
+    """Checkpoint the steps `names` as STARTED (again: one attempt more each), and write the
+    outcomes `finished` (which `saga` already shows: `with_finished`) in the same statement;
+    returns `saga` as it now is."""
+    await _record_steps_txn(conn, [*(_finished_row(saga.order_id, step, now) for step in finished),
+                                   *(_begun_row(saga.order_id, name, now) for name in names)])
     steps = dict(saga.steps)
     for name in names:
         before = saga.step(name)
@@ -389,6 +408,31 @@ async def begin_txn(
         await _SET_PAYMENT_TOKEN.run(conn, {"b_order_id": saga.order_id, "b_token": payment_token, "b_now": now})
         saga = replace(saga, payment_token=payment_token, updated_at_ms=now)
     return replace(saga, steps=steps)
+
+
+def with_finished(saga: Saga, finished: Sequence[Finished], now: int) -> Saga:
+    """`saga` as it is once `finished` are recorded (their attempts and start kept)."""
+    steps = dict(saga.steps)
+    for step in finished:
+        before = saga.step(step.name)
+        steps[step.name] = Step(step.name, step.status, step.outcome, step.detail,
+                                before.attempts if before else 1, before.started_at_ms if before else now, now, None)
+    return replace(saga, steps=steps)
+
+
+async def _record_steps_txn(conn: AsyncConnection, rows: list[dict[str, object]]) -> None:
+    if rows:
+        await _RECORD_STEP.run(conn, rows[0] if len(rows) == 1 else rows)  # several: pipelined, one round trip
+
+
+def _finished_row(order_id: str, step: Finished, now: int) -> dict[str, object]:
+    return {"b_order_id": order_id, "b_step": step.name, "b_status": step.status, "b_outcome": step.outcome,
+            "b_detail": step.detail, "b_now": now, "b_finished_at_ms": now}
+
+
+def _begun_row(order_id: str, name: str, now: int) -> dict[str, object]:
+    return {"b_order_id": order_id, "b_step": name, "b_status": plan.STARTED, "b_outcome": None, "b_detail": None,
+            "b_now": now, "b_finished_at_ms": None}
 
 
 async def hold_txn(conn: AsyncConnection, lease: Lease) -> Saga:
@@ -412,6 +456,16 @@ async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
     Returns `saga` as it now is."""
     await _LET_GO.run(conn, {"b_order_id": lease.order_id, "b_token": lease.token, "b_due_at_ms": None})
     return replace(saga, lease_owner=None, lease_until_ms=0, due_at_ms=None)
+
+
+async def end_txn(conn: AsyncConnection, lease: Lease, saga: Saga, state: str, now: int) -> Saga:
+    """The saga ended in `state` (COMPLETED) and its lease given back, in one statement of the
+    transaction that recorded its last step under `lease`: nothing follows an ended saga, so it
+    needs neither a read to decide what is next nor a letting go of its own. Returns `saga` as it
+    now is."""
+    await _END.run(conn, {"b_order_id": lease.order_id, "b_token": lease.token, "b_state": state, "b_now": now})
+    return replace(saga, state=state, updated_at_ms=now, due_at_ms=None, attempts=0, lease_owner=None,
+                   lease_until_ms=0)
 
 
 async def make_due_txn(conn: AsyncConnection, order_id: str, now: int) -> None:
