@@ -179,6 +179,25 @@ _ANSWER = Statement(idempotency_keys.update().where(*_STILL_OURS).values(
     state="done", status_code=sa.bindparam("b_status"), body=sa.bindparam("b_body")))
 
 
+# PostgreSQL, for an effect written as one statement of data-modifying CTEs (orders' placement):
+# `answered` stores the answer under the claimed key while the row still carries the claim's lock
+# (`_STILL_OURS`, the fence of `answer_txn`), and the effect's own CTEs are made conditional on
+# `EXISTS (SELECT FROM answered)`: the answer and its effect commit together, or neither does (a
+# request paused past its lock places nothing). Its values come from `answering_values`.
+ANSWERING_CTE = f"""answered AS (
+    UPDATE {idempotency_keys.name}
+    SET state = 'done', status_code = CAST(:answer_status AS integer), body = CAST(:answer_body AS text)
+    WHERE scope = CAST(:answer_scope AS text) AND key = CAST(:answer_key AS text) AND state = 'in_progress'
+      AND locked_until_ms = CAST(:answer_locked_until_ms AS bigint)
+    RETURNING key
+)"""
+
+
+def answering_values(claim: KeyClaim, answer: Answer) -> dict[str, object]:
+    return {"answer_scope": claim.scope, "answer_key": claim.key, "answer_locked_until_ms": claim.locked_until_ms,
+            "answer_status": answer.status, "answer_body": orjson.dumps(answer.body).decode()}
+
+
 def _fence(claim: KeyClaim) -> dict[str, object]:
     """The bind values of `_STILL_OURS`: the claim's key, while the row still carries its lock."""
     return {"b_scope": claim.scope, "b_key": claim.key, "b_locked_until_ms": claim.locked_until_ms}

@@ -3,17 +3,20 @@
 - `dialect_insert`: the INSERT that has ON CONFLICT (DO NOTHING / DO UPDATE), PostgreSQL's or
   SQLite's (alike in what we use);
 - `database_now_ms` / `now_ms_in`: the database's clock inside a statement;
+- `inserting_cte`: PostgreSQL, an INSERT as one data-modifying CTE of a statement that writes
+  several tables at once;
 - `broke_a_deadlock` and `rerun_deadlock_victims`: a transaction PostgreSQL rolled back to break
   a deadlock, and running it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt, wait_random
@@ -51,6 +54,35 @@ def now_ms_in(dialect: str) -> sa.ColumnElement[int]:
     """`database_now_ms` for a dialect by name (for a statement built once per dialect)."""
     sql = _SQLITE_NOW_MS if dialect == "sqlite" else _POSTGRES_NOW_MS
     return sa.literal_column(sql, sa.BigInteger())
+
+
+def inserting_cte(
+    name: str, table: sa.Table, *, given: Mapping[str, str] | None = None, source: str | None = None,
+    when: str | None = None, returning: str | None = None,
+) -> str:
+    """PostgreSQL: `name AS (INSERT INTO table ... SELECT ...)`, a data-modifying CTE writing one row
+    (or one per row of `source`, another CTE), only when `when` (SQL) holds. Each column's value is
+    the bind parameter `:<name>_<column>` cast to the column's type (a SELECT list has no column to
+    take its type from), except those `given` writes as SQL (e.g. `{"order_id": "placed.order_id"}`)."""
+    given = given or {}
+    values = [given.get(column.name) or f"CAST(:{name}_{column.name} AS {_cast_type(column)})" for column in table.c]
+    return (f"{name} AS (\n    INSERT INTO {table.name} ({', '.join(column.name for column in table.c)})\n"
+            f"    SELECT {', '.join(values)}"
+            + (f" FROM {source}" if source else "") + (f" WHERE {when}" if when else "")
+            + (f"\n    RETURNING {returning}" if returning else "") + "\n)")
+
+
+def inserting_values(name: str, row: Mapping[str, object]) -> dict[str, object]:
+    """The bind parameters of `inserting_cte(name, ...)` for `row` (column -> value)."""
+    return {f"{name}_{column}": value for column, value in row.items()}
+
+
+def _cast_type(column: sa.Column[Any]) -> str:
+    # Strings as text: a cast to VARCHAR(n) would cut a longer value short where the INSERT refuses it.
+    return "text" if isinstance(column.type, sa.String) else str(column.type.compile(_POSTGRESQL))
+
+
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def sqlstate(error: DBAPIError) -> str | None:

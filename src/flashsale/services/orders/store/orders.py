@@ -20,12 +20,13 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
-from flashsale.kit.errors import DatabaseUnavailable
+from flashsale.kit.errors import DatabaseUnavailable, KeyTakenOver
 from flashsale.kit.idempotency import Answer, KeyClaim, answer_txn
 from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.orders import SERVICE, domain
 from flashsale.services.orders.domain import Contact
+from flashsale.services.orders.store import placement as placement_sql
 from flashsale.services.orders.store import sagas
 from flashsale.services.orders.store.tables import customer_contacts, order_lines, orders
 
@@ -71,6 +72,9 @@ class OrderStore:
         await self._placements.submit(None, Placement(order, answer))
 
     async def _create_batch(self, _lane: None, batch: list[Placement]) -> list[Exception | None]:
+        if len(batch) == 1 and not self.db.is_sqlite:
+            await self._place_alone(batch[0])  # raises as a batch of one does
+            return [None]
         try:
             async with self.db.unit_of_work() as uow:
                 await _create_all_txn(uow, batch)
@@ -82,6 +86,15 @@ class OrderStore:
                 raise
         # One placement spoiled the batch: each on its own, so only that one fails.
         return [await self._create_alone(placement) for placement in batch]
+
+    async def _place_alone(self, placement: Placement) -> None:
+        """A placement that arrived alone, in one statement on PostgreSQL (store/placement.py)."""
+        order = placement.order
+        created = self.db.announcement(_created(order), aggregate_id=order.order_id)
+        async with self.db.single_statement() as uow:
+            placed = await placement_sql.place_statement(uow, order, created, placement.answer)
+        if not placed:
+            raise KeyTakenOver()
 
     async def _create_alone(self, placement: Placement) -> Exception | None:
         try:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
-from flashsale.kit.sql import database_now_ms, dialect_insert, now_ms_in
+from flashsale.kit.sql import database_now_ms, dialect_insert, inserting_cte, inserting_values, now_ms_in
 from flashsale.kit.statements import Statement, per_dialect
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
@@ -348,17 +348,35 @@ async def lock_row_txn(conn: AsyncConnection, order_id: str) -> bool:
 async def start_all_txn(conn: AsyncConnection, started: Sequence[tuple[str, str, int]]) -> None:
     """New sagas, each (order id, reservation id, now), whose hold step is done (an order exists
     only because its hold does): a multi-row INSERT per table."""
-    await _INSERT_SAGAS.run(conn, [
-        {"order_id": order_id, "state": plan.RUNNING, "reason": None, "payment_token": None, "due_at_ms": None,
-         "lease_owner": None, "lease_until_ms": 0, "attempts": 0, "last_error": None, "created_at_ms": now,
-         "updated_at_ms": now}
-        for order_id, _, now in started
-    ])
-    await _INSERT_STEPS.run(conn, [
-        {"order_id": order_id, "step": plan.HOLD, "status": plan.DONE, "outcome": "HELD", "detail": reservation_id,
-         "attempts": 1, "started_at_ms": now, "finished_at_ms": now, "error": None}
-        for order_id, reservation_id, now in started
-    ])
+    await _INSERT_SAGAS.run(conn, [_new_saga(order_id, now) for order_id, _, now in started])
+    await _INSERT_STEPS.run(conn, [_hold_done(order_id, reservation_id, now)
+                                   for order_id, reservation_id, now in started])
+
+
+def starting_ctes(placed: str) -> str:
+    """PostgreSQL, for the statement that places an order (store/placement.py): the CTEs that start
+    the saga of each order the CTE `placed` inserted, as `start_all_txn` does; their values come
+    from `starting_values`."""
+    given = {"order_id": f"{placed}.order_id"}
+    return (f"{inserting_cte('saga', sagas_table, given=given, source=placed)}, "
+            f"{inserting_cte('hold', steps_table, given=given, source=placed)}")
+
+
+def starting_values(reservation_id: str, now: int) -> dict[str, object]:
+    saga, hold = _new_saga(None, now), _hold_done(None, reservation_id, now)
+    del saga["order_id"], hold["order_id"]  # the order's own, from the CTE that placed it
+    return {**inserting_values("saga", saga), **inserting_values("hold", hold)}
+
+
+def _new_saga(order_id: str | None, now: int) -> dict[str, object]:
+    return {"order_id": order_id, "state": plan.RUNNING, "reason": None, "payment_token": None, "due_at_ms": None,
+            "lease_owner": None, "lease_until_ms": 0, "attempts": 0, "last_error": None, "created_at_ms": now,
+            "updated_at_ms": now}
+
+
+def _hold_done(order_id: str | None, reservation_id: str, now: int) -> dict[str, object]:
+    return {"order_id": order_id, "step": plan.HOLD, "status": plan.DONE, "outcome": "HELD", "detail": reservation_id,
+            "attempts": 1, "started_at_ms": now, "finished_at_ms": now, "error": None}
 
 
 async def finish_step_txn(
