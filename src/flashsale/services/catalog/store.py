@@ -6,7 +6,8 @@ racing trip over the primary key; the loser decides again on what the winner com
 
 `availability` is keyed by product id alone, with no reference to `products`: the inventory may
 stock a product before the catalog lists it, and the level is there when it does. It is written
-only inside the inbox transaction of the inventory event that moved it.
+only with the inbox row of the inventory event that moved it: in its inbox transaction, or (on
+PostgreSQL, a delta it can take) in one statement with it (`move_at_once`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.contracts.events import ProductUpdated
-from flashsale.kit.clock import Clock, iso_from_ms
+from flashsale.kit.clock import Clock, iso_from_ms, ms_from_iso
 from flashsale.kit.coalescer import Coalescer
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope
+from flashsale.kit.inbox import NOT_RECORDED, recording_cte, recording_values
 from flashsale.kit.statements import Statement, one_of, per_dialect
 from flashsale.kit.unit_of_work import UnitOfWork
 from flashsale.services.catalog import SERVICE, domain
@@ -182,6 +184,25 @@ class CatalogStore:
             rows = await conn.execute(sa.select(availability).where(availability.c.product_id.in_(product_ids)))
             return {row.product_id: Stock(row.available, row.as_of_ms, row.last_event_id) for row in rows}
 
+    async def move_at_once(self, consumer: str, envelope: Envelope, product_id: str, delta: int) -> bool:
+        """PostgreSQL: the common case of an event's change to availability, one product's level
+        moved by a delta it can take, in ONE statement with the event's inbox row (`_MOVE_AT_ONCE`),
+        where the inbox's transaction is a BEGIN, the inbox row, the level read and locked, the level
+        written and a COMMIT. False when nothing was written (or on SQLite): no level to move from,
+        a move that would go below zero (clamped), a copy of the event handled before or meanwhile;
+        then the general way (the inbox's transaction) decides and counts."""
+        if self.db.is_sqlite:
+            return False
+        try:
+            async with self.db.single_statement() as uow:
+                moved = (await _MOVE_AT_ONCE.run(uow.conn, {
+                    "product_id": product_id, "delta": delta, "as_of_ms": ms_from_iso(envelope.time),
+                    "event_id": envelope.id, **recording_values(consumer, envelope, self.clock.now_ms()),
+                })).first()
+        except IntegrityError:  # a copy recorded meanwhile: the general way finds it seen
+            return False
+        return moved is not None
+
     async def repair_stock(self, product_id: str, seen: Stock | None, source: Stock) -> domain.Verdict:
         """Set the level to `source` if it is still the level `seen` and differs (compare-and-set in
         one transaction, the row locked on PostgreSQL, so an event applied meanwhile is never
@@ -222,6 +243,18 @@ _SET_STOCK = Statement(availability.update().where(_THIS_PRODUCT).values(
     last_event_id=sa.bindparam("b_last_event_id"),
 ))
 _ADD_STOCK = Statement(availability.insert())
+# A level moved and the event recorded, only together: a statement commits whole or not at all. An
+# UPDATE that waited for the row's lock checks its conditions again on the row as the other
+# transaction left it. Its result column named, it runs by asyncpg (kit/statements.py).
+_MOVE_AT_ONCE = Statement(sa.text(f"""
+WITH moved AS (
+    UPDATE {availability.name}
+    SET available = available + :delta, as_of_ms = :as_of_ms, last_event_id = :event_id
+    WHERE product_id = :product_id AND available + :delta >= 0 AND {NOT_RECORDED}
+    RETURNING available
+), {recording_cte("EXISTS (SELECT FROM moved)")}
+SELECT available FROM moved
+""").columns(available=sa.BigInteger))
 
 
 async def _select_txn(conn: AsyncConnection, product_ids: Sequence[str]) -> list[Product]:
