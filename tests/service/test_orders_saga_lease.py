@@ -254,3 +254,30 @@ async def test_a_step_begun_again_counts_an_attempt_and_keeps_its_start_and_erro
     assert (finished.status, finished.outcome, finished.attempts, finished.started_at_ms, finished.error) == (
         plan.DONE, "CAPTURED", 2, first_start, None)
     assert finished.finished_at_ms == clock.now_ms()
+
+
+async def test_a_pay_takes_only_a_running_saga_and_never_changes_the_token_of_a_payment_begun(
+    databases: list[Database],
+) -> None:
+    """The token is the payment's: written by the claim that begins the payment, kept by a later
+    pay's claim (a payment cut off mid-call is asked again with its own token), and a saga turned
+    to compensating is not taken for a pay at all."""
+    clock = ManualClock()
+    db = databases[0]
+    order_id = await _new_order(db, clock)
+    store = SagaStore(db, clock, owner="payer")
+    first = await store.claim_to_run(order_id, LEASE_MS, payment_token="tok_first")
+    assert first is not None and first.begun == plan.PAYMENT and first.saga.payment_token == "tok_first"
+    await store.let_go(first.lease, due_at_ms=None)  # as a runner dying mid-call leaves it, the payment STARTED
+
+    second = await store.claim_to_run(order_id, LEASE_MS, payment_token="tok_second")
+
+    assert second is not None and second.begun is None  # the payment in doubt is asked again, not begun
+    assert second.saga.payment_token == "tok_first"
+    stored = await store.get(order_id)
+    assert stored is not None and stored.payment_token == "tok_first"
+    assert stored.steps[plan.PAYMENT].attempts == 1
+    await store.let_go(second.lease, due_at_ms=None)
+    async with db.transaction() as conn:
+        await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, clock.now_ms(), reason="customer_cancelled")
+    assert await store.claim_to_run(order_id, LEASE_MS, payment_token="tok_third") is None

@@ -192,24 +192,30 @@ class Checkout:
     async def _start_paying(
         self, order_id: str, token: str, customer_id: str | None, ticket: KeyTicket | None,
     ) -> _PayStart:
-        """A pay's first transaction: the request's Idempotency-Key taken, the order and its saga
-        read (the saga first, as `_order_and_saga` says why), and, when the order is to be charged
-        now, the saga's lease taken with the payment begun: one commit where the key's claim and
-        the lease were two. The lease is taken only from nobody, and the step it begins is decided
-        on the saga as read under it (`claim_to_run_txn`): news that came after the first read is
-        acted on there."""
+        """A pay's first transaction: the request's Idempotency-Key taken, the order read and, when
+        it is to be charged now, the saga's lease taken with the payment begun: one commit where
+        the key's claim and the lease were two. The lease is taken only from nobody and only while
+        the saga is RUNNING, and the step it begins is decided on the saga as read under it
+        (`claim_to_run_txn`): news that came after the order was read is acted on there. Not
+        taken, the saga is read and then the order again (the saga first, as `_order_and_saga`
+        says why), for the answer."""
         async def start(uow: UnitOfWork) -> _PayStart:
             conn = uow.conn
             if ticket is not None:
                 await ticket.take_txn(conn)
-            saga = await saga_sql.get_txn(conn, order_id)
-            order = None if saga is None else await get_txn(conn, order_id)
-            if order is None or saga is None or (customer_id is not None and order.customer_id != customer_id):
+            order = await get_txn(conn, order_id)
+            if order is None or (customer_id is not None and order.customer_id != customer_id):
                 return _PayStart(None, None, None, None)  # unknown (to this customer)
             decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
-            charge_now = decision is domain.Pay.CHARGE and saga.state == plan.RUNNING
-            claimed = await self.saga.claim_to_pay_txn(conn, order_id, token) if charge_now else None
-            return _PayStart(order, saga, decision, claimed)
+            claimed = await self.saga.claim_to_pay_txn(conn, order_id, token) if decision is domain.Pay.CHARGE else None
+            if claimed is not None:
+                return _PayStart(order, claimed.saga, decision, claimed)
+            saga = await saga_sql.get_txn(conn, order_id)
+            order = None if saga is None else await get_txn(conn, order_id)
+            if order is None or saga is None:
+                return _PayStart(None, None, None, None)
+            decision = domain.pay(order.status, order.status_reason, order.expires_at_ms, self.clock.now_ms())
+            return _PayStart(order, saga, decision, None)
 
         return await self.saga.writes.run(start)  # with the other pays' starts that come together
 

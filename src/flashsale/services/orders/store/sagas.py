@@ -165,21 +165,23 @@ class SagaStore:
         finished: Sequence[Finished] = (),
     ) -> Claimed | None:
         """`claim_to_run` inside the caller's transaction: the lease is the runner's once it commits.
-        `finished`: outcomes to record once the lease is taken (the row is then locked), in the
-        statement that begins the next step, which is decided with them."""
+        With `payment_token` only a RUNNING saga is taken, and the token is written by the take
+        when the payment has not been begun (`_TAKE_TO_PAY`). `finished`: outcomes to record once
+        the lease is taken (the row is then locked), in the statement that begins the next step,
+        which is decided with them."""
         token = self._token()
-        if not await _take_txn(conn, order_id, token, lease_ms):
+        now = self.clock.now_ms()
+        if not await _take_txn(conn, order_id, token, lease_ms, payment_token, now):
             return None
         read = await get_txn(conn, order_id)
         assert read is not None, "a saga whose lease was just taken exists"
-        now = self.clock.now_ms()
         saga = with_finished(read, finished, now)
-        if payment_token is not None and saga.state == plan.RUNNING and saga.step(plan.PAYMENT) is None:
+        if payment_token is not None and saga.step(plan.PAYMENT) is None:  # RUNNING, its token just written
             names: tuple[str, ...] = (plan.PAYMENT,)
         else:
-            payment_token, names = None, plan.checkpoints_first(plan.next_step(saga.state, saga.records()))
+            names = plan.checkpoints_first(plan.next_step(saga.state, saga.records()))
         if names or finished:
-            saga = await begin_txn(conn, saga, names, now, payment_token=payment_token, finished=finished)
+            saga = await begin_txn(conn, saga, names, now, finished=finished)
         return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, names[0] if names else None)
 
     def _token(self) -> str:
@@ -265,8 +267,6 @@ _UNDER_WAY = sa.or_(*(sagas_table.c.state == state for state in plan.ACTIVE_STAT
 # Only a saga still under way is made due: a finished one keeps its last change's time.
 _MAKE_DUE = Statement(sagas_table.update().where(_BY_ID, _UNDER_WAY).values(due_at_ms=sa.bindparam("b_now"),
                                                                            updated_at_ms=sa.bindparam("b_now")))
-_SET_PAYMENT_TOKEN = Statement(sagas_table.update().where(_BY_ID).values(
-    payment_token=sa.bindparam("b_token"), updated_at_ms=sa.bindparam("b_now")))
 _STATE = {"state": sa.bindparam("b_state"), "updated_at_ms": sa.bindparam("b_now"),
           "due_at_ms": sa.bindparam("b_due_at_ms", type_=sa.BigInteger()), "attempts": 0}
 _END = Statement(sagas_table.update().where(_BY_ID, _HELD_BY).values(
@@ -284,6 +284,22 @@ def _TAKE(dialect: str) -> sa.Update:
             # If we die holding it, the saga is due again the moment the lease runs out.
             .values(lease_owner=sa.bindparam("b_token"), lease_until_ms=now + sa.bindparam("b_lease_ms"),
                     due_at_ms=now + sa.bindparam("b_lease_ms")))
+
+
+@per_dialect
+def _TAKE_TO_PAY(dialect: str) -> sa.Update:
+    """`_TAKE` for a customer's pay: only a RUNNING saga, and with the pay's token written when the
+    payment has not been begun (a saga's token is its payment's, written once, as it is begun). The
+    pay's first transaction then needs no statement of its own for it."""
+    now = now_ms_in(dialect)
+    unpaid = ~sa.exists().where(steps_table.c.order_id == sagas_table.c.order_id, steps_table.c.step == plan.PAYMENT)
+    return (sagas_table.update()
+            .where(_BY_ID, sagas_table.c.state == plan.RUNNING, sagas_table.c.lease_until_ms < now)
+            .values(lease_owner=sa.bindparam("b_token"), lease_until_ms=now + sa.bindparam("b_lease_ms"),
+                    due_at_ms=now + sa.bindparam("b_lease_ms"),
+                    payment_token=sa.case((unpaid, sa.bindparam("b_payment_token")),
+                                          else_=sagas_table.c.payment_token),
+                    updated_at_ms=sa.case((unpaid, sa.bindparam("b_now")), else_=sagas_table.c.updated_at_ms)))
 
 
 @per_dialect
@@ -403,14 +419,19 @@ async def set_state_txn(
         await _SET_STATE_AND_REASON.run(conn, {**values, "b_reason": reason})
 
 
-async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: int) -> bool:
-    result = await _TAKE.run(conn, {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms})
+async def _take_txn(
+    conn: AsyncConnection, order_id: str, token: str, lease_ms: int, payment_token: str | None = None, now: int = 0,
+) -> bool:
+    values: dict[str, object] = {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms}
+    if payment_token is None:
+        result = await _TAKE.run(conn, values)
+    else:
+        result = await _TAKE_TO_PAY.run(conn, {**values, "b_payment_token": payment_token, "b_now": now})
     return bool(result.rowcount == 1)
 
 
 async def begin_txn(
-    conn: AsyncConnection, saga: Saga, names: Sequence[str], now: int, *, payment_token: str | None = None,
-    finished: Sequence[Finished] = (),
+    conn: AsyncConnection, saga: Saga, names: Sequence[str], now: int, *, finished: Sequence[Finished] = (),
 ) -> Saga:
     """Checkpoint the steps `names` as STARTED (again: one attempt more each), and write the
     outcomes `finished` (which `saga` already shows: `with_finished`) in the same statement;
@@ -422,9 +443,6 @@ async def begin_txn(
         before = saga.step(name)
         steps[name] = (Step(name, plan.STARTED, None, None, 1, now, None, None) if before is None
                        else replace(before, status=plan.STARTED, attempts=before.attempts + 1))
-    if payment_token is not None:
-        await _SET_PAYMENT_TOKEN.run(conn, {"b_order_id": saga.order_id, "b_token": payment_token, "b_now": now})
-        saga = replace(saga, payment_token=payment_token, updated_at_ms=now)
     return replace(saga, steps=steps)
 
 
