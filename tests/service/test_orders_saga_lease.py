@@ -9,10 +9,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 from order_databases import order_instances, waiting_for_a_lock
 
+from flashsale.contracts.events import ReservationConfirmed
 from flashsale.kit.clock import ManualClock
 from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
+from flashsale.kit.schema import inbox
 from flashsale.services.orders import domain
 from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store import Lease, LostLease, Order, OrderStore, SagaStore
@@ -281,3 +285,57 @@ async def test_a_pay_takes_only_a_running_saga_and_never_changes_the_token_of_a_
     async with db.transaction() as conn:
         await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, clock.now_ms(), reason="customer_cancelled")
     assert await store.claim_to_run(order_id, LEASE_MS, payment_token="tok_third") is None
+
+
+def _deduction_report(order_id: str, clock: ManualClock) -> Envelope:
+    fact = ReservationConfirmed(reservation_id=f"r-{order_id}", order_id=order_id, items=[],
+                                confirmed_at="2026-12-07T08:00:00Z")
+    return Envelope.new(source="inventory", type="ReservationConfirmed", subject=f"r-{order_id}",
+                        now_ms=clock.now_ms(), data=fact.model_dump(by_alias=True, mode="json"))
+
+
+async def _handled(db: Database, report: Envelope) -> bool:
+    async with db.read() as conn:
+        found = await conn.scalar(sa.select(sa.func.count()).select_from(inbox).where(
+            inbox.c.consumer == "orders", inbox.c.message_id == report.id))
+    return bool(found)
+
+
+async def test_a_deduction_report_claims_the_saga_in_one_statement_once_and_only_in_its_common_case(
+    postgres_databases: list[Database],
+) -> None:
+    """PostgreSQL: the report recorded, the stock step DONE, the capture and shipment begun and the
+    lease taken, all in one statement; a copy of the report, a saga someone holds, or one whose
+    payment is not recorded write nothing (the general way then decides)."""
+    clock = ManualClock()
+    db = postgres_databases[0]
+    store = SagaStore(db, clock, owner="worker")
+    paid, held, unpaid = [await _new_order(db, clock) for _ in range(3)]
+    await _authorised(db, clock, paid)
+    await _authorised(db, clock, held)
+    holder = await SagaStore(db, clock, owner="holder").claim(held, LEASE_MS)
+    assert holder is not None
+    reports = {order_id: _deduction_report(order_id, clock) for order_id in (paid, held, unpaid)}
+
+    claimed = await store.claim_deducted_at_once(paid, LEASE_MS, "orders", reports[paid])
+    again = await store.claim_deducted_at_once(paid, LEASE_MS, "orders", reports[paid])
+    refused = [await store.claim_deducted_at_once(order_id, LEASE_MS, "orders", reports[order_id])
+               for order_id in (held, unpaid)]
+
+    assert claimed is not None and claimed.begun == plan.CAPTURE
+    stored = await store.get(paid)
+    assert stored is not None and stored.lease_owner == claimed.lease.token
+    assert {name: (step.status, step.outcome) for name, step in stored.steps.items()} == {
+        plan.HOLD: (plan.DONE, "HELD"), plan.PAYMENT: (plan.DONE, plan.AUTHORISED), plan.STOCK: (plan.DONE, "DEDUCTED"),
+        plan.CAPTURE: (plan.STARTED, None), plan.SHIPMENT: (plan.STARTED, None)}
+    assert claimed.saga.records() == stored.records()
+    assert await _handled(db, reports[paid])
+    assert again is None and refused == [None, None]
+    after = await store.get(paid)
+    assert after is not None and after.lease_owner == claimed.lease.token and after.steps == stored.steps
+    for order_id in (held, unpaid):
+        untouched = await store.get(order_id)
+        assert untouched is not None and plan.STOCK not in untouched.steps
+        assert not await _handled(db, reports[order_id])
+    held_saga = await store.get(held)
+    assert held_saga is not None and held_saga.lease_owner == holder.token

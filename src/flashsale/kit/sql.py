@@ -52,8 +52,12 @@ def database_now_ms(conn: AsyncConnection) -> sa.ColumnElement[int]:
 
 def now_ms_in(dialect: str) -> sa.ColumnElement[int]:
     """`database_now_ms` for a dialect by name (for a statement built once per dialect)."""
-    sql = _SQLITE_NOW_MS if dialect == "sqlite" else _POSTGRES_NOW_MS
-    return sa.literal_column(sql, sa.BigInteger())
+    return sa.literal_column(now_ms_sql(dialect), sa.BigInteger())
+
+
+def now_ms_sql(dialect: str) -> str:
+    """`now_ms_in` as SQL text, for a statement written as text."""
+    return _SQLITE_NOW_MS if dialect == "sqlite" else _POSTGRES_NOW_MS
 
 
 def inserting_cte(

@@ -38,7 +38,7 @@ from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
 from flashsale.kit.envelope import Envelope, nats_subject
 from flashsale.kit.faults import crash_point
-from flashsale.kit.inbox import apply_batch_once, apply_once
+from flashsale.kit.inbox import applied, apply_batch_once, apply_once
 from flashsale.kit.routing import EventRoutes
 from flashsale.kit.trace_points import consuming
 from flashsale.kit.unit_of_work import UnitOfWork
@@ -147,6 +147,8 @@ async def record_reports(checkouts: Checkouts, envelopes: Sequence[Envelope]) ->
     rows' locks in one order, so two batches sharing orders cannot deadlock on PostgreSQL). A
     batch that fails is delivered again one report at a time (kit.bus)."""
     reports = {envelope.id: _report(envelope) for envelope in envelopes}  # a malformed one raises first
+    if len(envelopes) == 1 and await _deducted_at_once(checkouts, envelopes[0], reports[envelopes[0].id]):
+        return
 
     async def effect(uow: UnitOfWork, fresh: list[Envelope]) -> list[tuple[Order, _Report, Claimed | bool | None]]:
         acted = []
@@ -161,6 +163,24 @@ async def record_reports(checkouts: Checkouts, envelopes: Sequence[Envelope]) ->
         return acted
 
     _recorded(checkouts, await apply_batch_once(checkouts.db, CONSUMER, envelopes, effect, checkouts.clock))
+
+
+async def _deducted_at_once(checkouts: Checkouts, envelope: Envelope, report: _Report | None) -> bool:
+    """A batch of one deduction (no crowd): recorded with the saga claimed in one statement on
+    PostgreSQL (`CheckoutSaga.stock_deducted_at_once`), then handed over. False: nothing written,
+    the report goes the general way."""
+    if report is None or report.effect is not stock_deducted_txn or report.order_id is None:
+        return False
+    order = await checkouts.store.get(report.order_id)
+    if order is None:
+        return False  # (an order never recorded: see record_report)
+    with consuming(CONSUMER, nats_subject(PRODUCER, envelope.type), envelope, None):
+        claimed = await checkouts.saga.stock_deducted_at_once(CONSUMER, envelope, order.order_id)
+    if claimed is None:
+        return False
+    applied(CONSUMER, envelope)
+    _recorded(checkouts, [(order, report, claimed)])
+    return True
 
 
 def _recorded(checkouts: Checkouts, acted: Sequence[tuple[Order, _Report, Claimed | bool | None]]) -> None:

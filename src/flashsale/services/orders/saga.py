@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
 from flashsale.kit.errors import DependencyUnavailable
 from flashsale.kit.faults import crash_point
 from flashsale.kit.grouped_writes import GroupedWrites
@@ -191,6 +192,12 @@ class CheckoutSaga:
         await saga_sql.finish_steps_txn(conn, order_id, [deducted], now)
         await saga_sql.make_due_txn(conn, order_id, now)
         return None
+
+    async def stock_deducted_at_once(self, consumer: str, report: Envelope, order_id: str) -> Claimed | None:
+        """The common case of `stock_deducted_txn` with the report's inbox row, in one statement on
+        PostgreSQL (store/deducted.py): the saga claimed with its capture begun, or None, having
+        written nothing (then the general way)."""
+        return await self.sagas.claim_deducted_at_once(order_id, self.lease_ms, consumer, report)
 
     # -- running ---------------------------------------------------------------------------
 

@@ -17,13 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from flashsale.kit.clock import Clock
 from flashsale.kit.db import Database
+from flashsale.kit.envelope import Envelope
 from flashsale.kit.sql import database_now_ms, dialect_insert, inserting_cte, inserting_values, now_ms_in
 from flashsale.kit.statements import Statement, per_dialect
 from flashsale.services.orders import saga_plan as plan
+from flashsale.services.orders.store import deducted
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps_table
 from flashsale.services.orders.store.tables import checkout_sagas as sagas_table
 
@@ -183,6 +186,27 @@ class SagaStore:
         if names or finished:
             saga = await begin_txn(conn, saga, names, now, finished=finished)
         return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, names[0] if names else None)
+
+    async def claim_deducted_at_once(
+        self, order_id: str, lease_ms: int, consumer: str, report: Envelope,
+    ) -> Claimed | None:
+        """PostgreSQL: the report of the order's stock deducted, handled by `consumer`, recorded and
+        the saga claimed to run on with its capture begun, in one statement (store/deducted.py);
+        then the saga read under the lease. None when nothing was written (or on SQLite): the
+        caller records the report the general way."""
+        if self.db.is_sqlite:
+            return None
+        token, now = self._token(), self.clock.now_ms()
+        try:
+            async with self.db.single_statement() as uow:
+                taken = await deducted.claim_deducted_statement(uow, order_id, token, lease_ms, now, consumer, report)
+        except IntegrityError:  # a step or the report recorded meanwhile: the general way says what stands
+            return None
+        if not taken:
+            return None
+        saga = await self.get(order_id)
+        assert saga is not None, "a saga whose lease was just taken exists"
+        return Claimed(Lease(order_id, token, _renew_after(lease_ms)), saga, deducted.BEGUN[0])
 
     def _token(self) -> str:
         return f"{self.owner}:{uuid.uuid4().hex[:12]}"
