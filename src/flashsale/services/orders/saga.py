@@ -16,7 +16,9 @@ whose runner died. Decisions that come from outside (an expired or revoked hold,
 deduction, a customer's cancel) never need the lease: they lock the saga row, record themselves
 and make the saga due, and whoever runs it next acts on them. The news the forward path waits
 for, the stock deducted, is recorded the same way, and in the same commit claims the saga (when
-nobody holds it) for the worker to run on at once: one commit, and no look for due sagas.
+nobody holds it) for the worker to run on at once: one commit, and no look for due sagas. On
+PostgreSQL a report that arrives alone, in the common case, does all of that in one statement
+(store/deducted.py).
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ class CheckoutSaga:
         that begins the next one. A saga another runner holds (or one no longer under way) is
         locked, recorded and made due instead (None): its runner sees the step as it records its
         own, or as it lets go."""
-        deducted = saga_sql.Finished(plan.STOCK, outcome="DEDUCTED")
+        deducted = saga_sql.Finished(plan.STOCK, outcome=plan.DEDUCTED)
         claimed = await self.sagas.claim_to_run_txn(conn, order_id, self.lease_ms, finished=[deducted])
         if claimed is not None:
             return claimed
@@ -397,17 +399,16 @@ class CheckoutSaga:
             shipped = saga_sql.Finished(plan.SHIPMENT, outcome, detail, status)
             captured_first = [] if captured is None else [saga_sql.Finished(plan.CAPTURE, captured)]
             await saga_sql.finish_steps_txn(conn, order_id, [*captured_first, shipped], now)
-            if saga.state != plan.RUNNING:
-                pass  # turned to compensating meanwhile: the shipment will be cancelled
-            elif outcome == plan.REFUSED:
-                await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, now,
-                                             reason=domain.SHIPMENT_FAILED, due_at_ms=now)
-                return await self._then_txn(uow, lease), True
-            else:
+            if saga.state == plan.RUNNING and outcome != plan.REFUSED:
                 await self.orders.move_txn(uow, order_id, domain.COMPLETED, only_from=[domain.PAID])
                 # Ended: nothing is next, so no read of the saga and no letting go after.
                 return (await saga_sql.end_txn(conn, lease, saga, plan.COMPLETED, now), None), False
-            return await self._then_txn(uow, lease), False
+            # Refused, or turned to compensating meanwhile (then the shipment will be cancelled).
+            refused = saga.state == plan.RUNNING
+            if refused:
+                await saga_sql.set_state_txn(conn, order_id, plan.COMPENSATING, now,
+                                             reason=domain.SHIPMENT_FAILED, due_at_ms=now)
+            return await self._then_txn(uow, lease), refused
 
         after, refused = await self.writes.run(record)  # with the other completions that come together
         if refused:

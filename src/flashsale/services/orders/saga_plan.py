@@ -57,6 +57,7 @@ SKIPPED = "SKIPPED"
 AUTHORISED = "AUTHORISED"
 DECLINED = "DECLINED"
 REFUSED = "REFUSED"  # the shipment was refused (an unshippable product)
+DEDUCTED = "DEDUCTED"  # the stock step: the inventory turned the hold into a deduction
 
 
 @dataclass(frozen=True)

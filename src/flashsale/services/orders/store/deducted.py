@@ -32,12 +32,11 @@ from flashsale.services.orders import saga_plan as plan
 from flashsale.services.orders.store.tables import checkout_saga_steps as steps
 from flashsale.services.orders.store.tables import checkout_sagas as sagas
 
-DEDUCTED = "DEDUCTED"  # the stock step's outcome
 # What the plan says comes after the stock deducted on an authorised payment, asked of the plan
 # rather than restated: the capture, begun with the shipment.
 BEGUN = plan.checkpoints_first(plan.next_step(plan.RUNNING, {
     plan.HOLD: plan.StepRecord(plan.DONE), plan.PAYMENT: plan.StepRecord(plan.DONE, plan.AUTHORISED),
-    plan.STOCK: plan.StepRecord(plan.DONE, DEDUCTED),
+    plan.STOCK: plan.StepRecord(plan.DONE, plan.DEDUCTED),
 }))
 _NOW = now_ms_sql("postgresql")
 _CLAIMED = "EXISTS (SELECT FROM taken)"
@@ -77,7 +76,7 @@ async def claim_deducted_statement(
         "order_id": order_id, "token": token, "lease_ms": lease_ms, "now": now, "running": plan.RUNNING,
         "payment": plan.PAYMENT, "done": plan.DONE, "authorised": plan.AUTHORISED, "written": written,
         "statuses": [plan.DONE, *(plan.STARTED for _ in BEGUN)],
-        "outcomes": [DEDUCTED, *(None for _ in BEGUN)],
+        "outcomes": [plan.DEDUCTED, *(None for _ in BEGUN)],
         "finished_at_ms": [now, *(None for _ in BEGUN)],
         **recording_values(consumer, report, now),
     })).first()

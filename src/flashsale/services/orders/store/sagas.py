@@ -174,7 +174,9 @@ class SagaStore:
         which is decided with them."""
         token = self._token()
         now = self.clock.now_ms()
-        if not await _take_txn(conn, order_id, token, lease_ms, payment_token, now):
+        taken = (await _take_txn(conn, order_id, token, lease_ms) if payment_token is None
+                 else await _take_to_pay_txn(conn, order_id, token, lease_ms, payment_token, now))
+        if not taken:
             return None
         read = await get_txn(conn, order_id)
         assert read is not None, "a saga whose lease was just taken exists"
@@ -443,14 +445,16 @@ async def set_state_txn(
         await _SET_STATE_AND_REASON.run(conn, {**values, "b_reason": reason})
 
 
-async def _take_txn(
-    conn: AsyncConnection, order_id: str, token: str, lease_ms: int, payment_token: str | None = None, now: int = 0,
+async def _take_txn(conn: AsyncConnection, order_id: str, token: str, lease_ms: int) -> bool:
+    result = await _TAKE.run(conn, {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms})
+    return bool(result.rowcount == 1)
+
+
+async def _take_to_pay_txn(
+    conn: AsyncConnection, order_id: str, token: str, lease_ms: int, payment_token: str, now: int,
 ) -> bool:
-    values: dict[str, object] = {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms}
-    if payment_token is None:
-        result = await _TAKE.run(conn, values)
-    else:
-        result = await _TAKE_TO_PAY.run(conn, {**values, "b_payment_token": payment_token, "b_now": now})
+    result = await _TAKE_TO_PAY.run(conn, {"b_order_id": order_id, "b_token": token, "b_lease_ms": lease_ms,
+                                           "b_payment_token": payment_token, "b_now": now})
     return bool(result.rowcount == 1)
 
 
@@ -521,8 +525,8 @@ async def let_go_txn(conn: AsyncConnection, lease: Lease, saga: Saga) -> Saga:
 async def end_txn(conn: AsyncConnection, lease: Lease, saga: Saga, state: str, now: int) -> Saga:
     """The saga ended in `state` (COMPLETED) and its lease given back, in one statement of the
     transaction that recorded its last step under `lease`: nothing follows an ended saga, so it
-    needs neither a read to decide what is next nor a letting go of its own. Returns `saga` as it
-    now is."""
+    needs neither a read to decide what is next nor a letting go of its own. Returns `saga` (as
+    `hold_txn` read it: its own row, not its steps) as it now is."""
     await _END.run(conn, {"b_order_id": lease.order_id, "b_token": lease.token, "b_state": state, "b_now": now})
     return replace(saga, state=state, updated_at_ms=now, due_at_ms=None, attempts=0, lease_owner=None,
                    lease_until_ms=0)

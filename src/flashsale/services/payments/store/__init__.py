@@ -208,6 +208,7 @@ class PaymentStore:
         ledger is still as read; else nothing, and None: the caller's transaction decides, and
         refuses an entry against the rules (as on SQLite). Two round trips where the transaction
         took six."""
+        assert len(entries) <= 1, "the statement writes one ledger entry at most"
         if self.db.is_sqlite:
             return None
         async with self.db.read() as conn:
@@ -232,9 +233,10 @@ def _moving(changes: str, condition: str) -> Statement:
     entry (none when `:kind` is NULL) and its event, in one statement of data-modifying CTEs
     (`PaymentStore._moved_at_once`): written whole or not at all, and only while the ledger holds as
     many entries as the caller read and checked. Every entry is written with a status change of its
-    payment's row, so an entry added after the statement's snapshot comes with a status this
-    statement's UPDATE no longer finds (it checks its conditions again on the row as that change
-    left it). Its result columns named, it runs by asyncpg (kit/statements.py)."""
+    payment's row, and statuses only move forward: an entry committed after the statement's
+    snapshot moved the row on from the status this UPDATE requires, and the UPDATE, which checks its
+    conditions again on the row as that change left it, finds nothing. Its result columns named, it
+    runs by asyncpg (kit/statements.py)."""
     columns = ", ".join(column.name for column in payments.c)
     return Statement(sa.text(f"""
 WITH changed AS (
